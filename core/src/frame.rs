@@ -1,0 +1,547 @@
+//! Frames: how records cross a byte stream (UART, TCP, a capture file).
+//!
+//! ```text
+//! frame   = COBS(payload) 0x00
+//! payload = "RL" version:u8 first_seq:varint record* crc32:u32le
+//! ```
+//!
+//! A frame carries several records so that its fixed cost (header, CRC,
+//! delimiter) is shared. Records are ring records with one change: a metric's
+//! name is interned. The first record in a frame that uses a name is preceded
+//! by a [`Record::NameDef`] giving it a frame-local id, and later records in the
+//! frame carry only that id. Every frame defines the names it uses, so any
+//! intact frame decodes on its own: after a lost frame, or for a reader that
+//! joins mid-stream, no name is ever guessed.
+//!
+//! Records other than `NameDef` are numbered from `first_seq` upwards, so the
+//! decoder can tell how many records a lost frame took with it.
+
+use embedded_io::{Read, Write};
+
+use crate::cobs;
+use crate::crc::{crc32, Crc32};
+use crate::record::{Metric, Name, Record};
+use crate::ring::{Consumer, RingError};
+use crate::wire::{self, WireError, WIRE_VERSION};
+
+/// Bytes that open every frame payload.
+pub const FRAME_MAGIC: [u8; 2] = *b"RL";
+/// Largest frame payload (CRC included) an encoder may produce and a decoder accepts.
+pub const MAX_FRAME_PAYLOAD: usize = 4096;
+/// Largest COBS-encoded frame, delimiter excluded.
+pub const MAX_ENCODED_FRAME: usize = cobs::max_encoded_len(MAX_FRAME_PAYLOAD) - 1;
+/// Most distinct names one frame defines.
+pub const MAX_FRAME_NAMES: usize = 32;
+
+const CRC_LEN: usize = 4;
+/// Magic, version and the longest varint `u64`.
+const MAX_HEADER_LEN: usize = 3 + 10;
+
+/// Builds one frame payload in a caller-provided buffer.
+pub struct FrameBuilder<'s> {
+    buf: &'s mut [u8],
+    limit: usize,
+    len: usize,
+    next_seq: u64,
+    records: u32,
+    names: [(u16, u16); MAX_FRAME_NAMES],
+    name_count: usize,
+}
+
+/// Why a record cannot be added to a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AddError {
+    /// The frame has no room left for it: finish this frame and start another.
+    FrameFull,
+    /// Even an empty frame of this size cannot hold it.
+    TooLarge,
+    /// The ring record does not decode.
+    Malformed,
+}
+
+impl<'s> FrameBuilder<'s> {
+    /// A builder writing into `buf`; frames never exceed `buf.len()` or [`MAX_FRAME_PAYLOAD`].
+    pub fn new(buf: &'s mut [u8]) -> Self {
+        let limit = buf.len().min(MAX_FRAME_PAYLOAD);
+        Self {
+            buf,
+            limit,
+            len: 0,
+            next_seq: 0,
+            records: 0,
+            names: [(0, 0); MAX_FRAME_NAMES],
+            name_count: 0,
+        }
+    }
+
+    /// Lowers the payload size limit (CRC included) for the frames built from now on.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.min(self.buf.len()).min(MAX_FRAME_PAYLOAD);
+    }
+
+    /// Whether the frame holds no record yet.
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+
+    /// Records in the frame.
+    pub fn records(&self) -> u32 {
+        self.records
+    }
+
+    /// Adds the ring record `bytes`, whose sequence number is `seq`.
+    pub fn add(&mut self, seq: u64, bytes: &[u8]) -> Result<(), AddError> {
+        let record = match wire::decode(bytes) {
+            Ok((record, [])) => record,
+            _ => return Err(AddError::Malformed),
+        };
+        if self.records != 0 && seq != self.next_seq {
+            // Frames number their records consecutively.
+            return Err(AddError::FrameFull);
+        }
+        let was_empty = self.records == 0;
+        let mark = (self.len, self.name_count);
+        let result = self.try_add(seq, bytes, &record);
+        if result.is_err() {
+            (self.len, self.name_count) = mark;
+            if was_empty {
+                self.len = 0;
+                return Err(match result {
+                    Err(AddError::Malformed) => AddError::Malformed,
+                    _ => AddError::TooLarge,
+                });
+            }
+            return result;
+        }
+        self.records += 1;
+        self.next_seq = seq + 1;
+        Ok(())
+    }
+
+    fn try_add(&mut self, seq: u64, bytes: &[u8], record: &Record<'_>) -> Result<(), AddError> {
+        let end = self.limit.checked_sub(CRC_LEN).ok_or(AddError::FrameFull)?;
+        if self.records == 0 {
+            self.put_header(seq, end)?;
+        }
+        match record {
+            Record::Metric(
+                m @ Metric {
+                    name: Name::Text(text),
+                    ..
+                },
+            ) => {
+                let id = self.intern(text, end)?;
+                let interned = Record::Metric(Metric {
+                    name: Name::Id(id),
+                    ..*m
+                });
+                let n = wire::encode(&interned, &mut self.buf[self.len..end])
+                    .map_err(|_| AddError::FrameFull)?;
+                self.len += n;
+            }
+            // Names are frame-local; a stray definition would confuse the decoder.
+            Record::NameDef { .. } => return Err(AddError::Malformed),
+            _ => {
+                let room = end - self.len;
+                if bytes.len() > room {
+                    return Err(AddError::FrameFull);
+                }
+                self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+                self.len += bytes.len();
+            }
+        }
+        Ok(())
+    }
+
+    fn put_header(&mut self, seq: u64, end: usize) -> Result<(), AddError> {
+        if end < MAX_HEADER_LEN {
+            return Err(AddError::FrameFull);
+        }
+        self.buf[..2].copy_from_slice(&FRAME_MAGIC);
+        self.buf[2] = WIRE_VERSION;
+        let n = postcard::to_slice(&seq, &mut self.buf[3..end])
+            .map_err(|_| AddError::FrameFull)?
+            .len();
+        self.len = 3 + n;
+        Ok(())
+    }
+
+    /// The frame-local id of `text`, defining it in the frame if needed.
+    fn intern(&mut self, text: &str, end: usize) -> Result<u16, AddError> {
+        for (id, &(at, len)) in self.names[..self.name_count].iter().enumerate() {
+            if &self.buf[usize::from(at)..usize::from(at) + usize::from(len)] == text.as_bytes() {
+                return Ok(id as u16);
+            }
+        }
+        if self.name_count == MAX_FRAME_NAMES {
+            return Err(AddError::FrameFull);
+        }
+        let id = self.name_count as u16;
+        let def = Record::NameDef { id, name: text };
+        let n =
+            wire::encode(&def, &mut self.buf[self.len..end]).map_err(|_| AddError::FrameFull)?;
+        // The name's text is the tail of its definition.
+        let at = self.len + n - text.len();
+        self.names[self.name_count] = (at as u16, text.len() as u16);
+        self.name_count += 1;
+        self.len += n;
+        Ok(id)
+    }
+
+    /// Appends the CRC and returns the finished payload; the builder is then empty again.
+    pub fn finish(&mut self) -> &[u8] {
+        let crc = crc32(&self.buf[..self.len]);
+        self.buf[self.len..self.len + CRC_LEN].copy_from_slice(&crc.to_le_bytes());
+        let len = self.len + CRC_LEN;
+        self.len = 0;
+        self.records = 0;
+        self.name_count = 0;
+        &self.buf[..len]
+    }
+}
+
+/// What one [`drain`] call moved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DrainStats {
+    /// Bytes written to the transport.
+    pub bytes: usize,
+    /// Frames written.
+    pub frames: u32,
+    /// Records written.
+    pub records: u32,
+    /// Records that could not be framed (larger than a frame, or undecodable) and were discarded.
+    pub discarded: u32,
+}
+
+/// Why a drain stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DrainError<E> {
+    /// The transport failed; records of the frame being written stay in the ring.
+    Write(E),
+    /// The ring is corrupted.
+    Ring(RingError),
+}
+
+/// Moves records from `consumer` to `w` as frames built in `scratch`, writing
+/// at most `max_bytes`. Each frame's records are released and acknowledged
+/// once the frame is handed to `w`.
+pub fn drain<W: Write>(
+    consumer: &mut Consumer<'_>,
+    scratch: &mut [u8],
+    w: &mut W,
+    max_bytes: usize,
+) -> Result<DrainStats, DrainError<W::Error>> {
+    let mut stats = DrainStats::default();
+    let mut frame = FrameBuilder::new(scratch);
+    loop {
+        let budget = max_bytes - stats.bytes;
+        let payload_budget = max_payload_for(budget);
+        if payload_budget < MAX_HEADER_LEN + CRC_LEN + 2 {
+            break;
+        }
+        frame.set_limit(payload_budget);
+        let mut ring_done = false;
+        loop {
+            let entry = match consumer.peek().map_err(DrainError::Ring)? {
+                Some(entry) => entry,
+                None => {
+                    ring_done = true;
+                    break;
+                }
+            };
+            match frame.add(entry.seq, entry.bytes) {
+                Ok(()) => consumer.advance(),
+                Err(AddError::FrameFull) => break,
+                Err(AddError::TooLarge)
+                    if payload_budget < frame.buf.len().min(MAX_FRAME_PAYLOAD) =>
+                {
+                    // Might fit in a full-size frame on a later call.
+                    ring_done = true;
+                    break;
+                }
+                Err(_) => {
+                    consumer.advance();
+                    stats.discarded += 1;
+                }
+            }
+        }
+        if frame.is_empty() {
+            if stats.discarded != 0 {
+                consumer.commit();
+            }
+            break;
+        }
+        let records = frame.records();
+        let payload = frame.finish();
+        stats.bytes += cobs::encode_to(payload, w).map_err(DrainError::Write)?;
+        consumer.commit();
+        stats.frames += 1;
+        stats.records += records;
+        if ring_done {
+            break;
+        }
+    }
+    Ok(stats)
+}
+
+/// The largest payload whose encoded frame fits in `budget` bytes.
+fn max_payload_for(budget: usize) -> usize {
+    let mut n = budget.saturating_sub(2).min(MAX_FRAME_PAYLOAD);
+    while n > 0 && cobs::max_encoded_len(n) > budget {
+        n -= 1;
+    }
+    n
+}
+
+/// Why a frame was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// Longer than [`MAX_ENCODED_FRAME`].
+    TooLong,
+    /// Bad COBS encoding.
+    Cobs,
+    /// Shorter than a frame header and CRC.
+    TooShort,
+    /// The CRC does not match: bits flipped or bytes dropped.
+    Crc,
+    /// Not a runlog frame.
+    BadMagic,
+    /// A frame of another wire version.
+    UnsupportedVersion(u8),
+    /// The CRC matched but the records do not decode (or use an undefined name).
+    Malformed,
+}
+
+impl core::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            FrameError::TooLong => f.write_str("frame too long"),
+            FrameError::Cobs => f.write_str("bad COBS encoding"),
+            FrameError::TooShort => f.write_str("frame too short"),
+            FrameError::Crc => f.write_str("CRC mismatch"),
+            FrameError::BadMagic => f.write_str("not a runlog frame"),
+            FrameError::UnsupportedVersion(v) => write!(
+                f,
+                "wire version {v} is not supported (this build reads version {WIRE_VERSION})"
+            ),
+            FrameError::Malformed => f.write_str("malformed records in frame"),
+        }
+    }
+}
+
+/// What the decoder found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Event<'a> {
+    /// A record, with names resolved to text.
+    Record {
+        /// Its sequence number.
+        seq: u64,
+        /// The record.
+        record: Record<'a>,
+    },
+    /// A frame was discarded.
+    FrameLost(FrameError),
+    /// Sequence numbers were skipped: this many records were lost with lost frames.
+    RecordsLost(u64),
+}
+
+/// Counters kept by a [`FrameDecoder`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DecodeStats {
+    /// Frames decoded.
+    pub frames: u64,
+    /// Frames discarded.
+    pub frames_lost: u64,
+    /// Records delivered.
+    pub records: u64,
+    /// Records known lost from gaps in sequence numbers.
+    pub records_lost: u64,
+}
+
+/// Turns a byte stream back into records. Never panics, whatever the input.
+pub struct FrameDecoder {
+    buf: heapless::Vec<u8, MAX_ENCODED_FRAME>,
+    overflow: bool,
+    next_seq: Option<u64>,
+    stats: DecodeStats,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FrameDecoder {
+    /// A decoder that has seen nothing.
+    pub const fn new() -> Self {
+        Self {
+            buf: heapless::Vec::new(),
+            overflow: false,
+            next_seq: None,
+            stats: DecodeStats {
+                frames: 0,
+                frames_lost: 0,
+                records: 0,
+                records_lost: 0,
+            },
+        }
+    }
+
+    /// What has been decoded and lost so far.
+    pub fn stats(&self) -> DecodeStats {
+        self.stats
+    }
+
+    /// Feeds stream bytes, reporting each event to `on`.
+    pub fn feed(&mut self, mut bytes: &[u8], mut on: impl FnMut(Event<'_>)) {
+        while !bytes.is_empty() {
+            let (chunk, ends_frame) = match bytes.iter().position(|&b| b == cobs::DELIMITER) {
+                Some(i) => (&bytes[..i], Some(i)),
+                None => (bytes, None),
+            };
+            if !self.overflow && self.buf.extend_from_slice(chunk).is_err() {
+                self.overflow = true;
+            }
+            match ends_frame {
+                Some(i) => {
+                    self.end_frame(&mut on);
+                    bytes = &bytes[i + 1..];
+                }
+                None => bytes = &[],
+            }
+        }
+    }
+
+    /// Reads once from `r` and feeds what arrived; returns the bytes read (0 at end of stream).
+    pub fn read_from<R: Read>(
+        &mut self,
+        r: &mut R,
+        on: impl FnMut(Event<'_>),
+    ) -> Result<usize, R::Error> {
+        let mut chunk = [0u8; 512];
+        let n = r.read(&mut chunk)?;
+        self.feed(&chunk[..n], on);
+        Ok(n)
+    }
+
+    fn end_frame(&mut self, on: &mut impl FnMut(Event<'_>)) {
+        let overflow = core::mem::replace(&mut self.overflow, false);
+        if self.buf.is_empty() && !overflow {
+            return; // Back-to-back delimiters: idle line, not a frame.
+        }
+        let result = if overflow {
+            Err(FrameError::TooLong)
+        } else {
+            decode_frame(&mut self.buf)
+        };
+        match result {
+            Ok(frame) => {
+                if let Some(expected) = self.next_seq {
+                    if frame.first_seq > expected {
+                        let lost = frame.first_seq - expected;
+                        self.stats.records_lost += lost;
+                        on(Event::RecordsLost(lost));
+                    }
+                }
+                self.stats.frames += 1;
+                self.stats.records += frame.emit(on);
+                self.next_seq = Some(frame.first_seq + frame.count);
+            }
+            Err(e) => {
+                self.stats.frames_lost += 1;
+                on(Event::FrameLost(e));
+            }
+        }
+        self.buf.clear();
+    }
+}
+
+/// A validated frame, ready to emit.
+struct Frame<'a> {
+    first_seq: u64,
+    count: u64,
+    records: &'a [u8],
+    names: [&'a str; MAX_FRAME_NAMES],
+}
+
+impl<'a> Frame<'a> {
+    fn emit(&self, on: &mut impl FnMut(Event<'_>)) -> u64 {
+        let mut rest = self.records;
+        let mut seq = self.first_seq;
+        while let Ok((record, tail)) = wire::decode(rest) {
+            rest = tail;
+            let record = match record {
+                Record::NameDef { .. } => continue,
+                Record::Metric(
+                    m @ Metric {
+                        name: Name::Id(id), ..
+                    },
+                ) => Record::Metric(Metric {
+                    name: Name::Text(self.names[usize::from(id)]),
+                    ..m
+                }),
+                other => other,
+            };
+            on(Event::Record { seq, record });
+            seq += 1;
+        }
+        seq - self.first_seq
+    }
+}
+
+fn decode_frame(buf: &mut [u8]) -> Result<Frame<'_>, FrameError> {
+    let len = cobs::decode_in_place(buf).map_err(|_| FrameError::Cobs)?;
+    let payload = &buf[..len];
+    if payload.len() < 3 + 1 + CRC_LEN {
+        return Err(FrameError::TooShort);
+    }
+    let (body, crc) = payload.split_at(payload.len() - CRC_LEN);
+    let mut check = Crc32::new();
+    check.update(body);
+    if check.finish().to_le_bytes() != crc {
+        return Err(FrameError::Crc);
+    }
+    if body[..2] != FRAME_MAGIC {
+        return Err(FrameError::BadMagic);
+    }
+    if body[2] != WIRE_VERSION {
+        return Err(FrameError::UnsupportedVersion(body[2]));
+    }
+    let (first_seq, records) =
+        postcard::take_from_bytes::<u64>(&body[3..]).map_err(|_| FrameError::Malformed)?;
+    // Validate everything before emitting anything, so a frame is all or nothing.
+    let mut names = [""; MAX_FRAME_NAMES];
+    let mut defined = 0usize;
+    let mut count = 0u64;
+    let mut rest = records;
+    while !rest.is_empty() {
+        let (record, tail) = wire::decode(rest).map_err(|_: WireError| FrameError::Malformed)?;
+        rest = tail;
+        match record {
+            Record::NameDef { id, name } => {
+                if usize::from(id) != defined || defined == MAX_FRAME_NAMES {
+                    return Err(FrameError::Malformed);
+                }
+                names[defined] = name;
+                defined += 1;
+            }
+            Record::Metric(Metric {
+                name: Name::Id(id), ..
+            }) if usize::from(id) >= defined => return Err(FrameError::Malformed),
+            _ => count += 1,
+        }
+    }
+    if first_seq.checked_add(count).is_none() {
+        return Err(FrameError::Malformed);
+    }
+    Ok(Frame {
+        first_seq,
+        count,
+        records,
+        names,
+    })
+}

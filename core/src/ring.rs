@@ -1,0 +1,768 @@
+//! A fixed-capacity, lock-free, single-producer single-consumer ring of
+//! variable-length records over caller-provided storage.
+//!
+//! The storage is a [`RingHeader`] followed by a power-of-two data area. The
+//! header is `#[repr(C)]`, holds no pointers and only `AtomicU32`s, so the same
+//! bytes work as a `static` array on a Cortex-M (which has no 64-bit atomics)
+//! and as a memory-mapped file shared by two processes.
+//!
+//! Cursors are free-running `u32` byte positions; `pos & (capacity - 1)` is
+//! the offset in the data area. Each record starts 4-byte aligned with an
+//! 8-byte record header: its payload length and the low 32 bits of its
+//! sequence number (its ticket). A record never wraps: when it does not fit
+//! before the end, a padding marker sends the reader back to offset 0.
+//!
+//! Three cursors, three owners:
+//! - `write_pos` (producer): published with `Release` only after the whole
+//!   record is written, so a producer that dies mid-record exposes nothing.
+//! - `release_pos` (consumer): space before it may be reused.
+//! - `ack_seq` (consumer): every record with a lower sequence number is
+//!   committed at its destination; this is what `wait` waits on.
+//!
+//! The consumer's read cursor is private to it, so a consumer that dies before
+//! releasing simply reads the same records again when it comes back.
+
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use crate::record::Record;
+use crate::wire::{self, WireError};
+
+/// Magic at the start of every ring header: `RLRG` in little-endian order.
+pub const RING_MAGIC: u32 = u32::from_le_bytes(*b"RLRG");
+/// Version of the ring layout described in this module.
+pub const RING_VERSION: u32 = 1;
+/// Bytes the header takes before the data area.
+pub const HEADER_LEN: usize = core::mem::size_of::<RingHeader>();
+/// Smallest data area accepted.
+pub const MIN_CAPACITY: u32 = 64;
+/// Bytes of the per-record header in the data area (length, sequence).
+pub const RECORD_HEADER_LEN: u32 = 8;
+
+const ALIGN: u32 = 4;
+const PAD_MARKER: u32 = u32::MAX;
+const FLAG_PRODUCER_CLOSED: u32 = 1;
+
+/// The shared header at the start of the ring's storage.
+///
+/// The producer's and the consumer's cursors sit on separate 64-byte cache
+/// lines so that neither side's stores slow down the other's loads.
+#[repr(C, align(64))]
+pub struct RingHeader {
+    magic: AtomicU32,
+    version: AtomicU32,
+    capacity: AtomicU32,
+    flags: AtomicU32,
+    write_pos: AtomicU32,
+    dropped_total: AtomicU32,
+    _producer_pad: [u32; 10],
+    release_pos: AtomicU32,
+    ack_seq: AtomicU32,
+    heartbeat: AtomicU32,
+    _consumer_pad: [u32; 13],
+}
+
+const _: () = assert!(core::mem::size_of::<RingHeader>() == 128);
+
+/// Why storage could not be used as a ring, or a ring's content is invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RingError {
+    /// The storage is not 4-byte aligned.
+    Misaligned,
+    /// The storage cannot hold the header and the smallest data area.
+    TooSmall,
+    /// The header does not start with [`RING_MAGIC`]: not a runlog ring.
+    BadMagic,
+    /// The ring was written by an incompatible version of runlog.
+    UnsupportedVersion(u32),
+    /// The header's capacity is not a power of two that fits the storage.
+    BadCapacity(u32),
+    /// The cursors or a record header are inconsistent (a corrupted ring).
+    Corrupt,
+}
+
+impl core::fmt::Display for RingError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RingError::Misaligned => f.write_str("ring storage is not 4-byte aligned"),
+            RingError::TooSmall => f.write_str("ring storage is too small"),
+            RingError::BadMagic => f.write_str("not a runlog ring (bad magic)"),
+            RingError::UnsupportedVersion(v) => write!(
+                f,
+                "ring layout version {v} is not supported (this build reads version {RING_VERSION})"
+            ),
+            RingError::BadCapacity(c) => write!(f, "ring capacity {c} is invalid"),
+            RingError::Corrupt => f.write_str("ring is corrupted"),
+        }
+    }
+}
+
+/// Why a record was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PushError {
+    /// Not enough free space now; the drop is counted and reported later.
+    Full,
+    /// The record can never fit in this ring.
+    TooLarge,
+    /// The record could not be encoded.
+    Malformed,
+}
+
+impl core::fmt::Display for PushError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            PushError::Full => "ring is full",
+            PushError::TooLarge => "record is larger than the ring can ever hold",
+            PushError::Malformed => "record cannot be encoded",
+        })
+    }
+}
+
+/// The data area size that `len` bytes of storage give: the largest power of two after the header.
+pub fn capacity_for(len: usize) -> Option<u32> {
+    let room = len.checked_sub(HEADER_LEN)?;
+    let room = u32::try_from(room).unwrap_or(u32::MAX);
+    if room < MIN_CAPACITY {
+        return None;
+    }
+    Some(1 << (31 - room.leading_zeros()))
+}
+
+/// Storage bytes needed for a ring whose data area is `capacity` bytes.
+pub const fn storage_len(capacity: u32) -> usize {
+    HEADER_LEN + capacity as usize
+}
+
+/// Largest payload one record may have in a ring of `capacity` bytes.
+pub const fn max_payload(capacity: u32) -> u32 {
+    capacity / 2 - RECORD_HEADER_LEN
+}
+
+const fn align_up(n: u32) -> u32 {
+    (n + ALIGN - 1) & !(ALIGN - 1)
+}
+
+/// A ring over a borrowed buffer, before it is split into its two ends.
+pub struct Ring<'a> {
+    raw: RawRing,
+    _storage: PhantomData<&'a mut [u8]>,
+}
+
+impl<'a> Ring<'a> {
+    /// Formats `buf` as an empty ring, using the largest power-of-two data area
+    /// that fits after aligning its start.
+    pub fn format(buf: &'a mut [u8]) -> Result<Self, RingError> {
+        let skip = buf.as_ptr().align_offset(ALIGN as usize);
+        let buf = buf.get_mut(skip..).ok_or(RingError::TooSmall)?;
+        let cap = capacity_for(buf.len()).ok_or(RingError::TooSmall)?;
+        // SAFETY: `buf` is an exclusive borrow for 'a, aligned above, and at
+        // least `storage_len(cap)` long by `capacity_for`.
+        let raw = unsafe { RawRing::format(buf.as_mut_ptr(), storage_len(cap)) }?;
+        Ok(Self {
+            raw,
+            _storage: PhantomData,
+        })
+    }
+
+    /// Splits the ring into its producer and consumer ends.
+    pub fn split(self) -> (Producer<'a>, Consumer<'a>) {
+        (Producer::new(self.raw), Consumer::new(self.raw))
+    }
+}
+
+/// Pointers to a validated ring. Copyable so both ends can hold one.
+#[derive(Clone, Copy)]
+struct RawRing {
+    header: NonNull<RingHeader>,
+    data: NonNull<u8>,
+    cap: u32,
+}
+
+impl RawRing {
+    /// # Safety
+    /// `ptr` must be valid for reads and writes of `len` bytes for as long as
+    /// the returned value (and ends made from it) are used, and nothing else
+    /// may use those bytes as a ring meanwhile.
+    unsafe fn format(ptr: *mut u8, len: usize) -> Result<Self, RingError> {
+        let cap = capacity_for(len).ok_or(RingError::TooSmall)?;
+        let raw = Self::from_parts(ptr, cap)?;
+        let h = raw.header();
+        h.magic.store(RING_MAGIC, Ordering::Relaxed);
+        h.version.store(RING_VERSION, Ordering::Relaxed);
+        h.capacity.store(cap, Ordering::Relaxed);
+        h.flags.store(0, Ordering::Relaxed);
+        h.write_pos.store(0, Ordering::Relaxed);
+        h.dropped_total.store(0, Ordering::Relaxed);
+        h.release_pos.store(0, Ordering::Relaxed);
+        h.ack_seq.store(0, Ordering::Relaxed);
+        h.heartbeat.store(0, Ordering::Release);
+        Ok(raw)
+    }
+
+    /// # Safety
+    /// As for [`RawRing::format`]; the bytes must already hold a ring.
+    unsafe fn attach(ptr: *mut u8, len: usize) -> Result<Self, RingError> {
+        if len < HEADER_LEN + MIN_CAPACITY as usize {
+            return Err(RingError::TooSmall);
+        }
+        if ptr.align_offset(ALIGN as usize) != 0 {
+            return Err(RingError::Misaligned);
+        }
+        // SAFETY: aligned and at least HEADER_LEN valid bytes, per the caller.
+        let h = unsafe { &*(ptr as *const RingHeader) };
+        if h.magic.load(Ordering::Acquire) != RING_MAGIC {
+            return Err(RingError::BadMagic);
+        }
+        let version = h.version.load(Ordering::Relaxed);
+        if version != RING_VERSION {
+            return Err(RingError::UnsupportedVersion(version));
+        }
+        let cap = h.capacity.load(Ordering::Relaxed);
+        if !cap.is_power_of_two() || cap < MIN_CAPACITY || storage_len(cap) > len {
+            return Err(RingError::BadCapacity(cap));
+        }
+        let raw = Self::from_parts(ptr, cap)?;
+        let used = h
+            .write_pos
+            .load(Ordering::Acquire)
+            .wrapping_sub(h.release_pos.load(Ordering::Acquire));
+        if used > cap || used % ALIGN != 0 {
+            return Err(RingError::Corrupt);
+        }
+        Ok(raw)
+    }
+
+    fn from_parts(ptr: *mut u8, cap: u32) -> Result<Self, RingError> {
+        if ptr.align_offset(ALIGN as usize) != 0 {
+            return Err(RingError::Misaligned);
+        }
+        let header = NonNull::new(ptr as *mut RingHeader).ok_or(RingError::TooSmall)?;
+        // SAFETY: the callers guarantee `ptr` is valid for HEADER_LEN + cap bytes.
+        let data = unsafe { NonNull::new_unchecked(ptr.add(HEADER_LEN)) };
+        Ok(Self { header, data, cap })
+    }
+
+    fn header(&self) -> &RingHeader {
+        // SAFETY: `header` points at valid, aligned storage for the ring's
+        // lifetime (constructor contracts), and every field is an atomic, so
+        // shared references across threads and processes are sound.
+        unsafe { self.header.as_ref() }
+    }
+}
+
+/// The writing end of a ring. One per ring; it may move between threads.
+pub struct Producer<'a> {
+    raw: RawRing,
+    mask: u32,
+    write_pos: u32,
+    cached_release: u32,
+    next_seq: u64,
+    pending_drops: u32,
+    _storage: PhantomData<&'a mut [u8]>,
+}
+
+// SAFETY: the producer only touches the shared header through atomics and the
+// data area's free region, which no one else writes; moving it to another
+// thread changes nothing about that.
+unsafe impl Send for Producer<'_> {}
+
+impl<'a> Producer<'a> {
+    fn new(raw: RawRing) -> Self {
+        let h = raw.header();
+        Self {
+            raw,
+            mask: raw.cap - 1,
+            write_pos: h.write_pos.load(Ordering::Relaxed),
+            cached_release: h.release_pos.load(Ordering::Acquire),
+            next_seq: 0,
+            pending_drops: 0,
+            _storage: PhantomData,
+        }
+    }
+
+    /// Formats raw storage as an empty ring and returns its producer end.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for reads and writes of `len` bytes for `'a`, and
+    /// while this producer lives no other producer may use that storage. A
+    /// consumer may attach to it, in this or another process.
+    pub unsafe fn format(ptr: *mut u8, len: usize) -> Result<Self, RingError> {
+        // SAFETY: forwarded caller contract.
+        unsafe { RawRing::format(ptr, len) }.map(Self::new)
+    }
+
+    /// Appends `record`, returning its sequence number (its ticket).
+    ///
+    /// Never blocks and never overwrites: when the ring is full the record is
+    /// refused, counted, and a [`Record::Dropped`] notice goes ahead of the next
+    /// record that fits.
+    pub fn push(&mut self, record: &Record<'_>) -> Result<u64, PushError> {
+        self.push_with(|buf| wire::encode(record, buf))
+    }
+
+    /// Appends the bytes that `encode` writes into the buffer it is given
+    /// (returning how many), as one record. `encode` may be called more than
+    /// once and must return [`WireError::BufferFull`] when the buffer is too
+    /// small. Use this to encode straight into the ring without a `Record`.
+    pub fn push_with(
+        &mut self,
+        encode: impl Fn(&mut [u8]) -> Result<usize, WireError>,
+    ) -> Result<u64, PushError> {
+        if self.pending_drops != 0 && !self.flush_drops() {
+            self.count_drop();
+            return Err(PushError::Full);
+        }
+        match self.try_push(&encode) {
+            Ok(seq) => Ok(seq),
+            Err(PushError::Full) => {
+                self.count_drop();
+                Err(PushError::Full)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn count_drop(&mut self) {
+        self.pending_drops = self.pending_drops.saturating_add(1);
+        let h = self.raw.header();
+        let total = h.dropped_total.load(Ordering::Relaxed);
+        h.dropped_total
+            .store(total.wrapping_add(1), Ordering::Relaxed);
+    }
+
+    fn flush_drops(&mut self) -> bool {
+        let notice = Record::Dropped {
+            count: self.pending_drops,
+        };
+        if self.try_push(&|buf| wire::encode(&notice, buf)).is_ok() {
+            self.pending_drops = 0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn try_push(
+        &mut self,
+        encode: &impl Fn(&mut [u8]) -> Result<usize, WireError>,
+    ) -> Result<u64, PushError> {
+        let cap = self.raw.cap;
+        let max_total = RECORD_HEADER_LEN + max_payload(cap);
+        let mut refreshed = false;
+        loop {
+            let free = cap - self.write_pos.wrapping_sub(self.cached_release);
+            let off = self.write_pos & self.mask;
+            let to_end = cap - off;
+            let here = to_end.min(free).min(max_total);
+            if here > RECORD_HEADER_LEN {
+                match self.encode_at(off, here, encode) {
+                    Ok(len) => return Ok(self.publish(off, len, 0)),
+                    Err(WireError::BufferFull) => {}
+                    Err(_) => return Err(PushError::Malformed),
+                }
+            }
+            // Not enough room before the end of the area: try from offset 0,
+            // paying for the skipped tail.
+            if to_end < free {
+                let wrapped = (free - to_end).min(max_total);
+                if wrapped > RECORD_HEADER_LEN {
+                    match self.encode_at(0, wrapped, encode) {
+                        Ok(len) => {
+                            self.write_pad(off, to_end);
+                            return Ok(self.publish(0, len, to_end));
+                        }
+                        Err(WireError::BufferFull) => {}
+                        Err(_) => return Err(PushError::Malformed),
+                    }
+                }
+            }
+            if here == max_total || (to_end < free && free - to_end >= max_total) {
+                return Err(PushError::TooLarge);
+            }
+            if refreshed {
+                return Err(PushError::Full);
+            }
+            let release = self.raw.header().release_pos.load(Ordering::Acquire);
+            if release == self.cached_release {
+                return Err(PushError::Full);
+            }
+            self.cached_release = release;
+            refreshed = true;
+        }
+    }
+
+    /// Encodes into the free region `[off + 8, off + room)`.
+    fn encode_at(
+        &mut self,
+        off: u32,
+        room: u32,
+        encode: &impl Fn(&mut [u8]) -> Result<usize, WireError>,
+    ) -> Result<u32, WireError> {
+        let start = (off + RECORD_HEADER_LEN) as usize;
+        let len = (room - RECORD_HEADER_LEN) as usize;
+        // SAFETY: `[off, off + room)` lies inside the data area (room <= to_end)
+        // and in its free region (room <= free), which only this producer
+        // writes and no consumer reads until `publish` moves `write_pos` past it.
+        let buf =
+            unsafe { core::slice::from_raw_parts_mut(self.raw.data.as_ptr().add(start), len) };
+        let n = encode(buf)?;
+        if n > len {
+            return Err(WireError::BufferFull);
+        }
+        Ok(n as u32)
+    }
+
+    fn write_pad(&mut self, off: u32, to_end: u32) {
+        // A tail shorter than a record header is skipped by the reader without a marker.
+        if to_end >= RECORD_HEADER_LEN {
+            self.write_word(off, PAD_MARKER);
+        }
+    }
+
+    fn write_word(&mut self, off: u32, word: u32) {
+        // SAFETY: callers pass a 4-aligned offset with at least 4 free bytes
+        // before the end of the data area, in the producer's free region.
+        unsafe {
+            self.raw
+                .data
+                .as_ptr()
+                .add(off as usize)
+                .cast::<u32>()
+                .write(word.to_le());
+        }
+    }
+
+    /// Writes the record header at `off` and makes the record visible.
+    fn publish(&mut self, off: u32, len: u32, skipped: u32) -> u64 {
+        let seq = self.next_seq;
+        self.write_word(off, len);
+        self.write_word(off + 4, seq as u32);
+        self.write_pos = self
+            .write_pos
+            .wrapping_add(skipped + align_up(RECORD_HEADER_LEN + len));
+        self.raw
+            .header()
+            .write_pos
+            .store(self.write_pos, Ordering::Release);
+        self.next_seq += 1;
+        seq
+    }
+
+    /// The sequence number the next accepted record will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Every record with a sequence number below this is committed at its destination.
+    pub fn acked(&self) -> u64 {
+        let ack = self.raw.header().ack_seq.load(Ordering::Acquire);
+        let behind = (self.next_seq as u32).wrapping_sub(ack);
+        // Never more records outstanding than fit in the ring, so `behind` is exact.
+        self.next_seq.saturating_sub(u64::from(behind))
+    }
+
+    /// Whether the record with this ticket is committed at its destination.
+    pub fn is_acked(&self, ticket: u64) -> bool {
+        ticket < self.acked()
+    }
+
+    /// Log calls refused because the ring was full, in this ring's lifetime.
+    pub fn dropped_total(&self) -> u32 {
+        self.raw.header().dropped_total.load(Ordering::Relaxed)
+    }
+
+    /// The last heartbeat the consumer wrote (0 if none): a caller-defined clock, seconds on hosts.
+    pub fn consumer_heartbeat(&self) -> u32 {
+        self.raw.header().heartbeat.load(Ordering::Relaxed)
+    }
+
+    /// Marks the stream finished: the consumer may discard the ring once it has drained it.
+    pub fn close(&mut self) {
+        self.raw
+            .header()
+            .flags
+            .fetch_or(FLAG_PRODUCER_CLOSED, Ordering::Release);
+    }
+
+    /// Largest record payload this ring accepts.
+    pub fn max_payload(&self) -> u32 {
+        max_payload(self.raw.cap)
+    }
+}
+
+/// Where `locate` found a record.
+struct Found {
+    off: u32,
+    len: u32,
+    seq: u64,
+    next_pos: u32,
+}
+
+/// One record read from a ring.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'r> {
+    /// The record's sequence number (its ticket).
+    pub seq: u64,
+    /// The encoded record.
+    pub bytes: &'r [u8],
+}
+
+impl<'r> Entry<'r> {
+    /// Decodes the record, refusing trailing bytes.
+    pub fn record(&self) -> Result<Record<'r>, WireError> {
+        match wire::decode(self.bytes)? {
+            (record, []) => Ok(record),
+            _ => Err(WireError::Malformed),
+        }
+    }
+}
+
+/// The reading end of a ring. One per ring; it may move between threads.
+pub struct Consumer<'a> {
+    raw: RawRing,
+    mask: u32,
+    read_pos: u32,
+    read_seq: Option<u64>,
+    release_pos: u32,
+    released_seq: Option<u64>,
+    seq_hint: Option<u64>,
+    cached_write: u32,
+    _storage: PhantomData<&'a mut [u8]>,
+}
+
+// SAFETY: the consumer only touches the shared header through atomics and the
+// published region of the data area, which the producer no longer writes.
+unsafe impl Send for Consumer<'_> {}
+
+impl<'a> Consumer<'a> {
+    fn new(raw: RawRing) -> Self {
+        let h = raw.header();
+        let release_pos = h.release_pos.load(Ordering::Acquire);
+        Self {
+            raw,
+            mask: raw.cap - 1,
+            read_pos: release_pos,
+            read_seq: None,
+            release_pos,
+            released_seq: None,
+            seq_hint: None,
+            cached_write: release_pos,
+            _storage: PhantomData,
+        }
+    }
+
+    /// Attaches to a ring that a producer formatted, validating its header.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for reads and writes of `len` bytes for `'a`; while
+    /// this consumer lives no other consumer may use that storage, and the
+    /// producer (in this or another process) must follow the ring protocol:
+    /// it never writes bytes it has published. Corrupt content is detected
+    /// and reported, never read out of bounds.
+    pub unsafe fn attach(ptr: *mut u8, len: usize) -> Result<Self, RingError> {
+        // SAFETY: forwarded caller contract.
+        unsafe { RawRing::attach(ptr, len) }.map(Self::new)
+    }
+
+    /// Tells the consumer the sequence number of the first unreleased record,
+    /// so that numbers stay exact past 2^32 records. Without it the first
+    /// record read is taken to be below 2^32.
+    pub fn set_next_seq_hint(&mut self, next: u64) {
+        self.seq_hint = Some(next);
+    }
+
+    /// Reads the next record past the read cursor and moves the cursor past
+    /// it, or returns `None` when there is none yet.
+    pub fn read(&mut self) -> Result<Option<Entry<'_>>, RingError> {
+        let Some(found) = self.locate()? else {
+            return Ok(None);
+        };
+        self.step(&found);
+        Ok(Some(self.entry(&found)))
+    }
+
+    /// Returns the next record without moving the read cursor; [`Consumer::advance`] moves it.
+    pub fn peek(&mut self) -> Result<Option<Entry<'_>>, RingError> {
+        Ok(self.locate()?.map(|found| self.entry(&found)))
+    }
+
+    /// Moves the read cursor past the record [`Consumer::peek`] returned.
+    pub fn advance(&mut self) {
+        if let Ok(Some(found)) = self.locate() {
+            self.step(&found);
+        }
+    }
+
+    fn step(&mut self, found: &Found) {
+        if self.released_seq.is_none() {
+            self.released_seq = Some(found.seq);
+        }
+        self.read_seq = Some(found.seq + 1);
+        self.read_pos = found.next_pos;
+    }
+
+    fn entry(&self, found: &Found) -> Entry<'_> {
+        // SAFETY: `locate` checked that `[off + 8, off + 8 + len)` is inside
+        // the data area and inside the published region (against `write_pos`
+        // loaded with Acquire), which the producer no longer writes until
+        // this consumer releases it; the borrow of `self` keeps `release`
+        // from running while the slice lives.
+        let bytes = unsafe {
+            core::slice::from_raw_parts(
+                self.raw
+                    .data
+                    .as_ptr()
+                    .add((found.off + RECORD_HEADER_LEN) as usize),
+                found.len as usize,
+            )
+        };
+        Entry {
+            seq: found.seq,
+            bytes,
+        }
+    }
+
+    /// Finds the next record, skipping padding (which moves the cursor, as
+    /// nothing is lost by skipping it) and validating everything read from
+    /// shared memory.
+    fn locate(&mut self) -> Result<Option<Found>, RingError> {
+        let cap = self.raw.cap;
+        loop {
+            if self.read_pos == self.cached_write {
+                let write = self.raw.header().write_pos.load(Ordering::Acquire);
+                if write.wrapping_sub(self.release_pos) > cap || write % ALIGN != 0 {
+                    return Err(RingError::Corrupt);
+                }
+                self.cached_write = write;
+                if self.read_pos == write {
+                    return Ok(None);
+                }
+            }
+            let avail = self.cached_write.wrapping_sub(self.read_pos);
+            let off = self.read_pos & self.mask;
+            let to_end = cap - off;
+            if to_end < RECORD_HEADER_LEN {
+                self.skip(to_end, avail)?;
+                continue;
+            }
+            let len = self.read_word(off);
+            if len == PAD_MARKER {
+                self.skip(to_end, avail)?;
+                continue;
+            }
+            let total = RECORD_HEADER_LEN.saturating_add(len);
+            if len > max_payload(cap) || total > to_end || align_up(total) > avail {
+                return Err(RingError::Corrupt);
+            }
+            let seq32 = self.read_word(off + 4);
+            let seq = match self.read_seq {
+                Some(expected) if expected as u32 == seq32 => expected,
+                Some(_) => return Err(RingError::Corrupt),
+                None => match self.seq_hint {
+                    // The record nearest the hint with these low 32 bits.
+                    Some(hint) => {
+                        let delta = i64::from(seq32.wrapping_sub(hint as u32) as i32);
+                        hint.checked_add_signed(delta).unwrap_or(u64::from(seq32))
+                    }
+                    None => u64::from(seq32),
+                },
+            };
+            return Ok(Some(Found {
+                off,
+                len,
+                seq,
+                next_pos: self.read_pos.wrapping_add(align_up(total)),
+            }));
+        }
+    }
+
+    fn skip(&mut self, to_end: u32, avail: u32) -> Result<(), RingError> {
+        if to_end > avail {
+            return Err(RingError::Corrupt);
+        }
+        self.read_pos = self.read_pos.wrapping_add(to_end);
+        Ok(())
+    }
+
+    fn read_word(&self, off: u32) -> u32 {
+        // SAFETY: callers pass a 4-aligned offset with 8 bytes before the end
+        // of the data area, inside the published region.
+        u32::from_le(unsafe {
+            self.raw
+                .data
+                .as_ptr()
+                .add(off as usize)
+                .cast::<u32>()
+                .read()
+        })
+    }
+
+    /// Sequence number of the next record `read` would return, once known.
+    pub fn next_seq(&self) -> Option<u64> {
+        self.read_seq
+    }
+
+    /// Frees the space of everything read so far (without acknowledging it).
+    pub fn release(&mut self) {
+        self.release_pos = self.read_pos;
+        self.released_seq = self.read_seq;
+        self.raw
+            .header()
+            .release_pos
+            .store(self.read_pos, Ordering::Release);
+    }
+
+    /// Declares every record with a sequence number below `seq` committed at the destination.
+    pub fn acknowledge(&mut self, seq: u64) {
+        self.raw
+            .header()
+            .ack_seq
+            .store(seq as u32, Ordering::Release);
+    }
+
+    /// Releases and acknowledges everything read so far: the usual step after
+    /// the destination committed it.
+    pub fn commit(&mut self) {
+        self.release();
+        if let Some(seq) = self.read_seq {
+            self.acknowledge(seq);
+        }
+    }
+
+    /// Forgets what was read since the last release, so it is read again
+    /// (after the destination failed to commit it).
+    pub fn rewind(&mut self) {
+        self.read_pos = self.release_pos;
+        self.read_seq = self.released_seq;
+        self.cached_write = self.release_pos;
+    }
+
+    /// Whether records are published but not yet read.
+    pub fn has_unread(&self) -> bool {
+        self.raw.header().write_pos.load(Ordering::Acquire) != self.read_pos
+    }
+
+    /// Whether the producer marked the stream finished.
+    pub fn producer_closed(&self) -> bool {
+        self.raw.header().flags.load(Ordering::Acquire) & FLAG_PRODUCER_CLOSED != 0
+    }
+
+    /// Log calls the producer refused because the ring was full, in this ring's lifetime.
+    pub fn dropped_total(&self) -> u32 {
+        self.raw.header().dropped_total.load(Ordering::Relaxed)
+    }
+
+    /// Writes a heartbeat (a caller-defined clock, seconds on hosts) so that a
+    /// producer can tell whether anyone is draining.
+    pub fn heartbeat(&mut self, now: u32) {
+        self.raw.header().heartbeat.store(now, Ordering::Relaxed);
+    }
+
+    /// Size of the data area in bytes.
+    pub fn capacity(&self) -> u32 {
+        self.raw.cap
+    }
+}

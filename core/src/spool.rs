@@ -1,0 +1,131 @@
+//! The spool file: how a host program and the uploader share a ring.
+//!
+//! A spool file is a fixed 512-byte header describing the run, followed by
+//! the ring's storage (see [`crate::ring`]). The writer creates it, the
+//! uploader maps it and drains it. The header is plain little-endian bytes,
+//! parsed field by field, because the file comes from another process and is
+//! untrusted.
+//!
+//! | offset | size | field                                   |
+//! |--------|------|-----------------------------------------|
+//! | 0      | 8    | magic `RUNLOG\0S`                        |
+//! | 8      | 4    | spool layout version                    |
+//! | 12     | 1    | wire version of the records             |
+//! | 16     | 4    | writer's process id                     |
+//! | 20     | 8    | creation time, ms since the Unix epoch  |
+//! | 28     | 2    | run id length                           |
+//! | 30     | 2    | experiment length                       |
+//! | 32     | 64   | run id (UTF-8)                          |
+//! | 96     | 256  | experiment (UTF-8)                      |
+//! | 512    | ...  | ring storage                            |
+
+use crate::wire::WIRE_VERSION;
+
+/// Magic at the start of every spool file.
+pub const SPOOL_MAGIC: [u8; 8] = *b"RUNLOG\0S";
+/// Version of the spool layout.
+pub const SPOOL_VERSION: u32 = 1;
+/// Bytes before the ring storage.
+pub const SPOOL_HEADER_LEN: usize = 512;
+/// Longest run id a spool header holds.
+pub const MAX_RUN_ID_LEN: usize = 64;
+/// Longest experiment name a spool header holds.
+pub const MAX_EXPERIMENT_LEN: usize = 256;
+
+const RUN_ID_AT: usize = 32;
+const EXPERIMENT_AT: usize = RUN_ID_AT + MAX_RUN_ID_LEN;
+
+/// What a spool header says about its ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpoolInfo<'a> {
+    /// The run the records belong to.
+    pub run_id: &'a str,
+    /// The run's experiment.
+    pub experiment: &'a str,
+    /// The writing process.
+    pub pid: u32,
+    /// When the file was created, ms since the Unix epoch.
+    pub created_ms: u64,
+}
+
+/// Why a spool header could not be written or read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpoolError {
+    /// Fewer bytes than a header.
+    TooShort,
+    /// Not a runlog spool file.
+    BadMagic,
+    /// Written by an incompatible runlog: (spool version, wire version).
+    UnsupportedVersion(u32, u8),
+    /// A length field is out of range or a text field is not UTF-8.
+    Corrupt,
+    /// The run id or experiment is too long to store.
+    FieldTooLong,
+}
+
+impl core::fmt::Display for SpoolError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SpoolError::TooShort => f.write_str("spool file is shorter than its header"),
+            SpoolError::BadMagic => f.write_str("not a runlog spool file (bad magic)"),
+            SpoolError::UnsupportedVersion(s, w) => write!(
+                f,
+                "spool file has layout version {s} and wire version {w}; this runlog reads {SPOOL_VERSION} and {WIRE_VERSION}"
+            ),
+            SpoolError::Corrupt => f.write_str("spool header is corrupted"),
+            SpoolError::FieldTooLong => f.write_str("run id or experiment too long for a spool header"),
+        }
+    }
+}
+
+/// Writes the header for `info` into the first [`SPOOL_HEADER_LEN`] bytes of `out`.
+pub fn write_header(info: &SpoolInfo<'_>, out: &mut [u8]) -> Result<(), SpoolError> {
+    let out = out
+        .get_mut(..SPOOL_HEADER_LEN)
+        .ok_or(SpoolError::TooShort)?;
+    if info.run_id.len() > MAX_RUN_ID_LEN || info.experiment.len() > MAX_EXPERIMENT_LEN {
+        return Err(SpoolError::FieldTooLong);
+    }
+    out.fill(0);
+    out[..8].copy_from_slice(&SPOOL_MAGIC);
+    out[8..12].copy_from_slice(&SPOOL_VERSION.to_le_bytes());
+    out[12] = WIRE_VERSION;
+    out[16..20].copy_from_slice(&info.pid.to_le_bytes());
+    out[20..28].copy_from_slice(&info.created_ms.to_le_bytes());
+    out[28..30].copy_from_slice(&(info.run_id.len() as u16).to_le_bytes());
+    out[30..32].copy_from_slice(&(info.experiment.len() as u16).to_le_bytes());
+    out[RUN_ID_AT..RUN_ID_AT + info.run_id.len()].copy_from_slice(info.run_id.as_bytes());
+    out[EXPERIMENT_AT..EXPERIMENT_AT + info.experiment.len()]
+        .copy_from_slice(info.experiment.as_bytes());
+    Ok(())
+}
+
+/// Reads and validates a spool header.
+pub fn read_header(bytes: &[u8]) -> Result<SpoolInfo<'_>, SpoolError> {
+    let h = bytes.get(..SPOOL_HEADER_LEN).ok_or(SpoolError::TooShort)?;
+    if h[..8] != SPOOL_MAGIC {
+        return Err(SpoolError::BadMagic);
+    }
+    let word = |at: usize| u32::from_le_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+    let half = |at: usize| usize::from(u16::from_le_bytes([h[at], h[at + 1]]));
+    let version = word(8);
+    if version != SPOOL_VERSION || h[12] != WIRE_VERSION {
+        return Err(SpoolError::UnsupportedVersion(version, h[12]));
+    }
+    let mut created = [0u8; 8];
+    created.copy_from_slice(&h[20..28]);
+    let (run_len, exp_len) = (half(28), half(30));
+    if run_len > MAX_RUN_ID_LEN || exp_len > MAX_EXPERIMENT_LEN {
+        return Err(SpoolError::Corrupt);
+    }
+    let text = |at: usize, len: usize| {
+        core::str::from_utf8(&h[at..at + len]).map_err(|_| SpoolError::Corrupt)
+    };
+    Ok(SpoolInfo {
+        run_id: text(RUN_ID_AT, run_len)?,
+        experiment: text(EXPERIMENT_AT, exp_len)?,
+        pid: word(16),
+        created_ms: u64::from_le_bytes(created),
+    })
+}

@@ -1,0 +1,41 @@
+//! Encoding single records with postcard, and the version every stream and
+//! spool file declares.
+
+use crate::record::Record;
+
+/// Version of the record encoding. A reader refuses frames and spool files of
+/// any other version instead of misreading them.
+pub const WIRE_VERSION: u8 = 1;
+
+/// Why a record could not be encoded or decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WireError {
+    /// The destination buffer is too small for the record.
+    BufferFull,
+    /// The bytes are not a valid record (truncated, bad tag, bad UTF-8, ...).
+    Malformed,
+}
+
+impl core::fmt::Display for WireError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            WireError::BufferFull => "record does not fit in the buffer",
+            WireError::Malformed => "malformed record",
+        })
+    }
+}
+
+/// Encodes `record` at the start of `buf` and returns the encoded length.
+pub fn encode(record: &Record<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
+    match postcard::to_slice(record, buf) {
+        Ok(used) => Ok(used.len()),
+        Err(postcard::Error::SerializeBufferFull) => Err(WireError::BufferFull),
+        Err(_) => Err(WireError::Malformed),
+    }
+}
+
+/// Decodes one record from the start of `bytes`, returning it and the bytes after it.
+pub fn decode(bytes: &[u8]) -> Result<(Record<'_>, &[u8]), WireError> {
+    postcard::take_from_bytes(bytes).map_err(|_| WireError::Malformed)
+}

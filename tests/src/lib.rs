@@ -1,0 +1,1 @@
+//! Helpers shared by runlog integration tests.
