@@ -234,6 +234,36 @@ pub fn drain<W: Write>(
     max_bytes: usize,
 ) -> Result<DrainStats, DrainError<W::Error>> {
     let mut stats = DrainStats::default();
+    if consumer.frame_torn {
+        // A write failed mid-frame last time: end whatever part of that
+        // frame reached the transport, so the decoder counts it as one lost
+        // frame instead of gluing it to the next (and losing both).
+        if max_bytes == 0 {
+            return Ok(stats);
+        }
+        w.write_all(&[cobs::DELIMITER]).map_err(DrainError::Write)?;
+        consumer.frame_torn = false;
+        stats.bytes += 1;
+    }
+    let result = drain_frames(consumer, scratch, w, max_bytes, &mut stats);
+    if let Err(e) = &result {
+        // Records of the unfinished frame were read but not committed: read
+        // them again next time instead of skipping them.
+        consumer.rewind();
+        if matches!(e, DrainError::Write(_)) {
+            consumer.frame_torn = true;
+        }
+    }
+    result.map(|()| stats)
+}
+
+fn drain_frames<W: Write>(
+    consumer: &mut Consumer<'_>,
+    scratch: &mut [u8],
+    w: &mut W,
+    max_bytes: usize,
+    stats: &mut DrainStats,
+) -> Result<(), DrainError<W::Error>> {
     let mut frame = FrameBuilder::new(scratch);
     loop {
         let budget = max_bytes - stats.bytes;
@@ -283,7 +313,7 @@ pub fn drain<W: Write>(
             break;
         }
     }
-    Ok(stats)
+    Ok(())
 }
 
 /// The largest payload whose encoded frame fits in `budget` bytes.
@@ -443,16 +473,17 @@ impl FrameDecoder {
                 if let Some(expected) = self.next_seq {
                     if frame.first_seq > expected {
                         let lost = frame.first_seq - expected;
-                        self.stats.records_lost += lost;
+                        // Saturating: a hostile stream can claim gaps that sum past u64.
+                        self.stats.records_lost = self.stats.records_lost.saturating_add(lost);
                         on(Event::RecordsLost(lost));
                     }
                 }
-                self.stats.frames += 1;
-                self.stats.records += frame.emit(on);
+                self.stats.frames = self.stats.frames.saturating_add(1);
+                self.stats.records = self.stats.records.saturating_add(frame.emit(on));
                 self.next_seq = Some(frame.first_seq + frame.count);
             }
             Err(e) => {
-                self.stats.frames_lost += 1;
+                self.stats.frames_lost = self.stats.frames_lost.saturating_add(1);
                 on(Event::FrameLost(e));
             }
         }
