@@ -1,0 +1,229 @@
+//! Helpers for the firmware tests: building the examples, booting them in
+//! QEMU, and decoding what their UART sent.
+
+#![allow(dead_code)] // Each test binary uses its own subset.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use runlog_core::crc::crc32;
+use runlog_core::{Event, FrameDecoder, Name, Record, Value};
+
+/// How long a firmware may run before the test gives up on it.
+pub const QEMU_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// A fresh directory for one test's files.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = repo_root()
+        .join("target")
+        .join("firmware-tests")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the scratch directory");
+    dir
+}
+
+/// Builds examples/firmware-rust (release, thumbv7em-none-eabihf) and returns its ELF.
+pub fn build_rust_firmware(root: &Path) -> PathBuf {
+    let project = root.join("examples").join("firmware-rust");
+    let target_dir = project.join("target");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // The firmware is its own workspace with its own .cargo/config.toml,
+    // which cargo only reads when run from inside the project.
+    let status = Command::new(cargo)
+        .current_dir(&project)
+        .args(["build", "--release", "--target-dir"])
+        .arg(&target_dir)
+        .status()
+        .expect("run cargo for the firmware");
+    assert!(status.success(), "building examples/firmware-rust failed");
+    let elf = target_dir
+        .join("thumbv7em-none-eabihf")
+        .join("release")
+        .join("runlog-firmware-rust");
+    assert!(elf.is_file(), "no firmware at {}", elf.display());
+    elf
+}
+
+/// Starts QEMU's mps2-an386 on `elf`, with UART0 on the chardev `serial`
+/// (`file:PATH`, `tcp:127.0.0.1:PORT,server=on,wait=on`, ...); semihosting
+/// console output (which QEMU writes to its stderr) is piped.
+pub fn spawn_qemu(elf: &Path, serial: &str) -> Child {
+    Command::new("qemu-system-arm")
+        .args(["-M", "mps2-an386", "-display", "none", "-monitor", "none"])
+        .args(["-semihosting-config", "enable=on,target=native"])
+        .args(["-serial", serial, "-kernel"])
+        .arg(elf)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start qemu-system-arm (is it installed?)")
+}
+
+/// Waits for a QEMU started by [`spawn_qemu`], killing it after
+/// [`QEMU_TIMEOUT`]; asserts that the firmware exited successfully and
+/// returns its semihosting console output.
+pub fn wait_qemu(mut child: Child) -> String {
+    let deadline = Instant::now() + QEMU_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll qemu") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the firmware did not finish within {QEMU_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut console = String::new();
+    if let Some(mut out) = child.stderr.take() {
+        use std::io::Read;
+        let _ = out.read_to_string(&mut console);
+    }
+    assert!(
+        status.success(),
+        "the firmware failed ({status}); console: {console}"
+    );
+    console
+}
+
+/// Boots `elf` with UART0 on `serial` and waits for it; returns its console output.
+pub fn run_qemu(elf: &Path, serial: &str) -> String {
+    wait_qemu(spawn_qemu(elf, serial))
+}
+
+/// A metric value, owned, with floats as bits so NaN compares too.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    I64(i64),
+    F64(u64),
+    Str(String),
+    F64List(Vec<u64>),
+    I64List(Vec<i64>),
+}
+
+/// An artifact reassembled from its chunks.
+#[derive(Debug, Default)]
+pub struct Artifact {
+    pub content: Vec<u8>,
+    pub crc_ok: bool,
+}
+
+/// Everything decoded from a capture.
+#[derive(Debug, Default)]
+pub struct Got {
+    pub run_start: Option<(String, String)>,
+    pub run_end: Option<String>,
+    pub metrics: BTreeMap<String, Vec<Val>>,
+    pub artifacts: BTreeMap<String, Artifact>,
+    pub dropped: u64,
+    pub frames_lost: u64,
+    pub records_lost: u64,
+    pub errors: Vec<String>,
+    pub records: u64,
+}
+
+/// Decodes a UART capture with runlog-core's frame decoder.
+pub fn decode_capture(bytes: &[u8]) -> Got {
+    let mut got = Got::default();
+    let mut open: BTreeMap<u32, (String, u64, Vec<u8>)> = BTreeMap::new();
+    let mut decoder = FrameDecoder::new();
+    decoder.feed(bytes, |event| match event {
+        Event::Record { record, .. } => {
+            got.records += 1;
+            match record {
+                Record::RunStart(s) => {
+                    got.run_start = Some((s.run_id.into(), s.experiment.into()));
+                }
+                Record::RunEnd { status, .. } => got.run_end = Some(format!("{status:?}")),
+                Record::Metric(m) => {
+                    let Name::Text(name) = m.name else {
+                        got.errors.push("metric with an unresolved name id".into());
+                        return;
+                    };
+                    let v = match m.value {
+                        Value::I64(v) => Val::I64(v),
+                        Value::F64(v) => Val::F64(v.to_bits()),
+                        Value::Str(s) => Val::Str(s.into()),
+                        Value::F64List(l) => Val::F64List(l.iter().map(f64::to_bits).collect()),
+                        Value::I64List(l) => Val::I64List(l.iter().collect()),
+                    };
+                    got.metrics.entry(name.into()).or_default().push(v);
+                }
+                Record::ArtifactBegin { id, path, len } => {
+                    open.insert(id, (path.into(), len, Vec::new()));
+                }
+                Record::ArtifactChunk { id, offset, data } => match open.get_mut(&id) {
+                    Some((_, _, content)) if offset == content.len() as u64 => {
+                        content.extend_from_slice(data.0)
+                    }
+                    _ => got.errors.push(format!("stray chunk of artifact {id}")),
+                },
+                Record::ArtifactEnd { id, crc32: crc } => match open.remove(&id) {
+                    Some((path, len, content)) => {
+                        let crc_ok = content.len() as u64 == len && crc32(&content) == crc;
+                        got.artifacts.insert(path, Artifact { content, crc_ok });
+                    }
+                    None => got.errors.push(format!("end of unknown artifact {id}")),
+                },
+                Record::Dropped { count } => got.dropped += u64::from(count),
+                other => got.errors.push(format!("unexpected record {other:?}")),
+            }
+        }
+        Event::FrameLost(e) => {
+            got.frames_lost += 1;
+            got.errors.push(format!("frame lost: {e}"));
+        }
+        Event::RecordsLost(n) => got.records_lost += n,
+    });
+    got
+}
+
+/// Stream bytes (COBS, delimiter, header, name definitions and CRC all
+/// counted) spent on frames that carry nothing but the metric `name`.
+#[derive(Debug, Default)]
+pub struct PerMetric {
+    pub bytes: usize,
+    pub records: usize,
+}
+
+/// Measures [`PerMetric`] over every frame of `stream` that holds only `name`.
+pub fn stream_bytes_per_metric(stream: &[u8], name: &str) -> PerMetric {
+    let mut out = PerMetric::default();
+    for frame in stream.split_inclusive(|&b| b == 0) {
+        let (mut only_name, mut records) = (true, 0usize);
+        FrameDecoder::new().feed(frame, |event| match event {
+            Event::Record {
+                record:
+                    Record::Metric(runlog_core::Metric {
+                        name: Name::Text(n),
+                        value: Value::F64(_),
+                        ..
+                    }),
+                ..
+            } if n == name => records += 1,
+            _ => only_name = false,
+        });
+        if only_name && records > 0 {
+            out.bytes += frame.len();
+            out.records += records;
+        }
+    }
+    out
+}
+
+/// The value of `loss` at step `i` in both example firmwares.
+pub fn expected_loss(i: u32) -> f64 {
+    1.0 / f64::from(i + 1)
+}
