@@ -23,6 +23,7 @@ pub mod list;
 mod metric_wire;
 pub mod record;
 pub mod ring;
+mod skim;
 pub mod spool;
 pub mod wire;
 

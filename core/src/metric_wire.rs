@@ -17,11 +17,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::list::{F64List, I64List};
 use crate::record::{Metric, Name, Value};
 
-const NAME_IS_TEXT: u8 = 1 << 3;
-const HAS_STEP: u8 = 1 << 4;
-const HAS_TIME: u8 = 1 << 5;
-const KIND_MASK: u8 = 0b111;
-const KNOWN_BITS: u8 = KIND_MASK | NAME_IS_TEXT | HAS_STEP | HAS_TIME;
+pub(crate) const NAME_IS_TEXT: u8 = 1 << 3;
+pub(crate) const HAS_STEP: u8 = 1 << 4;
+pub(crate) const HAS_TIME: u8 = 1 << 5;
+pub(crate) const KIND_MASK: u8 = 0b111;
+pub(crate) const KNOWN_BITS: u8 = KIND_MASK | NAME_IS_TEXT | HAS_STEP | HAS_TIME;
 /// Upper bound on the fields of a metric tuple (head, name, value, step, time).
 const MAX_FIELDS: usize = 5;
 
