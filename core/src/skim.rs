@@ -95,8 +95,7 @@ impl Reader<'_> {
     fn str(&mut self) -> Option<(usize, usize)> {
         let n = self.len()?;
         let (start, end) = self.skip(n)?;
-        core::str::from_utf8(&self.bytes[start..end]).ok()?;
-        Some((start, end))
+        utf8_ok(&self.bytes[start..end]).then_some((start, end))
     }
 
     fn byte_string(&mut self) -> Option<usize> {
@@ -197,6 +196,37 @@ impl Reader<'_> {
         }
         Some(shape)
     }
+}
+
+/// Whether `b` is UTF-8, as `core::str::from_utf8` decides (RFC 3629: no
+/// overlong forms, no surrogates, nothing above U+10FFFF). Written out
+/// because core's fast validator costs a few hundred bytes of flash.
+fn utf8_ok(b: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        // Continuation bytes after the lead, and the range of the first one.
+        let (n, lo, hi) = match c {
+            0x00..=0x7F => (0, 0, 0),
+            0xC2..=0xDF => (1, 0x80, 0xBF),
+            0xE0 => (2, 0xA0, 0xBF),
+            0xED => (2, 0x80, 0x9F),
+            0xE1..=0xEF => (2, 0x80, 0xBF),
+            0xF0 => (3, 0x90, 0xBF),
+            0xF1..=0xF3 => (3, 0x80, 0xBF),
+            0xF4 => (3, 0x80, 0x8F),
+            _ => return false,
+        };
+        if n > 0 {
+            let Some(cont) = b.get(i + 1..i + 1 + n) else {
+                return false;
+            };
+            if !(lo..=hi).contains(&cont[0]) || cont[1..].iter().any(|&x| x & 0xC0 != 0x80) {
+                return false;
+            }
+        }
+        i += 1 + n;
+    }
+    true
 }
 
 /// Most bytes a varint `u64` takes.
@@ -332,6 +362,34 @@ mod tests {
             assert_eq!(r.varint(64), Some(v));
         }
         assert_eq!(put_varint(300, &mut [0u8; 1]), None);
+    }
+
+    #[test]
+    fn utf8_check_matches_core_on_every_short_string() {
+        let agree = |b: &[u8]| assert_eq!(utf8_ok(b), core::str::from_utf8(b).is_ok(), "{b:x?}");
+        agree(&[]);
+        for x in 0..=0xFFFF_FFu32 {
+            let [a, b, c, _] = x.to_le_bytes();
+            agree(&[a, b, c]);
+            if x <= 0xFFFF {
+                agree(&[a, b]);
+                if x <= 0xFF {
+                    agree(&[a]);
+                }
+            }
+        }
+        // Four-byte leads against the edges of every continuation range.
+        let edges = [0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF];
+        for lead in 0xE0..=0xFFu8 {
+            for &b in &edges {
+                for &c in &edges {
+                    for &d in &edges {
+                        agree(&[lead, b, c, d]);
+                        agree(&[lead, b, c, d, b'x']);
+                    }
+                }
+            }
+        }
     }
 
     /// Lists of every byte length, and every head byte, next to the decoder.
