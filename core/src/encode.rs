@@ -13,52 +13,62 @@ use crate::wire::WireError;
 
 /// Encodes `record` at the start of `buf`; returns the encoded length.
 pub(crate) fn record(record: &Record<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
-    let mut out = Out { buf, len: 0 };
-    out.record(record)?;
+    let mut out = Out {
+        buf,
+        len: 0,
+        full: false,
+    };
+    out.record(record);
+    if out.full {
+        return Err(WireError::BufferFull);
+    }
     Ok(out.len)
 }
 
+/// A writer that notes overflow instead of failing at each write: one check
+/// at the end instead of a branch after every field keeps the code small.
 struct Out<'a> {
     buf: &'a mut [u8],
     len: usize,
+    full: bool,
 }
 
-type Res = Result<(), WireError>;
-
 impl Out<'_> {
-    fn bytes(&mut self, bytes: &[u8]) -> Res {
+    fn bytes(&mut self, bytes: &[u8]) {
         let end = self.len + bytes.len();
-        self.buf
-            .get_mut(self.len..end)
-            .ok_or(WireError::BufferFull)?
-            .copy_from_slice(bytes);
-        self.len = end;
-        Ok(())
+        match self.buf.get_mut(self.len..end) {
+            Some(dst) if !self.full => {
+                dst.copy_from_slice(bytes);
+                self.len = end;
+            }
+            _ => self.full = true,
+        }
     }
 
-    fn varint(&mut self, v: u64) -> Res {
+    fn varint(&mut self, v: u64) {
         let mut tmp = [0u8; MAX_VARINT_LEN];
-        let n = put_varint(v, &mut tmp).ok_or(WireError::BufferFull)?;
-        self.bytes(&tmp[..n])
+        // Cannot fail: `tmp` holds the longest varint.
+        let n = put_varint(v, &mut tmp).unwrap_or(0);
+        self.bytes(&tmp[..n]);
     }
 
     /// A string or byte string: its length, then its bytes.
-    fn string(&mut self, bytes: &[u8]) -> Res {
-        self.varint(bytes.len() as u64)?;
-        self.bytes(bytes)
+    fn string(&mut self, bytes: &[u8]) {
+        self.varint(bytes.len() as u64);
+        self.bytes(bytes);
     }
 
-    fn opt(&mut self, v: Option<u64>) -> Res {
+    fn opt(&mut self, v: Option<u64>) {
         match v {
             None => self.bytes(&[0]),
             Some(v) => {
-                self.bytes(&[1])?;
-                self.varint(v)
+                self.bytes(&[1]);
+                self.varint(v);
             }
         }
     }
 
-    fn record(&mut self, record: &Record<'_>) -> Res {
+    fn record(&mut self, record: &Record<'_>) {
         // The variant index, a varint, is below 128: one byte.
         let tag: u8 = match record {
             Record::Metric(_) => 0,
@@ -71,16 +81,16 @@ impl Out<'_> {
             Record::ArtifactFile { .. } => 7,
             Record::Dropped { .. } => 8,
         };
-        self.bytes(&[tag])?;
+        self.bytes(&[tag]);
         match *record {
             Record::Metric(ref m) => self.metric(m),
             Record::NameDef { id, name } => {
-                self.varint(u64::from(id))?;
+                self.varint(u64::from(id));
                 self.string(name.as_bytes())
             }
             Record::RunStart(s) => {
-                self.string(s.run_id.as_bytes())?;
-                self.string(s.experiment.as_bytes())?;
+                self.string(s.run_id.as_bytes());
+                self.string(s.experiment.as_bytes());
                 self.opt(s.time_ms)
             }
             Record::RunEnd { status, time_ms } => {
@@ -89,21 +99,21 @@ impl Out<'_> {
                     RunStatus::Failed => 1,
                     RunStatus::Killed => 2,
                 };
-                self.bytes(&[status])?;
+                self.bytes(&[status]);
                 self.opt(time_ms)
             }
             Record::ArtifactBegin { id, path, len } => {
-                self.varint(u64::from(id))?;
-                self.string(path.as_bytes())?;
+                self.varint(u64::from(id));
+                self.string(path.as_bytes());
                 self.varint(len)
             }
             Record::ArtifactChunk { id, offset, data } => {
-                self.varint(u64::from(id))?;
-                self.varint(offset)?;
+                self.varint(u64::from(id));
+                self.varint(offset);
                 self.string(data.0)
             }
             Record::ArtifactEnd { id, crc32 } => {
-                self.varint(u64::from(id))?;
+                self.varint(u64::from(id));
                 self.varint(u64::from(crc32))
             }
             Record::ArtifactFile {
@@ -112,46 +122,45 @@ impl Out<'_> {
                 len,
                 crc32,
             } => {
-                self.string(path.as_bytes())?;
-                self.string(file.as_bytes())?;
-                self.varint(len)?;
+                self.string(path.as_bytes());
+                self.string(file.as_bytes());
+                self.varint(len);
                 self.varint(u64::from(crc32))
             }
             Record::Dropped { count } => self.varint(u64::from(count)),
         }
     }
 
-    fn metric(&mut self, m: &Metric<'_>) -> Res {
-        self.bytes(&[metric_wire::head(m)])?;
+    fn metric(&mut self, m: &Metric<'_>) {
+        self.bytes(&[metric_wire::head(m)]);
         match m.name {
-            Name::Text(text) => self.string(text.as_bytes())?,
-            Name::Id(id) => self.varint(u64::from(id))?,
+            Name::Text(text) => self.string(text.as_bytes()),
+            Name::Id(id) => self.varint(u64::from(id)),
         }
         match m.value {
             // Zigzag, as postcard encodes signed integers.
-            Value::I64(v) => self.varint(((v << 1) ^ (v >> 63)) as u64)?,
-            Value::F64(v) => self.bytes(&v.to_le_bytes())?,
-            Value::Str(v) => self.string(v.as_bytes())?,
+            Value::I64(v) => self.varint(((v << 1) ^ (v >> 63)) as u64),
+            Value::F64(v) => self.bytes(&v.to_le_bytes()),
+            Value::Str(v) => self.string(v.as_bytes()),
             Value::F64List(l) => {
-                self.varint(l.len() as u64 * 8)?;
+                self.varint(l.len() as u64 * 8);
                 for v in l.iter() {
-                    self.bytes(&v.to_le_bytes())?;
+                    self.bytes(&v.to_le_bytes());
                 }
             }
             Value::I64List(l) => {
-                self.varint(l.len() as u64 * 8)?;
+                self.varint(l.len() as u64 * 8);
                 for v in l.iter() {
-                    self.bytes(&v.to_le_bytes())?;
+                    self.bytes(&v.to_le_bytes());
                 }
             }
         }
         if let Some(step) = m.step {
-            self.varint(step)?;
+            self.varint(step);
         }
         if let Some(time) = m.time_ms {
-            self.varint(time)?;
+            self.varint(time);
         }
-        Ok(())
     }
 }
 
