@@ -19,13 +19,13 @@ use crate::metric_wire::{HAS_STEP, HAS_TIME, KIND_MASK, KNOWN_BITS, NAME_IS_TEXT
 /// Record tags (variant indices of [`crate::Record`]).
 pub(crate) const TAG_METRIC: u8 = 0;
 pub(crate) const TAG_NAME_DEF: u8 = 1;
-const TAG_RUN_START: u32 = 2;
-const TAG_RUN_END: u32 = 3;
-const TAG_ARTIFACT_BEGIN: u32 = 4;
-const TAG_ARTIFACT_CHUNK: u32 = 5;
-const TAG_ARTIFACT_END: u32 = 6;
-const TAG_ARTIFACT_FILE: u32 = 7;
-const TAG_DROPPED: u32 = 8;
+const TAG_RUN_START: u64 = 2;
+const TAG_RUN_END: u64 = 3;
+const TAG_ARTIFACT_BEGIN: u64 = 4;
+const TAG_ARTIFACT_CHUNK: u64 = 5;
+const TAG_ARTIFACT_END: u64 = 6;
+const TAG_ARTIFACT_FILE: u64 = 7;
+const TAG_DROPPED: u64 = 8;
 /// Variants of [`crate::RunStatus`].
 const RUN_STATUSES: u64 = 3;
 /// Bytes per list element.
@@ -47,154 +47,184 @@ pub(crate) enum Shape {
 
 /// Checks that `bytes` is exactly one well-formed record.
 pub(crate) fn check(bytes: &[u8]) -> Option<Shape> {
-    let mut r = Reader { bytes, pos: 0 };
-    let shape = r.record()?;
-    (r.pos == bytes.len()).then_some(shape)
+    let mut r = Reader {
+        bytes,
+        pos: 0,
+        bad: false,
+    };
+    let shape = r.record();
+    (!r.bad && r.pos == bytes.len()).then_some(shape)
 }
 
+/// Walks the bytes, noting the first problem in `bad` instead of returning
+/// early from every field: one check at the end keeps the code small. After
+/// a problem the values read are meaningless, and `check` discards them.
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    bad: bool,
 }
 
 impl Reader<'_> {
-    fn byte(&mut self) -> Option<u8> {
-        let b = *self.bytes.get(self.pos)?;
-        self.pos += 1;
-        Some(b)
+    fn fail(&mut self) {
+        self.bad = true;
     }
 
-    fn skip(&mut self, n: usize) -> Option<(usize, usize)> {
+    fn byte(&mut self) -> u8 {
+        match self.bytes.get(self.pos) {
+            Some(&b) => {
+                self.pos += 1;
+                b
+            }
+            None => {
+                self.fail();
+                0
+            }
+        }
+    }
+
+    /// Skips `n` bytes, returning where they are.
+    fn skip(&mut self, n: usize) -> (usize, usize) {
         let start = self.pos;
-        let end = start
-            .checked_add(n)
-            .filter(|&end| end <= self.bytes.len())?;
-        self.pos = end;
-        Some((start, end))
+        if n > self.bytes.len() - start {
+            self.fail();
+            return (start, start);
+        }
+        self.pos = start + n;
+        (start, self.pos)
     }
 
     /// A varint of a `bits`-wide unsigned integer, refusing overflow as postcard does.
-    fn varint(&mut self, bits: u32) -> Option<u64> {
+    fn varint(&mut self, bits: u32) -> u64 {
         let max_len = bits.div_ceil(7);
         let mut out = 0u64;
         for i in 0..max_len {
-            let b = self.byte()?;
+            let b = self.byte();
             out |= u64::from(b & 0x7F) << (7 * i);
             if b & 0x80 == 0 {
-                let last_max = (1u16 << (bits % 7)) - 1;
-                return (i + 1 < max_len || u16::from(b) <= last_max).then_some(out);
+                if i + 1 == max_len && u16::from(b) >= 1 << (bits % 7) {
+                    self.fail();
+                }
+                return out;
             }
         }
-        None
+        self.fail();
+        out
     }
 
-    fn len(&mut self) -> Option<usize> {
-        usize::try_from(self.varint(usize::BITS)?).ok()
+    fn len(&mut self) -> usize {
+        // Lengths are `usize` varints, so this never truncates.
+        self.varint(usize::BITS) as usize
     }
 
-    fn str(&mut self) -> Option<(usize, usize)> {
-        let n = self.len()?;
-        let (start, end) = self.skip(n)?;
-        utf8_ok(&self.bytes[start..end]).then_some((start, end))
+    fn str(&mut self) -> (usize, usize) {
+        let n = self.len();
+        let (start, end) = self.skip(n);
+        if !utf8_ok(&self.bytes[start..end]) {
+            self.fail();
+        }
+        (start, end)
     }
 
-    fn byte_string(&mut self) -> Option<usize> {
-        let n = self.len()?;
-        self.skip(n)?;
-        Some(n)
+    fn byte_string(&mut self) -> usize {
+        let n = self.len();
+        self.skip(n);
+        n
     }
 
-    fn opt_u64(&mut self) -> Option<()> {
-        match self.byte()? {
-            0 => Some(()),
-            1 => self.varint(64).map(drop),
-            _ => None,
+    fn opt_u64(&mut self) {
+        match self.byte() {
+            0 => {}
+            1 => {
+                self.varint(64);
+            }
+            _ => self.fail(),
         }
     }
 
-    fn record(&mut self) -> Option<Shape> {
-        let tag = self.varint(32)? as u32;
+    fn record(&mut self) -> Shape {
+        let tag = self.varint(32);
         match tag {
-            t if t == u32::from(TAG_METRIC) => return self.metric(),
-            t if t == u32::from(TAG_NAME_DEF) => {
-                self.varint(16)?;
-                self.str()?;
-                return Some(Shape::NameDef);
+            t if t == u64::from(TAG_METRIC) => return self.metric(),
+            t if t == u64::from(TAG_NAME_DEF) => {
+                self.varint(16);
+                self.str();
+                return Shape::NameDef;
             }
             TAG_RUN_START => {
-                self.str()?;
-                self.str()?;
-                self.opt_u64()?;
+                self.str();
+                self.str();
+                self.opt_u64();
             }
             TAG_RUN_END => {
-                if self.varint(32)? >= RUN_STATUSES {
-                    return None;
+                if self.varint(32) >= RUN_STATUSES {
+                    self.fail();
                 }
-                self.opt_u64()?;
+                self.opt_u64();
             }
             TAG_ARTIFACT_BEGIN => {
-                self.varint(32)?;
-                self.str()?;
-                self.varint(64)?;
+                self.varint(32);
+                self.str();
+                self.varint(64);
             }
             TAG_ARTIFACT_CHUNK => {
-                self.varint(32)?;
-                self.varint(64)?;
-                self.byte_string()?;
+                self.varint(32);
+                self.varint(64);
+                self.byte_string();
             }
             TAG_ARTIFACT_END => {
-                self.varint(32)?;
-                self.varint(32)?;
+                self.varint(32);
+                self.varint(32);
             }
             TAG_ARTIFACT_FILE => {
-                self.str()?;
-                self.str()?;
-                self.varint(64)?;
-                self.varint(32)?;
+                self.str();
+                self.str();
+                self.varint(64);
+                self.varint(32);
             }
             TAG_DROPPED => {
-                self.varint(32)?;
+                self.varint(32);
             }
-            _ => return None,
+            _ => self.fail(),
         }
-        Some(Shape::Other)
+        Shape::Other
     }
 
-    fn metric(&mut self) -> Option<Shape> {
-        let head = self.byte()?;
+    fn metric(&mut self) -> Shape {
+        let head = self.byte();
         if head & !KNOWN_BITS != 0 {
-            return None;
+            self.fail();
         }
         let shape = if head & NAME_IS_TEXT != 0 {
-            Shape::TextMetric { name: self.str()? }
+            Shape::TextMetric { name: self.str() }
         } else {
-            self.varint(16)?;
+            self.varint(16);
             Shape::IdMetric
         };
         match head & KIND_MASK {
             0 => {
-                self.varint(64)?;
+                self.varint(64);
             }
             1 => {
-                self.skip(8)?;
+                self.skip(8);
             }
             2 => {
-                self.str()?;
+                self.str();
             }
             3 | 4 => {
-                if self.byte_string()? % LIST_ELEM != 0 {
-                    return None;
+                if self.byte_string() % LIST_ELEM != 0 {
+                    self.fail();
                 }
             }
-            _ => return None,
+            _ => self.fail(),
         }
         if head & HAS_STEP != 0 {
-            self.varint(64)?;
+            self.varint(64);
         }
         if head & HAS_TIME != 0 {
-            self.varint(64)?;
+            self.varint(64);
         }
-        Some(shape)
+        shape
     }
 }
 
@@ -358,8 +388,10 @@ mod tests {
             let mut r = Reader {
                 bytes: &buf[..n],
                 pos: 0,
+                bad: false,
             };
-            assert_eq!(r.varint(64), Some(v));
+            assert_eq!(r.varint(64), v);
+            assert!(!r.bad);
         }
         assert_eq!(put_varint(300, &mut [0u8; 1]), None);
     }
