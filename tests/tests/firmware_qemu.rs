@@ -8,9 +8,11 @@
 
 mod firmware;
 
+use std::path::Path;
+
 use firmware::{
-    build_rust_firmware, decode_capture, expected_loss, repo_root, run_qemu, scratch_dir,
-    stream_bytes_per_metric, Got,
+    build_c_firmware, build_rust_firmware, decode_capture, expected_loss, repo_root, run_qemu,
+    scratch_dir, stream_bytes_per_metric, Got,
 };
 
 /// The values examples/firmware-rust/src/workload.rs logs.
@@ -34,17 +36,34 @@ fn rust_firmware_metrics_arrive_over_the_uart() {
     let dir = scratch_dir("rust-uart");
     let capture = dir.join("uart.bin");
     let console = run_qemu(&elf, &format!("file:{}", capture.display()));
-    let bytes = std::fs::read(&capture).expect("read the UART capture");
+    print!("firmware console: {console}");
+    check_capture(&capture, workload::RUN_ID, workload::EXPERIMENT);
+}
+
+#[test]
+#[ignore = "builds the C firmware with arm-none-eabi-gcc and boots qemu-system-arm; run by scripts/test-firmware.sh"]
+fn c_firmware_metrics_arrive_over_the_uart() {
+    let root = repo_root();
+    let dir = scratch_dir("c-uart");
+    let elf = build_c_firmware(&root, &dir.join("build"));
+    let capture = dir.join("uart.bin");
+    let console = run_qemu(&elf, &format!("file:{}", capture.display()));
+    print!("firmware console: {console}");
+    check_capture(&capture, "qemu-c-run", "firmware-c");
+}
+
+/// Decodes a UART capture and checks every value of the workload, and the
+/// bytes spent per repeated scalar.
+fn check_capture(capture: &Path, run_id: &str, experiment: &str) {
+    let bytes = std::fs::read(capture).expect("read the UART capture");
     assert!(!bytes.is_empty(), "the firmware sent nothing on its UART");
 
     let got = decode_capture(&bytes);
     assert_eq!(got.frames_lost, 0, "frames lost: {:?}", got.errors);
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
     assert_eq!(got.records_lost, 0, "records lost in the stream");
     assert_eq!(got.dropped, 0, "the ring refused log calls");
-    assert_eq!(
-        got.run_start,
-        Some((workload::RUN_ID.into(), workload::EXPERIMENT.into()))
-    );
+    assert_eq!(got.run_start, Some((run_id.into(), experiment.into())));
     assert_eq!(got.run_end.as_deref(), Some("Finished"));
     check_metrics(&got);
 
@@ -60,13 +79,12 @@ fn rust_firmware_metrics_arrive_over_the_uart() {
 
     let per_metric = stream_bytes_per_metric(&bytes, "loss");
     println!(
-        "UART bytes per repeated scalar f64 metric: {:.2} ({} bytes for {} records, framing included)",
+        "{run_id}: UART bytes per repeated scalar f64 metric: {:.2} ({} bytes for {} records, framing included); {} bytes in total",
         per_metric.bytes as f64 / per_metric.records as f64,
         per_metric.bytes,
-        per_metric.records
+        per_metric.records,
+        bytes.len()
     );
-    println!("UART bytes in total: {}", bytes.len());
-    print!("firmware console: {console}");
     assert!(
         per_metric.records >= 400,
         "too few loss-only frames to measure"

@@ -55,6 +55,61 @@ pub fn build_rust_firmware(root: &Path) -> PathBuf {
     elf
 }
 
+/// Builds examples/firmware-c into `out` against `ffi_root`'s include/runlog.h
+/// and the device build of its runlog-ffi staticlib; returns the ELF.
+///
+/// `ffi_root` is normally the repository root; `RUNLOG_FFI_ROOT` may point
+/// at another checkout of the workspace.
+pub fn build_c_firmware(root: &Path, out: &Path) -> PathBuf {
+    let ffi_root = std::env::var_os("RUNLOG_FFI_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.to_path_buf());
+    let header = ffi_root.join("include").join("runlog.h");
+    assert!(
+        header.is_file(),
+        "{} is missing: the C firmware needs runlog-ffi's header",
+        header.display()
+    );
+    // A target directory of its own: the outer `cargo test` holds the lock
+    // on the workspace's.
+    let target_dir = root.join("target").join("firmware-ffi");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(&ffi_root)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "runlog-ffi",
+            "--no-default-features",
+        ])
+        .args(["--target", "thumbv7em-none-eabihf", "--target-dir"])
+        .arg(&target_dir)
+        .status()
+        .expect("run cargo for runlog-ffi");
+    assert!(
+        status.success(),
+        "building the thumb staticlib of runlog-ffi failed"
+    );
+    let lib = target_dir
+        .join("thumbv7em-none-eabihf")
+        .join("release")
+        .join("librunlog.a");
+    let status = Command::new("make")
+        .arg("-C")
+        .arg(root.join("examples").join("firmware-c"))
+        .arg(format!("OUT={}", out.display()))
+        .arg(format!("RUNLOG_LIB={}", lib.display()))
+        .arg(format!(
+            "RUNLOG_INCLUDE={}",
+            ffi_root.join("include").display()
+        ))
+        .status()
+        .expect("run make (is arm-none-eabi-gcc installed?)");
+    assert!(status.success(), "building examples/firmware-c failed");
+    out.join("firmware.elf")
+}
+
 /// Starts QEMU's mps2-an386 on `elf`, with UART0 on the chardev `serial`
 /// (`file:PATH`, `tcp:127.0.0.1:PORT,server=on,wait=on`, ...); semihosting
 /// console output (which QEMU writes to its stderr) is piped.
