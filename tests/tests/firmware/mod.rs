@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use runlog_core::crc::crc32;
@@ -110,52 +111,198 @@ pub fn build_c_firmware(root: &Path, out: &Path) -> PathBuf {
     out.join("firmware.elf")
 }
 
-/// Starts QEMU's mps2-an386 on `elf`, with UART0 on the chardev `serial`
-/// (`file:PATH`, `tcp:127.0.0.1:PORT,server=on,wait=on`, ...); semihosting
-/// console output (which QEMU writes to its stderr) is piped.
-pub fn spawn_qemu(elf: &Path, serial: &str) -> Child {
-    Command::new("qemu-system-arm")
-        .args(["-M", "mps2-an386", "-display", "none", "-monitor", "none"])
-        .args(["-semihosting-config", "enable=on,target=native"])
-        .args(["-serial", serial, "-kernel"])
-        .arg(elf)
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start qemu-system-arm (is it installed?)")
+/// A running QEMU whose stderr (QEMU's messages and the firmware's
+/// semihosting console) is collected line by line.
+pub struct Qemu {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    console: String,
 }
 
-/// Waits for a QEMU started by [`spawn_qemu`], killing it after
-/// [`QEMU_TIMEOUT`]; asserts that the firmware exited successfully and
-/// returns its semihosting console output.
-pub fn wait_qemu(mut child: Child) -> String {
-    let deadline = Instant::now() + QEMU_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("poll qemu") {
-            break status;
+impl Qemu {
+    /// Starts QEMU's mps2-an386 on `elf`, with UART0 on the chardev `serial`
+    /// (`file:PATH`, `tcp:127.0.0.1:PORT,server=on,wait=on`, ...).
+    pub fn spawn(elf: &Path, serial: &str) -> Self {
+        let mut child = Command::new("qemu-system-arm")
+            .args(["-M", "mps2-an386", "-display", "none", "-monitor", "none"])
+            .args(["-semihosting-config", "enable=on,target=native"])
+            .args(["-serial", serial, "-kernel"])
+            .arg(elf)
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start qemu-system-arm (is it installed?)");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, lines) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            reader: Some(reader),
+            console: String::new(),
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the firmware did not finish within {QEMU_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut console = String::new();
-    if let Some(mut out) = child.stderr.take() {
-        use std::io::Read;
-        let _ = out.read_to_string(&mut console);
     }
-    assert!(
-        status.success(),
-        "the firmware failed ({status}); console: {console}"
-    );
-    console
+
+    /// Waits until QEMU prints a line containing `text` (for example that it
+    /// waits for a connection on its serial socket).
+    pub fn wait_for_line(&mut self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(text);
+                    self.console.push_str(&line);
+                    self.console.push('\n');
+                    if found {
+                        return;
+                    }
+                }
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!("QEMU never printed {text:?}; it said: {}", self.console);
+                }
+            }
+        }
+    }
+
+    /// Waits for QEMU to exit, killing it after [`QEMU_TIMEOUT`]; asserts
+    /// that the firmware exited successfully and returns everything QEMU
+    /// printed on stderr (the firmware's console).
+    pub fn wait(mut self) -> String {
+        let deadline = Instant::now() + QEMU_TIMEOUT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("poll qemu") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("the firmware did not finish within {QEMU_TIMEOUT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        for line in self.lines.try_iter() {
+            self.console.push_str(&line);
+            self.console.push('\n');
+        }
+        assert!(
+            status.success(),
+            "the firmware failed ({status}); console: {}",
+            self.console
+        );
+        std::mem::take(&mut self.console)
+    }
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        // Never leave an emulator behind when a test fails half-way.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 /// Boots `elf` with UART0 on `serial` and waits for it; returns its console output.
 pub fn run_qemu(elf: &Path, serial: &str) -> String {
-    wait_qemu(spawn_qemu(elf, serial))
+    Qemu::spawn(elf, serial).wait()
+}
+
+/// A loopback TCP port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a loopback port")
+        .port()
+}
+
+/// The `runlog` binary: `RUNLOG_BIN`, else the workspace's release or debug build.
+pub fn runlog_bin(root: &Path) -> PathBuf {
+    if let Some(bin) = std::env::var_os("RUNLOG_BIN") {
+        return PathBuf::from(bin);
+    }
+    ["release", "debug"]
+        .iter()
+        .map(|profile| root.join("target").join(profile).join("runlog"))
+        .find(|p| p.is_file())
+        .expect(
+            "no runlog binary: run `cargo build --release -p runlog-uploader` or set RUNLOG_BIN",
+        )
+}
+
+/// Runs `runlog ARGS` in `dir` (whose `.runlog/` is the store) and returns
+/// its standard output; asserts that it succeeded.
+pub fn runlog(bin: &Path, dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(bin)
+        .current_dir(dir)
+        .env_remove("RUNLOG_TRACKING_URI")
+        .args(args)
+        .output()
+        .expect("run runlog");
+    assert!(
+        out.status.success(),
+        "runlog {args:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("runlog prints UTF-8")
+}
+
+/// Boots `elf` with its UART on a TCP socket, lets `runlog drain
+/// --tcp-connect` store what it sends into `dir/.runlog`, and returns the
+/// firmware's console output.
+pub fn drain_over_tcp(bin: &Path, elf: &Path, dir: &Path) -> String {
+    let port = free_port();
+    let mut qemu = Qemu::spawn(elf, &format!("tcp:127.0.0.1:{port},server=on,wait=on"));
+    // QEMU holds the CPU until a client connects, so no byte is missed.
+    qemu.wait_for_line("waiting for connection");
+    let mut drain = Command::new(bin)
+        .current_dir(dir)
+        .env_remove("RUNLOG_TRACKING_URI")
+        .args([
+            "drain",
+            "--once",
+            "--tcp-connect",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start runlog drain");
+    let console = qemu.wait();
+    // QEMU closed the socket when the firmware exited: the drain sees the end.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = drain.try_wait().expect("poll runlog drain") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = drain.kill();
+            let _ = drain.wait();
+            panic!("runlog drain did not finish after the firmware exited");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    if let Some(mut e) = drain.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(status.success(), "runlog drain failed ({status}): {err}");
+    console
 }
 
 /// A metric value, owned, with floats as bits so NaN compares too.
