@@ -175,6 +175,11 @@ impl Qemu {
         }
     }
 
+    /// Whether QEMU has exited.
+    pub fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Waits for QEMU to exit, killing it after [`QEMU_TIMEOUT`]; asserts
     /// that the firmware exited successfully and returns everything QEMU
     /// printed on stderr (the firmware's console).
@@ -282,6 +287,23 @@ pub fn drain_over_tcp(bin: &Path, elf: &Path, dir: &Path) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start runlog drain");
+    // A drain that gives up early would leave QEMU waiting: watch both.
+    let deadline = Instant::now() + QEMU_TIMEOUT;
+    while !qemu.exited() {
+        if let Some(status) = drain.try_wait().expect("poll runlog drain") {
+            let mut err = String::new();
+            if let Some(mut e) = drain.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("runlog drain exited ({status}) before the firmware finished: {err}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the firmware did not finish within {QEMU_TIMEOUT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let console = qemu.wait();
     // QEMU closed the socket when the firmware exited: the drain sees the end.
     let deadline = Instant::now() + Duration::from_secs(30);
