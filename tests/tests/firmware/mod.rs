@@ -23,12 +23,10 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// A fresh directory for one test's files.
+/// A fresh directory for one test's files, left in place afterwards for
+/// inspection (captures, stores, build output) and emptied by the next run.
 pub fn scratch_dir(name: &str) -> PathBuf {
-    let dir = repo_root()
-        .join("target")
-        .join("firmware-tests")
-        .join(format!("{name}-{}", std::process::id()));
+    let dir = repo_root().join("target").join("firmware-tests").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create the scratch directory");
     dir
