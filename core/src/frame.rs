@@ -177,7 +177,10 @@ impl<'s> FrameBuilder<'s> {
     /// The frame-local id of `text`, defining it in the frame if needed.
     fn intern(&mut self, text: &[u8], end: usize) -> Result<u16, AddError> {
         for (id, &(at, len)) in self.names[..self.name_count].iter().enumerate() {
-            if same(&self.buf[usize::from(at)..usize::from(at) + usize::from(len)], text) {
+            if same(
+                &self.buf[usize::from(at)..usize::from(at) + usize::from(len)],
+                text,
+            ) {
                 return Ok(id as u16);
             }
         }
