@@ -17,8 +17,8 @@ use crate::workload::{Sink, ARTIFACT_CHUNK};
 
 /// Size of the ring's data area (a power of two).
 pub const RING_CAPACITY: usize = 2048;
-/// Records waiting in the ring that trigger a drain.
-const DRAIN_AT: u64 = 40;
+/// Records logged since the last drain that trigger the next one.
+const DRAIN_AT: u32 = 40;
 /// Largest frame payload the drain builds (on the stack while it runs).
 const FRAME_SCRATCH: usize = 512;
 
@@ -31,6 +31,8 @@ pub struct RunlogSink<'r> {
     producer: Producer<'r>,
     consumer: runlog_core::Consumer<'r>,
     uart: Uart,
+    /// Records logged since the last drain.
+    pending: u32,
     /// Records that could not be logged or sent; the run then ends as failed.
     lost: u32,
 }
@@ -43,14 +45,16 @@ impl<'r> RunlogSink<'r> {
             producer,
             consumer,
             uart,
+            pending: 0,
             lost: 0,
         })
     }
 
     fn push(&mut self, record: &Record<'_>) {
-        if self.producer.next_seq() - self.producer.acked() >= DRAIN_AT {
+        if self.pending >= DRAIN_AT {
             self.drain();
         }
+        self.pending += 1;
         match self.producer.push(record) {
             Ok(_) => {}
             // Only if records larger than planned filled the ring early. The
@@ -76,6 +80,7 @@ impl<'r> RunlogSink<'r> {
 
     /// Sends what the ring holds; returns whether anything left the ring.
     fn drain(&mut self) -> bool {
+        self.pending = 0;
         let mut scratch = [0u8; FRAME_SCRATCH];
         match drain(&mut self.consumer, &mut scratch, &mut self.uart, usize::MAX) {
             Ok(stats) => {
