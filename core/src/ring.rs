@@ -355,7 +355,7 @@ impl<'a> Producer<'a> {
 
     fn try_push(
         &mut self,
-        encode: &impl Fn(&mut [u8]) -> Result<usize, WireError>,
+        encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
     ) -> Result<u64, PushError> {
         let cap = self.raw.cap;
         let max_total = RECORD_HEADER_LEN + max_payload(cap);
@@ -412,7 +412,7 @@ impl<'a> Producer<'a> {
         &mut self,
         off: u32,
         room: u32,
-        encode: &impl Fn(&mut [u8]) -> Result<usize, WireError>,
+        encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
     ) -> Result<u32, WireError> {
         let start = (off + RECORD_HEADER_LEN) as usize;
         let len = (room - RECORD_HEADER_LEN) as usize;
