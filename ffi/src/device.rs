@@ -286,13 +286,18 @@ pub unsafe extern "C" fn runlog_drain(
         let result = frame::drain(&mut side.consumer, scratch, &mut w, max_bytes);
         let (status, bytes) = match result {
             Ok(stats) => (RUNLOG_STATUS_OK, stats.bytes),
-            Err(DrainError::Write(_)) => (
-                fail(
-                    RUNLOG_STATUS_TRANSPORT,
-                    "the write function reported an error",
-                ),
-                0,
-            ),
+            Err(DrainError::Write(_)) => {
+                // The unfinished frame's records were read but not committed:
+                // read them again next time.
+                side.consumer.rewind();
+                (
+                    fail(
+                        RUNLOG_STATUS_TRANSPORT,
+                        "the write function reported an error",
+                    ),
+                    0,
+                )
+            }
             Err(_) => (
                 fail(
                     RUNLOG_STATUS_INTERNAL,

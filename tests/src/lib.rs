@@ -136,11 +136,16 @@ impl CBuild {
     }
 }
 
+/// Where [`scratch_dir`] puts the directory `name` of this test process.
+pub fn scratch_path(name: &str) -> PathBuf {
+    target_dir()
+        .join("runlog-test-scratch")
+        .join(format!("{name}-{}", std::process::id()))
+}
+
 /// A fresh empty directory under the target directory, for one test.
 pub fn scratch_dir(name: &str) -> PathBuf {
-    let dir = target_dir()
-        .join("runlog-test-scratch")
-        .join(format!("{name}-{}", std::process::id()));
+    let dir = scratch_path(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
