@@ -20,6 +20,7 @@ mod guard;
 pub mod host;
 mod lock;
 pub mod logger;
+mod scalar;
 pub mod status;
 pub mod text;
 

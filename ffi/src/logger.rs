@@ -18,6 +18,7 @@ use runlog_core::wire::{self, WireError};
 use crate::error::fail;
 use crate::guard::guard;
 use crate::lock::{Guard, SpinLock};
+use crate::scalar::{self, Scalar};
 use crate::status::*;
 use crate::text;
 
@@ -202,6 +203,32 @@ impl runlog_logger {
         }
     }
 
+    /// Logs a scalar through the direct encoder: the hot path.
+    #[inline]
+    pub(crate) fn log_scalar(
+        &self,
+        name: &str,
+        value: Scalar,
+        ticket: *mut runlog_ticket,
+    ) -> runlog_status {
+        let time_ms = self.now_ms();
+        let mut guard = match self.acquire() {
+            Ok(g) => g,
+            Err(s) => return s,
+        };
+        let Some(open) = guard.as_mut() else {
+            return fail(RUNLOG_STATUS_CLOSED, "logger is closed");
+        };
+        match self.push_locked(open, &|buf| scalar::encode(buf, name, value, time_ms)) {
+            Ok(seq) => {
+                drop(guard);
+                put_ticket(ticket, seq);
+                RUNLOG_STATUS_OK
+            }
+            Err(s) => s,
+        }
+    }
+
     /// Logs a value whose size depends on the data, checking it fits one record first.
     fn log_sized(
         &self,
@@ -355,7 +382,7 @@ pub unsafe extern "C" fn runlog_log_i64(
         let logger = tri!(unsafe { logger_ref(logger) });
         // SAFETY: caller contract.
         let name = tri!(unsafe { text::name(name) });
-        logger.log(name, Value::I64(value), ticket)
+        logger.log_scalar(name, Scalar::I64(value), ticket)
     })
 }
 
@@ -379,7 +406,7 @@ pub unsafe extern "C" fn runlog_log_f64(
         let logger = tri!(unsafe { logger_ref(logger) });
         // SAFETY: caller contract.
         let name = tri!(unsafe { text::name(name) });
-        logger.log(name, Value::F64(value), ticket)
+        logger.log_scalar(name, Scalar::F64(value), ticket)
     })
 }
 

@@ -34,16 +34,28 @@ pub(crate) unsafe fn c_text<'a>(ptr: *const c_char, max: usize) -> Result<&'a st
     }
     let p = ptr.cast::<u8>();
     let mut len = 0;
-    // SAFETY: per the contract, every byte up to the terminator (or up to
-    // `max + 1` bytes) is readable; the loop stops at the first NUL.
-    while unsafe { *p.add(len) } != 0 {
+    // OR of every byte: below 0x80 means pure ASCII, which is valid UTF-8
+    // without a second pass (the common case for metric names).
+    let mut high = 0u8;
+    loop {
+        // SAFETY: per the contract, every byte up to the terminator (or up to
+        // `max + 1` bytes) is readable; the loop stops at the first NUL.
+        let b = unsafe { *p.add(len) };
+        if b == 0 {
+            break;
+        }
         if len == max {
             return Err(TextError::TooLong);
         }
+        high |= b;
         len += 1;
     }
     // SAFETY: the `len` bytes before the terminator were just read.
     let bytes = unsafe { core::slice::from_raw_parts(p, len) };
+    if high < 0x80 {
+        // SAFETY: every byte is ASCII, so the bytes are valid UTF-8.
+        return Ok(unsafe { core::str::from_utf8_unchecked(bytes) });
+    }
     core::str::from_utf8(bytes).map_err(|_| TextError::Utf8)
 }
 

@@ -78,6 +78,16 @@ pub(crate) struct Params<'a> {
     pub(crate) full_timeout_ms: u32,
 }
 
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as usize
+    } else {
+        4096
+    }
+}
+
 /// Creates the spool file, formats its ring and pushes `RunStart`.
 pub(crate) fn create(p: &Params<'_>) -> Result<Created, String> {
     fs::create_dir_all(p.dir)
@@ -120,6 +130,13 @@ fn fill(p: &Params<'_>, tmp: &Path, file: &File, stem: &str) -> Result<Created, 
     let mut map = unsafe { MmapMut::map_mut(file) }.map_err(|e| io_err("map", e))?;
     if map.len() < total {
         return Err(format!("spool file {} mapped short", tmp.display()));
+    }
+    // Touch every page now, so that log calls never take the page fault
+    // (a kernel entry, and zeroing a page) of a page's first write.
+    let base = map.as_mut_ptr();
+    for off in (0..total).step_by(page_size()) {
+        // SAFETY: `off < total <= map.len()`; a volatile write so it is not elided.
+        unsafe { base.add(off).write_volatile(0) };
     }
     let info = SpoolInfo {
         run_id: p.run_id,
