@@ -643,6 +643,8 @@ pub unsafe extern "C" fn runlog_flush(
 
 impl runlog_logger {
     /// Waits for `ticket` (or for everything pushed so far when `None`).
+    /// Device builds have no clock: they check once.
+    #[cfg_attr(not(feature = "std"), allow(clippy::never_loop))]
     pub(crate) fn wait_until(&self, ticket: Option<u64>, timeout_ms: u32) -> runlog_status {
         #[cfg(feature = "std")]
         let deadline =
@@ -772,8 +774,8 @@ impl runlog_logger {
             }
         };
         // Free the ring; the handle stays as a tombstone.
-        let open = tri!(self.acquire()).take();
-        drop(open);
+        // Dropped at the end of the statement: unmaps the spool file (hosts).
+        let _ = tri!(self.acquire()).take();
         #[cfg(feature = "std")]
         if let Kind::Spool(_) = &self.kind {
             crate::host::registry::keep_tombstone(self);

@@ -356,3 +356,39 @@ fn device_api_frames_decode_end_to_end() {
         .iter()
         .all(|(_, r)| r.metric().map(|m| m.0) != Some("late")));
 }
+
+#[test]
+fn cpp_wrapper_overloads_and_exceptions() {
+    let dir = scratch_dir("cpp-wrapper");
+    let exe = dir.join("wrapper");
+    CBuild::cxx17().build(&[repo_root().join("tests/c/wrapper.cpp")], &exe);
+    let out = Command::new(&exe)
+        .current_dir(&dir)
+        .env("RUNLOG_SPOOL", dir.join("spool"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("no uploader is draining"), "{stdout}");
+    let rings = read_spool(&dir.join("spool"));
+    let recs: Vec<&Rec> = rings[0].iter().map(|(_, r)| r).collect();
+    let m: BTreeMap<&str, &Val> = recs.iter().filter_map(|r| r.metric()).collect();
+    assert_eq!(m["int"], &Val::I64(7));
+    assert_eq!(m["uint8"], &Val::I64(200));
+    assert_eq!(m["bool"], &Val::I64(1));
+    assert_eq!(m["float"], &Val::F64(0.25));
+    assert_eq!(m["cstr"], &Val::Str("text".into()));
+    assert_eq!(m["string"], &Val::Str("owned".into()));
+    assert_eq!(m["view"], &Val::Str("viewed".into()));
+    assert_eq!(m["ints"], &Val::I64List(vec![1, 2, 3]));
+    assert_eq!(m["doubles"], &Val::F64List(vec![0.5, 1.5]));
+    assert_eq!(m["array"], &Val::F64List(vec![1.0, 2.0, 3.0]));
+    assert_eq!(m["deque"], &Val::I64List(vec![4, 5]));
+    assert_eq!(m["list"], &Val::F64List(vec![6.5, 7.5]));
+    assert_eq!(m["vector"], &Val::I64List(vec![-1, -2]));
+    assert!(!m.contains_key(""));
+    let arts = artifacts(&rings[0], &dir.join("spool"));
+    assert_eq!(arts["bytes.bin"], vec![1, 2, 3]);
+    assert_eq!(recs.last().unwrap(), &&Rec::RunEnd(RunStatus::Finished));
+}
