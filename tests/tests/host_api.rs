@@ -160,10 +160,8 @@ fn tickets_are_sequence_numbers_and_wait_sees_commits() {
     for i in 0..5 {
         let mut t = u64::MAX;
         // SAFETY: valid handle and name.
-        assert_eq!(
-            unsafe { runlog_log_i64(l, c"n".as_ptr(), i, &mut t) },
-            RUNLOG_STATUS_OK
-        );
+        let s = unsafe { runlog_log_i64(l, c"n".as_ptr(), i, &mut t) };
+        assert_eq!(s, RUNLOG_STATUS_OK);
         tickets.push(t);
     }
     assert_eq!(tickets, vec![1, 2, 3, 4, 5], "RunStart is ticket 0");
