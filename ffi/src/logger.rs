@@ -63,6 +63,15 @@ impl runlog_logger {
     pub(crate) fn acquire(&self) -> Result<Guard<'_, Option<Open>>, runlog_status> {
         #[cfg(feature = "std")]
         {
+            if let Kind::Spool(c) = &self.kind {
+                if crate::host::fork::inherited_from_parent(c.pid) {
+                    return Err(fail(
+                        RUNLOG_STATUS_CLOSED,
+                        "this logger belongs to the parent process (inherited through fork); \
+                         open a new one with runlog_open",
+                    ));
+                }
+            }
             Ok(self.state.lock())
         }
         #[cfg(not(feature = "std"))]

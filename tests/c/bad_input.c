@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "runlog.h"
 
@@ -170,6 +172,25 @@ int main(int argc, char **argv) {
     free(name);
     t = 12345;
     strcpy(last_msg, "values, not errors");
+  } else if (!strcmp(c, "fork_child")) {
+    expect("parent logs", runlog_log_i64(l, "parent", 1, NULL), RUNLOG_STATUS_OK);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+      /* The child must not write into the parent's ring. */
+      expect("child logs through the inherited logger", runlog_log_i64(l, "child", 2, NULL),
+             RUNLOG_STATUS_CLOSED);
+      expect("child closes it", runlog_close(l, 0), RUNLOG_STATUS_CLOSED);
+      runlog_logger *own = open_logger(0, 1000);
+      expect("child's own logger", runlog_log_i64(own, "child.own", 3, NULL), RUNLOG_STATUS_OK);
+      runlog_close(own, 0);
+      exit(failures ? 1 : 0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failures++;
+    expect("parent still logs", runlog_log_i64(l, "parent", 4, NULL), RUNLOG_STATUS_OK);
+    strcpy(last_msg, "fork child refused");
   } else if (!strcmp(c, "status_str")) {
     if (strcmp(runlog_status_str(RUNLOG_STATUS_OK), "ok") != 0) failures++;
     if (strcmp(runlog_status_str(99999), "unknown status") != 0) failures++;

@@ -392,3 +392,19 @@ fn cpp_wrapper_overloads_and_exceptions() {
     assert_eq!(arts["bytes.bin"], vec![1, 2, 3]);
     assert_eq!(recs.last().unwrap(), &&Rec::RunEnd(RunStatus::Finished));
 }
+
+#[test]
+fn a_fork_child_cannot_write_into_the_parents_ring() {
+    let (_, rings) = run_bad_input("fork_child");
+    assert_eq!(rings.len(), 2, "the parent's ring and the child's own");
+    let names: Vec<Vec<&str>> = rings
+        .iter()
+        .map(|r| {
+            r.iter()
+                .filter_map(|(_, x)| x.metric().map(|m| m.0))
+                .collect()
+        })
+        .collect();
+    assert!(names.contains(&vec!["parent", "parent"]), "{names:?}");
+    assert!(names.contains(&vec!["child.own"]), "{names:?}");
+}

@@ -9,6 +9,7 @@
 
 pub mod artifact;
 pub(crate) mod clock;
+pub(crate) mod fork;
 pub mod global;
 pub mod options;
 pub(crate) mod registry;

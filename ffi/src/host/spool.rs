@@ -27,6 +27,8 @@ pub(crate) struct SpoolConfig {
     pub(crate) stem: String,
     pub(crate) path: PathBuf,
     pub(crate) full_timeout_ms: u32,
+    /// The process that created the logger (see `fork`).
+    pub(crate) pid: u32,
     /// Artifacts larger than this are staged as files.
     pub(crate) inline_limit: usize,
 }
@@ -90,6 +92,7 @@ fn page_size() -> usize {
 
 /// Creates the spool file, formats its ring and pushes `RunStart`.
 pub(crate) fn create(p: &Params<'_>) -> Result<Created, String> {
+    super::fork::note_logger_created();
     fs::create_dir_all(p.dir)
         .map_err(|e| format!("cannot create spool directory {}: {e}", p.dir.display()))?;
     let pid = std::process::id();
@@ -169,6 +172,7 @@ fn fill(p: &Params<'_>, tmp: &Path, file: &File, stem: &str) -> Result<Created, 
             stem: stem.to_owned(),
             path,
             full_timeout_ms: p.full_timeout_ms,
+            pid: std::process::id(),
             inline_limit: (p.capacity / 8) as usize,
         },
         map: SpoolMap { _map: map },
