@@ -95,6 +95,10 @@ pub(crate) fn create(p: &Params<'_>) -> Result<Created, String> {
     super::fork::note_logger_created();
     fs::create_dir_all(p.dir)
         .map_err(|e| format!("cannot create spool directory {}: {e}", p.dir.display()))?;
+    // Absolute, so that staging still finds it if the program changes directory.
+    let dir = fs::canonicalize(p.dir)
+        .map_err(|e| format!("cannot resolve spool directory {}: {e}", p.dir.display()))?;
+    let p = &Params { dir: &dir, ..*p };
     let pid = std::process::id();
     let (stem, tmp, file) = loop {
         let n = NEXT_FILE.fetch_add(1, Ordering::Relaxed);
