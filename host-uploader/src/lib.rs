@@ -2,8 +2,10 @@
 //!
 //! - [`cli`]: the command line.
 //! - [`commands`]: one module per subcommand (run, drain, history, serve).
+//! - [`history`]: history queries ([`history::HistorySource`]) and their rendering.
 //! - [`store`]: the embedded history store (SQLite + artifact files).
 
 pub mod cli;
 pub mod commands;
+pub mod history;
 pub mod store;
