@@ -10,3 +10,7 @@ pub use source::{
     MetricKind, MetricPoint, MetricSummary, MetricValue, RunDetail, RunFilter, RunStatus,
     RunSummary,
 };
+pub mod chart;
+pub mod chartdata;
+pub mod termchart;
+pub mod timefmt;
