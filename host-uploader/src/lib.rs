@@ -3,7 +3,9 @@
 //! - [`cli`]: the command line.
 //! - [`commands`]: one module per subcommand (run, drain, history, serve).
 //! - [`store`]: the embedded history store (SQLite + artifact files).
+//! - [`sink`]: where drained batches go (the store, or an MLflow server).
 
 pub mod cli;
 pub mod commands;
+pub mod sink;
 pub mod store;
