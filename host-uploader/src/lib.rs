@@ -4,8 +4,10 @@
 //! - [`commands`]: one module per subcommand (run, drain, history, serve).
 //! - [`history`]: history queries ([`history::HistorySource`]) and their rendering.
 //! - [`store`]: the embedded history store (SQLite + artifact files).
+//! - [`sink`]: where drained batches go (the store, or an MLflow server).
 
 pub mod cli;
 pub mod commands;
 pub mod history;
+pub mod sink;
 pub mod store;
