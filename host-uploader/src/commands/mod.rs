@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+pub mod history;
+
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
@@ -39,7 +41,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Run(_) => bail!("`runlog run` is not built yet"),
         Command::Drain(_) => bail!("`runlog drain` is not built yet"),
-        Command::History(_) => bail!("`runlog history` is not built yet"),
+        Command::History(args) => history::run(args, &tracking, cli.output),
         Command::Serve(_) => bail!("`runlog serve` is not built yet"),
     }
 }
