@@ -66,7 +66,7 @@ fn json<T: Serialize>(v: &T) -> String {
 }
 
 /// Escapes control characters (and the escape character `\`) for one line of a table.
-fn clean(s: &str) -> String {
+pub(crate) fn clean(s: &str) -> String {
     if !s.chars().any(|c| c.is_control() || c == '\\') {
         return s.to_string();
     }
@@ -468,7 +468,7 @@ fn info_table(info: &RunInfo, layout: Layout) -> String {
 
     if !info.charts.is_empty() {
         // Indent 2; braille_chart's width includes its labels.
-        let chart_width = layout.columns.saturating_sub(2).min(120);
+        let chart_width = layout.columns.saturating_sub(2).min(80);
         for c in &info.charts {
             let _ = writeln!(
                 out,

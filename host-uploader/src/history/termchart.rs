@@ -144,7 +144,12 @@ pub fn braille_chart(points: &[(f64, f64)], total_width: usize, height: usize) -
                     bits |= bit;
                 }
             }
-            s.push(char::from_u32(0x2800 + bits).unwrap_or(' '));
+            // An empty cell is a space, not U+2800, so lines trim and copy cleanly.
+            s.push(if bits == 0 {
+                ' '
+            } else {
+                char::from_u32(0x2800 + bits).unwrap_or(' ')
+            });
         }
         out.push(s.trim_end().to_string());
     }
