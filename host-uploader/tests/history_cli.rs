@@ -177,7 +177,7 @@ fn info_shows_every_metric_and_artifact() {
         table.contains(&format!("run        {}", fixture::RUN_TRAIN)),
         "{table}"
     );
-    assert!(table.contains("FINISHED (exit code 0)"), "{table}");
+    assert!(table.contains("\nstatus     FINISHED\n"), "{table}");
     assert!(table.contains("metrics (7)"), "{table}");
     let line = |name: &str| -> &str {
         table
@@ -245,7 +245,7 @@ fn info_json_has_a_stable_shape() {
     assert_eq!(run["duration_ms"], 65_000);
     assert_eq!(run["metric_count"], 7);
     assert_eq!(run["artifact_count"], 3);
-    assert_eq!(run["exit_code"], 0);
+    assert!(run["exit_code"].is_null());
     assert_eq!(run["dropped"], 0);
     assert_eq!(run["lost_records"], 0);
     assert!(run["params"].as_object().unwrap().is_empty());
