@@ -11,7 +11,7 @@
 pub mod cli;
 pub mod commands;
 pub mod drain;
-pub mod signals;
 pub mod history;
+pub mod signals;
 pub mod sink;
 pub mod store;

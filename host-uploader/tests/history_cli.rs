@@ -248,6 +248,7 @@ fn info_json_has_a_stable_shape() {
     assert!(run["exit_code"].is_null());
     assert_eq!(run["dropped"], 0);
     assert_eq!(run["lost_records"], 0);
+    assert_eq!(run["lost_frames"], 0);
     assert!(run["params"].as_object().unwrap().is_empty());
     assert!(run["tags"].as_object().unwrap().is_empty());
 

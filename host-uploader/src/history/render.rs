@@ -339,6 +339,7 @@ fn info_tsv(info: &RunInfo) -> String {
     );
     field("dropped", r.dropped.to_string());
     field("lost_records", r.lost_records.to_string());
+    field("lost_frames", r.lost_frames.to_string());
     for (k, v) in &r.params {
         rows.push(vec![
             "param".into(),
