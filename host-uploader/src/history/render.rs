@@ -544,12 +544,13 @@ pub fn promoted(v: &AssetVersion, format: Format) -> String {
         ]),
         Format::Table => {
             let mut out = format!(
-                "promoted {} version {} from run {} ({}: {} files, {})\n",
+                "promoted {} version {} from run {} ({}: {} file{}, {})\n",
                 clean(&v.name),
                 v.version,
                 v.run_id,
                 clean(&v.prefix),
                 v.files.len(),
+                if v.files.len() == 1 { "" } else { "s" },
                 timefmt::size(bytes)
             );
             if let Some(loc) = &v.location {
