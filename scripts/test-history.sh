@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo test -p runlog-uploader --lib history::
+cargo test -p runlog-uploader --lib -- history:: store::read:: store::assets::
 cargo test -p runlog-uploader --test history_cli
 
 # Chart files must render without fontconfig or system fonts.

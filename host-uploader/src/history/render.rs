@@ -416,10 +416,13 @@ fn info_table(info: &RunInfo, layout: Layout) -> String {
             format!("{} log calls (the ring was full)", r.dropped),
         ));
     }
-    if r.lost_records > 0 {
+    if r.lost_records > 0 || r.lost_frames > 0 {
         kv.push((
             "lost",
-            format!("{} records lost in transit", r.lost_records),
+            format!(
+                "{} records and {} damaged frames lost in transit",
+                r.lost_records, r.lost_frames
+            ),
         ));
     }
     for (k, v) in &kv {

@@ -323,3 +323,27 @@ pub(super) fn list(store: &Store) -> HistoryResult<Vec<Asset>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asset_names_are_safe_folder_names() {
+        for ok in ["model", "resnet-50_v2.onnx", "A1"] {
+            assert!(check_asset_name(ok).is_ok(), "{ok}");
+        }
+        let long = "x".repeat(MAX_NAME_LEN + 1);
+        for bad in ["", ".", "..", ".hidden", "a/b", "a b", "é", long.as_str()] {
+            assert!(check_asset_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn prefixes_are_normalised() {
+        assert_eq!(normalize_prefix("./model/"), Some("model"));
+        assert_eq!(normalize_prefix("model"), Some("model"));
+        assert_eq!(normalize_prefix("/"), None);
+        assert_eq!(normalize_prefix(""), None);
+    }
+}
