@@ -22,6 +22,8 @@ pub const MAX_POINTS: usize = 4000;
 pub const WIDTH: u32 = 900;
 /// Height of one metric's panel, in pixels.
 pub const PANEL_HEIGHT: u32 = 280;
+/// Most panels in one file (a 900 x 14000-pixel image at most).
+pub const MAX_PANELS: usize = 50;
 
 const FONT: &str = "sans-serif";
 
@@ -37,11 +39,13 @@ fn register_font() -> Result<()> {
     }
 }
 
-/// Draws `charts` into `path`, an SVG or PNG file chosen by its extension.
+/// Draws `charts` (the first [`MAX_PANELS`]) into `path`, an SVG or PNG file
+/// chosen by its extension.
 pub fn draw_file(path: &Path, charts: &[ChartData]) -> Result<()> {
     if charts.is_empty() {
         bail!("nothing to chart");
     }
+    let charts = &charts[..charts.len().min(MAX_PANELS)];
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
