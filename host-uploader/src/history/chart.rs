@@ -192,4 +192,18 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn files_hold_at_most_max_panels() {
+        let dir = tempfile::tempdir().unwrap();
+        let charts: Vec<ChartData> = (0..MAX_PANELS + 5)
+            .map(|i| chart(vec![(0.0, 0.0), (1.0, i as f64)]))
+            .collect();
+        let path = dir.path().join("many.png");
+        draw_file(&path, &charts).unwrap();
+        let decoder = png::Decoder::new(std::fs::File::open(&path).unwrap());
+        let info = decoder.read_info().unwrap();
+        let (w, h) = info.info().size();
+        assert_eq!((w, h), (WIDTH, PANEL_HEIGHT * MAX_PANELS as u32));
+    }
 }
