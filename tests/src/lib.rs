@@ -145,11 +145,10 @@ impl CBuild {
     }
 }
 
-/// Where [`scratch_dir`] puts the directory `name` of this test process.
+/// Where [`scratch_dir`] puts the directory `name` (reused by the next run,
+/// so old runs do not pile up; names are unique across tests).
 pub fn scratch_path(name: &str) -> PathBuf {
-    target_dir()
-        .join("runlog-test-scratch")
-        .join(format!("{name}-{}", std::process::id()))
+    target_dir().join("runlog-test-scratch").join(name)
 }
 
 /// A fresh empty directory under the target directory, for one test.
