@@ -54,6 +54,16 @@ pub fn build_rust_firmware(root: &Path) -> PathBuf {
     elf
 }
 
+/// How a firmware builds the device staticlib: for size, as the Rust
+/// firmware's own profile does (the workspace's release profile aims at
+/// speed on hosts). Same as examples/firmware-c/Makefile.
+const DEVICE_PROFILE: [&str; 4] = [
+    "profile.release.opt-level=\"z\"",
+    "profile.release.lto=true",
+    "profile.release.codegen-units=1",
+    "profile.release.panic=\"abort\"",
+];
+
 /// Builds examples/firmware-c into `out` against `ffi_root`'s include/runlog.h
 /// and the device build of its runlog-ffi staticlib; returns the ELF.
 ///
