@@ -92,7 +92,9 @@ pub fn build_c_firmware(root: &Path, out: &Path) -> PathBuf {
             "runlog-ffi",
             "--no-default-features",
         ])
-        .args(["--target", "thumbv7em-none-eabihf", "--target-dir"])
+        .args(["--target", "thumbv7em-none-eabihf"])
+        .args(DEVICE_PROFILE.iter().flat_map(|c| ["--config", c]))
+        .arg("--target-dir")
         .arg(&target_dir)
         .status()
         .expect("run cargo for runlog-ffi");
