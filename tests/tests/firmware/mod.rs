@@ -107,6 +107,7 @@ pub fn build_c_firmware(root: &Path, out: &Path) -> PathBuf {
         .join("release")
         .join("librunlog.a");
     let status = Command::new("make")
+        .arg("-s")
         .arg("-C")
         .arg(root.join("examples").join("firmware-c"))
         .arg(format!("OUT={}", out.display()))
