@@ -1,1 +1,135 @@
-fn main() {}
+//! The hot path: encode and enqueue a scalar f64 metric with a repeated name
+//! while the ring is drained, beside a floor (memcpy of the same bytes), and
+//! the bytes such a metric takes on the framed stream.
+//!
+//! `cargo bench -p runlog-core --bench enqueue -- --warm-up-time 1 --measurement-time 3`
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use runlog_core::frame::{drain, FrameDecoder};
+use runlog_core::{Event, Metric, Name, Record, Ring, Value};
+
+const NAME: &str = "train/loss";
+
+fn metric(v: f64) -> Record<'static> {
+    Record::Metric(Metric {
+        name: Name::Text(NAME),
+        value: Value::F64(v),
+        step: None,
+        time_ms: None,
+    })
+}
+
+/// Ring bytes one such record takes (record header included), read from
+/// the header's write cursor (offset 16).
+fn ring_bytes_per_record() -> usize {
+    let mut s = vec![0u32; (128 + 4096) / 4];
+    // SAFETY: `s` is 4-aligned, outlives the producer, and nothing else uses it.
+    let mut p =
+        unsafe { runlog_core::Producer::format(s.as_mut_ptr().cast(), s.len() * 4) }.unwrap();
+    p.push(&metric(1.0)).unwrap();
+    s[4] as usize
+}
+
+/// Framed-stream bytes per metric when a drain moves `per_frame` of them per frame.
+fn stream_bytes_per_metric(per_frame: usize, frames: usize) -> f64 {
+    let mut storage = vec![0u8; 1 << 16];
+    let (mut p, mut c) = Ring::format(&mut storage).unwrap().split();
+    let mut scratch = [0u8; 4096];
+    let mut stream = Vec::new();
+    let mut sent = 0;
+    for f in 0..frames {
+        for i in 0..per_frame {
+            p.push(&metric((f * per_frame + i) as f64)).unwrap();
+        }
+        drain(&mut c, &mut scratch, &mut stream, usize::MAX).unwrap();
+        sent += per_frame;
+    }
+    // Check the stream really decodes to what was sent.
+    let mut n = 0;
+    FrameDecoder::new().feed(&stream, |e| {
+        if let Event::Record { .. } = e {
+            n += 1;
+        }
+    });
+    assert_eq!(n, sent);
+    stream.len() as f64 / sent as f64
+}
+
+fn bench(c: &mut Criterion) {
+    let ring_bytes = ring_bytes_per_record();
+    println!("\nring bytes per '{NAME}' f64 record (8-byte header included): {ring_bytes}");
+    for per_frame in [1, 20, 100, 300] {
+        println!(
+            "framed stream bytes per repeated scalar f64 metric, {per_frame:>3} per frame: {:.2}",
+            stream_bytes_per_metric(per_frame, 2000 / per_frame + 10)
+        );
+    }
+
+    let mut group = c.benchmark_group("enqueue");
+
+    // Encode + enqueue one metric. Only the pushes are timed: between
+    // batches of 64 a consumer reads and releases everything, as the
+    // uploader (another process) does, so the ring never fills.
+    let mut storage = vec![0u8; 128 + (1 << 16)];
+    let (mut producer, mut consumer) = Ring::format(&mut storage).unwrap().split();
+    let mut v = 0.0f64;
+    group.bench_function("push_f64_metric", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let batch = left.min(64);
+                let start = Instant::now();
+                for _ in 0..batch {
+                    v += 1.0;
+                    black_box(producer.push(black_box(&metric(v))).unwrap());
+                }
+                total += start.elapsed();
+                left -= batch;
+                while consumer.read().unwrap().is_some() {}
+                consumer.commit();
+            }
+            total
+        })
+    });
+
+    // The floor: copying the same number of ring bytes into a buffer.
+    let src = vec![0x5Au8; ring_bytes];
+    let mut dst = vec![0u8; 1 << 16];
+    let mut at = 0usize;
+    group.bench_function("memcpy_floor", |b| {
+        b.iter(|| {
+            let d = &mut dst[at..at + ring_bytes];
+            d.copy_from_slice(black_box(&src));
+            at = (at + 32) & 0x7FFF;
+            black_box(d.as_ptr());
+        })
+    });
+
+    // Draining cost per metric, for reference (not on the logging thread).
+    let mut storage = vec![0u8; 128 + (1 << 16)];
+    let (mut producer, mut consumer) = Ring::format(&mut storage).unwrap().split();
+    let mut scratch = [0u8; 4096];
+    let mut sink = Vec::with_capacity(1 << 16);
+    group.bench_function("drain_100_metrics_to_frames", |b| {
+        b.iter_batched(
+            || {
+                for i in 0..100 {
+                    producer.push(&metric(i as f64)).unwrap();
+                }
+            },
+            |()| {
+                sink.clear();
+                drain(&mut consumer, &mut scratch, &mut sink, usize::MAX).unwrap()
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
