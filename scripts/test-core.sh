@@ -17,8 +17,7 @@ cargo clippy -p runlog-core --target thumbv7em-none-eabihf -- -D warnings
 echo "== tests (debug: overflow checks on)"
 cargo test -p runlog-core
 
-echo "== stress tests again with optimisations (tighter races)"
-cargo test -p runlog-core --release --test ring_stress --test ring_shared_mmap
+# (scripts/test-all.sh runs them again in release, where races are tighter.)
 
 echo "== benchmark compiles (run it with the command in docs/core.md)"
 cargo bench -p runlog-core --no-run
