@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use runlog_core::frame::{drain, FrameDecoder};
+use runlog_core::wire::WireError;
 use runlog_core::{Event, Metric, Name, Record, Ring, Value};
 
 const NAME: &str = "train/loss";
@@ -86,6 +87,35 @@ fn bench(c: &mut Criterion) {
                 for _ in 0..batch {
                     v += 1.0;
                     black_box(producer.push(black_box(&metric(v))).unwrap());
+                }
+                total += start.elapsed();
+                left -= batch;
+                while consumer.read().unwrap().is_some() {}
+                consumer.commit();
+            }
+            total
+        })
+    });
+
+    // The same through serde + postcard (what `push` did before the
+    // hand-written metric encoder), for comparison.
+    let mut storage = vec![0u8; 128 + (1 << 16)];
+    let (mut producer, mut consumer) = Ring::format(&mut storage).unwrap().split();
+    group.bench_function("push_f64_metric_serde_postcard", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let batch = left.min(64);
+                let start = Instant::now();
+                for _ in 0..batch {
+                    v += 1.0;
+                    let record = black_box(metric(v));
+                    let t = producer.push_with(|buf| match postcard::to_slice(&record, buf) {
+                        Ok(b) => Ok(b.len()),
+                        Err(_) => Err(WireError::BufferFull),
+                    });
+                    black_box(t.unwrap());
                 }
                 total += start.elapsed();
                 left -= batch;

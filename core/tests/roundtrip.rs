@@ -54,6 +54,25 @@ proptest! {
         }
     }
 
+    /// `wire::encode` writes metrics with a hand-written encoder: it must
+    /// produce exactly postcard's bytes, and refuse exactly the buffers
+    /// postcard refuses.
+    #[test]
+    fn hand_written_metric_encoder_is_postcard(owned in any_owned(64, 300), id in any::<u16>(), cut in any::<usize>()) {
+        if let Record::Metric(m) = owned.as_record() {
+            for record in [Record::Metric(m), Record::Metric(Metric { name: Name::Id(id), ..m })] {
+                let mut want = vec![0u8; 1 << 16];
+                let n = postcard::to_slice(&record, &mut want).unwrap().len();
+                prop_assert_eq!(bytes_of(&record), &want[..n]);
+                let cut = cut % (n + 2);
+                let mut short = vec![0u8; cut];
+                let hand = encode(&record, &mut short).ok();
+                let reference = postcard::to_slice(&record, &mut vec![0u8; cut]).ok().map(|b| b.len());
+                prop_assert_eq!(hand, reference);
+            }
+        }
+    }
+
     #[test]
     fn a_short_buffer_is_refused_never_overrun(owned in any_owned(16, 40), cut in 0usize..1000) {
         let record = owned.as_record();
