@@ -59,26 +59,45 @@ fn stream_bytes_per_metric(per_frame: usize, frames: usize) -> f64 {
     stream.len() as f64 / sent as f64
 }
 
-/// Pushes 20000 batches of 64 metrics (draining between batches) and returns
-/// the 1st percentile, 10th percentile and median of the per-push time.
-fn batch_profile(mut push: impl FnMut(&mut runlog_core::Producer<'_>, f64) -> u64) -> String {
-    let mut storage = vec![0u8; 128 + (1 << 16)];
-    let (mut producer, mut consumer) = Ring::format(&mut storage).unwrap().split();
-    let mut per_push = Vec::with_capacity(20_000);
+/// Runs `op` in 20000 batches of 64 (calling `between` after each batch,
+/// untimed) and returns the 1st, 10th, 50th (median) and 90th percentiles
+/// of the time per call.
+fn percentiles(mut op: impl FnMut(f64), mut between: impl FnMut()) -> String {
+    let mut per_op = Vec::with_capacity(20_000);
     let mut v = 0.0;
     for _ in 0..20_000 {
         let start = Instant::now();
         for _ in 0..64 {
             v += 1.0;
-            black_box(push(&mut producer, black_box(v)));
+            op(black_box(v));
         }
-        per_push.push(start.elapsed().as_secs_f64() * 1e9 / 64.0);
-        while consumer.read().unwrap().is_some() {}
-        consumer.commit();
+        per_op.push(start.elapsed().as_secs_f64() * 1e9 / 64.0);
+        between();
     }
-    per_push.sort_by(f64::total_cmp);
-    let at = |q: f64| per_push[(q * per_push.len() as f64) as usize];
-    format!("{:.2} / {:.2} / {:.2}", at(0.01), at(0.10), at(0.5))
+    per_op.sort_by(f64::total_cmp);
+    let at = |q: f64| per_op[(q * per_op.len() as f64) as usize];
+    format!(
+        "{:.2} / {:.2} / {:.2} / {:.2}",
+        at(0.01),
+        at(0.10),
+        at(0.5),
+        at(0.9)
+    )
+}
+
+/// Percentiles of `push` into a ring drained between batches.
+fn push_percentiles(mut push: impl FnMut(&mut runlog_core::Producer<'_>, f64) -> u64) -> String {
+    let mut storage = vec![0u8; 128 + (1 << 16)];
+    let (mut producer, mut consumer) = Ring::format(&mut storage).unwrap().split();
+    percentiles(
+        |v| {
+            black_box(push(&mut producer, v));
+        },
+        || {
+            while consumer.read().unwrap().is_some() {}
+            consumer.commit();
+        },
+    )
 }
 
 fn bench(c: &mut Criterion) {
@@ -94,8 +113,8 @@ fn bench(c: &mut Criterion) {
     // On a shared machine criterion's median moves with the neighbours'
     // load; the fastest batches show what the code costs when it runs
     // undisturbed. Printed beside criterion's figures, not instead of them.
-    let hand = batch_profile(|p, v| p.push(&metric(v)).unwrap());
-    let serde = batch_profile(|p, v| {
+    let hand = push_percentiles(|p, v| p.push(&metric(v)).unwrap());
+    let serde = push_percentiles(|p, v| {
         let record = metric(v);
         p.push_with(|buf| match postcard::to_slice(&record, buf) {
             Ok(b) => Ok(b.len()),
@@ -103,7 +122,21 @@ fn bench(c: &mut Criterion) {
         })
         .unwrap()
     });
-    println!("ns per push over 20000 batches of 64 (p1 / p10 / median): hand encoder {hand}; serde+postcard {serde}");
+    let src = vec![0x5Au8; ring_bytes];
+    let mut dst = vec![0u8; 1 << 16];
+    let mut at = 0usize;
+    let floor = percentiles(
+        |_| {
+            dst[at..at + ring_bytes].copy_from_slice(black_box(&src));
+            black_box(dst.as_ptr());
+            at = (at + 32) & 0x7FFF;
+        },
+        || {},
+    );
+    println!("ns per call over 20000 batches of 64 (p1 / p10 / median / p90):");
+    println!("  push, hand-written metric encoder: {hand}");
+    println!("  push, serde + postcard:            {serde}");
+    println!("  floor, memcpy of {ring_bytes} bytes:        {floor}");
 
     let mut group = c.benchmark_group("enqueue");
 
