@@ -134,7 +134,7 @@ fn bench(c: &mut Criterion) {
         || {},
     );
     println!("ns per call over 20000 batches of 64 (p1 / p10 / median / p90):");
-    println!("  push, hand-written metric encoder: {hand}");
+    println!("  push (wire::encode, by hand):      {hand}");
     println!("  push, serde + postcard:            {serde}");
     println!("  floor, memcpy of {ring_bytes} bytes:        {floor}");
 
@@ -166,8 +166,8 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    // The same through serde + postcard (what `push` did before the
-    // hand-written metric encoder), for comparison.
+    // The same through serde + postcard (the generic path that the
+    // hand-written `wire::encode` replaces), for comparison.
     let mut storage = vec![0u8; 128 + (1 << 16)];
     let (mut producer, mut consumer) = Ring::format(&mut storage).unwrap().split();
     group.bench_function("push_f64_metric_serde_postcard", |b| {

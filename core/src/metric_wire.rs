@@ -16,17 +16,17 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::list::{F64List, I64List};
 use crate::record::{Metric, Name, Value};
-use crate::wire::WireError;
 
-const NAME_IS_TEXT: u8 = 1 << 3;
-const HAS_STEP: u8 = 1 << 4;
-const HAS_TIME: u8 = 1 << 5;
-const KIND_MASK: u8 = 0b111;
-const KNOWN_BITS: u8 = KIND_MASK | NAME_IS_TEXT | HAS_STEP | HAS_TIME;
+pub(crate) const NAME_IS_TEXT: u8 = 1 << 3;
+pub(crate) const HAS_STEP: u8 = 1 << 4;
+pub(crate) const HAS_TIME: u8 = 1 << 5;
+pub(crate) const KIND_MASK: u8 = 0b111;
+pub(crate) const KNOWN_BITS: u8 = KIND_MASK | NAME_IS_TEXT | HAS_STEP | HAS_TIME;
 /// Upper bound on the fields of a metric tuple (head, name, value, step, time).
 const MAX_FIELDS: usize = 5;
 
-fn head(m: &Metric<'_>) -> u8 {
+/// The head byte of `m`.
+pub(crate) fn head(m: &Metric<'_>) -> u8 {
     let mut head = m.value.kind_code();
     if matches!(m.name, Name::Text(_)) {
         head |= NAME_IS_TEXT;
@@ -40,93 +40,10 @@ fn head(m: &Metric<'_>) -> u8 {
     head
 }
 
-/// Writes `Record::Metric(m)` (record tag included) exactly as postcard
-/// serialises it through the `Serialize` impl below, without going through
-/// serde: logging a metric is the hot path. `tests/roundtrip.rs` checks the
-/// two byte for byte on every kind of metric and every buffer size.
-pub(crate) fn encode_record(m: &Metric<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
-    let mut w = Out { buf, at: 0 };
-    // Record::Metric is variant 0; the head byte follows.
-    w.put(&[0, head(m)])?;
-    match m.name {
-        Name::Text(text) => w.str(text)?,
-        Name::Id(id) => w.varint(u64::from(id))?,
-    }
-    match &m.value {
-        Value::I64(v) => w.varint(((v << 1) ^ (v >> 63)) as u64)?,
-        Value::F64(v) => w.put(&v.to_le_bytes())?,
-        Value::Str(v) => w.str(v)?,
-        Value::F64List(list) => {
-            w.varint((list.len() * 8) as u64)?;
-            for v in list.iter() {
-                w.put(&v.to_le_bytes())?;
-            }
-        }
-        Value::I64List(list) => {
-            w.varint((list.len() * 8) as u64)?;
-            for v in list.iter() {
-                w.put(&v.to_le_bytes())?;
-            }
-        }
-    }
-    if let Some(step) = m.step {
-        w.varint(step)?;
-    }
-    if let Some(time) = m.time_ms {
-        w.varint(time)?;
-    }
-    Ok(w.at)
-}
-
-/// A write cursor over a slice, postcard's primitives by hand.
-struct Out<'b> {
-    buf: &'b mut [u8],
-    at: usize,
-}
-
-impl Out<'_> {
-    #[inline(always)]
-    fn put(&mut self, bytes: &[u8]) -> Result<(), WireError> {
-        let end = self.at + bytes.len();
-        self.buf
-            .get_mut(self.at..end)
-            .ok_or(WireError::BufferFull)?
-            .copy_from_slice(bytes);
-        self.at = end;
-        Ok(())
-    }
-
-    /// LEB128, as postcard writes every unsigned integer wider than a byte.
-    #[inline(always)]
-    fn varint(&mut self, mut v: u64) -> Result<(), WireError> {
-        let mut tmp = [0u8; 10];
-        let mut n = 0;
-        loop {
-            let low = (v & 0x7F) as u8;
-            v >>= 7;
-            if v == 0 {
-                tmp[n] = low;
-                n += 1;
-                break;
-            }
-            tmp[n] = low | 0x80;
-            n += 1;
-        }
-        self.put(&tmp[..n])
-    }
-
-    #[inline(always)]
-    fn str(&mut self, s: &str) -> Result<(), WireError> {
-        self.varint(s.len() as u64)?;
-        self.put(s.as_bytes())
-    }
-}
-
 impl Serialize for Metric<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let head = head(self);
         let mut t = s.serialize_tuple(MAX_FIELDS)?;
-        t.serialize_element(&head)?;
+        t.serialize_element(&head(self))?;
         match self.name {
             Name::Text(text) => t.serialize_element(text)?,
             Name::Id(id) => t.serialize_element(&id)?,

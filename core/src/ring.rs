@@ -333,6 +333,19 @@ impl<'a> Producer<'a> {
         }
     }
 
+    /// Like [`Producer::push_with`], but a [`PushError::Full`] refusal is not
+    /// counted as a drop: for callers that wait for room and try again, so
+    /// that a record which is eventually accepted is not reported as lost.
+    pub fn try_push_with(
+        &mut self,
+        encode: impl Fn(&mut [u8]) -> Result<usize, WireError>,
+    ) -> Result<u64, PushError> {
+        if self.pending_drops != 0 && !self.flush_drops() {
+            return Err(PushError::Full);
+        }
+        self.try_push(&encode)
+    }
+
     fn count_drop(&mut self) {
         self.pending_drops = self.pending_drops.saturating_add(1);
         let h = self.raw.header();
@@ -355,7 +368,7 @@ impl<'a> Producer<'a> {
 
     fn try_push(
         &mut self,
-        encode: &impl Fn(&mut [u8]) -> Result<usize, WireError>,
+        encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
     ) -> Result<u64, PushError> {
         let cap = self.raw.cap;
         let max_total = RECORD_HEADER_LEN + max_payload(cap);
@@ -412,7 +425,7 @@ impl<'a> Producer<'a> {
         &mut self,
         off: u32,
         room: u32,
-        encode: &impl Fn(&mut [u8]) -> Result<usize, WireError>,
+        encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
     ) -> Result<u32, WireError> {
         let start = (off + RECORD_HEADER_LEN) as usize;
         let len = (room - RECORD_HEADER_LEN) as usize;

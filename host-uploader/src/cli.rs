@@ -1,0 +1,176 @@
+//! The command line, as users type it (see DESIGN.md "Command line").
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// runlog: log metrics and files from C/C++ programs and firmware into a run history.
+#[derive(Debug, Parser)]
+#[command(name = "runlog", version, about)]
+pub struct Cli {
+    /// Where the history lives: a directory (the embedded store) or an
+    /// http(s):// MLflow tracking server. Default: `.runlog` in the working directory.
+    #[arg(long, global = true, env = "RUNLOG_TRACKING_URI")]
+    pub tracking_uri: Option<String>,
+
+    /// Output format for history commands.
+    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON document (stable shape, see docs/history.md).
+    Json,
+    /// Tab-separated values with a header line, for scripts.
+    Tsv,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a program as a new run: drain what it logs, upload its outputs, record how it ended.
+    Run(RunArgs),
+    /// Move records from spool files or a byte stream into the history.
+    Drain(DrainArgs),
+    /// Query the run history.
+    History(HistoryArgs),
+    /// Serve the MLflow tracking REST API and a web page over the store.
+    Serve(ServeArgs),
+}
+
+/// `runlog run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Experiment the run belongs to.
+    #[arg(long, default_value = "default")]
+    pub experiment: String,
+    /// Folder whose files are uploaded as artifacts when the program ends.
+    #[arg(long, default_value = "outputs")]
+    pub outputs: PathBuf,
+    /// The program and its arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+/// `runlog drain`.
+#[derive(Debug, Args)]
+pub struct DrainArgs {
+    /// Spool directory of ring files (default: `<store>/spool`, or `.runlog/spool`).
+    #[arg(long)]
+    pub spool: Option<PathBuf>,
+    /// Serial device to read frames from.
+    #[arg(long, conflicts_with_all = ["tcp_listen", "tcp_connect", "input"])]
+    pub serial: Option<PathBuf>,
+    /// Baud rate of the serial device.
+    #[arg(long, default_value_t = 115_200, requires = "serial")]
+    pub baud: u32,
+    /// Accept TCP connections carrying frames on this address.
+    #[arg(long, conflicts_with_all = ["tcp_connect", "input"])]
+    pub tcp_listen: Option<String>,
+    /// Connect to this TCP address and read frames from it.
+    #[arg(long, conflicts_with = "input")]
+    pub tcp_connect: Option<String>,
+    /// Read frames from a captured byte stream (`-` for standard input).
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Drain what is there now, then exit.
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// `runlog history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Which query.
+    #[command(subcommand)]
+    pub command: HistoryCommand,
+}
+
+/// The history queries.
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Runs, newest first.
+    List {
+        /// Only runs of this experiment.
+        #[arg(long, short = 'e')]
+        experiment: Option<String>,
+        /// Only runs with this status (RUNNING, FINISHED, FAILED, KILLED).
+        #[arg(long, short = 's')]
+        status: Option<String>,
+        /// At most this many runs.
+        #[arg(long, short = 'n')]
+        limit: Option<usize>,
+    },
+    /// The newest run, shown as `info` shows it.
+    Last {
+        /// Draw the run's charts into this file (.svg or .png).
+        #[arg(long)]
+        chart: Option<PathBuf>,
+    },
+    /// A run's metrics and artifacts, or one artifact's content.
+    Info {
+        /// The run id, or a unique prefix of it.
+        #[arg(short = 'r', long = "run")]
+        run: String,
+        /// Print this artifact's content instead.
+        #[arg(short = 'a', long = "artifact")]
+        artifact: Option<String>,
+        /// With --artifact: write the content to this file instead of standard output.
+        #[arg(long, requires = "artifact")]
+        out: Option<PathBuf>,
+        /// Draw the run's charts into this file (.svg or .png).
+        #[arg(long)]
+        chart: Option<PathBuf>,
+    },
+    /// Make a new version of a named asset from a run's artifacts under a prefix.
+    Promote {
+        /// The run id, or a unique prefix of it.
+        #[arg(short = 'r', long = "run")]
+        run: String,
+        /// Artifact path prefix (`-ap` also accepted).
+        #[arg(long = "artifact-prefix", visible_alias = "ap")]
+        artifact_prefix: String,
+        /// The asset's name.
+        #[arg(short = 'n', long = "name")]
+        name: String,
+    },
+    /// Named assets and their versions.
+    Assets,
+}
+
+/// `runlog serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to bind (loopback by default).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to bind.
+    #[arg(long, default_value_t = 5000)]
+    pub port: u16,
+    /// Require `Authorization: Bearer <token>` with the token in this file.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+}
+
+/// Accepts the original CLI's single-dash `-ap PREFIX` by rewriting it before clap parses.
+pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    args.into_iter()
+        .map(|a| {
+            if a == "-ap" {
+                "--artifact-prefix".to_string()
+            } else if let Some(v) = a.strip_prefix("-ap=") {
+                format!("--artifact-prefix={v}")
+            } else {
+                a
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,45 @@
+//! One module per subcommand.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+
+use crate::cli::{Cli, Command};
+
+/// Where the history lives, from `--tracking-uri` / RUNLOG_TRACKING_URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tracking {
+    /// The embedded store in this directory.
+    Local(PathBuf),
+    /// An MLflow tracking server.
+    Http(String),
+}
+
+impl Tracking {
+    /// Interprets a tracking URI; `None` means `.runlog` in the working directory.
+    pub fn parse(uri: Option<&str>) -> Result<Self> {
+        Ok(match uri {
+            None | Some("") => Tracking::Local(PathBuf::from(".runlog")),
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                Tracking::Http(u.trim_end_matches('/').to_string())
+            }
+            Some(u) if u.starts_with("file://") => Tracking::Local(PathBuf::from(&u[7..])),
+            Some(u) if u.contains("://") => bail!(
+                "unsupported tracking URI {u:?}: use a directory, file://DIR, or http(s)://HOST:PORT"
+            ),
+            Some(u) => Tracking::Local(PathBuf::from(u)),
+        })
+    }
+}
+
+/// Runs the parsed command line; returns the process exit code.
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    let tracking = Tracking::parse(cli.tracking_uri.as_deref())?;
+    let _ = (&tracking, cli.output);
+    match cli.command {
+        Command::Run(_) => bail!("`runlog run` is not built yet"),
+        Command::Drain(_) => bail!("`runlog drain` is not built yet"),
+        Command::History(_) => bail!("`runlog history` is not built yet"),
+        Command::Serve(_) => bail!("`runlog serve` is not built yet"),
+    }
+}

@@ -1,0 +1,90 @@
+//! The embedded history store: SQLite plus artifact files, in one directory
+//! (`.runlog/` by default).
+//!
+//! ```text
+//! <dir>/history.sqlite    runs, metrics, artifacts' metadata, assets, watermarks
+//! <dir>/artifacts/<run_id>/<path>
+//! <dir>/spool/            rings of programs being logged (written by librunlog)
+//! <dir>/tmp/              partial artifacts
+//! ```
+
+mod schema;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use rusqlite::Connection;
+
+pub use schema::MIGRATIONS;
+
+/// File name of the database inside the store directory.
+pub const DB_FILE: &str = "history.sqlite";
+
+/// An open history store.
+pub struct Store {
+    dir: PathBuf,
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens the store in `dir`, creating it and migrating its schema as needed.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the store directory {}", dir.display()))?;
+        let db = dir.join(DB_FILE);
+        let mut conn = Connection::open(&db)
+            .with_context(|| format!("cannot open the history database {}", db.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .with_context(|| format!("cannot use {} (is it a runlog store?)", db.display()))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn).with_context(|| format!("cannot migrate {}", db.display()))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            conn,
+        })
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The SQLite connection, for the modules that read and write the store.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The SQLite connection, mutably (transactions).
+    pub fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// Where the artifacts of `run_id` are kept.
+    pub fn artifact_dir(&self, run_id: &str) -> PathBuf {
+        self.dir.join("artifacts").join(run_id)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > MIGRATIONS.len() {
+        bail!(
+            "the store has schema version {version}, newer than this runlog knows ({}); upgrade runlog",
+            MIGRATIONS.len()
+        );
+    }
+    if version == MIGRATIONS.len() {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.execute_batch(sql)
+            .with_context(|| format!("migration {} failed", i + 1))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
