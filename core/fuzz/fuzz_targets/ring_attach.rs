@@ -1,10 +1,12 @@
 //! Attaches a consumer to arbitrary ring storage (as another process may have
 //! left it) and reads it: errors are fine, panics and out-of-bounds reads are
-//! not. Every entry must lie inside the storage.
+//! not. Every entry must lie inside the storage. Then drains the same storage
+//! into frames: whatever the ring held, every frame the drain writes must
+//! decode (a drain never sends a frame the decoder would refuse).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use runlog_core::Consumer;
+use runlog_core::{drain, Consumer, Event, FrameDecoder};
 
 fuzz_target!(|data: &[u8]| {
     // Copy into 4-aligned storage the consumer may write its cursors into.
@@ -17,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let range = bytes.as_ptr_range();
     let (lo, hi) = (range.start as usize, range.end as usize);
     // SAFETY: `bytes` outlives the consumer; nothing else uses it.
+    let pristine = bytes.to_vec();
     let Ok(mut consumer) = (unsafe { Consumer::attach(bytes.as_mut_ptr(), bytes.len()) }) else {
         return;
     };
@@ -31,4 +34,18 @@ fuzz_target!(|data: &[u8]| {
         }
         consumer.commit();
     }
+
+    drop(consumer);
+
+    bytes.copy_from_slice(&pristine);
+    // SAFETY: as above.
+    let Ok(mut consumer) = (unsafe { Consumer::attach(bytes.as_mut_ptr(), bytes.len()) }) else {
+        return;
+    };
+    let mut scratch = [0u8; 4096];
+    let mut stream = Vec::new();
+    let _ = drain(&mut consumer, &mut scratch, &mut stream, 1 << 20);
+    FrameDecoder::new().feed(&stream, |event| {
+        assert!(!matches!(event, Event::FrameLost(_)), "drain wrote a bad frame: {event:?}");
+    });
 });
