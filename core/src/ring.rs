@@ -346,6 +346,48 @@ impl<'a> Producer<'a> {
         self.try_push(&encode)
     }
 
+    /// The logging hot path: when `room` payload bytes are free right at the
+    /// write cursor (judged from the cached release cursor, no wrap needed, no
+    /// drop notice pending), hands `write` those `room` bytes of the ring and
+    /// publishes the `n` it returns as one record, with no intermediate buffer.
+    ///
+    /// `None` when that fast case does not apply or `write` declines: then
+    /// nothing is published or counted (bytes `write` left in the free region
+    /// are never read), and the caller falls back to [`Producer::push_with`] or
+    /// [`Producer::try_push_with`], which wrap, refresh the release cursor and
+    /// report why a record is refused.
+    #[inline(always)]
+    pub fn push_in_place(
+        &mut self,
+        room: u32,
+        write: impl FnOnce(&mut [u8]) -> Option<usize>,
+    ) -> Option<u64> {
+        let cap = self.raw.cap;
+        let free = cap - self.write_pos.wrapping_sub(self.cached_release);
+        let off = self.write_pos & self.mask;
+        let fits = room <= max_payload(cap) && RECORD_HEADER_LEN + room <= free.min(cap - off);
+        if self.pending_drops != 0 || !fits {
+            return None;
+        }
+        // SAFETY: `[off, off + 8 + room)` lies inside the data area (it fits
+        // before the end) and in the free region (it fits in `free`), which
+        // only this producer writes and no consumer reads until `publish`.
+        let buf = unsafe {
+            core::slice::from_raw_parts_mut(
+                self.raw
+                    .data
+                    .as_ptr()
+                    .add((off + RECORD_HEADER_LEN) as usize),
+                room as usize,
+            )
+        };
+        let n = write(buf)?;
+        if n > room as usize {
+            return None;
+        }
+        Some(self.publish(off, n as u32, 0))
+    }
+
     fn count_drop(&mut self) {
         self.pending_drops = self.pending_drops.saturating_add(1);
         let h = self.raw.header();
@@ -448,6 +490,7 @@ impl<'a> Producer<'a> {
         }
     }
 
+    #[inline]
     fn write_word(&mut self, off: u32, word: u32) {
         // SAFETY: callers pass a 4-aligned offset with at least 4 free bytes
         // before the end of the data area, in the producer's free region.
@@ -462,6 +505,7 @@ impl<'a> Producer<'a> {
     }
 
     /// Writes the record header at `off` and makes the record visible.
+    #[inline]
     fn publish(&mut self, off: u32, len: u32, skipped: u32) -> u64 {
         let seq = self.next_seq;
         self.write_word(off, len);

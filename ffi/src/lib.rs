@@ -18,6 +18,8 @@ pub mod error;
 mod guard;
 #[cfg(feature = "std")]
 pub mod host;
+#[cfg(feature = "std")]
+mod hot;
 mod lock;
 pub mod logger;
 mod scalar;

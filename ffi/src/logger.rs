@@ -85,9 +85,22 @@ impl runlog_logger {
         }
     }
 
+    /// Takes the lock for the fast path (hosts): `None`, reporting nothing,
+    /// when the checked path must decide (a logger inherited through fork).
+    #[cfg(feature = "std")]
+    #[inline(always)]
+    pub(crate) fn try_acquire_quiet(&self) -> Option<Guard<'_, Option<Open>>> {
+        if let Kind::Spool(c) = &self.kind {
+            if crate::host::fork::inherited_from_parent(c.pid) {
+                return None;
+            }
+        }
+        Some(self.state.lock())
+    }
+
     /// Wall-clock milliseconds for metric records (hosts only).
     #[inline]
-    fn now_ms(&self) -> Option<u64> {
+    pub(crate) fn now_ms(&self) -> Option<u64> {
         match &self.kind {
             #[cfg(feature = "std")]
             Kind::Spool(_) => Some(crate::host::clock::now_ms()),
@@ -389,6 +402,13 @@ pub unsafe extern "C" fn runlog_log_i64(
     guard(|| {
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
+        #[cfg(feature = "std")]
+        if !name.is_null() {
+            // SAFETY: caller contract (name non-NULL, NUL-terminated).
+            if let Some(s) = unsafe { logger.log_scalar_fast(name, Scalar::I64(value), ticket) } {
+                return s;
+            }
+        }
         // SAFETY: caller contract.
         let name = tri!(unsafe { text::name(name) });
         logger.log_scalar(name, Scalar::I64(value), ticket)
@@ -398,8 +418,9 @@ pub unsafe extern "C" fn runlog_log_i64(
 /// Logs a floating-point metric. NaN and infinities are values, not errors.
 ///
 /// Arguments, ownership, thread safety and statuses as for `runlog_log_i64`.
-/// This is the hot path: a bounded `strlen`, a UTF-8 check and an encode into
-/// the ring, with no allocation and no system call.
+/// This is the hot path: one pass over the name that checks it and copies it
+/// into the ring, with no allocation, no system call and no lock another
+/// process can hold.
 ///
 /// # Safety
 /// As for `runlog_log_i64`.
@@ -413,6 +434,13 @@ pub unsafe extern "C" fn runlog_log_f64(
     guard(|| {
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
+        #[cfg(feature = "std")]
+        if !name.is_null() {
+            // SAFETY: caller contract (name non-NULL, NUL-terminated).
+            if let Some(s) = unsafe { logger.log_scalar_fast(name, Scalar::F64(value), ticket) } {
+                return s;
+            }
+        }
         // SAFETY: caller contract.
         let name = tri!(unsafe { text::name(name) });
         logger.log_scalar(name, Scalar::F64(value), ticket)
