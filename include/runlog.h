@@ -289,8 +289,9 @@ runlog_status runlog_log_i64(runlog_logger *logger,
 // Logs a floating-point metric. NaN and infinities are values, not errors.
 //
 // Arguments, ownership, thread safety and statuses as for `runlog_log_i64`.
-// This is the hot path: a bounded `strlen`, a UTF-8 check and an encode into
-// the ring, with no allocation and no system call.
+// This is the hot path: one pass over the name that checks it and copies it
+// into the ring, with no allocation, no system call and no lock another
+// process can hold.
 //
 // # Safety
 // As for `runlog_log_i64`.
