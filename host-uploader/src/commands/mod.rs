@@ -40,6 +40,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Run(_) => bail!("`runlog run` is not built yet"),
         Command::Drain(_) => bail!("`runlog drain` is not built yet"),
         Command::History(_) => bail!("`runlog history` is not built yet"),
-        Command::Serve(_) => bail!("`runlog serve` is not built yet"),
+        Command::Serve(args) => match &tracking {
+            Tracking::Local(dir) => crate::serve::serve(dir, &args).map(|()| 0),
+            Tracking::Http(url) => {
+                bail!("`runlog serve` serves a local store; {url} is already a tracking server")
+            }
+        },
     }
 }

@@ -1,0 +1,2 @@
+//! Talking MLflow REST to a tracking server (a real `mlflow server`, or
+//! `runlog serve`).
