@@ -8,7 +8,10 @@
 //! <dir>/tmp/              partial artifacts
 //! ```
 
+pub mod assets;
+mod read;
 mod schema;
+mod write;
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +19,7 @@ use anyhow::{bail, Context, Result};
 use rusqlite::Connection;
 
 pub use schema::MIGRATIONS;
+pub use write::{explain_at, files_under, now_ms, status_str, valid_run_id, StoredFile};
 
 /// File name of the database inside the store directory.
 pub const DB_FILE: &str = "history.sqlite";

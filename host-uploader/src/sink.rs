@@ -1,0 +1,215 @@
+//! Where drained records go: the transport-neutral [`Sink`] trait and the
+//! owned [`Batch`] that crosses it.
+//!
+//! The drain loop turns records (from a spool ring or a byte stream) into a
+//! [`Batch`] for one run and one stream, and hands it to a sink, which must
+//! commit everything in it, including the stream's watermark, atomically or
+//! not at all. The embedded store ([`crate::store::Store`]) is one sink; the
+//! MLflow REST client is another (at least once, since HTTP has no
+//! transactions). Everything a batch holds is owned, so a sink may keep it,
+//! retry it, or send it elsewhere.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+use runlog_core::RunStatus;
+
+/// Delivery position of one stream (a ring file, a byte stream).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamPos {
+    /// A key naming the stream in the destination, stable across restarts.
+    pub key: String,
+    /// Every record of the stream with a lower sequence number is in this or an earlier batch.
+    pub next_seq: u64,
+}
+
+/// The run a batch belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRef {
+    /// The run's external id.
+    pub run_id: String,
+    /// The run's experiment (used when the run is created).
+    pub experiment: String,
+}
+
+/// A metric's value, owned. Integers and floats keep their type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricValue {
+    /// A signed integer (an MLflow metric).
+    I64(i64),
+    /// A float, NaN and infinities included (an MLflow metric).
+    F64(f64),
+    /// A string (an MLflow tag).
+    Str(String),
+    /// A list of floats: one chart with steps 0..n-1.
+    F64List(Vec<f64>),
+    /// A list of integers: one chart with steps 0..n-1.
+    I64List(Vec<i64>),
+}
+
+impl MetricValue {
+    /// The store's kind code: 0 i64, 1 f64, 2 string, 3 f64 list, 4 i64 list.
+    pub fn kind(&self) -> i64 {
+        match self {
+            MetricValue::I64(_) => 0,
+            MetricValue::F64(_) => 1,
+            MetricValue::Str(_) => 2,
+            MetricValue::F64List(_) => 3,
+            MetricValue::I64List(_) => 4,
+        }
+    }
+}
+
+/// One logged metric value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricItem {
+    /// The metric's name (shared, since most batches repeat a few names).
+    pub name: Arc<str>,
+    /// What was logged.
+    pub value: MetricValue,
+    /// Explicit step; `None` numbers values in logging order.
+    pub step: Option<u64>,
+    /// Wall-clock time of the log call in ms since the Unix epoch, if the producer had a clock.
+    pub time_ms: Option<u64>,
+}
+
+/// An artifact's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArtifactContent {
+    /// Small content, reassembled in memory.
+    Bytes(Vec<u8>),
+    /// Content in a file (a staged spool blob, or a file under `outputs/`), streamed by the sink.
+    File {
+        /// The file to read. It is not modified; the caller deletes staged files after the commit.
+        path: PathBuf,
+        /// Its length in bytes.
+        len: u64,
+    },
+}
+
+/// One artifact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactItem {
+    /// Relative path under the run's artifacts, `/`-separated, validated by [`valid_artifact_path`].
+    pub path: String,
+    /// The content.
+    pub content: ArtifactContent,
+}
+
+/// Everything a batch can carry.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// The run begins (creates it if needed; an existing run is left as it is).
+    RunStart {
+        /// Start time in ms since the Unix epoch, if known.
+        time_ms: Option<u64>,
+        /// The command line, when `runlog run` started it.
+        command: Option<String>,
+    },
+    /// A metric value.
+    Metric(MetricItem),
+    /// An artifact.
+    Artifact(ArtifactItem),
+    /// The run ended.
+    RunEnd {
+        /// How.
+        status: RunStatus,
+        /// When, in ms since the Unix epoch (now, if unknown).
+        time_ms: Option<u64>,
+        /// The process exit code, when `runlog run` saw it.
+        exit_code: Option<i32>,
+    },
+    /// The writer refused this many log calls because its ring was full.
+    Dropped(u64),
+    /// Loss on a byte stream: frames discarded and records known missing.
+    Lost {
+        /// Frames discarded (damaged, truncated).
+        frames: u64,
+        /// Records known lost from sequence gaps.
+        records: u64,
+    },
+}
+
+/// Records of one run from one stream, to commit together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// The run every item belongs to.
+    pub run: RunRef,
+    /// The stream position after this batch, committed with it; `None` for
+    /// batches that come from no stream (e.g. `runlog run`'s own records).
+    pub stream: Option<StreamPos>,
+    /// The items, in logging order.
+    pub items: Vec<Item>,
+}
+
+impl Batch {
+    /// An empty batch for `run`.
+    pub fn new(run: RunRef) -> Self {
+        Self {
+            run,
+            stream: None,
+            items: Vec::new(),
+        }
+    }
+}
+
+/// Reports bytes of artifact content stored so far (for a progress bar).
+pub type Progress<'a> = &'a mut dyn FnMut(u64);
+
+/// A destination for drained records.
+pub trait Sink {
+    /// The committed position of `stream`: records below it are already stored.
+    /// `None` when the destination has never seen the stream.
+    fn watermark(&mut self, stream: &str) -> Result<Option<u64>>;
+
+    /// Stores `batch`. On `Ok` everything in it, and its stream position, is
+    /// durable at the destination; on `Err` the caller may retry the same batch.
+    fn commit(&mut self, batch: &Batch) -> Result<()>;
+
+    /// As [`Sink::commit`], reporting artifact bytes stored as they are streamed.
+    fn commit_with_progress(&mut self, batch: &Batch, progress: Progress<'_>) -> Result<()> {
+        let _ = progress;
+        self.commit(batch)
+    }
+
+    /// The status the destination has for `run_id`, if it knows the run
+    /// (`RUNNING`, `FINISHED`, `FAILED`, `KILLED`).
+    fn run_status(&mut self, run_id: &str) -> Result<Option<String>>;
+}
+
+/// Whether `path` is acceptable as an artifact path: relative, `/`-separated,
+/// no empty, `.` or `..` components, no backslash or NUL, at most 1024 bytes.
+/// Paths come from untrusted programs and become file names in the store.
+pub fn valid_artifact_path(path: &str) -> bool {
+    !path.is_empty()
+        && path.len() <= 1024
+        && !path.contains(['\\', '\0'])
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_paths_are_checked() {
+        assert!(valid_artifact_path("model/weights.bin"));
+        assert!(valid_artifact_path("a"));
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a//b",
+            "a/",
+            "./a",
+            "a\\b",
+            "a\0",
+        ] {
+            assert!(!valid_artifact_path(bad), "{bad:?}");
+        }
+    }
+}

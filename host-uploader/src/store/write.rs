@@ -1,0 +1,600 @@
+//! Writing to the store: experiments, runs, and batches of drained records.
+//!
+//! A batch is one SQLite transaction (`BEGIN IMMEDIATE`), holding its metric
+//! values, artifacts' metadata, run start and end, loss counters and the
+//! stream's watermark, so that after a crash the store has either all of a
+//! batch or none of it. Artifact files are written (to a temporary file, then
+//! renamed into place) before the transaction: a row never names a missing
+//! file, and a file without a row is overwritten when the batch is retried.
+//!
+//! The insert path is what the drain's throughput rests on: statements are
+//! prepared once and cached, series are looked up once per batch and their
+//! summaries (count, latest value) written once per batch, and
+//! `runs.next_ord` likewise.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, Context, Result};
+use runlog_core::RunStatus;
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
+use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+use sha2::{Digest, Sha256};
+
+use super::Store;
+use crate::sink::{
+    valid_artifact_path, ArtifactContent, Batch, Item, MetricValue, Progress, RunRef, Sink,
+};
+
+/// Buffer for streaming artifact content: memory stays bounded whatever the file size.
+const COPY_BUF: usize = 1 << 20;
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The store's name for a run status.
+pub fn status_str(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Finished => "FINISHED",
+        RunStatus::Failed => "FAILED",
+        RunStatus::Killed => "KILLED",
+    }
+}
+
+/// Whether `run_id` is acceptable as a run id: 1..=64 bytes of `[A-Za-z0-9_.-]`,
+/// not starting with `.` (run ids become directory names in the store).
+pub fn valid_run_id(run_id: &str) -> bool {
+    (1..=64).contains(&run_id.len())
+        && !run_id.starts_with('.')
+        && run_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// What was stored for one artifact file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    /// Bytes written.
+    pub size: u64,
+    /// SHA-256 of the content, lowercase hex.
+    pub sha256: String,
+}
+
+/// A metric series' state while a batch is written.
+struct SeriesAgg {
+    id: i64,
+    count: i64,
+    /// Index in the batch of the series' latest value, if the batch has one.
+    last: Option<usize>,
+    last_step: i64,
+    last_ms: i64,
+}
+
+fn sql_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A metric value as SQLite stores it (see schema.rs: NaN, which SQLite
+/// cannot hold as a REAL, is stored as NULL with kind 1).
+fn sql_value(v: &MetricValue) -> ToSqlOutput<'_> {
+    match v {
+        MetricValue::I64(i) => ToSqlOutput::Owned(SqlValue::Integer(*i)),
+        MetricValue::F64(f) if f.is_nan() => ToSqlOutput::Owned(SqlValue::Null),
+        MetricValue::F64(f) => ToSqlOutput::Owned(SqlValue::Real(*f)),
+        MetricValue::Str(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        MetricValue::F64List(l) => ToSqlOutput::Owned(SqlValue::Blob(
+            l.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        )),
+        MetricValue::I64List(l) => ToSqlOutput::Owned(SqlValue::Blob(
+            l.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        )),
+    }
+}
+
+impl Store {
+    /// The id of experiment `name`, creating it if needed.
+    pub fn experiment_id(&self, name: &str) -> Result<i64> {
+        experiment_id(self.conn(), name)
+    }
+
+    /// Creates run `run_id` in `experiment` (or returns the existing one's row id).
+    pub fn create_run(
+        &mut self,
+        run_id: &str,
+        experiment: &str,
+        start_ms: u64,
+        command: Option<&str>,
+    ) -> Result<i64> {
+        let tx = self.begin()?;
+        let run = RunRef {
+            run_id: run_id.to_string(),
+            experiment: experiment.to_string(),
+        };
+        let (id, _) = ensure_run(&tx, &run, Some(start_ms), command)?;
+        tx.commit().map_err(|e| self.explain(e.into()))?;
+        Ok(id)
+    }
+
+    /// Records how run `run_id` ended.
+    pub fn set_run_end(
+        &mut self,
+        run_id: &str,
+        status: RunStatus,
+        end_ms: u64,
+        exit_code: Option<i32>,
+    ) -> Result<()> {
+        let n = self
+            .conn()
+            .execute(
+                "UPDATE runs SET status = ?2, end_ms = ?3, exit_code = COALESCE(?4, exit_code)
+                 WHERE run_id = ?1",
+                params![run_id, status_str(status), sql_i64(end_ms), exit_code],
+            )
+            .map_err(|e| self.explain(e.into()))?;
+        if n == 0 {
+            bail!("no run {run_id:?} in the store {}", self.dir().display());
+        }
+        Ok(())
+    }
+
+    /// The status of run `run_id`, if the store has it.
+    pub fn run_status(&self, run_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT status FROM runs WHERE run_id = ?1", [run_id], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// The committed position of `stream`, if the store has seen it.
+    pub fn watermark(&self, stream: &str) -> Result<Option<u64>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT next_seq FROM streams WHERE key = ?1",
+                [stream],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(|v| v.max(0) as u64))
+    }
+
+    /// Stores `batch` in one transaction (see the module docs).
+    pub fn commit_batch(&mut self, batch: &Batch, progress: Progress<'_>) -> Result<()> {
+        if !valid_run_id(&batch.run.run_id) {
+            bail!(
+                "invalid run id {:?}: run ids are 1 to 64 characters of A-Z a-z 0-9 _ . - not starting with '.'",
+                batch.run.run_id
+            );
+        }
+        // Files first, outside the transaction (see the module docs).
+        let mut files: Vec<Option<StoredFile>> = Vec::new();
+        for item in &batch.items {
+            if let Item::Artifact(a) = item {
+                files.push(self.place_artifact(
+                    &batch.run.run_id,
+                    &a.path,
+                    &a.content,
+                    progress,
+                )?);
+            }
+        }
+        let result = self.write_rows(batch, &files);
+        result.map_err(|e| self.explain(e))
+    }
+
+    fn begin(&mut self) -> Result<Transaction<'_>> {
+        let dir = self.dir().to_path_buf();
+        self.conn_mut()
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| explain_at(&dir, e.into()))
+    }
+
+    fn write_rows(&mut self, batch: &Batch, files: &[Option<StoredFile>]) -> Result<()> {
+        let tx = self.begin()?;
+        let now = now_ms();
+        let start = batch.items.iter().find_map(|i| match i {
+            Item::RunStart { time_ms, .. } => Some(time_ms.unwrap_or(now)),
+            _ => None,
+        });
+        let command = batch.items.iter().find_map(|i| match i {
+            Item::RunStart { command, .. } => command.as_deref(),
+            _ => None,
+        });
+        let (run, next_ord) = ensure_run(&tx, &batch.run, start.or(Some(now)), command)?;
+        let mut ord = next_ord;
+        let mut series: HashMap<Arc<str>, SeriesAgg> = HashMap::new();
+        let mut files = files.iter();
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO metric_values (series, idx, ord, step, time_ms, kind, value)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for (i, item) in batch.items.iter().enumerate() {
+                match item {
+                    Item::Metric(m) => {
+                        let agg = match series.get_mut(&m.name) {
+                            Some(agg) => agg,
+                            None => {
+                                let agg = load_series(&tx, run, &m.name, m.value.kind(), ord)?;
+                                series.entry(m.name.clone()).or_insert(agg)
+                            }
+                        };
+                        let idx = agg.count;
+                        let step = m.step.map(sql_i64).unwrap_or(idx);
+                        let time = sql_i64(m.time_ms.unwrap_or(now));
+                        insert.execute(params![
+                            agg.id,
+                            idx,
+                            ord,
+                            step,
+                            time,
+                            m.value.kind(),
+                            sql_value(&m.value)
+                        ])?;
+                        agg.count += 1;
+                        agg.last = Some(i);
+                        agg.last_step = step;
+                        agg.last_ms = time;
+                        ord += 1;
+                    }
+                    Item::Artifact(a) => {
+                        if let Some(Some(f)) = files.next() {
+                            tx.prepare_cached(
+                                "INSERT OR REPLACE INTO artifacts (run, path, size, sha256, created_ms)
+                                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                            )?
+                            .execute(params![run, a.path, sql_i64(f.size), f.sha256, sql_i64(now)])?;
+                        }
+                    }
+                    Item::RunEnd {
+                        status,
+                        time_ms,
+                        exit_code,
+                    } => {
+                        tx.prepare_cached(
+                            "UPDATE runs SET status = ?2, end_ms = ?3,
+                                    exit_code = COALESCE(?4, exit_code) WHERE id = ?1",
+                        )?
+                        .execute(params![
+                            run,
+                            status_str(*status),
+                            sql_i64(time_ms.unwrap_or(now)),
+                            exit_code
+                        ])?;
+                    }
+                    Item::Dropped(n) => {
+                        tx.prepare_cached("UPDATE runs SET dropped = dropped + ?2 WHERE id = ?1")?
+                            .execute(params![run, sql_i64(*n)])?;
+                    }
+                    Item::Lost { frames, records } => {
+                        tx.prepare_cached(
+                            "UPDATE runs SET lost_frames = lost_frames + ?2,
+                                    lost_records = lost_records + ?3 WHERE id = ?1",
+                        )?
+                        .execute(params![
+                            run,
+                            sql_i64(*frames),
+                            sql_i64(*records)
+                        ])?;
+                    }
+                    Item::RunStart { .. } => {}
+                }
+            }
+        }
+        {
+            let mut update = tx.prepare_cached(
+                "UPDATE series SET count = ?2, kind = ?3, last_value = ?4, last_step = ?5, last_ms = ?6
+                 WHERE id = ?1",
+            )?;
+            for agg in series.values() {
+                let Some(Item::Metric(m)) = agg.last.map(|i| &batch.items[i]) else {
+                    continue;
+                };
+                update.execute(params![
+                    agg.id,
+                    agg.count,
+                    m.value.kind(),
+                    sql_value(&m.value),
+                    agg.last_step,
+                    agg.last_ms
+                ])?;
+            }
+        }
+        if ord != next_ord {
+            tx.prepare_cached("UPDATE runs SET next_ord = ?2 WHERE id = ?1")?
+                .execute(params![run, ord])?;
+        }
+        if let Some(pos) = &batch.stream {
+            tx.prepare_cached(
+                "INSERT INTO streams (key, run, next_seq) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key) DO UPDATE
+                 SET run = excluded.run, next_seq = MAX(next_seq, excluded.next_seq)",
+            )?
+            .execute(params![pos.key, run, sql_i64(pos.next_seq)])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Writes an artifact's content to `<store>/artifacts/<run_id>/<path>`
+    /// (temporary file, then rename). `Ok(None)` when the path is unusable
+    /// (invalid, or clashing with a directory): the artifact is skipped with a
+    /// warning rather than blocking the stream forever.
+    fn place_artifact(
+        &self,
+        run_id: &str,
+        path: &str,
+        content: &ArtifactContent,
+        progress: Progress<'_>,
+    ) -> Result<Option<StoredFile>> {
+        if !valid_artifact_path(path) {
+            eprintln!(
+                "runlog: warning: skipping artifact with invalid path {path:?} in run {run_id}"
+            );
+            return Ok(None);
+        }
+        let dest = self.artifact_dir(run_id).join(path);
+        match content {
+            ArtifactContent::Bytes(bytes) => {
+                self.store_artifact_from(&dest, &mut &bytes[..], progress)
+            }
+            ArtifactContent::File { path: src, .. } => {
+                let mut f = File::open(src)
+                    .with_context(|| format!("cannot read the artifact file {}", src.display()))?;
+                self.store_artifact_from(&dest, &mut f, progress)
+            }
+        }
+        .map(Some)
+        .or_else(|e| match io_kind(&e) {
+            Some(io::ErrorKind::NotADirectory | io::ErrorKind::IsADirectory) => {
+                eprintln!("runlog: warning: skipping artifact {path:?} of run {run_id}: {e:#}");
+                Ok(None)
+            }
+            _ => Err(self.explain(e)),
+        })
+    }
+
+    /// Streams `src` into the store file `dest` with bounded memory, computing its SHA-256.
+    pub fn store_artifact_from(
+        &self,
+        dest: &Path,
+        src: &mut dyn Read,
+        progress: Progress<'_>,
+    ) -> Result<StoredFile> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let tmp_dir = self.dir().join("tmp");
+        fs::create_dir_all(&tmp_dir)
+            .with_context(|| format!("cannot create {}", tmp_dir.display()))?;
+        let tmp = tmp_dir.join(format!(
+            "{}-{}.part",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let result = (|| -> Result<StoredFile> {
+            let mut out =
+                File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+            let mut hash = Sha256::new();
+            let mut buf = vec![0u8; COPY_BUF];
+            let mut size = 0u64;
+            loop {
+                let n = match src.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(anyhow!(e).context("cannot read artifact content")),
+                };
+                hash.update(&buf[..n]);
+                out.write_all(&buf[..n])
+                    .with_context(|| format!("cannot write {}", tmp.display()))?;
+                size += n as u64;
+                progress(size);
+            }
+            out.sync_data()
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
+            if let Some(parent) = dest.parent() {
+                fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            fs::rename(&tmp, dest)
+                .with_context(|| format!("cannot move the artifact into {}", dest.display()))?;
+            Ok(StoredFile {
+                size,
+                sha256: hash.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+            })
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// Adds what the user can do to errors whose cause is the store itself.
+    pub fn explain(&self, err: anyhow::Error) -> anyhow::Error {
+        explain_at(self.dir(), err)
+    }
+}
+
+impl Sink for Store {
+    fn watermark(&mut self, stream: &str) -> Result<Option<u64>> {
+        Store::watermark(self, stream)
+    }
+
+    fn commit(&mut self, batch: &Batch) -> Result<()> {
+        self.commit_batch(batch, &mut |_| {})
+    }
+
+    fn commit_with_progress(&mut self, batch: &Batch, progress: Progress<'_>) -> Result<()> {
+        self.commit_batch(batch, progress)
+    }
+
+    fn run_status(&mut self, run_id: &str) -> Result<Option<String>> {
+        Store::run_status(self, run_id)
+    }
+}
+
+fn experiment_id(conn: &rusqlite::Connection, name: &str) -> Result<i64> {
+    if let Some(id) = conn
+        .prepare_cached("SELECT id FROM experiments WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()?
+    {
+        return Ok(id);
+    }
+    conn.prepare_cached("INSERT INTO experiments (name, created_ms) VALUES (?1, ?2)")?
+        .execute(params![name, sql_i64(now_ms())])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// The run's row id and `next_ord`, creating the run (and its experiment) if needed.
+fn ensure_run(
+    tx: &Transaction<'_>,
+    run: &RunRef,
+    start_ms: Option<u64>,
+    command: Option<&str>,
+) -> Result<(i64, i64)> {
+    let found = tx
+        .prepare_cached("SELECT id, next_ord, command IS NULL FROM runs WHERE run_id = ?1")?
+        .query_row([&run.run_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, bool>(2)?,
+            ))
+        })
+        .optional()?;
+    if let Some((id, next_ord, no_command)) = found {
+        if let (Some(cmd), true) = (command, no_command) {
+            tx.execute(
+                "UPDATE runs SET command = ?2 WHERE id = ?1",
+                params![id, cmd],
+            )?;
+        }
+        return Ok((id, next_ord));
+    }
+    let experiment = if run.experiment.is_empty() {
+        "default"
+    } else {
+        &run.experiment
+    };
+    let exp = experiment_id(tx, experiment)?;
+    tx.prepare_cached(
+        "INSERT INTO runs (run_id, experiment_id, start_ms, command) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        run.run_id,
+        exp,
+        sql_i64(start_ms.unwrap_or_else(now_ms)),
+        command
+    ])?;
+    Ok((tx.last_insert_rowid(), 0))
+}
+
+fn load_series(
+    tx: &Transaction<'_>,
+    run: i64,
+    name: &str,
+    kind: i64,
+    ord: i64,
+) -> Result<SeriesAgg> {
+    let found = tx
+        .prepare_cached("SELECT id, count FROM series WHERE run = ?1 AND name = ?2")?
+        .query_row(params![run, name], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let (id, count) = match found {
+        Some(f) => f,
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO series (run, name, kind, count, first_ord) VALUES (?1, ?2, ?3, 0, ?4)",
+            )?
+            .execute(params![run, name, kind, ord])?;
+            (tx.last_insert_rowid(), 0)
+        }
+    };
+    Ok(SeriesAgg {
+        id,
+        count,
+        last: None,
+        last_step: 0,
+        last_ms: 0,
+    })
+}
+
+fn io_kind(err: &anyhow::Error) -> Option<io::ErrorKind> {
+    err.chain()
+        .find_map(|c| c.downcast_ref::<io::Error>())
+        .map(|e| e.kind())
+}
+
+fn raw_os_error(err: &anyhow::Error) -> Option<i32> {
+    err.chain()
+        .find_map(|c| c.downcast_ref::<io::Error>())
+        .and_then(|e| e.raw_os_error())
+}
+
+/// Turns the store errors users can act on into messages saying what to do.
+pub fn explain_at(dir: &Path, err: anyhow::Error) -> anyhow::Error {
+    use rusqlite::ErrorCode as C;
+    let dir = dir.display();
+    let sqlite = err
+        .chain()
+        .find_map(|c| match c.downcast_ref::<rusqlite::Error>() {
+            Some(rusqlite::Error::SqliteFailure(e, _)) => Some(e.code),
+            _ => None,
+        });
+    let hint = match (sqlite, raw_os_error(&err)) {
+        (Some(C::DatabaseBusy | C::DatabaseLocked), _) => format!(
+            "the history store {dir} is locked by another process (a long query or another writer); \
+             wait for it to finish, or stop it, and try again"
+        ),
+        (Some(C::ReadOnly | C::PermissionDenied | C::CannotOpen), _)
+        | (_, Some(libc::EACCES | libc::EPERM | libc::EROFS)) => format!(
+            "the history store {dir} is not writable; fix its permissions or choose another \
+             directory with --tracking-uri DIR"
+        ),
+        (Some(C::DiskFull), _) | (_, Some(libc::ENOSPC | libc::EDQUOT)) => format!(
+            "the disk holding the history store {dir} is full; nothing drained was lost: free some \
+             space, then run `runlog drain --once` to upload the rest"
+        ),
+        _ => return err,
+    };
+    err.context(hint)
+}
+
+/// Lists every regular file under `dir`, with its path relative to `dir` (`/`-separated), sorted.
+pub fn files_under(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).with_context(|| format!("cannot list {}", d.display()))? {
+            let entry = entry?;
+            let path = entry.path();
+            let ty = entry.file_type()?;
+            if ty.is_dir() {
+                stack.push(path);
+            } else if ty.is_file() {
+                let rel = path
+                    .strip_prefix(dir)
+                    .unwrap_or(&path)
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                out.push((rel, path));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
