@@ -100,7 +100,11 @@ fn draw<DB: DrawingBackend>(
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
                 (a.min(p.1), b.max(p.1))
             });
-        let (xlo, xhi) = if xhi > xlo { (xlo, xhi) } else { padded(xlo, xhi) };
+        let (xlo, xhi) = if xhi > xlo {
+            (xlo, xhi)
+        } else {
+            padded(xlo, xhi)
+        };
         let (ylo, yhi) = padded(ylo, yhi);
         let mut ctx = ChartBuilder::on(panel)
             .caption(

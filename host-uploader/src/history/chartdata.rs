@@ -78,7 +78,9 @@ pub fn decimate(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
     out.push(points[0]);
     for b in 0..buckets {
         let lo = b * inner.len() / buckets;
-        let hi = ((b + 1) * inner.len() / buckets).max(lo + 1).min(inner.len());
+        let hi = ((b + 1) * inner.len() / buckets)
+            .max(lo + 1)
+            .min(inner.len());
         let chunk = &inner[lo..hi];
         let (mut imin, mut imax) = (0, 0);
         for (i, p) in chunk.iter().enumerate() {
@@ -129,8 +131,16 @@ mod tests {
 
     #[test]
     fn scalars_chart_only_when_logged_more_than_once() {
-        assert!(!is_chartable(&summary(MetricKind::Int, 1, MetricValue::Int(3))));
-        assert!(is_chartable(&summary(MetricKind::Int, 2, MetricValue::Int(3))));
+        assert!(!is_chartable(&summary(
+            MetricKind::Int,
+            1,
+            MetricValue::Int(3)
+        )));
+        assert!(is_chartable(&summary(
+            MetricKind::Int,
+            2,
+            MetricValue::Int(3)
+        )));
         assert!(!is_chartable(&summary(
             MetricKind::Text,
             5,

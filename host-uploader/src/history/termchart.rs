@@ -190,7 +190,10 @@ mod tests {
 
     #[test]
     fn sparkline_spans_lowest_to_highest_bar_and_bounds_width() {
-        assert_eq!(sparkline(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], 20), "▁▂▃▄▅▆▇█");
+        assert_eq!(
+            sparkline(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], 20),
+            "▁▂▃▄▅▆▇█"
+        );
         let long: Vec<f64> = (0..1000).map(|i| i as f64).collect();
         let s = sparkline(&long, 30);
         assert_eq!(s.chars().count(), 30);
@@ -208,8 +211,12 @@ mod tests {
             assert!(l.chars().count() <= 40 + 2 + 6, "{l}");
         }
         // The maximum is in the top row, the minimum in the bottom row.
-        assert!(lines[0].chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)));
-        assert!(lines[3].chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)));
+        assert!(lines[0]
+            .chars()
+            .any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)));
+        assert!(lines[3]
+            .chars()
+            .any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)));
         assert!(lines[4].contains("└0") && lines[4].ends_with("499"));
     }
 

@@ -298,7 +298,7 @@ pub fn handle(store: &mut Store, method: &str, endpoint: &str, p: &Params) -> Ap
             let offset = page_offset(p)?;
             let all: Vec<Value> = db::experiments(store.conn())?
                 .into_iter()
-                .filter(|e| name_filter.as_ref().map_or(true, |f| f(&e.name)))
+                .filter(|e| name_filter.as_ref().is_none_or(|f| f(&e.name)))
                 .map(|e| e.to_json())
                 .collect();
             Ok(page("experiments", all, offset, max))
@@ -454,7 +454,7 @@ pub fn handle(store: &mut Store, method: &str, endpoint: &str, p: &Params) -> Ap
             let filter = experiment_name_filter(p.opt_str("filter")?.unwrap_or(""))?;
             let mut out = Vec::new();
             for name in db::model_names(store.conn())? {
-                if filter.as_ref().map_or(true, |f| f(&name)) {
+                if filter.as_ref().is_none_or(|f| f(&name)) {
                     let (_, created) = db::model(store.conn(), &name)?;
                     let versions = db::model_versions(store.conn(), Some(&name))?;
                     out.push(model_json(&name, created, &versions));

@@ -260,6 +260,9 @@ impl ModelVersion {
     }
 }
 
+/// The tag with which runlog's HTTP sink names the run id its program gave a run.
+pub const RUNLOG_RUN_ID_TAG: &str = "runlog.run_id";
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -401,7 +404,17 @@ pub fn create_run(
         check_key(k)?;
         check_len("tag value", v, MAX_TAG_LEN)?;
     }
-    let run_id = new_run_id()?;
+    // A run uploaded by runlog keeps the id its program gave it, when free, so
+    // `runlog history` shows the same id here as in the program's own store.
+    let wanted = tags
+        .iter()
+        .find(|(k, _)| k == RUNLOG_RUN_ID_TAG)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| crate::store::valid_run_id(v));
+    let run_id = match wanted {
+        Some(w) if run_row(store.conn(), w).is_err() => w.to_string(),
+        _ => new_run_id()?,
+    };
     let tx = immediate(store)?;
     tx.execute(
         "INSERT INTO runs (run_id, experiment_id, status, start_ms) VALUES (?1, ?2, 'RUNNING', ?3)",
@@ -700,6 +713,11 @@ pub fn log_batch(
         check_len("tag value", v, MAX_TAG_LEN)?;
     }
     let tx = immediate(store)?;
+    if already_applied(&tx, run, tags)? {
+        // A retry of a request whose answer was lost: applying it again
+        // would log its metrics twice.
+        return Ok(());
+    }
     for (k, v) in params_in {
         let old: Option<String> = tx
             .prepare_cached("SELECT value FROM params WHERE run = ?1 AND key = ?2")?
@@ -727,6 +745,31 @@ pub fn log_batch(
     }
     tx.commit()?;
     Ok(())
+}
+
+/// Whether a request stamped with a runlog stream mark (see
+/// `mlflow::sink`) was applied before: same sending session, and a position
+/// at or before the one already recorded.
+fn already_applied(tx: &Transaction<'_>, run: &RunRow, tags: &[(&str, &str)]) -> ApiResult<bool> {
+    use crate::mlflow::sink::{StreamMark, STREAM_TAG_PREFIX};
+    for (k, v) in tags {
+        if !k.starts_with(STREAM_TAG_PREFIX) {
+            continue;
+        }
+        let Some(new) = StreamMark::parse(v) else {
+            continue;
+        };
+        let old: Option<String> = tx
+            .prepare_cached("SELECT value FROM tags WHERE run = ?1 AND key = ?2")?
+            .query_row(params![run.pk, k], |r| r.get(0))
+            .optional()?;
+        if let Some(old) = old.as_deref().and_then(StreamMark::parse) {
+            if old.session == new.session && (new.next_seq, new.part) <= (old.next_seq, old.part) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 fn bind(n: Num) -> rusqlite::types::Value {
@@ -1007,7 +1050,7 @@ pub fn model_versions(c: &Connection, name: Option<&str>) -> ApiResult<Vec<Model
     let mut out = Vec::new();
     for v in rows {
         let v = v?;
-        if name.map_or(true, |n| n == v.name) {
+        if name.is_none_or(|n| n == v.name) {
             out.push(v);
         }
     }

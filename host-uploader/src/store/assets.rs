@@ -127,7 +127,9 @@ pub(super) fn promote(
     )
     .map_err(sql)?;
     let asset: i64 = tx
-        .query_row("SELECT id FROM assets WHERE name = ?1", [name], |r| r.get(0))
+        .query_row("SELECT id FROM assets WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
         .map_err(sql)?;
     let version: i64 = tx
         .query_row(
@@ -156,9 +158,8 @@ pub(super) fn promote(
             let dst = staging.join(&f.path);
             copy_checked(&src, &dst, f)?;
         }
-        fs::rename(&staging, &dir).with_context(|| {
-            format!("cannot move {} to {}", staging.display(), dir.display())
-        })?;
+        fs::rename(&staging, &dir)
+            .with_context(|| format!("cannot move {} to {}", staging.display(), dir.display()))?;
         tx.execute(
             "INSERT INTO asset_versions (asset, version, run, prefix, created_ms)
              VALUES (?1, ?2, ?3, ?4, ?5)",

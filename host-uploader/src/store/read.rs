@@ -35,11 +35,9 @@ impl Store {
     /// The internal key of the run `run_id` (exact id).
     pub(crate) fn run_key(&self, run_id: &str) -> HistoryResult<i64> {
         self.conn()
-            .query_row(
-                "SELECT id FROM runs WHERE run_id = ?1",
-                [run_id],
-                |r| r.get(0),
-            )
+            .query_row("SELECT id FROM runs WHERE run_id = ?1", [run_id], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(sql)?
             .ok_or_else(|| HistoryError::UnknownRun(run_id.to_string()))
@@ -94,8 +92,7 @@ impl Store {
                         |r| r.get(0),
                     )
                     .map_err(sql)?;
-                let mut candidates: Vec<String> =
-                    found.into_iter().take(MAX_CANDIDATES).collect();
+                let mut candidates: Vec<String> = found.into_iter().take(MAX_CANDIDATES).collect();
                 if total as usize > candidates.len() {
                     candidates.push(format!("... ({} in all)", total));
                 }
@@ -110,9 +107,11 @@ impl Store {
     fn is_empty(&self) -> HistoryResult<bool> {
         let n: i64 = self
             .conn()
-            .query_row("SELECT count(*) FROM (SELECT 1 FROM runs LIMIT 1)", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT count(*) FROM (SELECT 1 FROM runs LIMIT 1)",
+                [],
+                |r| r.get(0),
+            )
             .map_err(sql)?;
         Ok(n == 0)
     }
