@@ -1,5 +1,8 @@
 //! One module per subcommand.
 
+pub mod drain;
+pub mod run;
+
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
@@ -35,10 +38,10 @@ impl Tracking {
 /// Runs the parsed command line; returns the process exit code.
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let tracking = Tracking::parse(cli.tracking_uri.as_deref())?;
-    let _ = (&tracking, cli.output);
+    let _ = cli.output;
     match cli.command {
-        Command::Run(_) => bail!("`runlog run` is not built yet"),
-        Command::Drain(_) => bail!("`runlog drain` is not built yet"),
+        Command::Run(args) => run::run(args, &tracking),
+        Command::Drain(args) => drain::drain(args, &tracking),
         Command::History(_) => bail!("`runlog history` is not built yet"),
         Command::Serve(args) => match &tracking {
             Tracking::Local(dir) => crate::serve::serve(dir, &args).map(|()| 0),
@@ -46,5 +49,27 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 bail!("`runlog serve` serves a local store; {url} is already a tracking server")
             }
         },
+    }
+}
+
+/// The sink drained records go to: the embedded store, or an MLflow server.
+pub fn open_sink(tracking: &Tracking) -> Result<Box<dyn crate::sink::Sink>> {
+    match tracking {
+        Tracking::Local(dir) => Ok(Box::new(
+            crate::store::Store::open(dir).map_err(|e| crate::store::explain_at(dir, e))?,
+        )),
+        Tracking::Http(uri) => bail!(
+            "draining into an MLflow server ({uri}) is not available in this build; \
+             use a local store directory as --tracking-uri"
+        ),
+    }
+}
+
+/// The spool directory programs write to: `<store>/spool`, or `.runlog/spool`
+/// when the history is on a server.
+pub fn spool_dir(tracking: &Tracking) -> PathBuf {
+    match tracking {
+        Tracking::Local(dir) => dir.join("spool"),
+        Tracking::Http(_) => PathBuf::from(".runlog").join("spool"),
     }
 }

@@ -1,0 +1,200 @@
+//! Turning borrowed core records into owned batch items.
+//!
+//! Shared by every source: metric names are interned (a batch repeats a few
+//! names many times), artifacts sent in chunks are reassembled and checked,
+//! and anything malformed is counted instead of stopping the stream.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use runlog_core::crc::Crc32;
+use runlog_core::{Metric, Name, Record, Value};
+
+use crate::sink::{
+    valid_artifact_path, ArtifactContent, ArtifactItem, Item, MetricItem, MetricValue,
+};
+
+/// Most distinct names kept interned; past it the table starts over (names
+/// come from untrusted producers, so the table must not grow without bound).
+const MAX_INTERNED: usize = 4096;
+
+/// An artifact being reassembled from `ArtifactBegin`/`ArtifactChunk`s.
+#[derive(Debug)]
+pub struct OpenArtifact {
+    /// The id tying its chunks together.
+    pub id: u32,
+    /// Where it goes.
+    pub path: String,
+    /// The announced length.
+    pub len: u64,
+    /// Content so far.
+    pub data: Vec<u8>,
+    /// Running CRC of `data`.
+    pub crc: Crc32,
+}
+
+/// What a record turned into.
+#[derive(Debug)]
+pub enum Converted {
+    /// An item for the batch.
+    Item(Item),
+    /// The record was consumed (a chunk, a name definition) and yields nothing yet.
+    Nothing,
+    /// The record was unusable (malformed, or an artifact that failed its check); count it lost.
+    Bad(String),
+    /// A staged artifact file to check and store (spool sources only).
+    File {
+        /// Artifact path.
+        path: String,
+        /// Bare file name in the spool directory.
+        file: String,
+        /// Announced length.
+        len: u64,
+        /// Announced CRC-32.
+        crc32: u32,
+    },
+    /// A `RunStart`: the producer's run id and experiment.
+    RunStart {
+        /// The run's id as the producer sent it.
+        run_id: String,
+        /// Its experiment.
+        experiment: String,
+        /// When it started.
+        time_ms: Option<u64>,
+    },
+}
+
+/// Per-stream conversion state.
+#[derive(Debug, Default)]
+pub struct Converter {
+    names: HashMap<Box<str>, Arc<str>>,
+    /// The artifact being reassembled, if any.
+    pub open: Option<OpenArtifact>,
+}
+
+impl Converter {
+    /// A converter with nothing interned and no open artifact.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn name(&mut self, text: &str) -> Arc<str> {
+        if let Some(n) = self.names.get(text) {
+            return n.clone();
+        }
+        if self.names.len() >= MAX_INTERNED {
+            self.names.clear();
+        }
+        let n: Arc<str> = Arc::from(text);
+        self.names.insert(Box::from(text), n.clone());
+        n
+    }
+
+    /// Converts one record.
+    pub fn convert(&mut self, record: &Record<'_>) -> Converted {
+        match *record {
+            Record::Metric(Metric {
+                name,
+                value,
+                step,
+                time_ms,
+            }) => {
+                let Name::Text(text) = name else {
+                    return Converted::Bad("metric with an undefined name id".into());
+                };
+                let value = match value {
+                    Value::I64(v) => MetricValue::I64(v),
+                    Value::F64(v) => MetricValue::F64(v),
+                    Value::Str(s) => MetricValue::Str(s.to_string()),
+                    Value::F64List(l) => MetricValue::F64List(l.iter().collect()),
+                    Value::I64List(l) => MetricValue::I64List(l.iter().collect()),
+                };
+                Converted::Item(Item::Metric(MetricItem {
+                    name: self.name(text),
+                    value,
+                    step,
+                    time_ms,
+                }))
+            }
+            Record::NameDef { .. } => Converted::Nothing,
+            Record::RunStart(s) => Converted::RunStart {
+                run_id: s.run_id.to_string(),
+                experiment: s.experiment.to_string(),
+                time_ms: s.time_ms,
+            },
+            Record::RunEnd { status, time_ms } => Converted::Item(Item::RunEnd {
+                status,
+                time_ms,
+                exit_code: None,
+            }),
+            Record::Dropped { count } => Converted::Item(Item::Dropped(u64::from(count))),
+            Record::ArtifactBegin { id, path, len } => {
+                let replaced = self.open.take();
+                if !valid_artifact_path(path) {
+                    return Converted::Bad(format!("artifact with invalid path {path:?}"));
+                }
+                self.open = Some(OpenArtifact {
+                    id,
+                    path: path.to_string(),
+                    len,
+                    // `len` is untrusted: grow as chunks arrive instead of reserving it.
+                    data: Vec::new(),
+                    crc: Crc32::new(),
+                });
+                match replaced {
+                    Some(old) => Converted::Bad(format!(
+                        "artifact {:?} never ended (another one began)",
+                        old.path
+                    )),
+                    None => Converted::Nothing,
+                }
+            }
+            Record::ArtifactChunk { id, offset, data } => {
+                let Some(open) = self.open.as_mut().filter(|o| o.id == id) else {
+                    return Converted::Bad(format!("chunk of artifact {id}, which is not open"));
+                };
+                let end = open.data.len() as u64 + data.0.len() as u64;
+                if offset != open.data.len() as u64 || end > open.len {
+                    let path = self.open.take().map(|o| o.path).unwrap_or_default();
+                    return Converted::Bad(format!(
+                        "artifact {path:?}: chunk at offset {offset} does not continue it"
+                    ));
+                }
+                open.data.extend_from_slice(data.0);
+                open.crc.update(data.0);
+                Converted::Nothing
+            }
+            Record::ArtifactEnd { id, crc32 } => {
+                let Some(open) = self.open.take_if(|o| o.id == id) else {
+                    return Converted::Bad(format!("end of artifact {id}, which is not open"));
+                };
+                if open.data.len() as u64 != open.len || open.crc.finish() != crc32 {
+                    return Converted::Bad(format!(
+                        "artifact {:?} failed its length or CRC check",
+                        open.path
+                    ));
+                }
+                Converted::Item(Item::Artifact(ArtifactItem {
+                    path: open.path,
+                    content: ArtifactContent::Bytes(open.data),
+                }))
+            }
+            Record::ArtifactFile {
+                path,
+                file,
+                len,
+                crc32,
+            } => {
+                if !valid_artifact_path(path) {
+                    return Converted::Bad(format!("artifact with invalid path {path:?}"));
+                }
+                Converted::File {
+                    path: path.to_string(),
+                    file: file.to_string(),
+                    len,
+                    crc32,
+                }
+            }
+        }
+    }
+}
