@@ -2,9 +2,9 @@
 //!
 //! - [`cli`]: the command line.
 //! - [`commands`]: one module per subcommand (run, drain, history, serve).
-//! - [`history`]: history queries ([`history::HistorySource`]) and their rendering.
 //! - [`drain`]: moving records from spool rings and byte streams into a sink.
 //! - [`signals`]: SIGINT/SIGTERM handling.
+//! - [`history`]: history queries ([`history::HistorySource`]) and their rendering.
 //! - [`store`]: the embedded history store (SQLite + artifact files).
 //! - [`serve`]: `runlog serve`, the MLflow REST API and web page over the store.
 //! - [`mlflow`]: an MLflow REST client (ureq), the HTTP sink and history source.
@@ -12,10 +12,10 @@
 
 pub mod cli;
 pub mod commands;
-pub mod history;
 pub mod mlflow;
 pub mod serve;
 pub mod drain;
+pub mod history;
 pub mod signals;
 pub mod sink;
 pub mod store;

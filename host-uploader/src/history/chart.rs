@@ -14,6 +14,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::chartdata::{decimate, ChartData};
+use super::render::clean;
 
 /// Most points drawn per series.
 pub const MAX_POINTS: usize = 4000;
@@ -108,7 +109,7 @@ fn draw<DB: DrawingBackend>(
         let (ylo, yhi) = padded(ylo, yhi);
         let mut ctx = ChartBuilder::on(panel)
             .caption(
-                format!("{} ({} points)", chart.name, chart.points.len()),
+                format!("{} ({} points)", clean(&chart.name), chart.points.len()),
                 (FONT, 18),
             )
             .margin(10)

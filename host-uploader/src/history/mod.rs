@@ -12,5 +12,6 @@ pub use source::{
 };
 pub mod chart;
 pub mod chartdata;
+pub mod render;
 pub mod termchart;
 pub mod timefmt;

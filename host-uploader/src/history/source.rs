@@ -111,8 +111,10 @@ pub struct RunDetail {
     pub exit_code: Option<i64>,
     /// Log calls the program dropped because its ring was full.
     pub dropped: u64,
-    /// Records known lost in transit (sequence gaps, corrupt frames).
+    /// Records known lost in transit (sequence gaps).
     pub lost_records: u64,
+    /// Damaged frames discarded on byte streams (serial, TCP).
+    pub lost_frames: u64,
     /// MLflow params, by name.
     pub params: BTreeMap<String, String>,
     /// MLflow tags, by name. String metrics are in `metrics`, not here.

@@ -247,10 +247,10 @@ fn copy_checked(src: &Path, dst: &Path, want: &AssetFile) -> HistoryResult<()> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let sha_ok = want
-        .sha256
-        .as_deref()
-        .map_or(true, |s| s.is_empty() || s.eq_ignore_ascii_case(&digest));
+    let sha_ok = !matches!(
+        want.sha256.as_deref(),
+        Some(s) if !s.is_empty() && !s.eq_ignore_ascii_case(&digest)
+    );
     if size != want.size || !sha_ok {
         return Err(HistoryError::Other(anyhow!(
             "artifact {:?} changed on disk since it was stored ({} bytes, sha256 {digest}; \

@@ -242,12 +242,12 @@ impl HistorySource for Store {
     fn run(&self, id_or_prefix: &str) -> HistoryResult<RunDetail> {
         let run_id = self.resolve_run(id_or_prefix)?;
         let conn = self.conn();
-        let (key, summary, command, exit_code, dropped, lost_records) = conn
+        let (key, summary, command, exit_code, dropped, lost_records, lost_frames) = conn
             .query_row(
                 "SELECT r.id, r.run_id, e.name, r.status, r.start_ms, r.end_ms,
                         (SELECT count(*) FROM series s WHERE s.run = r.id),
                         (SELECT count(*) FROM artifacts a WHERE a.run = r.id),
-                        r.command, r.exit_code, r.dropped, r.lost_records
+                        r.command, r.exit_code, r.dropped, r.lost_records, r.lost_frames
                  FROM runs r JOIN experiments e ON e.id = r.experiment_id
                  WHERE r.run_id = ?1",
                 [&run_id],
@@ -270,6 +270,7 @@ impl HistorySource for Store {
                         r.get::<_, Option<i64>>(9)?,
                         r.get::<_, i64>(10)?.max(0) as u64,
                         r.get::<_, i64>(11)?.max(0) as u64,
+                        r.get::<_, i64>(12)?.max(0) as u64,
                     ))
                 },
             )
@@ -289,6 +290,7 @@ impl HistorySource for Store {
             exit_code,
             dropped,
             lost_records,
+            lost_frames,
             params: pairs("params")?,
             tags: pairs("tags")?,
         })
