@@ -12,10 +12,10 @@
 
 pub mod cli;
 pub mod commands;
-pub mod mlflow;
-pub mod serve;
 pub mod drain;
 pub mod history;
+pub mod mlflow;
+pub mod serve;
 pub mod signals;
 pub mod sink;
 pub mod store;

@@ -58,10 +58,9 @@ pub fn open_sink(tracking: &Tracking) -> Result<Box<dyn crate::sink::Sink>> {
         Tracking::Local(dir) => Ok(Box::new(
             crate::store::Store::open(dir).map_err(|e| crate::store::explain_at(dir, e))?,
         )),
-        Tracking::Http(uri) => bail!(
-            "draining into an MLflow server ({uri}) is not available in this build; \
-             use a local store directory as --tracking-uri"
-        ),
+        Tracking::Http(uri) => Ok(Box::new(crate::mlflow::HttpSink::new(
+            crate::mlflow::Client::new(uri)?,
+        )?)),
     }
 }
 

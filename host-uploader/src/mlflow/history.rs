@@ -359,6 +359,9 @@ impl HistorySource for HttpHistory {
             dropped: get("runlog.dropped")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
+            lost_frames: get("runlog.lost_frames")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
             lost_records: get("runlog.lost_records")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
