@@ -672,3 +672,139 @@ fn an_empty_history_is_reported() {
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["assets"], serde_json::json!([]));
 }
+
+#[test]
+fn a_reader_that_goes_away_is_not_an_error() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let fx = Fixture::new();
+    let s = fx.store();
+    for args in [
+        &["history", "info", "-r", fixture::RUN_EVAL, "-a", "big.bin"][..],
+        &["history", "info", "-r", fixture::RUN_TRAIN],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_runlog"))
+            .arg("--tracking-uri")
+            .arg(s)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 10];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        // The pipe's read end is closed now, like `| head -c 10`.
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}: {:?}", out.status);
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn concurrent_promotes_get_distinct_versions() {
+    let fx = Fixture::new();
+    let s = fx.store();
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_runlog"))
+                .arg("--tracking-uri")
+                .arg(s)
+                .args([
+                    "-o", "json", "history", "promote", "-r", "a1b", "-ap", "model", "-n", "m",
+                ])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut versions: Vec<u64> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            v["version"].as_u64().unwrap()
+        })
+        .collect();
+    versions.sort();
+    assert_eq!(versions, [1, 2, 3, 4]);
+    for v in 1..=4 {
+        let dir = s.join(format!("assets/m/{v}/model"));
+        assert_eq!(
+            std::fs::read(dir.join("weights.bin")).unwrap(),
+            fixture::weights()
+        );
+    }
+    // No staging folders left behind.
+    let names: Vec<String> = std::fs::read_dir(s.join("assets/m"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+}
+
+#[test]
+fn lost_frames_are_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let mut bytes = fixture::capture();
+    // Damage one byte in the middle of the second frame (frames end in 0x00),
+    // leaving the first, with the first run's start, intact.
+    let ends: Vec<usize> = (0..bytes.len()).filter(|&i| bytes[i] == 0).collect();
+    assert!(ends.len() >= 3, "the capture has several frames");
+    let middle = (ends[0] + ends[1]) / 2;
+    bytes[middle] ^= 0x55;
+    let file = dir.path().join("damaged.frames");
+    std::fs::write(&file, bytes).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_runlog"))
+        .arg("--tracking-uri")
+        .arg(&store)
+        .args(["drain", "--once", "--input"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs = json(&store, &["history", "list"]);
+    let mut lost = 0;
+    for r in runs["runs"].as_array().unwrap() {
+        let id = r["run_id"].as_str().unwrap();
+        let info = json(&store, &["history", "info", "-r", id]);
+        let n = info["run"]["lost_frames"].as_u64().unwrap();
+        let records = info["run"]["lost_records"].as_u64().unwrap();
+        let table = ok(&store, &["history", "info", "-r", id]);
+        assert_eq!(
+            n + records > 0,
+            table.contains(&format!(
+                "{records} records and {n} damaged frames lost in transit"
+            )),
+            "{table}"
+        );
+        let tsv = tsv(&store, &["history", "info", "-r", id]);
+        assert!(tsv.contains(&vec![
+            "run".to_string(),
+            "lost_frames".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            n.to_string()
+        ]));
+        lost += n;
+    }
+    assert_eq!(lost, 1, "the damaged frame is counted once");
+    // The runs whose frames were intact are all there.
+    assert!(runs["runs"].as_array().unwrap().len() >= 2);
+}

@@ -157,13 +157,21 @@ fn show_info(
                 info.run.summary.run_id
             );
         }
+        if info.charts.len() > chart::MAX_PANELS {
+            eprintln!(
+                "runlog: warning: the run has {} metrics to chart; {} draws the first {} (by name)",
+                info.charts.len(),
+                file.display(),
+                chart::MAX_PANELS
+            );
+        }
         chart::draw_file(file, &info.charts)?;
     }
     let code = emit(render::info(&info, format, Layout::from_env()))?;
     if let (Some(file), Format::Table) = (chart_file, format) {
         eprintln!(
             "chart of {} metric(s) written to {}",
-            info.charts.len(),
+            info.charts.len().min(chart::MAX_PANELS),
             file.display()
         );
     }

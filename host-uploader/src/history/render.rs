@@ -416,10 +416,13 @@ fn info_table(info: &RunInfo, layout: Layout) -> String {
             format!("{} log calls (the ring was full)", r.dropped),
         ));
     }
-    if r.lost_records > 0 {
+    if r.lost_records > 0 || r.lost_frames > 0 {
         kv.push((
             "lost",
-            format!("{} records lost in transit", r.lost_records),
+            format!(
+                "{} records and {} damaged frames lost in transit",
+                r.lost_records, r.lost_frames
+            ),
         ));
     }
     for (k, v) in &kv {
@@ -544,12 +547,13 @@ pub fn promoted(v: &AssetVersion, format: Format) -> String {
         ]),
         Format::Table => {
             let mut out = format!(
-                "promoted {} version {} from run {} ({}: {} files, {})\n",
+                "promoted {} version {} from run {} ({}: {} file{}, {})\n",
                 clean(&v.name),
                 v.version,
                 v.run_id,
                 clean(&v.prefix),
                 v.files.len(),
+                if v.files.len() == 1 { "" } else { "s" },
                 timefmt::size(bytes)
             );
             if let Some(loc) = &v.location {

@@ -235,4 +235,19 @@ mod tests {
         assert_ne!(cells[0] as u32 & 0x40, 0);
         assert_ne!(cells[3] as u32 & 0x08, 0);
     }
+
+    #[test]
+    fn extreme_values_draw_without_overflow() {
+        for pts in [
+            vec![(0.0, -f64::MAX), (1.0, f64::MAX)],
+            vec![(0.0, f64::MAX), (1.0, f64::MAX)],
+            vec![(-9e18, 1e-300), (9e18, 2e-300)],
+        ] {
+            let lines = braille_chart(&pts, 30, 3);
+            assert_eq!(lines.len(), 4);
+            assert!(lines.iter().all(|l| l.chars().count() <= 30), "{lines:?}");
+            let ys: Vec<f64> = pts.iter().map(|p| p.1).collect();
+            assert_eq!(sparkline(&ys, 10).chars().count(), 2);
+        }
+    }
 }

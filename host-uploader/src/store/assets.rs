@@ -6,11 +6,13 @@
 //! same path, a deleted run folder) changes a promoted version. Each copy is
 //! checked against the size and SHA-256 the store recorded for the artifact.
 //!
-//! Versions are numbered 1, 2, ... inside an IMMEDIATE transaction, so two
-//! concurrent promotes of the same name get distinct numbers. The files are
-//! copied into a staging folder and renamed into place before the rows are
-//! committed; a crash leaves at most a folder without rows, which the next
-//! promote of that version number replaces.
+//! The files are first copied into a staging folder of their own, outside
+//! any transaction (a large copy must not hold the store's write lock, which
+//! the drain's commits wait for). Then, inside one IMMEDIATE transaction, the
+//! version is numbered (1, 2, ...; concurrent promotes of one name get
+//! distinct numbers), the staging folder renamed into place, and the rows
+//! inserted. A crash leaves at most a staging folder, or a version folder
+//! without rows, which the next promote of that version number replaces.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -119,80 +121,107 @@ pub(super) fn promote(
         )));
     }
 
-    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(sql)?;
-    let created_ms = now_ms();
-    tx.execute(
-        "INSERT OR IGNORE INTO assets (name, created_ms) VALUES (?1, ?2)",
-        params![name, created_ms],
-    )
-    .map_err(sql)?;
-    let asset: i64 = tx
-        .query_row("SELECT id FROM assets WHERE name = ?1", [name], |r| {
-            r.get(0)
-        })
-        .map_err(sql)?;
-    let version: i64 = tx
-        .query_row(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM asset_versions WHERE asset = ?1",
-            [asset],
-            |r| r.get(0),
-        )
-        .map_err(sql)?;
-    let version_u = version as u64;
-
-    let dir = version_dir(store, name, version_u);
+    // Copy first, outside any transaction: a large asset must not hold the
+    // store's write lock (the drain's commits wait on it) while it copies.
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let staging = store
         .dir()
         .join("assets")
         .join(name)
-        .join(format!(".staging-{version}-{}", std::process::id()));
-    let result = (|| -> HistoryResult<()> {
-        for stale in [&dir, &staging] {
-            if stale.exists() {
-                fs::remove_dir_all(stale)
-                    .with_context(|| format!("cannot clear {}", stale.display()))?;
-            }
-        }
+        .join(format!(".staging-{}-{nanos}", std::process::id()));
+    let copied = (|| -> HistoryResult<()> {
         for f in &files {
             let src = store.artifact_file(run_id, &f.path)?;
-            let dst = staging.join(&f.path);
-            copy_checked(&src, &dst, f)?;
+            copy_checked(&src, &staging.join(&f.path), f)?;
         }
-        fs::rename(&staging, &dir)
-            .with_context(|| format!("cannot move {} to {}", staging.display(), dir.display()))?;
+        Ok(())
+    })();
+    if let Err(err) = copied {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(err);
+    }
+
+    // Then number the version and move the copies into place under the lock.
+    let tx = match Transaction::new_unchecked(conn, TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(sql(e));
+        }
+    };
+    let created_ms = now_ms();
+    let mut dir = None;
+    let result = (|| -> HistoryResult<i64> {
+        tx.execute(
+            "INSERT OR IGNORE INTO assets (name, created_ms) VALUES (?1, ?2)",
+            params![name, created_ms],
+        )
+        .map_err(sql)?;
+        let asset: i64 = tx
+            .query_row("SELECT id FROM assets WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .map_err(sql)?;
+        let version: i64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM asset_versions WHERE asset = ?1",
+                [asset],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        let target = version_dir(store, name, version as u64);
+        // A folder without rows is left from a promote that died; replace it.
+        if target.exists() {
+            fs::remove_dir_all(&target)
+                .with_context(|| format!("cannot clear {}", target.display()))?;
+        }
+        fs::rename(&staging, &target).with_context(|| {
+            format!("cannot move {} to {}", staging.display(), target.display())
+        })?;
+        dir = Some(target);
         tx.execute(
             "INSERT INTO asset_versions (asset, version, run, prefix, created_ms)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![asset, version, key, prefix, created_ms],
         )
         .map_err(sql)?;
-        {
-            let mut ins = tx
-                .prepare_cached(
-                    "INSERT INTO asset_files (asset, version, path, size, sha256)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .map_err(sql)?;
-            for f in &files {
-                ins.execute(params![
-                    asset,
-                    version,
-                    f.path,
-                    f.size as i64,
-                    f.sha256.as_deref().unwrap_or("")
-                ])
-                .map_err(sql)?;
-            }
+        let mut ins = tx
+            .prepare_cached(
+                "INSERT INTO asset_files (asset, version, path, size, sha256)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(sql)?;
+        for f in &files {
+            ins.execute(params![
+                asset,
+                version,
+                f.path,
+                f.size as i64,
+                f.sha256.as_deref().unwrap_or("")
+            ])
+            .map_err(sql)?;
         }
-        Ok(())
+        Ok(version)
     })();
-    let result = result.and_then(|()| tx.commit().map_err(sql));
-    if let Err(err) = result {
-        // Leave no files behind for a version that does not exist.
-        let _ = fs::remove_dir_all(&staging);
-        let _ = fs::remove_dir_all(&dir);
-        return Err(err);
-    }
+    let version = match result {
+        Ok(v) => v,
+        Err(err) => {
+            // Still under the lock, so the folder is certainly ours.
+            if let Some(d) = &dir {
+                let _ = fs::remove_dir_all(d);
+            }
+            let _ = fs::remove_dir_all(&staging);
+            return Err(err);
+        }
+    };
+    // If the commit itself fails the folder stays, without rows: the next
+    // promote of this version number replaces it (see above).
+    tx.commit().map_err(sql)?;
+    let version_u = version as u64;
+    let dir = version_dir(store, name, version_u);
     Ok(AssetVersion {
         name: name.to_string(),
         version: version_u,
@@ -322,4 +351,28 @@ pub(super) fn list(store: &Store) -> HistoryResult<Vec<Asset>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asset_names_are_safe_folder_names() {
+        for ok in ["model", "resnet-50_v2.onnx", "A1"] {
+            assert!(check_asset_name(ok).is_ok(), "{ok}");
+        }
+        let long = "x".repeat(MAX_NAME_LEN + 1);
+        for bad in ["", ".", "..", ".hidden", "a/b", "a b", "é", long.as_str()] {
+            assert!(check_asset_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn prefixes_are_normalised() {
+        assert_eq!(normalize_prefix("./model/"), Some("model"));
+        assert_eq!(normalize_prefix("model"), Some("model"));
+        assert_eq!(normalize_prefix("/"), None);
+        assert_eq!(normalize_prefix(""), None);
+    }
 }

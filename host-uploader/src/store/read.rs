@@ -428,3 +428,67 @@ impl HistorySource for Store {
         super::assets::list(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::{Batch, Item, RunRef, Sink};
+
+    fn store_with(ids: &[&str]) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        for (i, id) in ids.iter().enumerate() {
+            let mut b = Batch::new(RunRef {
+                run_id: id.to_string(),
+                experiment: "e".into(),
+            });
+            b.items.push(Item::RunStart {
+                time_ms: Some(1000 + i as u64),
+                command: None,
+            });
+            Sink::commit(&mut store, &b).unwrap();
+        }
+        (dir, store)
+    }
+
+    #[test]
+    fn an_exact_id_wins_over_longer_ids_it_prefixes() {
+        let (_d, store) = store_with(&["abc", "abcd", "abce"]);
+        assert_eq!(store.resolve_run("abc").unwrap(), "abc");
+        assert_eq!(store.resolve_run("abcd").unwrap(), "abcd");
+        match store.resolve_run("ab") {
+            Err(HistoryError::AmbiguousRun { candidates, .. }) => {
+                assert_eq!(candidates, ["abc", "abcd", "abce"])
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ambiguity_lists_at_most_ten_candidates_and_the_total() {
+        let ids: Vec<String> = (0..15).map(|i| format!("run{i:02}")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let (_d, store) = store_with(&refs);
+        match store.resolve_run("run") {
+            Err(e @ HistoryError::AmbiguousRun { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains("run09") && !msg.contains("run10"), "{msg}");
+                assert!(msg.contains("(15 in all)"), "{msg}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Prefix matching is literal: LIKE wildcards mean nothing.
+        assert!(matches!(
+            store.resolve_run("run%"),
+            Err(HistoryError::UnknownRun(_))
+        ));
+    }
+
+    #[test]
+    fn paths_cannot_leave_the_run_folder() {
+        for bad in ["../x", "a/../../x", "/etc/passwd", "a//b", "./a", ""] {
+            assert!(check_relative_path(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_relative_path("a/b.txt").is_ok());
+    }
+}
