@@ -148,6 +148,47 @@ fn drain_into_real_mlflow_server_reads_back_with_mlflow_client() {
 }
 
 #[test]
+fn c_example_under_runlog_run_into_real_mlflow_server() {
+    let Some(py) = mlflow_python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let exe = build_c_example(tmp.path());
+    let port = free_port();
+    let _mlflow = start_mlflow(&py, &tmp.path().join("mlflow"), port);
+    let uri = format!("http://127.0.0.1:{port}");
+    let work = tmp.path().join("work");
+    fs::create_dir_all(&work).unwrap();
+    let out = Command::new(runlog_bin())
+        .args([
+            "--tracking-uri",
+            &uri,
+            "run",
+            "--experiment",
+            "workbench-c",
+            "--",
+        ])
+        .arg(&exe)
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "runlog run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run_id = stdout.lines().last().unwrap().trim().to_string();
+    let v: Json = last_json(&python(&py, READ_BACK, &[&uri, "workbench-c", &run_id])).unwrap();
+    check_train_example(&v);
+    // `runlog run` uploaded outputs/ too.
+    let model = python(
+        &py,
+        "import sys, tempfile\nfrom mlflow.tracking import MlflowClient\nc = MlflowClient(sys.argv[1])\nr = c.search_runs([c.get_experiment_by_name('workbench-c').experiment_id])[0]\nprint(sorted(f.path for f in c.list_artifacts(r.info.run_id, 'outputs')))",
+        &[&uri],
+    );
+    assert!(model.contains("outputs/model.txt"), "{model}");
+}
+
+#[test]
 fn drain_into_runlog_serve_keeps_values_exact() {
     let Some(py) = mlflow_python() else { return };
     let tmp = tempfile::tempdir().unwrap();

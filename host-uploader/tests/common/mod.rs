@@ -363,3 +363,52 @@ pub fn raw_http(port: u16, request: &[u8]) -> (u16, String) {
         .unwrap_or_default();
     (status, body)
 }
+
+/// Builds the original API's example, `examples/train.c`, against
+/// `librunlog.a` (built here with `cargo build -p runlog-ffi`) into `dir/train`.
+pub fn build_c_example(dir: &Path) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let release = cfg!(not(debug_assertions));
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace())
+        .args(["build", "-q", "-p", "runlog-ffi"]);
+    if release {
+        cmd.arg("--release");
+    }
+    assert!(
+        cmd.status().unwrap().success(),
+        "cargo build -p runlog-ffi failed"
+    );
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"));
+    let lib = target
+        .join(if release { "release" } else { "debug" })
+        .join("librunlog.a");
+    let exe = dir.join("train");
+    let out = Command::new("gcc")
+        .args([
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-O1",
+            "-g",
+        ])
+        .arg("-D_POSIX_C_SOURCE=200809L")
+        .arg("-I")
+        .arg(workspace().join("include"))
+        .arg(workspace().join("examples/train.c"))
+        .arg(lib)
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&exe)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "gcc failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
