@@ -21,7 +21,12 @@ fn writer_child() {
     let spool = PathBuf::from(std::env::var("RUNLOG_SPOOL").expect("RUNLOG_SPOOL"));
     let run_id = std::env::var("RUNLOG_RUN_ID").expect("RUNLOG_RUN_ID");
     let experiment = std::env::var("RUNLOG_EXPERIMENT").unwrap_or_else(|_| "default".into());
-    let env_u64 = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let env_u64 = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
     match mode.as_str() {
         "example" => {
             // The original API's example: scalars of each type, a list, a
@@ -38,7 +43,10 @@ fn writer_child() {
             w.log("counts", Value::I64List(I64List::new(&[3, 2, 1])));
             let t = w.upload_chunked(1, "small/hello.txt", b"hello world\n", 5);
             // log(...).wait(): acknowledged only once the uploader committed it.
-            assert!(w.wait(t, Duration::from_secs(20)), "ticket {t} never acknowledged");
+            assert!(
+                w.wait(t, Duration::from_secs(20)),
+                "ticket {t} never acknowledged"
+            );
             assert!(w.heartbeat() > 0, "no heartbeat from the uploader");
             let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
             w.upload_staged("model/weights.bin", &big);
@@ -62,9 +70,7 @@ fn writer_child() {
                 // SAFETY (test): an 8-byte file mapped once in this process.
                 unsafe { MmapMut::map_mut(&f) }.unwrap()
             });
-            let counter = progress
-                .as_ref()
-                .map(|m| m.as_ptr() as *const AtomicU64);
+            let counter = progress.as_ref().map(|m| m.as_ptr() as *const AtomicU64);
             let cap = env_u64("RUNLOG_TEST_RING", 1 << 20) as u32;
             let mut w = SpoolWriter::create(&spool, &run_id, &experiment, cap);
             for i in 0..n {
@@ -175,8 +181,18 @@ fn example_program_through_runlog_run() {
     let values = q("SELECT s.name, v.kind, v.value, v.step FROM metric_values v
                     JOIN series s ON s.id = v.series ORDER BY v.ord");
     let mut expected = vec![
-        vec![V::Text("alpha".into()), V::Integer(1), V::Real(0.03), V::Integer(0)],
-        vec![V::Text("epochs".into()), V::Integer(0), V::Integer(10), V::Integer(0)],
+        vec![
+            V::Text("alpha".into()),
+            V::Integer(1),
+            V::Real(0.03),
+            V::Integer(0),
+        ],
+        vec![
+            V::Text("epochs".into()),
+            V::Integer(0),
+            V::Integer(10),
+            V::Integer(0),
+        ],
     ];
     for i in 0..5i64 {
         expected.push(vec![
@@ -185,7 +201,12 @@ fn example_program_through_runlog_run() {
             V::Real(1.0 / (i + 1) as f64),
             V::Integer(i),
         ]);
-        expected.push(vec![V::Text("step".into()), V::Integer(0), V::Integer(i), V::Integer(i)]);
+        expected.push(vec![
+            V::Text("step".into()),
+            V::Integer(0),
+            V::Integer(i),
+            V::Integer(i),
+        ]);
     }
     expected.push(vec![
         V::Text("note".into()),
@@ -228,8 +249,14 @@ fn example_program_through_runlog_run() {
         ]
     );
     let adir = store.join("artifacts").join(&run_id);
-    assert_eq!(fs::read(adir.join("small/hello.txt")).unwrap(), b"hello world\n");
-    assert_eq!(fs::read(adir.join("outputs/model.txt")).unwrap(), b"trained model");
+    assert_eq!(
+        fs::read(adir.join("small/hello.txt")).unwrap(),
+        b"hello world\n"
+    );
+    assert_eq!(
+        fs::read(adir.join("outputs/model.txt")).unwrap(),
+        b"trained model"
+    );
     let big = fs::read(adir.join("model/weights.bin")).unwrap();
     assert!(big.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
     // The spool is clean: ring and staged blob removed once committed.
@@ -264,7 +291,10 @@ fn run_reports_failure_and_signals() {
         rows,
         vec![
             vec![V::Text("FAILED".into()), V::Integer(3)],
-            vec![V::Text("KILLED".into()), V::Integer(128 + libc::SIGTERM as i64)]
+            vec![
+                V::Text("KILLED".into()),
+                V::Integer(128 + libc::SIGTERM as i64)
+            ]
         ]
     );
     // Both logged their metric before ending.
@@ -291,11 +321,13 @@ fn writer_sigkilled_mid_run_keeps_every_returned_record() {
             .spawn()
             .unwrap(),
     );
-    let mut w = KillOnDrop(writer(&store, "count", "killedrun")
-        .env("RUNLOG_TEST_N", "100000000")
-        .env("RUNLOG_TEST_PROGRESS", &progress)
-        .spawn()
-        .unwrap());
+    let mut w = KillOnDrop(
+        writer(&store, "count", "killedrun")
+            .env("RUNLOG_TEST_N", "100000000")
+            .env("RUNLOG_TEST_PROGRESS", &progress)
+            .spawn()
+            .unwrap(),
+    );
     std::thread::sleep(Duration::from_millis(1500));
     kill9(&mut w.0);
     let returned = u64::from_le_bytes(fs::read(&progress).unwrap()[..8].try_into().unwrap());
@@ -303,15 +335,25 @@ fn writer_sigkilled_mid_run_keeps_every_returned_record() {
     // The uploader notices the dead writer, drains the rest, and removes the ring.
     let start = Instant::now();
     while !spool_files(&store.join("spool")).is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(60), "ring never finished");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "ring never finished"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(term(&mut drain.0).success());
     let count = query_i64(&store, "SELECT COUNT(*) FROM metric_values");
     let distinct = query_i64(&store, "SELECT COUNT(DISTINCT value) FROM metric_values");
     let max = query_i64(&store, "SELECT MAX(value) FROM metric_values");
-    assert!(count as u64 >= returned, "{count} stored < {returned} returned");
-    assert_eq!((count, distinct, max), (count, count, count - 1), "each record once, none missing");
+    assert!(
+        count as u64 >= returned,
+        "{count} stored < {returned} returned"
+    );
+    assert_eq!(
+        (count, distinct, max),
+        (count, count, count - 1),
+        "each record once, none missing"
+    );
     assert_eq!(
         query_str(&store, "SELECT status FROM runs WHERE run_id = 'killedrun'"),
         "KILLED"
@@ -340,12 +382,14 @@ fn uploader_sigkilled_repeatedly_stores_each_record_exactly_once() {
         .unwrap_or_else(|| now_ms() | 1);
     eprintln!("seed {seed} (set RUNLOG_TEST_SEED to replay)");
     let mut rng = Rng(seed);
-    let mut w = KillOnDrop(writer(&store, "count", "onceonly")
-        .env("RUNLOG_TEST_N", N.to_string())
-        .env("RUNLOG_TEST_CLOSE", "1")
-        .env("RUNLOG_TEST_RING", (256 * 1024).to_string())
-        .spawn()
-        .unwrap());
+    let mut w = KillOnDrop(
+        writer(&store, "count", "onceonly")
+            .env("RUNLOG_TEST_N", N.to_string())
+            .env("RUNLOG_TEST_CLOSE", "1")
+            .env("RUNLOG_TEST_RING", (256 * 1024).to_string())
+            .spawn()
+            .unwrap(),
+    );
     let mut kills = 0;
     let mut last = -1i64;
     while kills < 12 {
@@ -364,7 +408,10 @@ fn uploader_sigkilled_repeatedly_stores_each_record_exactly_once() {
         assert!(stored >= last, "stored count went backwards");
         last = stored;
     }
-    assert!(last < N as i64, "the run finished before the uploader was killed 10 times");
+    assert!(
+        last < N as i64,
+        "the run finished before the uploader was killed 10 times"
+    );
     // A final uploader finishes the job.
     let mut drain = KillOnDrop(
         runlog()
@@ -373,10 +420,15 @@ fn uploader_sigkilled_repeatedly_stores_each_record_exactly_once() {
             .spawn()
             .unwrap(),
     );
-    assert!(wait_timeout(&mut w.0, Duration::from_secs(300)).unwrap().success());
+    assert!(wait_timeout(&mut w.0, Duration::from_secs(300))
+        .unwrap()
+        .success());
     let start = Instant::now();
     while !spool_files(&store.join("spool")).is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(120), "ring never finished");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "ring never finished"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(term(&mut drain.0).success());
@@ -400,7 +452,10 @@ fn uploader_sigkilled_repeatedly_stores_each_record_exactly_once() {
     );
     // Values in logging order: idx i holds value i.
     assert_eq!(
-        query_i64(&store, "SELECT COUNT(*) FROM metric_values WHERE idx != value OR ord != value"),
+        query_i64(
+            &store,
+            "SELECT COUNT(*) FROM metric_values WHERE idx != value OR ord != value"
+        ),
         0
     );
     assert_eq!(
@@ -472,12 +527,23 @@ fn missing_serial_device_and_locked_store_say_what_to_do() {
     let work = tempfile::tempdir().unwrap();
     let store = work.path().join("store");
     let out = runlog()
-        .args(["--tracking-uri", store.to_str().unwrap(), "drain", "--serial", "/dev/ttyNOPE0", "--baud", "115200"])
+        .args([
+            "--tracking-uri",
+            store.to_str().unwrap(),
+            "drain",
+            "--serial",
+            "/dev/ttyNOPE0",
+            "--baud",
+            "115200",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(err.contains("serial device /dev/ttyNOPE0 does not exist"), "{err}");
+    assert!(
+        err.contains("serial device /dev/ttyNOPE0 does not exist"),
+        "{err}"
+    );
 
     // Another process holds the store's write lock for longer than runlog waits.
     let _ = runlog()
@@ -526,10 +592,16 @@ fn one_gib_output_uploads_in_bounded_memory() {
     assert_eq!(r, child.id() as i32);
     assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
     let peak_kib = usage.ru_maxrss;
-    eprintln!("runlog run uploading 1 GiB: peak RSS {} MiB", peak_kib / 1024);
+    eprintln!(
+        "runlog run uploading 1 GiB: peak RSS {} MiB",
+        peak_kib / 1024
+    );
     assert!(peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB");
     let store = work.path().join(".runlog");
-    let row = query(&store, "SELECT size, sha256 FROM artifacts WHERE path = 'outputs/big.bin'");
+    let row = query(
+        &store,
+        "SELECT size, sha256 FROM artifacts WHERE path = 'outputs/big.bin'",
+    );
     use rusqlite::types::Value as V;
     assert_eq!(
         row,
