@@ -379,7 +379,7 @@ fn tcp_connect_and_listen() {
 #[test]
 fn serial_line_through_a_pseudo_terminal() {
     let (mut master, mut slave) = (0, 0);
-    // SAFETY (test): openpty writes two descriptors; the name and settings are optional.
+    // SAFETY: openpty writes two descriptors; the name and settings are optional.
     let r = unsafe {
         libc::openpty(
             &mut master,
@@ -390,8 +390,9 @@ fn serial_line_through_a_pseudo_terminal() {
         )
     };
     assert_eq!(r, 0);
-    // SAFETY (test): descriptors just returned by openpty, owned here.
+    // SAFETY: descriptors just returned by openpty, owned here.
     let master = unsafe { OwnedFd::from_raw_fd(master) };
+    // SAFETY: as above.
     let slave = unsafe { OwnedFd::from_raw_fd(slave) };
     let dev = fs::read_link(format!("/proc/self/fd/{}", slave.as_raw_fd())).unwrap();
     let work = tempfile::tempdir().unwrap();
@@ -414,8 +415,9 @@ fn serial_line_through_a_pseudo_terminal() {
     // Wait until runlog has put the line in raw mode, then send.
     let start = Instant::now();
     loop {
-        // SAFETY (test): termios is plain data filled by tcgetattr.
+        // SAFETY: termios is plain data filled by tcgetattr.
         let mut tio: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid descriptor and a termios to fill.
         assert_eq!(unsafe { libc::tcgetattr(slave.as_raw_fd(), &mut tio) }, 0);
         if tio.c_lflag & libc::ICANON == 0 {
             break;

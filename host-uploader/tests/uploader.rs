@@ -67,7 +67,7 @@ fn writer_child() {
                     .open(p)
                     .unwrap();
                 f.set_len(8).unwrap();
-                // SAFETY (test): an 8-byte file mapped once in this process.
+                // SAFETY: an 8-byte file mapped once in this process.
                 unsafe { MmapMut::map_mut(&f) }.unwrap()
             });
             let counter = progress.as_ref().map(|m| m.as_ptr() as *const AtomicU64);
@@ -76,7 +76,7 @@ fn writer_child() {
             for i in 0..n {
                 w.log("x", Value::I64(i as i64));
                 if let Some(c) = counter {
-                    // SAFETY (test): 8 aligned bytes of a live mapping.
+                    // SAFETY: 8 aligned bytes of a live mapping.
                     unsafe { &*c }.store(i + 1, Ordering::Release);
                 }
             }
@@ -92,7 +92,7 @@ fn writer_child() {
         "sigterm" => {
             let mut w = SpoolWriter::create(&spool, &run_id, &experiment, 1 << 16);
             w.log("m", Value::I64(1));
-            // SAFETY (test): signals this very process.
+            // SAFETY: signals this very process.
             unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
             std::thread::sleep(Duration::from_secs(10));
         }
@@ -112,13 +112,13 @@ fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<std::process::Ex
 }
 
 fn kill9(child: &mut Child) {
-    // SAFETY (test): SIGKILL to our own child.
+    // SAFETY: SIGKILL to our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     let _ = child.wait();
 }
 
 fn term(child: &mut Child) -> std::process::ExitStatus {
-    // SAFETY (test): SIGTERM to our own child.
+    // SAFETY: SIGTERM to our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     wait_timeout(child, Duration::from_secs(30)).expect("drain did not stop on SIGTERM")
 }
@@ -579,6 +579,7 @@ fn one_gib_output_uploads_in_bounded_memory() {
     let big = outputs.join("big.bin");
     // Sparse: reads as zeros without taking disk space or write time.
     fs::File::create(&big).unwrap().set_len(1 << 30).unwrap();
+    #[allow(clippy::zombie_processes)] // reaped by wait4 below, which also reports its peak RSS
     let child = runlog()
         .current_dir(work.path())
         .args(["run", "--", "true"])
@@ -586,8 +587,9 @@ fn one_gib_output_uploads_in_bounded_memory() {
         .spawn()
         .unwrap();
     let mut status = 0;
-    // SAFETY (test): rusage is plain data; wait4 on our own child's pid.
+    // SAFETY: rusage is plain data; wait4 on our own child's pid.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
     let r = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
     assert_eq!(r, child.id() as i32);
     assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);

@@ -53,7 +53,7 @@ impl SpoolWriter {
             .open(&tmp)
             .unwrap();
         file.set_len(len as u64).unwrap();
-        // SAFETY (test): the file is ours and sized above.
+        // SAFETY: the file is ours and sized above.
         let mut map = unsafe { MmapMut::map_mut(&file) }.unwrap();
         write_header(
             &SpoolInfo {
@@ -65,7 +65,7 @@ impl SpoolWriter {
             &mut map,
         )
         .unwrap();
-        // SAFETY (test): the mapping lives in the returned writer beside the producer.
+        // SAFETY: the mapping lives in the returned writer beside the producer.
         let producer = unsafe {
             Producer::format(
                 map.as_mut_ptr().add(SPOOL_HEADER_LEN),
