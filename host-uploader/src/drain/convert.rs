@@ -64,10 +64,36 @@ pub enum Converted {
     },
 }
 
+/// FNV-1a: metric names are short, and SipHash showed in the drain's profile.
+/// (Names are untrusted, but the table is bounded and cleared, so collision
+/// floods cost time, never memory.)
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// A hash map keyed by metric names, hashed with [`Fnv`].
+pub type NameMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
 /// Per-stream conversion state.
 #[derive(Debug, Default)]
 pub struct Converter {
-    names: HashMap<Box<str>, Arc<str>>,
+    names: NameMap<Box<str>, Arc<str>>,
     /// The artifact being reassembled, if any.
     pub open: Option<OpenArtifact>,
 }

@@ -442,7 +442,9 @@ impl RingFile {
             ..SafePoint::default()
         };
         let mut corrupt = None;
-        while reads < limits.max_records && started.elapsed() < limits.max_time {
+        while reads < limits.max_records
+            && (reads & 511 != 0 || started.elapsed() < limits.max_time)
+        {
             let entry = match self.consumer.read() {
                 Ok(Some(e)) => e,
                 Ok(None) => break,

@@ -97,8 +97,9 @@ impl SpoolWriter {
             match self.producer.push(record) {
                 Ok(t) => return t,
                 Err(PushError::Full) if start.elapsed() < Duration::from_secs(60) => {
+                    // Wait for the uploader without taking the CPU it needs.
                     self.full_retries += 1;
-                    std::thread::yield_now();
+                    std::thread::sleep(Duration::from_micros(50));
                 }
                 Err(e) => panic!("push failed: {e}"),
             }
