@@ -20,8 +20,10 @@ use embedded_io::{Read, Write};
 
 use crate::cobs;
 use crate::crc::{crc32, Crc32};
+use crate::metric_wire::NAME_IS_TEXT;
 use crate::record::{Metric, Name, Record};
 use crate::ring::{Consumer, RingError};
+use crate::skim::{self, Shape};
 use crate::wire::{self, WireError, WIRE_VERSION};
 
 /// Bytes that open every frame payload.
@@ -32,6 +34,8 @@ pub const MAX_FRAME_PAYLOAD: usize = 4096;
 pub const MAX_ENCODED_FRAME: usize = cobs::max_encoded_len(MAX_FRAME_PAYLOAD) - 1;
 /// Most distinct names one frame defines.
 pub const MAX_FRAME_NAMES: usize = 32;
+// Name ids are written as one-byte varints.
+const _: () = assert!(MAX_FRAME_NAMES <= 0x80);
 
 const CRC_LEN: usize = 4;
 /// Magic, version and the longest varint `u64`.
@@ -92,9 +96,13 @@ impl<'s> FrameBuilder<'s> {
 
     /// Adds the ring record `bytes`, whose sequence number is `seq`.
     pub fn add(&mut self, seq: u64, bytes: &[u8]) -> Result<(), AddError> {
-        let record = match wire::decode(bytes) {
-            Ok((record, [])) => record,
-            _ => return Err(AddError::Malformed),
+        // Checked without decoding: see `skim` for why.
+        let shape = match skim::check(bytes) {
+            Some(Shape::TextMetric { name }) => Some(name),
+            Some(Shape::Other) => None,
+            // Rings carry names as text; an id or a stray definition would
+            // make the decoder refuse the whole frame.
+            Some(Shape::IdMetric | Shape::NameDef) | None => return Err(AddError::Malformed),
         };
         if self.records != 0 && seq != self.next_seq {
             // Frames number their records consecutively.
@@ -102,15 +110,12 @@ impl<'s> FrameBuilder<'s> {
         }
         let was_empty = self.records == 0;
         let mark = (self.len, self.name_count);
-        let result = self.try_add(seq, bytes, &record);
+        let result = self.try_add(seq, bytes, shape);
         if result.is_err() {
             (self.len, self.name_count) = mark;
             if was_empty {
                 self.len = 0;
-                return Err(match result {
-                    Err(AddError::Malformed) => AddError::Malformed,
-                    _ => AddError::TooLarge,
-                });
+                return Err(AddError::TooLarge);
             }
             return result;
         }
@@ -119,38 +124,42 @@ impl<'s> FrameBuilder<'s> {
         Ok(())
     }
 
-    fn try_add(&mut self, seq: u64, bytes: &[u8], record: &Record<'_>) -> Result<(), AddError> {
+    /// Appends the record; `name` is where a metric's text name sits in `bytes`.
+    fn try_add(
+        &mut self,
+        seq: u64,
+        bytes: &[u8],
+        name: Option<(usize, usize)>,
+    ) -> Result<(), AddError> {
         let end = self.limit.checked_sub(CRC_LEN).ok_or(AddError::FrameFull)?;
         if self.records == 0 {
             self.put_header(seq, end)?;
         }
-        match record {
-            Record::Metric(
-                m @ Metric {
-                    name: Name::Text(text),
-                    ..
-                },
-            ) => {
-                let id = self.intern(text, end)?;
-                let interned = Record::Metric(Metric {
-                    name: Name::Id(id),
-                    ..*m
-                });
-                let n = wire::encode(&interned, &mut self.buf[self.len..end])
-                    .map_err(|_| AddError::FrameFull)?;
+        let rest = match name {
+            Some((start, stop)) => {
+                // A text-named metric is `tag head len name rest`; in the frame
+                // it becomes `tag head' id rest`, the head's text flag cleared.
+                let id = self.intern(&bytes[start..stop], end)?;
+                let head = bytes[1] & !NAME_IS_TEXT;
+                self.put(&[skim::TAG_METRIC, head], end)?;
+                let n = skim::put_varint(u64::from(id), &mut self.buf[self.len..end])
+                    .ok_or(AddError::FrameFull)?;
                 self.len += n;
+                &bytes[stop..]
             }
-            // Names are frame-local; a stray definition would confuse the decoder.
-            Record::NameDef { .. } => return Err(AddError::Malformed),
-            _ => {
-                let room = end - self.len;
-                if bytes.len() > room {
-                    return Err(AddError::FrameFull);
-                }
-                self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-                self.len += bytes.len();
-            }
+            None => bytes,
+        };
+        self.put(rest, end)
+    }
+
+    /// Appends `bytes` if they fit before `end`.
+    fn put(&mut self, bytes: &[u8], end: usize) -> Result<(), AddError> {
+        let stop = self.len + bytes.len();
+        if stop > end {
+            return Err(AddError::FrameFull);
         }
+        self.buf[self.len..stop].copy_from_slice(bytes);
+        self.len = stop;
         Ok(())
     }
 
@@ -160,17 +169,18 @@ impl<'s> FrameBuilder<'s> {
         }
         self.buf[..2].copy_from_slice(&FRAME_MAGIC);
         self.buf[2] = WIRE_VERSION;
-        let n = postcard::to_slice(&seq, &mut self.buf[3..end])
-            .map_err(|_| AddError::FrameFull)?
-            .len();
+        let n = skim::put_varint(seq, &mut self.buf[3..end]).ok_or(AddError::FrameFull)?;
         self.len = 3 + n;
         Ok(())
     }
 
     /// The frame-local id of `text`, defining it in the frame if needed.
-    fn intern(&mut self, text: &str, end: usize) -> Result<u16, AddError> {
+    fn intern(&mut self, text: &[u8], end: usize) -> Result<u16, AddError> {
         for (id, &(at, len)) in self.names[..self.name_count].iter().enumerate() {
-            if &self.buf[usize::from(at)..usize::from(at) + usize::from(len)] == text.as_bytes() {
+            if same(
+                &self.buf[usize::from(at)..usize::from(at) + usize::from(len)],
+                text,
+            ) {
                 return Ok(id as u16);
             }
         }
@@ -178,14 +188,21 @@ impl<'s> FrameBuilder<'s> {
             return Err(AddError::FrameFull);
         }
         let id = self.name_count as u16;
-        let def = Record::NameDef { id, name: text };
+        // A `Record::NameDef { id, name }`: tag, id, then the name as a string.
+        let mut head = [0u8; 2 + skim::MAX_VARINT_LEN];
+        head[0] = skim::TAG_NAME_DEF;
+        head[1] = id as u8; // ids stay below MAX_FRAME_NAMES, a one-byte varint
         let n =
-            wire::encode(&def, &mut self.buf[self.len..end]).map_err(|_| AddError::FrameFull)?;
+            2 + skim::put_varint(text.len() as u64, &mut head[2..]).ok_or(AddError::FrameFull)?;
+        let mark = self.len;
+        self.put(&head[..n], end)?;
+        if let Err(e) = self.put(text, end) {
+            self.len = mark;
+            return Err(e);
+        }
         // The name's text is the tail of its definition.
-        let at = self.len + n - text.len();
-        self.names[self.name_count] = (at as u16, text.len() as u16);
+        self.names[self.name_count] = ((self.len - text.len()) as u16, text.len() as u16);
         self.name_count += 1;
-        self.len += n;
         Ok(id)
     }
 
@@ -199,6 +216,12 @@ impl<'s> FrameBuilder<'s> {
         self.name_count = 0;
         &self.buf[..len]
     }
+}
+
+/// Byte-wise equality, written out: names are short, and `==` on slices
+/// links `memcmp` (116 bytes on a Cortex-M4) into every firmware.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// What one [`drain`] call moved.
@@ -234,6 +257,36 @@ pub fn drain<W: Write>(
     max_bytes: usize,
 ) -> Result<DrainStats, DrainError<W::Error>> {
     let mut stats = DrainStats::default();
+    if consumer.frame_torn {
+        // A write failed mid-frame last time: end whatever part of that
+        // frame reached the transport, so the decoder counts it as one lost
+        // frame instead of gluing it to the next (and losing both).
+        if max_bytes == 0 {
+            return Ok(stats);
+        }
+        w.write_all(&[cobs::DELIMITER]).map_err(DrainError::Write)?;
+        consumer.frame_torn = false;
+        stats.bytes += 1;
+    }
+    let result = drain_frames(consumer, scratch, w, max_bytes, &mut stats);
+    if let Err(e) = &result {
+        // Records of the unfinished frame were read but not committed: read
+        // them again next time instead of skipping them.
+        consumer.rewind();
+        if matches!(e, DrainError::Write(_)) {
+            consumer.frame_torn = true;
+        }
+    }
+    result.map(|()| stats)
+}
+
+fn drain_frames<W: Write>(
+    consumer: &mut Consumer<'_>,
+    scratch: &mut [u8],
+    w: &mut W,
+    max_bytes: usize,
+    stats: &mut DrainStats,
+) -> Result<(), DrainError<W::Error>> {
     let mut frame = FrameBuilder::new(scratch);
     loop {
         let budget = max_bytes - stats.bytes;
@@ -283,7 +336,7 @@ pub fn drain<W: Write>(
             break;
         }
     }
-    Ok(stats)
+    Ok(())
 }
 
 /// The largest payload whose encoded frame fits in `budget` bytes.
@@ -443,16 +496,17 @@ impl FrameDecoder {
                 if let Some(expected) = self.next_seq {
                     if frame.first_seq > expected {
                         let lost = frame.first_seq - expected;
-                        self.stats.records_lost += lost;
+                        // Saturating: a hostile stream can claim gaps that sum past u64.
+                        self.stats.records_lost = self.stats.records_lost.saturating_add(lost);
                         on(Event::RecordsLost(lost));
                     }
                 }
-                self.stats.frames += 1;
-                self.stats.records += frame.emit(on);
+                self.stats.frames = self.stats.frames.saturating_add(1);
+                self.stats.records = self.stats.records.saturating_add(frame.emit(on));
                 self.next_seq = Some(frame.first_seq + frame.count);
             }
             Err(e) => {
-                self.stats.frames_lost += 1;
+                self.stats.frames_lost = self.stats.frames_lost.saturating_add(1);
                 on(Event::FrameLost(e));
             }
         }

@@ -18,11 +18,13 @@ compile_error!("runlog-core's ring stores little-endian words with native loads;
 
 pub mod cobs;
 pub mod crc;
+mod encode;
 pub mod frame;
 pub mod list;
 mod metric_wire;
 pub mod record;
 pub mod ring;
+mod skim;
 pub mod spool;
 pub mod wire;
 

@@ -17,28 +17,33 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::list::{F64List, I64List};
 use crate::record::{Metric, Name, Value};
 
-const NAME_IS_TEXT: u8 = 1 << 3;
-const HAS_STEP: u8 = 1 << 4;
-const HAS_TIME: u8 = 1 << 5;
-const KIND_MASK: u8 = 0b111;
-const KNOWN_BITS: u8 = KIND_MASK | NAME_IS_TEXT | HAS_STEP | HAS_TIME;
+pub(crate) const NAME_IS_TEXT: u8 = 1 << 3;
+pub(crate) const HAS_STEP: u8 = 1 << 4;
+pub(crate) const HAS_TIME: u8 = 1 << 5;
+pub(crate) const KIND_MASK: u8 = 0b111;
+pub(crate) const KNOWN_BITS: u8 = KIND_MASK | NAME_IS_TEXT | HAS_STEP | HAS_TIME;
 /// Upper bound on the fields of a metric tuple (head, name, value, step, time).
 const MAX_FIELDS: usize = 5;
 
+/// The head byte of `m`.
+pub(crate) fn head(m: &Metric<'_>) -> u8 {
+    let mut head = m.value.kind_code();
+    if matches!(m.name, Name::Text(_)) {
+        head |= NAME_IS_TEXT;
+    }
+    if m.step.is_some() {
+        head |= HAS_STEP;
+    }
+    if m.time_ms.is_some() {
+        head |= HAS_TIME;
+    }
+    head
+}
+
 impl Serialize for Metric<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut head = self.value.kind_code();
-        if matches!(self.name, Name::Text(_)) {
-            head |= NAME_IS_TEXT;
-        }
-        if self.step.is_some() {
-            head |= HAS_STEP;
-        }
-        if self.time_ms.is_some() {
-            head |= HAS_TIME;
-        }
         let mut t = s.serialize_tuple(MAX_FIELDS)?;
-        t.serialize_element(&head)?;
+        t.serialize_element(&head(self))?;
         match self.name {
             Name::Text(text) => t.serialize_element(text)?,
             Name::Id(id) => t.serialize_element(&id)?,

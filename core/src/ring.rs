@@ -46,9 +46,12 @@ const FLAG_PRODUCER_CLOSED: u32 = 1;
 
 /// The shared header at the start of the ring's storage.
 ///
-/// The producer's and the consumer's cursors sit on separate 64-byte cache
-/// lines so that neither side's stores slow down the other's loads.
-#[repr(C, align(64))]
+/// The producer's and the consumer's cursors sit in separate 64-byte halves,
+/// so that on storage aligned to a cache line neither side's stores slow down
+/// the other's loads. The type itself only needs 4-byte alignment (the
+/// alignment [`Consumer::attach`] checks): a reference to it is created over
+/// caller storage, which must never be less aligned than the type.
+#[repr(C)]
 pub struct RingHeader {
     magic: AtomicU32,
     version: AtomicU32,
@@ -64,6 +67,7 @@ pub struct RingHeader {
 }
 
 const _: () = assert!(core::mem::size_of::<RingHeader>() == 128);
+const _: () = assert!(core::mem::align_of::<RingHeader>() <= ALIGN as usize);
 
 /// Why storage could not be used as a ring, or a ring's content is invalid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +194,10 @@ impl RawRing {
         let cap = capacity_for(len).ok_or(RingError::TooSmall)?;
         let raw = Self::from_parts(ptr, cap)?;
         let h = raw.header();
-        h.magic.store(RING_MAGIC, Ordering::Relaxed);
+        // The magic goes last, with Release: a consumer in another process
+        // that polls for it (Acquire, in `attach`) then sees a whole header,
+        // never a half-formatted one.
+        h.magic.store(0, Ordering::Relaxed);
         h.version.store(RING_VERSION, Ordering::Relaxed);
         h.capacity.store(cap, Ordering::Relaxed);
         h.flags.store(0, Ordering::Relaxed);
@@ -198,7 +205,8 @@ impl RawRing {
         h.dropped_total.store(0, Ordering::Relaxed);
         h.release_pos.store(0, Ordering::Relaxed);
         h.ack_seq.store(0, Ordering::Relaxed);
-        h.heartbeat.store(0, Ordering::Release);
+        h.heartbeat.store(0, Ordering::Relaxed);
+        h.magic.store(RING_MAGIC, Ordering::Release);
         Ok(raw)
     }
 
@@ -325,6 +333,19 @@ impl<'a> Producer<'a> {
         }
     }
 
+    /// Like [`Producer::push_with`], but a [`PushError::Full`] refusal is not
+    /// counted as a drop: for callers that wait for room and try again, so
+    /// that a record which is eventually accepted is not reported as lost.
+    pub fn try_push_with(
+        &mut self,
+        encode: impl Fn(&mut [u8]) -> Result<usize, WireError>,
+    ) -> Result<u64, PushError> {
+        if self.pending_drops != 0 && !self.flush_drops() {
+            return Err(PushError::Full);
+        }
+        self.try_push(&encode)
+    }
+
     fn count_drop(&mut self) {
         self.pending_drops = self.pending_drops.saturating_add(1);
         let h = self.raw.header();
@@ -347,7 +368,7 @@ impl<'a> Producer<'a> {
 
     fn try_push(
         &mut self,
-        encode: &impl Fn(&mut [u8]) -> Result<usize, WireError>,
+        encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
     ) -> Result<u64, PushError> {
         let cap = self.raw.cap;
         let max_total = RECORD_HEADER_LEN + max_payload(cap);
@@ -386,7 +407,12 @@ impl<'a> Producer<'a> {
                 return Err(PushError::Full);
             }
             let release = self.raw.header().release_pos.load(Ordering::Acquire);
-            if release == self.cached_release {
+            // The consumer may live in another process: a release cursor
+            // ahead of the write cursor or misaligned is corruption, and
+            // trusting it would let this producer overwrite unread records.
+            // Refuse (counted as a drop) rather than overwrite.
+            let used = self.write_pos.wrapping_sub(release);
+            if release == self.cached_release || used > cap || release % ALIGN != 0 {
                 return Err(PushError::Full);
             }
             self.cached_release = release;
@@ -399,7 +425,7 @@ impl<'a> Producer<'a> {
         &mut self,
         off: u32,
         room: u32,
-        encode: &impl Fn(&mut [u8]) -> Result<usize, WireError>,
+        encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
     ) -> Result<u32, WireError> {
         let start = (off + RECORD_HEADER_LEN) as usize;
         let len = (room - RECORD_HEADER_LEN) as usize;
@@ -530,6 +556,9 @@ pub struct Consumer<'a> {
     released_seq: Option<u64>,
     seq_hint: Option<u64>,
     cached_write: u32,
+    /// Set by [`crate::frame::drain`] when a write failed mid-frame: the
+    /// transport may hold a partial frame that the next frame must not extend.
+    pub(crate) frame_torn: bool,
     _storage: PhantomData<&'a mut [u8]>,
 }
 
@@ -550,6 +579,7 @@ impl<'a> Consumer<'a> {
             released_seq: None,
             seq_hint: None,
             cached_write: release_pos,
+            frame_torn: false,
             _storage: PhantomData,
         }
     }

@@ -27,12 +27,11 @@ impl core::fmt::Display for WireError {
 }
 
 /// Encodes `record` at the start of `buf` and returns the encoded length.
+///
+/// The bytes are postcard's encoding of `record`, written without serde's
+/// generic machinery (smaller on devices; see the `encode` module).
 pub fn encode(record: &Record<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
-    match postcard::to_slice(record, buf) {
-        Ok(used) => Ok(used.len()),
-        Err(postcard::Error::SerializeBufferFull) => Err(WireError::BufferFull),
-        Err(_) => Err(WireError::Malformed),
-    }
+    crate::encode::record(record, buf)
 }
 
 /// Decodes one record from the start of `bytes`, returning it and the bytes after it.

@@ -1,0 +1,138 @@
+/*
+ * ns per runlog_log_f64 (name passed as a string) while a consumer drains
+ * the ring, beside a memcpy floor, the coarse clock read that stamps each
+ * metric, and fprintf of the same metric into a buffered FILE, in one run.
+ *
+ * Each sample times a batch of BATCH calls with CLOCK_MONOTONIC (so the
+ * timer's own cost is spread over the batch); median and p99 are over the
+ * batches. Usage: bench_log [calls per line (1000000)] [name (train/loss)]
+ * [ring MiB (1)]. The spool
+ * directory comes from $RUNLOG_SPOOL; something must drain it (the cargo
+ * wrapper tests/tests/bench.rs runs a runlog_core consumer thread).
+ */
+#define _GNU_SOURCE /* CLOCK_REALTIME_COARSE */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "runlog.h"
+
+#define BATCH 64
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static void report(const char *what, double *samples, size_t n) {
+  qsort(samples, n, sizeof *samples, cmp_double);
+  printf("%-34s median %7.1f ns   p99 %7.1f ns   (min %.1f, %zu batches of %d)\n", what,
+         samples[n / 2], samples[n * 99 / 100], samples[0], n, BATCH);
+}
+
+/* The floor: copy the same bytes a log call moves into a ring-sized buffer. */
+static unsigned char floor_buf[1 << 20];
+static size_t floor_pos;
+
+static inline void floor_copy(const char *name, double value) {
+  size_t len = strlen(name);
+  if (floor_pos + len + 16 > sizeof floor_buf) floor_pos = 0;
+  memcpy(floor_buf + floor_pos, name, len);
+  memcpy(floor_buf + floor_pos + len, &value, sizeof value);
+  floor_pos += (len + sizeof value + 7) & ~(size_t)7;
+}
+
+int main(int argc, char **argv) {
+  size_t calls = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
+  size_t batches = calls / BATCH;
+  double *samples = malloc(batches * sizeof *samples);
+  if (samples == NULL || batches == 0) return 2;
+  const char *name = argc > 2 ? argv[2] : "train/loss";
+  volatile double sink = 0;
+
+  runlog_options o = runlog_options_default();
+  /* Ring capacity in MiB (argv[3], default 1 = the default ring). */
+  o.ring_capacity = (uint64_t)(argc > 3 ? strtoull(argv[3], NULL, 10) : 1) << 20;
+  o.full_timeout_ms = 60000;
+  runlog_logger *logger = NULL;
+  if (runlog_open(&o, &logger) != RUNLOG_STATUS_OK) {
+    char msg[512];
+    runlog_last_error(msg, sizeof msg);
+    fprintf(stderr, "runlog_open: %s\n", msg);
+    return 1;
+  }
+
+  FILE *f = fopen("/dev/null", "w");
+  if (f == NULL || setvbuf(f, NULL, _IOFBF, 1 << 20) != 0) return 1;
+
+  for (int round = 0; round < 2; round++) { /* round 0 warms up */
+    int print = round == 1;
+    double v = 0.5;
+
+    for (size_t b = 0; b < batches; b++) {
+      uint64_t t0 = now_ns();
+      for (int i = 0; i < BATCH; i++) {
+        floor_copy(name, v);
+        v += 1e-6;
+      }
+      samples[b] = (double)(now_ns() - t0) / BATCH;
+    }
+    if (print) report("memcpy floor", samples, batches);
+
+    for (size_t b = 0; b < batches; b++) {
+      uint64_t t0 = now_ns();
+      for (int i = 0; i < BATCH; i++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+        sink += (double)ts.tv_nsec;
+      }
+      samples[b] = (double)(now_ns() - t0) / BATCH;
+    }
+    if (print) report("clock_gettime(REALTIME_COARSE)", samples, batches);
+
+    for (size_t b = 0; b < batches; b++) {
+      uint64_t t0 = now_ns();
+      for (int i = 0; i < BATCH; i++) {
+        if (runlog_log_f64(logger, name, v, NULL) != RUNLOG_STATUS_OK) {
+          char msg[512];
+          runlog_last_error(msg, sizeof msg);
+          fprintf(stderr, "runlog_log_f64: %s\n", msg);
+          return 1;
+        }
+        v += 1e-6;
+      }
+      samples[b] = (double)(now_ns() - t0) / BATCH;
+    }
+    double runlog_median = 0;
+    if (print) {
+      report("runlog_log_f64", samples, batches);
+      runlog_median = samples[batches / 2];
+    }
+
+    for (size_t b = 0; b < batches; b++) {
+      uint64_t t0 = now_ns();
+      for (int i = 0; i < BATCH; i++) {
+        fprintf(f, "%s %.17g\n", name, v);
+        v += 1e-6;
+      }
+      samples[b] = (double)(now_ns() - t0) / BATCH;
+    }
+    if (print) {
+      report("fprintf into a buffered FILE", samples, batches);
+      printf("fprintf / runlog_log_f64 (medians): %.1fx\n", samples[batches / 2] / runlog_median);
+    }
+  }
+  runlog_status s = runlog_close(logger, 30000);
+  fclose(f);
+  free(samples);
+  (void)sink;
+  return s == RUNLOG_STATUS_OK ? 0 : 1;
+}

@@ -1,0 +1,529 @@
+//! Checking an encoded record without decoding it, and small varint writers.
+//!
+//! The drain must refuse a malformed ring record (one bad record would make
+//! the decoder drop the whole frame) and must find a metric's name to intern
+//! it. Doing that with [`crate::wire::decode`] links serde's whole decoder for
+//! [`crate::Record`] into every firmware that drains (about 3 KiB of flash on
+//! a Cortex-M4). This walker accepts exactly the byte strings that `decode`
+//! accepts in full (a test checks the two against each other) and is a
+//! fraction of the size.
+//!
+//! It follows postcard's rules: enum tags and integers other than `u8` are
+//! LEB128 varints that may not overflow their type, `i64` is zigzag-encoded,
+//! `f64` is 8 little-endian bytes, strings and byte strings are a `usize`
+//! varint length then the bytes, strings must be UTF-8, an `Option` is a byte
+//! 0 or 1 then the value.
+
+use crate::metric_wire::{HAS_STEP, HAS_TIME, KIND_MASK, KNOWN_BITS, NAME_IS_TEXT};
+
+/// Record tags (variant indices of [`crate::Record`]).
+pub(crate) const TAG_METRIC: u8 = 0;
+pub(crate) const TAG_NAME_DEF: u8 = 1;
+const TAG_RUN_START: u64 = 2;
+const TAG_RUN_END: u64 = 3;
+const TAG_ARTIFACT_BEGIN: u64 = 4;
+const TAG_ARTIFACT_CHUNK: u64 = 5;
+const TAG_ARTIFACT_END: u64 = 6;
+const TAG_ARTIFACT_FILE: u64 = 7;
+const TAG_DROPPED: u64 = 8;
+/// Variants of [`crate::RunStatus`].
+const RUN_STATUSES: u64 = 3;
+/// Bytes per list element.
+const LIST_ELEM: usize = 8;
+
+/// What a well-formed record is, as far as framing cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// A metric named by text: the name is `bytes[name.0..name.1]`, and the
+    /// fields after it start at `name.1`.
+    TextMetric { name: (usize, usize) },
+    /// A metric named by a frame-local id.
+    IdMetric,
+    /// A name definition.
+    NameDef,
+    /// Any other record.
+    Other,
+}
+
+/// Checks that `bytes` is exactly one well-formed record.
+pub(crate) fn check(bytes: &[u8]) -> Option<Shape> {
+    let mut r = Reader {
+        bytes,
+        pos: 0,
+        bad: false,
+    };
+    let shape = r.record();
+    (!r.bad && r.pos == bytes.len()).then_some(shape)
+}
+
+/// Walks the bytes, noting the first problem in `bad` instead of returning
+/// early from every field: one check at the end keeps the code small. After
+/// a problem the values read are meaningless, and `check` discards them.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    bad: bool,
+}
+
+impl Reader<'_> {
+    fn fail(&mut self) {
+        self.bad = true;
+    }
+
+    fn byte(&mut self) -> u8 {
+        match self.bytes.get(self.pos) {
+            Some(&b) => {
+                self.pos += 1;
+                b
+            }
+            None => {
+                self.fail();
+                0
+            }
+        }
+    }
+
+    /// Skips `n` bytes, returning where they are.
+    fn skip(&mut self, n: usize) -> (usize, usize) {
+        let start = self.pos;
+        if n > self.bytes.len() - start {
+            self.fail();
+            return (start, start);
+        }
+        self.pos = start + n;
+        (start, self.pos)
+    }
+
+    /// A varint of a `bits`-wide unsigned integer, refusing overflow as postcard does.
+    fn varint(&mut self, bits: u32) -> u64 {
+        let max_len = bits.div_ceil(7);
+        let mut out = 0u64;
+        for i in 0..max_len {
+            let b = self.byte();
+            out |= u64::from(b & 0x7F) << (7 * i);
+            if b & 0x80 == 0 {
+                if i + 1 == max_len && u16::from(b) >= 1 << (bits % 7) {
+                    self.fail();
+                }
+                return out;
+            }
+        }
+        self.fail();
+        out
+    }
+
+    fn len(&mut self) -> usize {
+        // Lengths are `usize` varints, so this never truncates.
+        self.varint(usize::BITS) as usize
+    }
+
+    fn str(&mut self) -> (usize, usize) {
+        let n = self.len();
+        let (start, end) = self.skip(n);
+        if !utf8_ok(&self.bytes[start..end]) {
+            self.fail();
+        }
+        (start, end)
+    }
+
+    fn byte_string(&mut self) -> usize {
+        let n = self.len();
+        self.skip(n);
+        n
+    }
+
+    fn opt_u64(&mut self) {
+        match self.byte() {
+            0 => {}
+            1 => {
+                self.varint(64);
+            }
+            _ => self.fail(),
+        }
+    }
+
+    fn record(&mut self) -> Shape {
+        let tag = self.varint(32);
+        match tag {
+            t if t == u64::from(TAG_METRIC) => return self.metric(),
+            t if t == u64::from(TAG_NAME_DEF) => {
+                self.varint(16);
+                self.str();
+                return Shape::NameDef;
+            }
+            TAG_RUN_START => {
+                self.str();
+                self.str();
+                self.opt_u64();
+            }
+            TAG_RUN_END => {
+                if self.varint(32) >= RUN_STATUSES {
+                    self.fail();
+                }
+                self.opt_u64();
+            }
+            TAG_ARTIFACT_BEGIN => {
+                self.varint(32);
+                self.str();
+                self.varint(64);
+            }
+            TAG_ARTIFACT_CHUNK => {
+                self.varint(32);
+                self.varint(64);
+                self.byte_string();
+            }
+            TAG_ARTIFACT_END => {
+                self.varint(32);
+                self.varint(32);
+            }
+            TAG_ARTIFACT_FILE => {
+                self.str();
+                self.str();
+                self.varint(64);
+                self.varint(32);
+            }
+            TAG_DROPPED => {
+                self.varint(32);
+            }
+            _ => self.fail(),
+        }
+        Shape::Other
+    }
+
+    fn metric(&mut self) -> Shape {
+        let head = self.byte();
+        if head & !KNOWN_BITS != 0 {
+            self.fail();
+        }
+        let shape = if head & NAME_IS_TEXT != 0 {
+            Shape::TextMetric { name: self.str() }
+        } else {
+            self.varint(16);
+            Shape::IdMetric
+        };
+        match head & KIND_MASK {
+            0 => {
+                self.varint(64);
+            }
+            1 => {
+                self.skip(8);
+            }
+            2 => {
+                self.str();
+            }
+            3 | 4 => {
+                if self.byte_string() % LIST_ELEM != 0 {
+                    self.fail();
+                }
+            }
+            _ => self.fail(),
+        }
+        if head & HAS_STEP != 0 {
+            self.varint(64);
+        }
+        if head & HAS_TIME != 0 {
+            self.varint(64);
+        }
+        shape
+    }
+}
+
+/// Whether `b` is UTF-8, as `core::str::from_utf8` decides (RFC 3629: no
+/// overlong forms, no surrogates, nothing above U+10FFFF). Written out
+/// because core's fast validator costs a few hundred bytes of flash.
+fn utf8_ok(b: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        // Continuation bytes after the lead, and the range of the first one.
+        let (n, lo, hi) = match c {
+            0x00..=0x7F => (0, 0, 0),
+            0xC2..=0xDF => (1, 0x80, 0xBF),
+            0xE0 => (2, 0xA0, 0xBF),
+            0xED => (2, 0x80, 0x9F),
+            0xE1..=0xEF => (2, 0x80, 0xBF),
+            0xF0 => (3, 0x90, 0xBF),
+            0xF1..=0xF3 => (3, 0x80, 0xBF),
+            0xF4 => (3, 0x80, 0x8F),
+            _ => return false,
+        };
+        if n > 0 {
+            let Some(cont) = b.get(i + 1..i + 1 + n) else {
+                return false;
+            };
+            if !(lo..=hi).contains(&cont[0]) || cont[1..].iter().any(|&x| x & 0xC0 != 0x80) {
+                return false;
+            }
+        }
+        i += 1 + n;
+    }
+    true
+}
+
+/// Most bytes a varint `u64` takes.
+pub(crate) const MAX_VARINT_LEN: usize = 10;
+
+/// Writes `v` as a varint at the start of `out`; returns its length, or
+/// `None` when `out` is too short.
+pub(crate) fn put_varint(mut v: u64, out: &mut [u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        let slot = out.get_mut(i)?;
+        i += 1;
+        if v < 0x80 {
+            *slot = v as u8;
+            return Some(i);
+        }
+        *slot = (v as u8) | 0x80;
+        v >>= 7;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use std::vec::Vec;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::record::{Bytes, Metric, Name, Record, RunStart, RunStatus, Value};
+    use crate::{wire, F64List, I64List};
+
+    fn decodes_fully(bytes: &[u8]) -> bool {
+        matches!(wire::decode(bytes), Ok((_, [])))
+    }
+
+    fn encode(record: &Record<'_>) -> Vec<u8> {
+        let mut buf = [0u8; 1024];
+        let n = wire::encode(record, &mut buf).expect("encodes");
+        buf[..n].to_vec()
+    }
+
+    /// One record of every kind, with fields that exercise every varint length.
+    fn samples() -> Vec<Vec<u8>> {
+        let f = [1.5, -0.0, f64::NAN];
+        let i = [0i64, -1, i64::MIN];
+        let metric = |name, value, step, time_ms| {
+            Record::Metric(Metric {
+                name,
+                value,
+                step,
+                time_ms,
+            })
+        };
+        [
+            metric(Name::Text("loss"), Value::F64(0.25), None, None),
+            metric(Name::Text("é"), Value::I64(-300), Some(1 << 40), Some(7)),
+            metric(Name::Id(300), Value::Str("text"), None, Some(u64::MAX)),
+            metric(
+                Name::Text(""),
+                Value::F64List(F64List::new(&f)),
+                Some(0),
+                None,
+            ),
+            metric(Name::Id(0), Value::I64List(I64List::new(&i)), None, None),
+            Record::NameDef {
+                id: u16::MAX,
+                name: "n",
+            },
+            Record::RunStart(RunStart {
+                run_id: "r",
+                experiment: "e",
+                time_ms: Some(1_700_000_000_000),
+            }),
+            Record::RunEnd {
+                status: RunStatus::Killed,
+                time_ms: None,
+            },
+            Record::ArtifactBegin {
+                id: u32::MAX,
+                path: "a/b",
+                len: 3,
+            },
+            Record::ArtifactChunk {
+                id: 1,
+                offset: 200,
+                data: Bytes(&[0, 1, 2]),
+            },
+            Record::ArtifactEnd {
+                id: 1,
+                crc32: 0xDEAD_BEEF,
+            },
+            Record::ArtifactFile {
+                path: "p",
+                file: "f",
+                len: 9,
+                crc32: 1,
+            },
+            Record::Dropped { count: 1 << 20 },
+        ]
+        .iter()
+        .map(encode)
+        .collect()
+    }
+
+    #[test]
+    fn accepts_every_kind_of_record_and_finds_text_names() {
+        for bytes in samples() {
+            let shape = check(&bytes).expect("well-formed");
+            if let Shape::TextMetric { name } = shape {
+                let Ok((Record::Metric(m), [])) = wire::decode(&bytes) else {
+                    panic!("not a metric");
+                };
+                assert_eq!(
+                    m.name,
+                    Name::Text(core::str::from_utf8(&bytes[name.0..name.1]).unwrap())
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn varints_round_trip() {
+        for v in [0, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX] {
+            let mut buf = [0u8; MAX_VARINT_LEN];
+            let n = put_varint(v, &mut buf).unwrap();
+            assert_eq!(postcard::from_bytes::<u64>(&buf[..n]).unwrap(), v);
+            let mut r = Reader {
+                bytes: &buf[..n],
+                pos: 0,
+                bad: false,
+            };
+            assert_eq!(r.varint(64), v);
+            assert!(!r.bad);
+        }
+        assert_eq!(put_varint(300, &mut [0u8; 1]), None);
+    }
+
+    #[test]
+    fn utf8_check_matches_core_on_every_short_string() {
+        let agree = |b: &[u8]| assert_eq!(utf8_ok(b), core::str::from_utf8(b).is_ok(), "{b:x?}");
+        agree(&[]);
+        for x in 0..=0x00FF_FFFF_u32 {
+            let [a, b, c, _] = x.to_le_bytes();
+            agree(&[a, b, c]);
+            if x <= 0xFFFF {
+                agree(&[a, b]);
+                if x <= 0xFF {
+                    agree(&[a]);
+                }
+            }
+        }
+        // Four-byte leads against the edges of every continuation range.
+        let edges = [0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF];
+        for lead in 0xE0..=0xFFu8 {
+            for &b in &edges {
+                for &c in &edges {
+                    for &d in &edges {
+                        agree(&[lead, b, c, d]);
+                        agree(&[lead, b, c, d, b'x']);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lists of every byte length, and every head byte, next to the decoder.
+    #[test]
+    fn agrees_with_the_decoder_on_lists_and_heads() {
+        for head in 0..=255u8 {
+            for len in 0..20u8 {
+                let mut bytes = std::vec![TAG_METRIC, head, 1, b'x', len];
+                bytes.extend(core::iter::repeat_n(7u8, usize::from(len)));
+                for extra in [&[][..], &[5], &[5, 6]] {
+                    let mut b = bytes.clone();
+                    b.extend_from_slice(extra);
+                    assert_eq!(check(&b).is_some(), decodes_fully(&b), "{b:?}");
+                }
+            }
+        }
+    }
+
+    /// Every kind of record, framed (names interned by hand) and decoded:
+    /// the decoder gets back exactly what was encoded.
+    #[test]
+    fn frames_built_without_decoding_decode_to_the_same_records() {
+        use crate::frame::{FrameBuilder, FrameDecoder};
+        use crate::Event;
+
+        let records: Vec<Vec<u8>> = samples()
+            .into_iter()
+            .filter(|b| !matches!(check(b), Some(Shape::IdMetric | Shape::NameDef)))
+            .collect();
+        let mut scratch = [0u8; 512];
+        let mut frame = FrameBuilder::new(&mut scratch);
+        // Twice, so that the second round reuses the names defined in the first.
+        for (seq, bytes) in records.iter().chain(records.iter()).enumerate() {
+            frame.add(seq as u64 + 5, bytes).expect("fits");
+        }
+        let payload = frame.finish().to_vec();
+        let mut stream = [0u8; 600];
+        let mut w = &mut stream[..];
+        let n = crate::cobs::encode_to(&payload, &mut w).unwrap();
+        let stream = &stream[..n];
+        let mut got = Vec::new();
+        FrameDecoder::new().feed(stream, |e| match e {
+            Event::Record { seq, record } => got.push((seq, encode(&record))),
+            other => panic!("{other:?}"),
+        });
+        let want: Vec<(u64, Vec<u8>)> = records
+            .iter()
+            .chain(records.iter())
+            .enumerate()
+            .map(|(i, b)| (i as u64 + 5, b.clone()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn frames_refuse_ids_definitions_and_garbage() {
+        use crate::frame::{AddError, FrameBuilder};
+        let mut scratch = [0u8; 256];
+        let mut frame = FrameBuilder::new(&mut scratch);
+        for bytes in samples() {
+            if matches!(check(&bytes), Some(Shape::IdMetric | Shape::NameDef)) {
+                assert_eq!(frame.add(0, &bytes), Err(AddError::Malformed));
+            }
+        }
+        assert_eq!(frame.add(0, &[0xFF]), Err(AddError::Malformed));
+        assert!(frame.is_empty());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Mutated and truncated encodings: the walker and the decoder agree.
+        #[test]
+        fn agrees_with_the_decoder_on_mutations(
+            which in 0usize..13,
+            edits in proptest::collection::vec(
+                (any::<usize>(), prop_oneof![any::<u8>(), 0u8..10, 0x7Eu8..0x82, Just(0xFF)]),
+                0..4,
+            ),
+            cut in any::<usize>(),
+            cut_it in any::<bool>(),
+        ) {
+            let mut bytes = samples().swap_remove(which);
+            for (at, b) in edits {
+                let at = at % bytes.len();
+                bytes[at] = b;
+            }
+            if cut_it {
+                bytes.truncate(cut % (bytes.len() + 1));
+            }
+            prop_assert_eq!(check(&bytes).is_some(), decodes_fully(&bytes));
+        }
+
+        /// Arbitrary bytes: the walker and the decoder agree.
+        #[test]
+        fn agrees_with_the_decoder_on_noise(
+            tag in 0u8..10,
+            rest in proptest::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let mut bytes = std::vec![tag];
+            bytes.extend_from_slice(&rest);
+            prop_assert_eq!(check(&bytes).is_some(), decodes_fully(&bytes));
+        }
+    }
+}

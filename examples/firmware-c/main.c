@@ -1,0 +1,130 @@
+/* runlog from C on a Cortex-M4 (QEMU mps2-an386): logs metrics of every kind,
+ * a repeated scalar and a small artifact through runlog.h into a static
+ * buffer, and drains it to UART0 as COBS + CRC frames.
+ *
+ * The values are fixed so that the end-to-end test (tests/tests/firmware_qemu.rs)
+ * can check that each one arrives intact; keep the two in step. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runlog.h"
+#include "semihosting.h"
+#include "uart.h"
+
+#define RUN_ID "qemu-c-run"
+#define EXPERIMENT "firmware-c"
+#define LOSS_STEPS 500
+/* Records logged between two drains, as an idle loop or a timer would drain. */
+#define DRAIN_EVERY 32
+
+/* Everything runlog keeps lives here: its handle, frame scratch and ring. */
+static uint8_t runlog_buffer[4096] __attribute__((aligned(64)));
+
+static const char artifact_path[] = "calibration/table.csv";
+static const char artifact[] = "channel,gain,offset\n"
+                               "0,1.0000,0.0000\n"
+                               "1,0.9975,-0.0125\n"
+                               "2,1.0031,0.0042\n"
+                               "3,0.9990,0.0008\n";
+
+static ptrdiff_t uart_sink(void *ctx, const uint8_t *data, size_t len) {
+    (void)ctx;
+    uart_write(UART0_BASE, data, len);
+    return (ptrdiff_t)len;
+}
+
+/* Prints what failed on the host console and returns nonzero. */
+static int fail(const char *what, runlog_status status) {
+    static char message[160];
+    runlog_last_error(message, sizeof message);
+    semihosting_print("firmware-c: ");
+    semihosting_print(what);
+    semihosting_print(": ");
+    semihosting_print(runlog_status_str(status));
+    semihosting_print(": ");
+    semihosting_print(message);
+    semihosting_print("\n");
+    return 1;
+}
+
+/* Sends everything the ring holds. */
+static runlog_status drain_all(runlog_logger *log) {
+    size_t written;
+    do {
+        runlog_status s = runlog_drain(log, uart_sink, NULL, SIZE_MAX, &written);
+        if (s != RUNLOG_STATUS_OK) {
+            return s;
+        }
+    } while (written != 0);
+    return RUNLOG_STATUS_OK;
+}
+
+static unsigned since_drain;
+
+/* Drains every DRAIN_EVERY records; on FULL (records larger than planned),
+ * drains and tries once more. */
+#define LOG(call)                                                                                  \
+    do {                                                                                           \
+        if (++since_drain >= DRAIN_EVERY) {                                                        \
+            runlog_status d_ = drain_all(log);                                                     \
+            if (d_ != RUNLOG_STATUS_OK) {                                                          \
+                return fail("runlog_drain", d_);                                                   \
+            }                                                                                      \
+            since_drain = 0;                                                                       \
+        }                                                                                          \
+        runlog_status s_ = (call);                                                                 \
+        if (s_ == RUNLOG_STATUS_FULL) {                                                            \
+            runlog_status d_ = drain_all(log);                                                     \
+            if (d_ != RUNLOG_STATUS_OK) {                                                          \
+                return fail("runlog_drain", d_);                                                   \
+            }                                                                                      \
+            since_drain = 0;                                                                       \
+            s_ = (call);                                                                           \
+        }                                                                                          \
+        if (s_ != RUNLOG_STATUS_OK) {                                                              \
+            return fail(#call, s_);                                                                \
+        }                                                                                          \
+    } while (0)
+
+int main(void) {
+    uart_init(UART0_BASE);
+
+    runlog_logger *log = NULL;
+    runlog_status s =
+        runlog_init_static(runlog_buffer, sizeof runlog_buffer, RUN_ID, EXPERIMENT, &log);
+    if (s != RUNLOG_STATUS_OK) {
+        return fail("runlog_init_static", s);
+    }
+
+    static const double calibration[] = {0.5, -1.25, 1e-300, 6.02214076e23};
+    static const int64_t histogram[] = {0, 1, -1, INT64_MAX, INT64_MIN, 42};
+
+    LOG(runlog_log_i64(log, "batch_size", 32, NULL));
+    LOG(runlog_log_i64(log, "offset_ns", -1234567890123LL, NULL));
+    LOG(runlog_log_f64(log, "learning_rate", 0.001, NULL));
+    LOG(runlog_log_f64(log, "pi", 3.14159265358979323846, NULL));
+    LOG(runlog_log_str(log, "board", "mps2-an386", NULL));
+    LOG(runlog_log_f64_list(log, "calibration", calibration, 4, NULL));
+    LOG(runlog_log_i64_list(log, "histogram", histogram, 6, NULL));
+    for (uint32_t i = 0; i < LOSS_STEPS; i++) {
+        /* Exact IEEE arithmetic: the host recomputes it bit for bit. */
+        LOG(runlog_log_f64(log, "loss", 1.0 / (double)(i + 1), NULL));
+    }
+    LOG(runlog_log_i64(log, "steps", LOSS_STEPS, NULL));
+
+    runlog_ticket last = 0;
+    LOG(runlog_upload(log, artifact_path, (const uint8_t *)artifact, sizeof artifact - 1, &last));
+
+    /* RunEnd (finished), then send what is left. */
+    s = runlog_close(log, 0);
+    if (s != RUNLOG_STATUS_OK && s != RUNLOG_STATUS_TIMEOUT) {
+        return fail("runlog_close", s);
+    }
+    s = drain_all(log);
+    if (s != RUNLOG_STATUS_OK) {
+        return fail("runlog_drain", s);
+    }
+    uart_flush(UART0_BASE);
+    semihosting_print("firmware-c: done\n");
+    return 0;
+}

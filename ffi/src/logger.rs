@@ -1,0 +1,797 @@
+//! `runlog_logger`: the opaque handle, and the log calls shared by the host
+//! (spool file) and device (static buffer) kinds.
+//!
+//! A logger is a spin lock around its ring's [`Producer`] plus an immutable
+//! description of where the ring lives. Closing a logger frees its ring (on
+//! hosts: unmaps the spool file) but keeps the small handle itself alive as a
+//! tombstone, so that a call through a closed handle returns
+//! `RUNLOG_STATUS_CLOSED` instead of touching freed memory.
+
+use core::ffi::c_char;
+
+use runlog_core::crc::Crc32;
+use runlog_core::list::{F64List, I64List};
+use runlog_core::record::{Bytes, Metric, Name, Record, RunStatus, Value};
+use runlog_core::ring::{Producer, PushError};
+use runlog_core::wire::{self, WireError};
+
+use crate::error::fail;
+use crate::guard::guard;
+use crate::lock::{Guard, SpinLock};
+use crate::scalar::{self, Scalar};
+use crate::status::*;
+use crate::text;
+
+/// A ticket: the sequence number of a record in its logger's ring.
+#[allow(non_camel_case_types)]
+pub type runlog_ticket = u64;
+
+/// A logger: where log calls go. Opaque; obtained from `runlog_get_logger`,
+/// `runlog_open` or `runlog_init_static`.
+#[allow(non_camel_case_types)]
+pub struct runlog_logger {
+    pub(crate) state: SpinLock<Option<Open>>,
+    pub(crate) kind: Kind,
+    /// Largest encoded record this logger accepts.
+    pub(crate) max_record: usize,
+}
+
+/// What an open logger owns; `None` in [`runlog_logger::state`] once closed.
+pub(crate) struct Open {
+    pub(crate) producer: Producer<'static>,
+    pub(crate) next_artifact: u32,
+    /// Set once `RunEnd` is pushed: later log calls are refused.
+    pub(crate) ending: bool,
+    /// Keeps the spool file mapped for as long as `producer` is used.
+    #[cfg(feature = "std")]
+    pub(crate) _spool: Option<crate::host::spool::SpoolMap>,
+}
+
+/// Where the ring lives.
+pub(crate) enum Kind {
+    /// A memory-mapped spool file drained by the uploader.
+    #[cfg(feature = "std")]
+    Spool(crate::host::spool::SpoolConfig),
+    /// A caller-provided buffer drained by `runlog_drain`.
+    Static(crate::device::StaticParts),
+}
+
+impl runlog_logger {
+    /// Takes the logger's lock. Device builds never wait: an interrupted holder
+    /// cannot run until this call returns.
+    #[inline]
+    pub(crate) fn acquire(&self) -> Result<Guard<'_, Option<Open>>, runlog_status> {
+        #[cfg(feature = "std")]
+        {
+            if let Kind::Spool(c) = &self.kind {
+                if crate::host::fork::inherited_from_parent(c.pid) {
+                    return Err(fail(
+                        RUNLOG_STATUS_CLOSED,
+                        "this logger belongs to the parent process (inherited through fork); \
+                         open a new one with runlog_open",
+                    ));
+                }
+            }
+            Ok(self.state.lock())
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            self.state.try_lock().ok_or_else(|| {
+                fail(
+                    RUNLOG_STATUS_BUSY,
+                    "logger is in use by the call this one interrupted",
+                )
+            })
+        }
+    }
+
+    /// Wall-clock milliseconds for metric records (hosts only).
+    #[inline]
+    fn now_ms(&self) -> Option<u64> {
+        match &self.kind {
+            #[cfg(feature = "std")]
+            Kind::Spool(_) => Some(crate::host::clock::now_ms()),
+            Kind::Static(_) => None,
+        }
+    }
+
+    /// Pushes one record under the lock, applying the full-ring policy.
+    #[inline]
+    pub(crate) fn push_locked(
+        &self,
+        open: &mut Open,
+        encode: &impl Fn(&mut [u8]) -> Result<usize, WireError>,
+    ) -> Result<u64, runlog_status> {
+        if open.ending {
+            return Err(fail(RUNLOG_STATUS_CLOSED, "logger is closing"));
+        }
+        let block_ms = self.full_timeout_ms();
+        let first = if block_ms == 0 {
+            open.producer.push_with(encode)
+        } else {
+            open.producer.try_push_with(encode)
+        };
+        match first {
+            Ok(seq) => Ok(seq),
+            Err(PushError::Full) if block_ms != 0 => self.push_blocking(open, encode, block_ms),
+            Err(e) => Err(push_error(e)),
+        }
+    }
+
+    fn full_timeout_ms(&self) -> u32 {
+        match &self.kind {
+            #[cfg(feature = "std")]
+            Kind::Spool(c) => c.full_timeout_ms,
+            Kind::Static(_) => 0,
+        }
+    }
+
+    #[cold]
+    fn push_blocking(
+        &self,
+        open: &mut Open,
+        encode: &impl Fn(&mut [u8]) -> Result<usize, WireError>,
+        block_ms: u32,
+    ) -> Result<u64, runlog_status> {
+        #[cfg(feature = "std")]
+        {
+            let deadline =
+                std::time::Instant::now() + std::time::Duration::from_millis(block_ms.into());
+            let mut pause = std::time::Duration::from_micros(20);
+            loop {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(2));
+                let last = std::time::Instant::now() >= deadline;
+                // The last attempt counts a drop if it fails, so the stream says so.
+                let r = if last {
+                    open.producer.push_with(encode)
+                } else {
+                    open.producer.try_push_with(encode)
+                };
+                match r {
+                    Ok(seq) => return Ok(seq),
+                    Err(PushError::Full) if !last => continue,
+                    Err(PushError::Full) => {
+                        return Err(crate::error::fail_fmt(
+                            RUNLOG_STATUS_FULL,
+                            format_args!(
+                                "ring is still full after {block_ms} ms: {}",
+                                self.drain_state(&open.producer)
+                            ),
+                        ))
+                    }
+                    Err(e) => return Err(push_error(e)),
+                }
+            }
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            let _ = (open, encode, block_ms);
+            Err(fail(RUNLOG_STATUS_FULL, "ring is full"))
+        }
+    }
+
+    /// Says whether an uploader is draining this logger's ring (hosts).
+    #[cfg(feature = "std")]
+    pub(crate) fn drain_state(&self, producer: &Producer<'_>) -> std::string::String {
+        match &self.kind {
+            Kind::Spool(c) => c.drain_state(producer.consumer_heartbeat()),
+            Kind::Static(_) => "call runlog_drain to move records to the transport".into(),
+        }
+    }
+
+    /// Logs one metric value.
+    #[inline]
+    pub(crate) fn log(
+        &self,
+        name: &str,
+        value: Value<'_>,
+        ticket: *mut runlog_ticket,
+    ) -> runlog_status {
+        let time_ms = self.now_ms();
+        let record = Record::Metric(Metric {
+            name: Name::Text(name),
+            value,
+            step: None,
+            time_ms,
+        });
+        let mut guard = match self.acquire() {
+            Ok(g) => g,
+            Err(s) => return s,
+        };
+        let Some(open) = guard.as_mut() else {
+            return fail(RUNLOG_STATUS_CLOSED, "logger is closed");
+        };
+        match self.push_locked(open, &|buf| wire::encode(&record, buf)) {
+            Ok(seq) => {
+                drop(guard);
+                put_ticket(ticket, seq);
+                RUNLOG_STATUS_OK
+            }
+            Err(s) => s,
+        }
+    }
+
+    /// Logs a scalar through the direct encoder: the hot path.
+    #[inline]
+    pub(crate) fn log_scalar(
+        &self,
+        name: &str,
+        value: Scalar,
+        ticket: *mut runlog_ticket,
+    ) -> runlog_status {
+        let time_ms = self.now_ms();
+        let mut guard = match self.acquire() {
+            Ok(g) => g,
+            Err(s) => return s,
+        };
+        let Some(open) = guard.as_mut() else {
+            return fail(RUNLOG_STATUS_CLOSED, "logger is closed");
+        };
+        match self.push_locked(open, &|buf| scalar::encode(buf, name, value, time_ms)) {
+            Ok(seq) => {
+                drop(guard);
+                put_ticket(ticket, seq);
+                RUNLOG_STATUS_OK
+            }
+            Err(s) => s,
+        }
+    }
+
+    /// Logs a value whose size depends on the data, checking it fits one record first.
+    fn log_sized(
+        &self,
+        name: &str,
+        value: Value<'_>,
+        ticket: *mut runlog_ticket,
+        too_long: runlog_status,
+    ) -> runlog_status {
+        let probe = Record::Metric(Metric {
+            name: Name::Text(name),
+            value,
+            step: None,
+            time_ms: Some(u64::MAX),
+        });
+        match postcard::serialize_with_flavor::<_, _, usize>(
+            &probe,
+            postcard::ser_flavors::Size::default(),
+        ) {
+            Ok(n) if n <= self.max_record => self.log(name, value, ticket),
+            _ => fail(
+                too_long,
+                if too_long == RUNLOG_STATUS_LIST_TOO_LONG {
+                    "list does not fit in one record of this logger's ring"
+                } else {
+                    "string does not fit in one record of this logger's ring"
+                },
+            ),
+        }
+    }
+
+    /// Sends an artifact through the ring: begin, chunks, end. Returns the end's ticket.
+    pub(crate) fn upload_inline(&self, path: &str, data: &[u8]) -> Result<u64, runlog_status> {
+        // ArtifactChunk overhead: tag, id, offset and length varints.
+        let chunk = self.max_record.saturating_sub(32).max(1);
+        let mut crc = Crc32::new();
+        crc.update(data);
+        let crc32 = crc.finish();
+        let mut guard = self.acquire()?;
+        let open = guard
+            .as_mut()
+            .ok_or_else(|| fail(RUNLOG_STATUS_CLOSED, "logger is closed"))?;
+        let id = open.next_artifact;
+        open.next_artifact = id.wrapping_add(1);
+        let begin = Record::ArtifactBegin {
+            id,
+            path,
+            len: data.len() as u64,
+        };
+        self.push_locked(open, &|buf| wire::encode(&begin, buf))?;
+        for (i, piece) in data.chunks(chunk).enumerate() {
+            let rec = Record::ArtifactChunk {
+                id,
+                offset: (i * chunk) as u64,
+                data: Bytes(piece),
+            };
+            self.push_locked(open, &|buf| wire::encode(&rec, buf))?;
+        }
+        let end = Record::ArtifactEnd { id, crc32 };
+        self.push_locked(open, &|buf| wire::encode(&end, buf))
+    }
+
+    /// Pushes `RunEnd` and marks the stream closed; later log calls are refused.
+    pub(crate) fn end_run(&self) -> Result<u64, runlog_status> {
+        let mut guard = self.acquire()?;
+        let open = guard
+            .as_mut()
+            .ok_or_else(|| fail(RUNLOG_STATUS_CLOSED, "logger is already closed"))?;
+        if open.ending {
+            return Err(fail(RUNLOG_STATUS_CLOSED, "logger is already closing"));
+        }
+        let time_ms = self.now_ms();
+        let end = Record::RunEnd {
+            status: RunStatus::Finished,
+            time_ms,
+        };
+        let r = self.push_locked(open, &|buf| wire::encode(&end, buf));
+        open.ending = true;
+        open.producer.close();
+        r
+    }
+}
+
+fn push_error(e: PushError) -> runlog_status {
+    match e {
+        PushError::Full => fail(RUNLOG_STATUS_FULL, "ring is full (fail-fast mode)"),
+        PushError::TooLarge => fail(
+            RUNLOG_STATUS_VALUE_TOO_LONG,
+            "record is larger than this logger's ring can hold",
+        ),
+        _ => fail(RUNLOG_STATUS_INTERNAL, "record could not be encoded"),
+    }
+}
+
+#[inline]
+pub(crate) fn put_ticket(ticket: *mut runlog_ticket, seq: u64) {
+    if !ticket.is_null() {
+        // SAFETY: the caller of the exported function guarantees a non-NULL
+        // ticket pointer is valid for writes.
+        unsafe { ticket.write(seq) };
+    }
+}
+
+/// Turns the C handle into a reference, or fails with NULL_ARGUMENT.
+///
+/// # Safety
+/// `logger` must be NULL or a handle from `runlog_get_logger`, `runlog_open`
+/// or `runlog_init_static` (closed handles are fine).
+#[inline]
+pub(crate) unsafe fn logger_ref<'a>(
+    logger: *const runlog_logger,
+) -> Result<&'a runlog_logger, runlog_status> {
+    // SAFETY: forwarded caller contract: valid handles are never freed.
+    unsafe { logger.as_ref() }.ok_or_else(|| fail(RUNLOG_STATUS_NULL_ARGUMENT, "logger is NULL"))
+}
+
+macro_rules! tri {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(s) => return s,
+        }
+    };
+}
+pub(crate) use tri;
+
+/// Logs an integer metric.
+///
+/// `logger`: a handle (not NULL). `name`: NUL-terminated UTF-8, 1 to
+/// `RUNLOG_MAX_NAME_LEN` bytes, copied; the caller keeps ownership.
+/// `ticket`: may be NULL; on success receives the record's ticket for
+/// `runlog_wait`. Thread-safe: any number of threads may log through one
+/// logger at once; each thread's records keep their order. On hosts this call
+/// makes no system call and takes no lock another process can hold; when the
+/// ring is full it waits for room up to the logger's block timeout.
+///
+/// Returns OK, or NULL_ARGUMENT, EMPTY_NAME, NAME_TOO_LONG, INVALID_UTF8,
+/// FULL, CLOSED, BUSY (device). On failure nothing is written.
+///
+/// # Safety
+/// `logger` must be NULL or a valid handle; `name` NULL or a NUL-terminated
+/// string; `ticket` NULL or valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn runlog_log_i64(
+    logger: *mut runlog_logger,
+    name: *const c_char,
+    value: i64,
+    ticket: *mut runlog_ticket,
+) -> runlog_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let logger = tri!(unsafe { logger_ref(logger) });
+        // SAFETY: caller contract.
+        let name = tri!(unsafe { text::name(name) });
+        logger.log_scalar(name, Scalar::I64(value), ticket)
+    })
+}
+
+/// Logs a floating-point metric. NaN and infinities are values, not errors.
+///
+/// Arguments, ownership, thread safety and statuses as for `runlog_log_i64`.
+/// This is the hot path: a bounded `strlen`, a UTF-8 check and an encode into
+/// the ring, with no allocation and no system call.
+///
+/// # Safety
+/// As for `runlog_log_i64`.
+#[no_mangle]
+pub unsafe extern "C" fn runlog_log_f64(
+    logger: *mut runlog_logger,
+    name: *const c_char,
+    value: f64,
+    ticket: *mut runlog_ticket,
+) -> runlog_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let logger = tri!(unsafe { logger_ref(logger) });
+        // SAFETY: caller contract.
+        let name = tri!(unsafe { text::name(name) });
+        logger.log_scalar(name, Scalar::F64(value), ticket)
+    })
+}
+
+/// Logs a string metric (a tag on the MLflow wire).
+///
+/// `value`: NUL-terminated UTF-8 (may be empty), copied. It must fit in one
+/// record of the ring (half the ring's capacity, less on small device
+/// buffers), else VALUE_TOO_LONG. Other arguments, ownership, thread safety
+/// and statuses as for `runlog_log_i64`, plus INVALID_UTF8 for the value.
+///
+/// # Safety
+/// As for `runlog_log_i64`; `value` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn runlog_log_str(
+    logger: *mut runlog_logger,
+    name: *const c_char,
+    value: *const c_char,
+    ticket: *mut runlog_ticket,
+) -> runlog_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let logger = tri!(unsafe { logger_ref(logger) });
+        // SAFETY: caller contract.
+        let name = tri!(unsafe { text::name(name) });
+        // SAFETY: caller contract; the scan stops at the terminator or the bound.
+        let value = match unsafe { text::c_text(value, logger.max_record) } {
+            Ok(v) => v,
+            Err(text::TextError::Null) => {
+                return fail(RUNLOG_STATUS_NULL_ARGUMENT, "string value is NULL")
+            }
+            Err(text::TextError::TooLong) => {
+                return fail(
+                    RUNLOG_STATUS_VALUE_TOO_LONG,
+                    "string does not fit in one record of this logger's ring",
+                )
+            }
+            Err(text::TextError::Utf8) => {
+                return fail(
+                    RUNLOG_STATUS_INVALID_UTF8,
+                    "string value is not valid UTF-8",
+                )
+            }
+        };
+        logger.log_sized(
+            name,
+            Value::Str(value),
+            ticket,
+            RUNLOG_STATUS_VALUE_TOO_LONG,
+        )
+    })
+}
+
+/// Checks a C array argument.
+///
+/// # Safety
+/// `values` must be NULL or valid for reads of `len` elements.
+unsafe fn c_slice<'a, T>(values: *const T, len: usize) -> Result<&'a [T], runlog_status> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if values.is_null() {
+        return Err(fail(
+            RUNLOG_STATUS_NULL_ARGUMENT,
+            "values is NULL but len is not 0",
+        ));
+    }
+    if len > isize::MAX as usize / core::mem::size_of::<T>() {
+        return Err(fail(RUNLOG_STATUS_LIST_TOO_LONG, "list length overflows"));
+    }
+    // SAFETY: non-NULL, and the caller guarantees `len` readable elements.
+    Ok(unsafe { core::slice::from_raw_parts(values, len) })
+}
+
+/// Logs a list of floats as one metric (one chart, steps 0..len-1).
+///
+/// `values`: `len` doubles, copied; may be NULL only when `len` is 0. The
+/// list must fit in one record of the ring (about capacity/16 values on
+/// hosts), else LIST_TOO_LONG. Other arguments, ownership, thread safety and
+/// statuses as for `runlog_log_i64`.
+///
+/// # Safety
+/// As for `runlog_log_i64`; `values` NULL or valid for reads of `len` doubles.
+#[no_mangle]
+pub unsafe extern "C" fn runlog_log_f64_list(
+    logger: *mut runlog_logger,
+    name: *const c_char,
+    values: *const f64,
+    len: usize,
+    ticket: *mut runlog_ticket,
+) -> runlog_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let logger = tri!(unsafe { logger_ref(logger) });
+        // SAFETY: caller contract.
+        let name = tri!(unsafe { text::name(name) });
+        // SAFETY: caller contract.
+        let values = tri!(unsafe { c_slice(values, len) });
+        logger.log_sized(
+            name,
+            Value::F64List(F64List::new(values)),
+            ticket,
+            RUNLOG_STATUS_LIST_TOO_LONG,
+        )
+    })
+}
+
+/// Logs a list of integers as one metric (one chart, steps 0..len-1).
+///
+/// As `runlog_log_f64_list`, with `int64_t` values.
+///
+/// # Safety
+/// As for `runlog_log_f64_list`, with `int64_t` elements.
+#[no_mangle]
+pub unsafe extern "C" fn runlog_log_i64_list(
+    logger: *mut runlog_logger,
+    name: *const c_char,
+    values: *const i64,
+    len: usize,
+    ticket: *mut runlog_ticket,
+) -> runlog_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let logger = tri!(unsafe { logger_ref(logger) });
+        // SAFETY: caller contract.
+        let name = tri!(unsafe { text::name(name) });
+        // SAFETY: caller contract.
+        let values = tri!(unsafe { c_slice(values, len) });
+        logger.log_sized(
+            name,
+            Value::I64List(I64List::new(values)),
+            ticket,
+            RUNLOG_STATUS_LIST_TOO_LONG,
+        )
+    })
+}
+
+/// Uploads `len` bytes as the run's artifact `artifact_path`.
+///
+/// `artifact_path`: NUL-terminated UTF-8, relative, at most
+/// `RUNLOG_MAX_PATH_LEN` bytes, no `..`/`.`/empty segment, no backslash or
+/// control character, else UNSAFE_PATH. `data`: `len` bytes, copied before
+/// the call returns (may be NULL only when `len` is 0). Any size: on hosts,
+/// content larger than 1/8 of the ring is staged as a file in the spool
+/// directory (fsync'd) instead of going through the ring. `ticket`: may be
+/// NULL; receives the ticket of the artifact's last record. Thread-safe.
+/// Not a hot-path call: it may allocate and, on hosts, do file I/O.
+///
+/// Returns OK, or NULL_ARGUMENT, INVALID_UTF8, UNSAFE_PATH, FULL, CLOSED,
+/// IO (staging failed), BUSY (device). On failure nothing reaches the store
+/// (a partly sent artifact has no end record and is discarded).
+///
+/// # Safety
+/// `logger` NULL or a valid handle; `artifact_path` NULL or NUL-terminated;
+/// `data` NULL or valid for reads of `len` bytes; `ticket` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn runlog_upload(
+    logger: *mut runlog_logger,
+    artifact_path: *const c_char,
+    data: *const u8,
+    len: usize,
+    ticket: *mut runlog_ticket,
+) -> runlog_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let logger = tri!(unsafe { logger_ref(logger) });
+        // SAFETY: caller contract.
+        let path = tri!(unsafe { text::artifact_path(artifact_path) });
+        // SAFETY: caller contract.
+        let data = tri!(unsafe { c_slice(data, len) });
+        let seq = tri!(logger.upload(path, data));
+        put_ticket(ticket, seq);
+        RUNLOG_STATUS_OK
+    })
+}
+
+impl runlog_logger {
+    fn upload(&self, path: &str, data: &[u8]) -> Result<u64, runlog_status> {
+        match &self.kind {
+            #[cfg(feature = "std")]
+            Kind::Spool(c) if data.len() > c.inline_limit => {
+                crate::host::artifact::upload_staged(self, c, path, |f, crc| {
+                    use std::io::Write;
+                    crc.update(data);
+                    f.write_all(data).map(|()| data.len() as u64)
+                })
+            }
+            _ => self.upload_inline(path, data),
+        }
+    }
+}
+
+/// Waits until the record with `ticket` is committed at its destination
+/// (hosts: the uploader acknowledged it) or handed to the transport (device:
+/// `runlog_drain` wrote it).
+///
+/// Hosts poll for up to `timeout_ms` milliseconds (0: check once). Devices
+/// check once (they have no clock; call `runlog_drain`). Thread-safe.
+///
+/// Returns OK; TIMEOUT if not yet committed, with `runlog_last_error` saying
+/// why (e.g. that no uploader is draining the spool file); INVALID_ARGUMENT
+/// for a ticket this logger never issued; NULL_ARGUMENT; CLOSED.
+///
+/// # Safety
+/// `logger` must be NULL or a valid handle.
+#[no_mangle]
+pub unsafe extern "C" fn runlog_wait(
+    logger: *mut runlog_logger,
+    ticket: runlog_ticket,
+    timeout_ms: u32,
+) -> runlog_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let logger = tri!(unsafe { logger_ref(logger) });
+        logger.wait_until(Some(ticket), timeout_ms)
+    })
+}
+
+/// Waits until everything logged so far through `logger` is committed (see
+/// `runlog_wait`). Same timeouts, thread safety and statuses.
+///
+/// # Safety
+/// `logger` must be NULL or a valid handle.
+#[no_mangle]
+pub unsafe extern "C" fn runlog_flush(
+    logger: *mut runlog_logger,
+    timeout_ms: u32,
+) -> runlog_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let logger = tri!(unsafe { logger_ref(logger) });
+        logger.wait_until(None, timeout_ms)
+    })
+}
+
+impl runlog_logger {
+    /// Waits for `ticket` (or for everything pushed so far when `None`).
+    /// Device builds have no clock: they check once.
+    #[cfg_attr(not(feature = "std"), allow(clippy::never_loop))]
+    pub(crate) fn wait_until(&self, ticket: Option<u64>, timeout_ms: u32) -> runlog_status {
+        #[cfg(feature = "std")]
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms.into());
+        #[cfg(feature = "std")]
+        let mut pause = std::time::Duration::from_micros(50);
+        #[cfg(not(feature = "std"))]
+        let _ = timeout_ms;
+        let target = {
+            let guard = tri!(self.acquire());
+            let Some(open) = guard.as_ref() else {
+                return fail(RUNLOG_STATUS_CLOSED, "logger is closed");
+            };
+            let next = open.producer.next_seq();
+            match ticket {
+                Some(t) if t >= next => {
+                    return fail(
+                        RUNLOG_STATUS_INVALID_ARGUMENT,
+                        "this logger never issued that ticket",
+                    )
+                }
+                Some(t) => t,
+                None if next == 0 => return RUNLOG_STATUS_OK,
+                None => next - 1,
+            }
+        };
+        loop {
+            {
+                let guard = tri!(self.acquire());
+                let Some(open) = guard.as_ref() else {
+                    return fail(RUNLOG_STATUS_CLOSED, "logger is closed");
+                };
+                if open.producer.is_acked(target) {
+                    return RUNLOG_STATUS_OK;
+                }
+                #[cfg(feature = "std")]
+                if std::time::Instant::now() >= deadline {
+                    return crate::error::fail_fmt(
+                        RUNLOG_STATUS_TIMEOUT,
+                        format_args!(
+                            "ticket {target} not committed after {timeout_ms} ms (committed: {} of {}): {}",
+                            open.producer.acked(),
+                            open.producer.next_seq(),
+                            self.drain_state(&open.producer)
+                        ),
+                    );
+                }
+                #[cfg(not(feature = "std"))]
+                return fail(
+                    RUNLOG_STATUS_TIMEOUT,
+                    "not yet handed to the transport: call runlog_drain",
+                );
+            }
+            #[cfg(feature = "std")]
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+/// Closes a logger: marks the run's end in the stream (`RunEnd`, status
+/// finished), waits up to `timeout_ms` for everything to be committed, and
+/// frees the ring (hosts: unmaps the spool file; the file itself stays for
+/// the uploader, which deletes it once drained).
+///
+/// The handle stays valid as a tombstone: any later call through it returns
+/// CLOSED (a few dozen bytes are kept per closed logger for that). Closing the
+/// process-wide logger from `runlog_get_logger` is allowed; the exit hook then
+/// does nothing. On hosts the wait is skipped when no uploader is draining
+/// (no live heartbeat): the records stay in the spool file for a later
+/// `runlog drain`, and the result is TIMEOUT. Device builds: the ring stays in
+/// the caller's buffer and `runlog_drain` still sends what is left; nothing is
+/// freed.
+///
+/// Returns OK; TIMEOUT (closed anyway, not everything committed yet);
+/// CLOSED (already closed); NULL_ARGUMENT; BUSY (device). Thread-safe: calls
+/// racing with close either complete before it or return CLOSED.
+///
+/// # Safety
+/// `logger` must be NULL or a valid handle.
+#[no_mangle]
+pub unsafe extern "C" fn runlog_close(
+    logger: *mut runlog_logger,
+    timeout_ms: u32,
+) -> runlog_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let logger = tri!(unsafe { logger_ref(logger) });
+        logger.close(timeout_ms)
+    })
+}
+
+impl runlog_logger {
+    pub(crate) fn close(&self, timeout_ms: u32) -> runlog_status {
+        let pushed = self.end_run();
+        if let Err(RUNLOG_STATUS_CLOSED) = pushed {
+            return RUNLOG_STATUS_CLOSED;
+        }
+        let waited = match &self.kind {
+            #[cfg(feature = "std")]
+            Kind::Spool(c) => {
+                let live = {
+                    let g = tri!(self.acquire());
+                    g.as_ref()
+                        .is_some_and(|o| c.uploader_live(o.producer.consumer_heartbeat()))
+                };
+                if live {
+                    self.wait_until(None, timeout_ms)
+                } else {
+                    let msg = {
+                        let g = tri!(self.acquire());
+                        g.as_ref()
+                            .map(|o| self.drain_state(&o.producer))
+                            .unwrap_or_default()
+                    };
+                    crate::error::fail_fmt(
+                        RUNLOG_STATUS_TIMEOUT,
+                        format_args!("closed without waiting: {msg}"),
+                    )
+                }
+            }
+            Kind::Static(_) => {
+                let _ = timeout_ms;
+                RUNLOG_STATUS_OK
+            }
+        };
+        // Free the ring; the handle stays as a tombstone.
+        // Dropped at the end of the statement: unmaps the spool file (hosts).
+        let _ = tri!(self.acquire()).take();
+        #[cfg(feature = "std")]
+        if let Kind::Spool(_) = &self.kind {
+            crate::host::registry::keep_tombstone(self);
+        }
+        match pushed {
+            Err(s) => s,
+            Ok(_) => waited,
+        }
+    }
+}
