@@ -599,3 +599,30 @@ impl RingFile {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stem_pid_parses_from_the_right() {
+        assert_eq!(stem_pid("run-1-23-0"), Some(23));
+        assert_eq!(stem_pid("abc-4567-12"), Some(4567));
+        assert_eq!(stem_pid("-4567-12"), None);
+        assert_eq!(stem_pid("abc-x-1"), None);
+        assert_eq!(stem_pid("abc-1-x"), None);
+        assert_eq!(stem_pid("abc"), None);
+    }
+
+    #[test]
+    fn pid_liveness() {
+        assert!(pid_alive(std::process::id()));
+        // Unknown pids count as alive: never remove a ring on a guess.
+        assert!(pid_alive(0));
+        assert!(pid_alive(u32::MAX));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(!pid_alive(pid));
+    }
+}

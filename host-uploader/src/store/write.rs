@@ -596,7 +596,15 @@ pub fn files_under(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
         for entry in fs::read_dir(&d).with_context(|| format!("cannot list {}", d.display()))? {
             let entry = entry?;
             let path = entry.path();
-            let ty = entry.file_type()?;
+            let mut ty = entry.file_type()?;
+            if ty.is_symlink() {
+                // A link to a file is uploaded as that file; links to
+                // directories are not followed (they could loop).
+                match fs::metadata(&path) {
+                    Ok(m) if m.is_file() => ty = m.file_type(),
+                    _ => continue,
+                }
+            }
             if ty.is_dir() {
                 stack.push(path);
             } else if ty.is_file() {
