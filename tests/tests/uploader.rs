@@ -15,9 +15,19 @@ fn runlog_bin() -> PathBuf {
     BIN.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.current_dir(repo_root())
-            .args(["build", "-q", "-p", "runlog-uploader", "--bin", "runlog"]);
-        let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+        cmd.current_dir(repo_root()).args([
+            "build",
+            "-q",
+            "-p",
+            "runlog-uploader",
+            "--bin",
+            "runlog",
+        ]);
+        let profile = if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        };
         if profile == "release" {
             cmd.arg("--release");
         }
@@ -32,7 +42,11 @@ fn runlog_bin() -> PathBuf {
 
 fn c_build() -> CBuild {
     CBuild {
-        profile: if cfg!(debug_assertions) { "debug" } else { "release" },
+        profile: if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
         ..CBuild::c11()
     }
 }
@@ -66,7 +80,10 @@ fn c_example_through_runlog_run_lands_in_the_store() {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .unwrap();
-    assert_eq!((status.as_str(), exit, experiment.as_str()), ("FINISHED", 0, "examples"));
+    assert_eq!(
+        (status.as_str(), exit, experiment.as_str()),
+        ("FINISHED", 0, "examples")
+    );
 
     // Every metric, in logging order, with its type kept.
     use rusqlite::types::Value as V;
@@ -81,7 +98,9 @@ fn c_example_through_runlog_run_lands_in_the_store() {
         .collect::<Result<_, _>>()
         .unwrap();
     let reg = 0.01;
-    let losses: Vec<f64> = (0..5).map(|e| (-0.5 * f64::from(e + 1)).exp() + reg).collect();
+    let losses: Vec<f64> = (0..5)
+        .map(|e| (-0.5 * f64::from(e + 1)).exp() + reg)
+        .collect();
     let correct: Vec<i64> = (0..5).map(|e| 600 + 70 * e).collect();
     let mut expected = vec![
         ("Epochs".to_string(), 0, V::Integer(5)),
@@ -116,10 +135,16 @@ fn c_example_through_runlog_run_lands_in_the_store() {
     let paths: Vec<&str> = arts.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(
         paths,
-        vec!["model/model.txt", "outputs/model.txt", "reports/summary.txt"]
+        vec![
+            "model/model.txt",
+            "outputs/model.txt",
+            "reports/summary.txt"
+        ]
     );
     let summary = std::fs::read_to_string(
-        dir.join(".runlog/artifacts").join(&run_id).join("reports/summary.txt"),
+        dir.join(".runlog/artifacts")
+            .join(&run_id)
+            .join("reports/summary.txt"),
     )
     .unwrap();
     assert!(summary.contains("accuracy=0.880"), "{summary}");
@@ -180,6 +205,13 @@ fn c_writer_sigkilled_mid_run_keeps_every_returned_log_call() {
         )
         .unwrap();
     assert_eq!(status, "KILLED");
-    assert!(max >= last_value, "value {last_value} returned but not stored (max {max})");
-    assert_eq!((count, distinct), (max + 1, max + 1), "values 0..=max each once");
+    assert!(
+        max >= last_value,
+        "value {last_value} returned but not stored (max {max})"
+    );
+    assert_eq!(
+        (count, distinct),
+        (max + 1, max + 1),
+        "values 0..=max each once"
+    );
 }
