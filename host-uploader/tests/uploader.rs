@@ -390,9 +390,17 @@ fn uploader_sigkilled_repeatedly_stores_each_record_exactly_once() {
             .spawn()
             .unwrap(),
     );
-    let mut kills = 0;
+    // Kill points: 14 random targets spread over the run (by records stored),
+    // each also bounded by a random time, so kills land at startup, mid-batch,
+    // between commit and acknowledgement, and anywhere else.
+    let mut targets: Vec<i64> = (0..14)
+        .map(|_| (rng.next() % (N * 95 / 100)) as i64)
+        .collect();
+    targets.sort();
+    let mut kills_before_end = 0;
     let mut last = -1i64;
-    while kills < 12 {
+    let mut conn: Option<rusqlite::Connection> = None;
+    for target in targets {
         let mut drain = KillOnDrop(
             runlog()
                 .args(["--tracking-uri", store.to_str().unwrap(), "drain"])
@@ -400,17 +408,39 @@ fn uploader_sigkilled_repeatedly_stores_each_record_exactly_once() {
                 .spawn()
                 .unwrap(),
         );
-        std::thread::sleep(Duration::from_millis(30 + rng.next() % 400));
+        let limit = Duration::from_millis(5 + rng.next() % 300);
+        let started = Instant::now();
+        let stored = |conn: &mut Option<rusqlite::Connection>| -> i64 {
+            if conn.is_none() && store.join("history.sqlite").exists() {
+                *conn = rusqlite::Connection::open(store.join("history.sqlite")).ok();
+            }
+            conn.as_ref()
+                .and_then(|c| {
+                    c.query_row("SELECT COALESCE(SUM(count), 0) FROM series", [], |r| {
+                        r.get(0)
+                    })
+                    .ok()
+                })
+                .unwrap_or(0)
+        };
+        while started.elapsed() < limit && stored(&mut conn) < target {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         kill9(&mut drain.0);
-        kills += 1;
-        let stored = query_i64(&store, "SELECT COALESCE(SUM(count), 0) FROM series");
-        eprintln!("kill {kills}: {stored} records stored");
-        assert!(stored >= last, "stored count went backwards");
-        last = stored;
+        let now = stored(&mut conn);
+        eprintln!(
+            "kill after {:?} (target {target}): {now} records stored",
+            started.elapsed()
+        );
+        assert!(now >= last, "stored count went backwards");
+        if now < N as i64 {
+            kills_before_end += 1;
+        }
+        last = now;
     }
     assert!(
-        last < N as i64,
-        "the run finished before the uploader was killed 10 times"
+        kills_before_end >= 10,
+        "only {kills_before_end} kills happened before the run was stored"
     );
     // A final uploader finishes the job.
     let mut drain = KillOnDrop(
