@@ -6,13 +6,13 @@
 //! `cargo bench -p runlog-uploader --bench drain` (release profile).
 //! Environment: RUNLOG_BENCH_N (default 10,000,000), RUNLOG_BENCH_REPS (default 3).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+#[path = "../tests/spool_writer/mod.rs"]
+mod spool_writer;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{now_ms, runlog, SpoolWriter};
+use spool_writer::{now_ms, runlog, SpoolWriter};
 use runlog_core::{Metric, Name, Record, RunStatus, Value};
 
 const NAMES: [&str; 8] = [
@@ -67,7 +67,7 @@ fn one_rep(n: u64) -> Rep {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: waits for our own child, writing into the two locals.
     unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    let stored = common::query_i64(&store, "SELECT COUNT(*) FROM metric_values");
+    let stored = spool_writer::query_i64(&store, "SELECT COUNT(*) FROM metric_values");
     assert_eq!(stored as u64, n, "every metric stored once");
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Rep {

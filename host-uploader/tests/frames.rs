@@ -1,7 +1,7 @@
 //! Byte-stream sources through the real `runlog` binary: a damaged capture
 //! file, standard input, TCP, and a serial line (a pseudo-terminal).
 
-mod common;
+mod spool_writer;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::*;
+use spool_writer::*;
 use runlog_core::crc::crc32;
 use runlog_core::{
     Bytes, Event, FrameDecoder, Metric, Name, Record, Ring, RunStart, RunStatus, Value,

@@ -1,7 +1,7 @@
 //! The real `runlog` binary draining real spool files written by another
 //! process (this test binary re-run as a writer, see `writer_child`).
 
-mod common;
+mod spool_writer;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::*;
+use spool_writer::*;
 use memmap2::MmapMut;
 use runlog_core::{F64List, I64List, RunStatus, Value};
 
