@@ -4,12 +4,14 @@
 //! - [`commands`]: one module per subcommand (run, drain, history, serve).
 //! - [`drain`]: moving records from spool rings and byte streams into a sink.
 //! - [`signals`]: SIGINT/SIGTERM handling.
+//! - [`history`]: history queries ([`history::HistorySource`]) and their rendering.
 //! - [`store`]: the embedded history store (SQLite + artifact files).
 //! - [`sink`]: where drained batches go (the store, or an MLflow server).
 
 pub mod cli;
 pub mod commands;
 pub mod drain;
+pub mod history;
 pub mod signals;
 pub mod sink;
 pub mod store;

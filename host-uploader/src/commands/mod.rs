@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod drain;
+pub mod history;
 pub mod run;
 
 use std::path::PathBuf;
@@ -38,11 +39,10 @@ impl Tracking {
 /// Runs the parsed command line; returns the process exit code.
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let tracking = Tracking::parse(cli.tracking_uri.as_deref())?;
-    let _ = cli.output;
     match cli.command {
         Command::Run(args) => run::run(args, &tracking),
         Command::Drain(args) => drain::drain(args, &tracking),
-        Command::History(_) => bail!("`runlog history` is not built yet"),
+        Command::History(args) => history::run(args, &tracking, cli.output),
         Command::Serve(_) => bail!("`runlog serve` is not built yet"),
     }
 }

@@ -8,6 +8,8 @@
 //! <dir>/tmp/              partial artifacts
 //! ```
 
+pub mod assets;
+mod read;
 mod schema;
 mod write;
 

@@ -1,0 +1,273 @@
+//! `runlog history list | last | info | promote | assets`.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use super::Tracking;
+use crate::cli::{Format, HistoryArgs, HistoryCommand};
+use crate::history::chart;
+use crate::history::chartdata::{chart_data, is_chartable, needs_history};
+use crate::history::render::{self, Layout, RunInfo};
+use crate::history::{HistoryError, HistorySource, RunFilter, RunStatus};
+use crate::store::Store;
+
+/// The history behind `tracking`.
+pub fn open_source(tracking: &Tracking) -> Result<Box<dyn HistorySource>> {
+    match tracking {
+        Tracking::Local(dir) => Ok(Box::new(Store::open_existing(dir)?)),
+        Tracking::Http(uri) => {
+            bail!("`runlog history` cannot query an MLflow server ({uri}) yet")
+        }
+    }
+}
+
+/// Runs one history command; returns the exit code.
+pub fn run(args: HistoryArgs, tracking: &Tracking, format: Format) -> Result<i32> {
+    let source = open_source(tracking)?;
+    run_on(source.as_ref(), args.command, format)
+}
+
+/// Runs one history command against `source`; returns the exit code.
+pub fn run_on(source: &dyn HistorySource, cmd: HistoryCommand, format: Format) -> Result<i32> {
+    match cmd {
+        HistoryCommand::List {
+            experiment,
+            status,
+            limit,
+        } => {
+            let filter = RunFilter {
+                experiment,
+                status: status.as_deref().map(RunStatus::parse).transpose()?,
+                limit,
+            };
+            let runs = source.list_runs(&filter)?;
+            if runs.is_empty() {
+                ensure_not_empty(source)?;
+                if format == Format::Table {
+                    eprintln!("no runs match the filter");
+                    return Ok(0);
+                }
+            }
+            emit(render::runs(&runs, format))
+        }
+        HistoryCommand::Last { chart } => {
+            let newest = source.list_runs(&RunFilter {
+                limit: Some(1),
+                ..RunFilter::default()
+            })?;
+            let Some(newest) = newest.into_iter().next() else {
+                return Err(HistoryError::Empty {
+                    location: source.location(),
+                }
+                .into());
+            };
+            show_info(source, &newest.run_id, chart.as_deref(), format)
+        }
+        HistoryCommand::Info {
+            run,
+            artifact,
+            out,
+            chart,
+        } => match artifact {
+            Some(path) => {
+                if chart.is_some() {
+                    bail!("--chart draws a run's metrics; it cannot be used with --artifact");
+                }
+                let detail = source.run(&run)?;
+                write_artifact(source, &detail.summary.run_id, &path, out.as_deref())
+            }
+            None => show_info(source, &run, chart.as_deref(), format),
+        },
+        HistoryCommand::Promote {
+            run,
+            artifact_prefix,
+            name,
+        } => {
+            let detail = source.run(&run)?;
+            let version = source.promote(&detail.summary.run_id, &artifact_prefix, &name)?;
+            emit(render::promoted(&version, format))
+        }
+        HistoryCommand::Assets => {
+            let assets = source.assets()?;
+            if assets.is_empty() && format == Format::Table {
+                eprintln!(
+                    "no assets yet (make one with `runlog history promote -r RUN -ap PREFIX -n NAME`)"
+                );
+                return Ok(0);
+            }
+            emit(render::assets(&assets, format))
+        }
+    }
+}
+
+/// Fails with [`HistoryError::Empty`] when the history has no runs at all.
+fn ensure_not_empty(source: &dyn HistorySource) -> Result<()> {
+    let any = source.list_runs(&RunFilter {
+        limit: Some(1),
+        ..RunFilter::default()
+    })?;
+    if any.is_empty() {
+        return Err(HistoryError::Empty {
+            location: source.location(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Gathers what `info` shows about run `id_or_prefix`.
+pub fn gather_info(source: &dyn HistorySource, id_or_prefix: &str) -> Result<RunInfo> {
+    let run = source.run(id_or_prefix)?;
+    let id = run.summary.run_id.clone();
+    let metrics = source.metrics(&id)?;
+    let artifacts = source.artifacts(&id)?;
+    let mut charts = Vec::new();
+    for m in metrics.iter().filter(|m| is_chartable(m)) {
+        let history = if needs_history(m) {
+            Some(source.metric_history(&id, &m.name)?)
+        } else {
+            None
+        };
+        if let Some(c) = chart_data(m, history.as_deref()) {
+            charts.push(c);
+        }
+    }
+    Ok(RunInfo {
+        run,
+        metrics,
+        artifacts,
+        charts,
+    })
+}
+
+fn show_info(
+    source: &dyn HistorySource,
+    id_or_prefix: &str,
+    chart_file: Option<&Path>,
+    format: Format,
+) -> Result<i32> {
+    let info = gather_info(source, id_or_prefix)?;
+    if let Some(file) = chart_file {
+        if info.charts.is_empty() {
+            bail!(
+                "run {} has nothing to chart (a chart needs a list metric, or a number logged more than once)",
+                info.run.summary.run_id
+            );
+        }
+        if info.charts.len() > chart::MAX_PANELS {
+            eprintln!(
+                "runlog: warning: the run has {} metrics to chart; {} draws the first {} (by name)",
+                info.charts.len(),
+                file.display(),
+                chart::MAX_PANELS
+            );
+        }
+        chart::draw_file(file, &info.charts)?;
+    }
+    let code = emit(render::info(&info, format, Layout::from_env()))?;
+    if let (Some(file), Format::Table) = (chart_file, format) {
+        eprintln!(
+            "chart of {} metric(s) written to {}",
+            info.charts.len().min(chart::MAX_PANELS),
+            file.display()
+        );
+    }
+    Ok(code)
+}
+
+/// Writes rendered output to stdout. A reader that went away (`| head`) is not an error.
+fn emit(text: String) -> Result<i32> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(0),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(e).context("cannot write to standard output"),
+    }
+}
+
+/// Remembers whether its writer's reader went away.
+struct PipeWatch<W> {
+    inner: W,
+    broken: bool,
+}
+
+impl<W: Write> Write for PipeWatch<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf).inspect_err(|e| {
+            self.broken |= e.kind() == io::ErrorKind::BrokenPipe;
+        })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush().inspect_err(|e| {
+            self.broken |= e.kind() == io::ErrorKind::BrokenPipe;
+        })
+    }
+}
+
+/// `info -a PATH [--out FILE]`: the artifact's bytes, unchanged.
+fn write_artifact(
+    source: &dyn HistorySource,
+    run_id: &str,
+    path: &str,
+    out: Option<&Path>,
+) -> Result<i32> {
+    match out {
+        None => {
+            let mut w = PipeWatch {
+                inner: io::stdout().lock(),
+                broken: false,
+            };
+            let result = source
+                .read_artifact(run_id, path, &mut w)
+                .map(|_| ())
+                .and_then(|()| w.flush().map_err(HistoryError::from));
+            match result {
+                Ok(()) => Ok(0),
+                Err(_) if w.broken => Ok(0),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Some(file) => {
+            // Write beside the target, then rename: FILE is whole or untouched.
+            let tmp = partial_name(file);
+            let result = (|| -> Result<u64> {
+                let f = fs::File::create(&tmp)
+                    .with_context(|| format!("cannot create {}", tmp.display()))?;
+                let mut w = io::BufWriter::new(f);
+                let n = source.read_artifact(run_id, path, &mut w)?;
+                let f = w
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .with_context(|| format!("cannot write {}", tmp.display()))?;
+                f.sync_all()
+                    .with_context(|| format!("cannot write {}", tmp.display()))?;
+                fs::rename(&tmp, file).with_context(|| {
+                    format!("cannot move {} to {}", tmp.display(), file.display())
+                })?;
+                Ok(n)
+            })();
+            match result {
+                Ok(n) => {
+                    eprintln!("wrote {n} bytes to {}", file.display());
+                    Ok(0)
+                }
+                Err(e) => {
+                    let _ = fs::remove_file(&tmp);
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+fn partial_name(file: &Path) -> PathBuf {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "artifact".into());
+    file.with_file_name(format!(".{name}.runlog-part-{}", std::process::id()))
+}

@@ -1,0 +1,209 @@
+//! Chart files (`--chart FILE.svg` / `FILE.png`), drawn with plotters: one
+//! panel per chartable metric, stacked.
+//!
+//! Text uses Noto Sans compiled into the binary (crate `ttf-noto-sans`,
+//! plotters' `ab_glyph` feature), so drawing needs no system fonts or
+//! fontconfig. A series longer than [`MAX_POINTS`] is decimated (per-bucket
+//! minimum and maximum), so files stay small and keep the curve's extremes.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use anyhow::{anyhow, bail, Context, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::chartdata::{decimate, ChartData};
+use super::render::clean;
+
+/// Most points drawn per series.
+pub const MAX_POINTS: usize = 4000;
+/// Width of the image, in pixels.
+pub const WIDTH: u32 = 900;
+/// Height of one metric's panel, in pixels.
+pub const PANEL_HEIGHT: u32 = 280;
+/// Most panels in one file (a 900 x 14000-pixel image at most).
+pub const MAX_PANELS: usize = 50;
+
+const FONT: &str = "sans-serif";
+
+fn register_font() -> Result<()> {
+    static DONE: OnceLock<bool> = OnceLock::new();
+    let ok = *DONE.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, ttf_noto_sans::REGULAR).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        bail!("the built-in chart font cannot be loaded")
+    }
+}
+
+/// Draws `charts` (the first [`MAX_PANELS`]) into `path`, an SVG or PNG file
+/// chosen by its extension.
+pub fn draw_file(path: &Path, charts: &[ChartData]) -> Result<()> {
+    if charts.is_empty() {
+        bail!("nothing to chart");
+    }
+    let charts = &charts[..charts.len().min(MAX_PANELS)];
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    register_font()?;
+    let height = PANEL_HEIGHT.saturating_mul(charts.len() as u32);
+    let size = (WIDTH, height);
+    let fail = |e: String| anyhow!("cannot draw the chart into {}: {e}", path.display());
+    match ext.as_deref() {
+        Some("svg") => {
+            let root = SVGBackend::new(path, size).into_drawing_area();
+            draw(&root, charts).map_err(|e| fail(e.to_string()))?;
+            root.present().map_err(|e| fail(e.to_string()))?;
+        }
+        Some("png") => {
+            let root = BitMapBackend::new(path, size).into_drawing_area();
+            draw(&root, charts).map_err(|e| fail(e.to_string()))?;
+            root.present().map_err(|e| fail(e.to_string()))?;
+        }
+        _ => bail!(
+            "--chart {}: the file name must end in .svg or .png",
+            path.display()
+        ),
+    }
+    // Plotters reports some write failures only on drop; check the file is there.
+    std::fs::metadata(path)
+        .with_context(|| format!("the chart file {} was not written", path.display()))?;
+    Ok(())
+}
+
+/// A range that plotters can draw even when all values are equal.
+/// `lo .. hi` (finite, `hi - lo` finite) with a margin, kept finite and non-empty.
+fn padded(lo: f64, hi: f64) -> (f64, f64) {
+    let pad = if hi > lo {
+        (hi - lo) * 0.05
+    } else if lo == 0.0 {
+        1.0
+    } else {
+        lo.abs() * 0.1
+    };
+    let (a, b) = ((lo - pad).max(-f64::MAX), (hi + pad).min(f64::MAX));
+    if b > a && (b - a).is_finite() {
+        (a, b)
+    } else {
+        (lo, hi)
+    }
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    charts: &[ChartData],
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let panels = root.split_evenly((charts.len(), 1));
+    for (panel, chart) in panels.iter().zip(charts) {
+        let points = decimate(&chart.points, MAX_POINTS);
+        let (xlo, xhi) = points
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+                (a.min(p.0), b.max(p.0))
+            });
+        let (ylo, yhi) = points
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+                (a.min(p.1), b.max(p.1))
+            });
+        let (xlo, xhi) = if xhi > xlo {
+            (xlo, xhi)
+        } else {
+            padded(xlo, xhi)
+        };
+        // Values spanning more than an f64 can hold (e.g. -1e308 .. 1e308)
+        // would give plotters an infinite range, on which it loops forever:
+        // draw them scaled down, and say so on the axis.
+        let scale = if (yhi - ylo).is_finite() { 1.0 } else { 0.25 };
+        let points: Vec<(f64, f64)> = points.into_iter().map(|(x, y)| (x, y * scale)).collect();
+        let (ylo, yhi) = padded(ylo * scale, yhi * scale);
+        let mut ctx = ChartBuilder::on(panel)
+            .caption(
+                format!("{} ({} points)", clean(&chart.name), chart.points.len()),
+                (FONT, 18),
+            )
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(70)
+            .build_cartesian_2d(xlo..xhi, ylo..yhi)?;
+        let mut mesh = ctx.configure_mesh();
+        if scale != 1.0 {
+            mesh.y_desc(format!("value × {scale}"));
+        }
+        mesh.x_desc(chart.x_label)
+            .label_style((FONT, 12))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+        ctx.draw_series(LineSeries::new(
+            points,
+            ShapeStyle::from(&RGBColor(31, 119, 180)).stroke_width(2),
+        ))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chart(points: Vec<(f64, f64)>) -> ChartData {
+        ChartData {
+            name: "m".into(),
+            x_label: "step",
+            points,
+        }
+    }
+
+    #[test]
+    fn extreme_and_degenerate_ranges_still_draw() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = vec![
+            chart(vec![(0.0, 1.0)]),
+            chart(vec![(0.0, 5.0), (1.0, 5.0)]),
+            chart(vec![(3.0, 0.0), (3.0, 1.0)]),
+            chart(vec![(0.0, -1e308), (1.0, 1e308)]),
+            chart(vec![(0.0, -f64::MAX), (1.0, f64::MAX)]),
+            chart(vec![(0.0, -8e307), (1.0, 8e307)]),
+            chart(vec![(0.0, f64::MAX), (1.0, f64::MAX)]),
+            chart(vec![(0.0, -f64::MAX), (1.0, -f64::MAX)]),
+            chart(vec![
+                (-9e18, f64::MIN_POSITIVE),
+                (9e18, 2.0 * f64::MIN_POSITIVE),
+            ]),
+            chart(vec![(0.0, 1e-300), (1.0, 1e300)]),
+        ];
+        let only: Option<usize> = std::env::var("CHART_CASE")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        for (i, c) in cases.into_iter().enumerate() {
+            if only.is_some_and(|o| o != i) {
+                continue;
+            }
+            for ext in ["svg", "png"] {
+                let path = dir.path().join(format!("{i}.{ext}"));
+                draw_file(&path, std::slice::from_ref(&c)).unwrap();
+                assert!(std::fs::metadata(&path).unwrap().len() > 0);
+            }
+        }
+    }
+
+    #[test]
+    fn files_hold_at_most_max_panels() {
+        let dir = tempfile::tempdir().unwrap();
+        let charts: Vec<ChartData> = (0..MAX_PANELS + 5)
+            .map(|i| chart(vec![(0.0, 0.0), (1.0, i as f64)]))
+            .collect();
+        let path = dir.path().join("many.png");
+        draw_file(&path, &charts).unwrap();
+        let decoder = png::Decoder::new(std::fs::File::open(&path).unwrap());
+        let info = decoder.read_info().unwrap();
+        let (w, h) = info.info().size();
+        assert_eq!((w, h), (WIDTH, PANEL_HEIGHT * MAX_PANELS as u32));
+    }
+}

@@ -1,0 +1,494 @@
+//! Reading the embedded store: its [`HistorySource`] implementation.
+//!
+//! Values are decoded from what the schema stores (see `schema.rs`): an
+//! INTEGER, a REAL (SQLite turns NaN into NULL, so a NULL float is NaN), a
+//! TEXT, or a BLOB of little-endian 8-byte list elements.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use rusqlite::types::ValueRef;
+use rusqlite::{params, OptionalExtension};
+
+use super::{Store, DB_FILE};
+use crate::history::source::*;
+
+/// How many candidates an ambiguous-prefix error lists.
+const MAX_CANDIDATES: usize = 10;
+
+impl Store {
+    /// Opens an existing store for queries; unlike [`Store::open`] it never
+    /// creates one, so a mistyped `--tracking-uri` is reported, not silently
+    /// turned into a new empty store.
+    pub fn open_existing(dir: &Path) -> HistoryResult<Self> {
+        if !dir.join(DB_FILE).is_file() {
+            return Err(HistoryError::Empty {
+                location: format!("{} (no runlog store there)", dir.display()),
+            });
+        }
+        Ok(Store::open(dir)?)
+    }
+
+    /// The internal key of the run `run_id` (exact id).
+    pub(crate) fn run_key(&self, run_id: &str) -> HistoryResult<i64> {
+        self.conn()
+            .query_row("SELECT id FROM runs WHERE run_id = ?1", [run_id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(sql)?
+            .ok_or_else(|| HistoryError::UnknownRun(run_id.to_string()))
+    }
+
+    /// The full id of the run `id_or_prefix` names: itself, or the one run id it prefixes.
+    pub fn resolve_run(&self, id_or_prefix: &str) -> HistoryResult<String> {
+        if id_or_prefix.is_empty() {
+            return Err(HistoryError::Invalid("the run id is empty".into()));
+        }
+        let conn = self.conn();
+        let exact: Option<String> = conn
+            .query_row(
+                "SELECT run_id FROM runs WHERE run_id = ?1",
+                [id_or_prefix],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)?;
+        if let Some(id) = exact {
+            return Ok(id);
+        }
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT run_id FROM runs WHERE substr(run_id, 1, length(?1)) = ?1
+                 ORDER BY run_id LIMIT ?2",
+            )
+            .map_err(sql)?;
+        let found = stmt
+            .query_map(params![id_or_prefix, MAX_CANDIDATES as i64 + 1], |r| {
+                r.get::<_, String>(0)
+            })
+            .map_err(sql)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sql)?;
+        match found.len() {
+            0 => {
+                if self.is_empty()? {
+                    Err(HistoryError::Empty {
+                        location: self.location(),
+                    })
+                } else {
+                    Err(HistoryError::UnknownRun(id_or_prefix.to_string()))
+                }
+            }
+            1 => Ok(found.into_iter().next().unwrap_or_default()),
+            _ => {
+                let total: i64 = conn
+                    .query_row(
+                        "SELECT count(*) FROM runs WHERE substr(run_id, 1, length(?1)) = ?1",
+                        [id_or_prefix],
+                        |r| r.get(0),
+                    )
+                    .map_err(sql)?;
+                let mut candidates: Vec<String> = found.into_iter().take(MAX_CANDIDATES).collect();
+                if total as usize > candidates.len() {
+                    candidates.push(format!("... ({} in all)", total));
+                }
+                Err(HistoryError::AmbiguousRun {
+                    prefix: id_or_prefix.to_string(),
+                    candidates,
+                })
+            }
+        }
+    }
+
+    fn is_empty(&self) -> HistoryResult<bool> {
+        let n: i64 = self
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM (SELECT 1 FROM runs LIMIT 1)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        Ok(n == 0)
+    }
+
+    /// Where the file of artifact `path` of run `run_id` is, after checking
+    /// that `path` cannot leave the run's folder.
+    pub(crate) fn artifact_file(&self, run_id: &str, path: &str) -> HistoryResult<PathBuf> {
+        check_relative_path(path)?;
+        Ok(self.artifact_dir(run_id).join(path))
+    }
+}
+
+/// Accepts `a/b/c` made of normal components only (no `..`, `.`, empty or absolute parts).
+pub(crate) fn check_relative_path(path: &str) -> HistoryResult<()> {
+    let bad = path.is_empty()
+        || path.starts_with('/')
+        || path.contains('\0')
+        || path
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..");
+    if bad {
+        return Err(HistoryError::Invalid(format!(
+            "{path:?} is not a valid artifact path (use a relative path like dir/file.txt)"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn sql(err: rusqlite::Error) -> HistoryError {
+    HistoryError::Other(anyhow::Error::new(err).context("history database query failed"))
+}
+
+fn status_from_db(s: &str) -> RunStatus {
+    // The schema's CHECK constraint admits only these four.
+    RunStatus::parse(s).unwrap_or(RunStatus::Running)
+}
+
+fn decode_value(kind: i64, v: ValueRef<'_>) -> HistoryResult<MetricValue> {
+    let bad = |what: &str| {
+        HistoryError::Other(anyhow::anyhow!(
+            "the store holds a malformed metric value ({what}, kind {kind})"
+        ))
+    };
+    Ok(match (kind, v) {
+        (_, ValueRef::Integer(i)) if kind == 0 || kind == 1 => {
+            if kind == 0 {
+                MetricValue::Int(i)
+            } else {
+                MetricValue::Float(i as f64)
+            }
+        }
+        (0 | 1, ValueRef::Real(f)) => MetricValue::Float(f),
+        (1, ValueRef::Null) => MetricValue::Float(f64::NAN),
+        (2, ValueRef::Text(t)) => MetricValue::Text(String::from_utf8_lossy(t).into_owned()),
+        (2, ValueRef::Blob(t)) => MetricValue::Text(String::from_utf8_lossy(t).into_owned()),
+        (3 | 4, ValueRef::Null) => {
+            if kind == 3 {
+                MetricValue::FloatList(Vec::new())
+            } else {
+                MetricValue::IntList(Vec::new())
+            }
+        }
+        (3 | 4, ValueRef::Blob(b)) => {
+            if b.len() % 8 != 0 {
+                return Err(bad("list length not a multiple of 8"));
+            }
+            let words = b
+                .chunks_exact(8)
+                .map(|c| <[u8; 8]>::try_from(c).unwrap_or_default());
+            if kind == 3 {
+                MetricValue::FloatList(words.map(f64::from_le_bytes).collect())
+            } else {
+                MetricValue::IntList(words.map(i64::from_le_bytes).collect())
+            }
+        }
+        _ => return Err(bad("unexpected SQLite type")),
+    })
+}
+
+impl HistorySource for Store {
+    fn location(&self) -> String {
+        self.dir().display().to_string()
+    }
+
+    fn list_runs(&self, filter: &RunFilter) -> HistoryResult<Vec<RunSummary>> {
+        let limit = filter
+            .limit
+            .map(|l| i64::try_from(l).unwrap_or(i64::MAX))
+            .unwrap_or(-1);
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT r.run_id, e.name, r.status, r.start_ms, r.end_ms,
+                        (SELECT count(*) FROM series s WHERE s.run = r.id),
+                        (SELECT count(*) FROM artifacts a WHERE a.run = r.id)
+                 FROM runs r JOIN experiments e ON e.id = r.experiment_id
+                 WHERE (?1 IS NULL OR e.name = ?1) AND (?2 IS NULL OR r.status = ?2)
+                 ORDER BY r.start_ms DESC, r.id DESC
+                 LIMIT ?3",
+            )
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    filter.experiment,
+                    filter.status.map(RunStatus::as_str),
+                    limit
+                ],
+                |r| {
+                    let start_ms: i64 = r.get(3)?;
+                    let end_ms: Option<i64> = r.get(4)?;
+                    Ok(RunSummary {
+                        run_id: r.get(0)?,
+                        experiment: r.get(1)?,
+                        status: status_from_db(&r.get::<_, String>(2)?),
+                        start_ms,
+                        end_ms,
+                        duration_ms: end_ms.map(|e| e.saturating_sub(start_ms)),
+                        metric_count: r.get::<_, i64>(5)?.max(0) as u64,
+                        artifact_count: r.get::<_, i64>(6)?.max(0) as u64,
+                    })
+                },
+            )
+            .map_err(sql)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(sql)
+    }
+
+    fn run(&self, id_or_prefix: &str) -> HistoryResult<RunDetail> {
+        let run_id = self.resolve_run(id_or_prefix)?;
+        let conn = self.conn();
+        let (key, summary, command, exit_code, dropped, lost_records, lost_frames) = conn
+            .query_row(
+                "SELECT r.id, r.run_id, e.name, r.status, r.start_ms, r.end_ms,
+                        (SELECT count(*) FROM series s WHERE s.run = r.id),
+                        (SELECT count(*) FROM artifacts a WHERE a.run = r.id),
+                        r.command, r.exit_code, r.dropped, r.lost_records, r.lost_frames
+                 FROM runs r JOIN experiments e ON e.id = r.experiment_id
+                 WHERE r.run_id = ?1",
+                [&run_id],
+                |r| {
+                    let start_ms: i64 = r.get(4)?;
+                    let end_ms: Option<i64> = r.get(5)?;
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        RunSummary {
+                            run_id: r.get(1)?,
+                            experiment: r.get(2)?,
+                            status: status_from_db(&r.get::<_, String>(3)?),
+                            start_ms,
+                            end_ms,
+                            duration_ms: end_ms.map(|e| e.saturating_sub(start_ms)),
+                            metric_count: r.get::<_, i64>(6)?.max(0) as u64,
+                            artifact_count: r.get::<_, i64>(7)?.max(0) as u64,
+                        },
+                        r.get::<_, Option<String>>(8)?,
+                        r.get::<_, Option<i64>>(9)?,
+                        r.get::<_, i64>(10)?.max(0) as u64,
+                        r.get::<_, i64>(11)?.max(0) as u64,
+                        r.get::<_, i64>(12)?.max(0) as u64,
+                    ))
+                },
+            )
+            .map_err(sql)?;
+        let pairs = |table: &str| -> HistoryResult<BTreeMap<String, String>> {
+            let mut stmt = conn
+                .prepare_cached(&format!("SELECT key, value FROM {table} WHERE run = ?1"))
+                .map_err(sql)?;
+            let rows = stmt
+                .query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(sql)?;
+            rows.collect::<Result<_, _>>().map_err(sql)
+        };
+        Ok(RunDetail {
+            summary,
+            command,
+            exit_code,
+            dropped,
+            lost_records,
+            lost_frames,
+            params: pairs("params")?,
+            tags: pairs("tags")?,
+        })
+    }
+
+    fn metrics(&self, run_id: &str) -> HistoryResult<Vec<MetricSummary>> {
+        let key = self.run_key(run_id)?;
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT name, kind, count, last_value, last_step, last_ms
+                 FROM series WHERE run = ?1 ORDER BY name",
+            )
+            .map_err(sql)?;
+        let mut rows = stmt.query([key]).map_err(sql)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(sql)? {
+            let kind: i64 = r.get(1).map_err(sql)?;
+            let last = decode_value(kind, r.get_ref(3).map_err(sql)?)?;
+            out.push(MetricSummary {
+                name: r.get(0).map_err(sql)?,
+                kind: last.kind(),
+                count: r.get::<_, i64>(2).map_err(sql)?.max(0) as u64,
+                last,
+                last_step: r.get(4).map_err(sql)?,
+                last_time_ms: r.get(5).map_err(sql)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn metric_history(&self, run_id: &str, name: &str) -> HistoryResult<Vec<MetricPoint>> {
+        let key = self.run_key(run_id)?;
+        let conn = self.conn();
+        let series: Option<i64> = conn
+            .query_row(
+                "SELECT id FROM series WHERE run = ?1 AND name = ?2",
+                params![key, name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)?;
+        let Some(series) = series else {
+            return Err(HistoryError::Invalid(format!(
+                "run {run_id} has no metric {name:?}"
+            )));
+        };
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT step, time_ms, kind, value FROM metric_values
+                 WHERE series = ?1 ORDER BY idx",
+            )
+            .map_err(sql)?;
+        let mut rows = stmt.query([series]).map_err(sql)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(sql)? {
+            let kind: i64 = r.get(2).map_err(sql)?;
+            out.push(MetricPoint {
+                step: r.get(0).map_err(sql)?,
+                time_ms: r.get(1).map_err(sql)?,
+                value: decode_value(kind, r.get_ref(3).map_err(sql)?)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn artifacts(&self, run_id: &str) -> HistoryResult<Vec<ArtifactEntry>> {
+        let key = self.run_key(run_id)?;
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT path, size, sha256 FROM artifacts WHERE run = ?1 ORDER BY path")
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map([key], |r| {
+                Ok(ArtifactEntry {
+                    path: r.get(0)?,
+                    size: r.get::<_, i64>(1)?.max(0) as u64,
+                    sha256: r.get(2)?,
+                })
+            })
+            .map_err(sql)?;
+        rows.collect::<Result<_, _>>().map_err(sql)
+    }
+
+    fn read_artifact(&self, run_id: &str, path: &str, out: &mut dyn Write) -> HistoryResult<u64> {
+        let key = self.run_key(run_id)?;
+        let conn = self.conn();
+        let size: Option<i64> = conn
+            .query_row(
+                "SELECT size FROM artifacts WHERE run = ?1 AND path = ?2",
+                params![key, path],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)?;
+        if size.is_none() {
+            let dir = format!("{}/", path.trim_end_matches('/'));
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT path FROM artifacts WHERE run = ?1
+                     AND substr(path, 1, length(?2)) = ?2 ORDER BY path",
+                )
+                .map_err(sql)?;
+            let under = stmt
+                .query_map(params![key, dir], |r| r.get(0))
+                .map_err(sql)?
+                .collect::<Result<Vec<String>, _>>()
+                .map_err(sql)?;
+            return Err(HistoryError::MissingArtifact {
+                run_id: run_id.to_string(),
+                path: path.to_string(),
+                under,
+            });
+        }
+        let file = self.artifact_file(run_id, path)?;
+        let mut f = File::open(&file).with_context(|| {
+            format!(
+                "artifact {path:?} of run {run_id} is recorded but its file {} cannot be read",
+                file.display()
+            )
+        })?;
+        match io::copy(&mut f, out) {
+            Ok(n) => Ok(n),
+            Err(e) => Err(HistoryError::Other(
+                anyhow::Error::new(e).context(format!("cannot copy artifact {path:?}")),
+            )),
+        }
+    }
+
+    fn promote(&self, run_id: &str, prefix: &str, name: &str) -> HistoryResult<AssetVersion> {
+        super::assets::promote(self, run_id, prefix, name)
+    }
+
+    fn assets(&self) -> HistoryResult<Vec<Asset>> {
+        super::assets::list(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::{Batch, Item, RunRef, Sink};
+
+    fn store_with(ids: &[&str]) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        for (i, id) in ids.iter().enumerate() {
+            let mut b = Batch::new(RunRef {
+                run_id: id.to_string(),
+                experiment: "e".into(),
+            });
+            b.items.push(Item::RunStart {
+                time_ms: Some(1000 + i as u64),
+                command: None,
+            });
+            Sink::commit(&mut store, &b).unwrap();
+        }
+        (dir, store)
+    }
+
+    #[test]
+    fn an_exact_id_wins_over_longer_ids_it_prefixes() {
+        let (_d, store) = store_with(&["abc", "abcd", "abce"]);
+        assert_eq!(store.resolve_run("abc").unwrap(), "abc");
+        assert_eq!(store.resolve_run("abcd").unwrap(), "abcd");
+        match store.resolve_run("ab") {
+            Err(HistoryError::AmbiguousRun { candidates, .. }) => {
+                assert_eq!(candidates, ["abc", "abcd", "abce"])
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ambiguity_lists_at_most_ten_candidates_and_the_total() {
+        let ids: Vec<String> = (0..15).map(|i| format!("run{i:02}")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let (_d, store) = store_with(&refs);
+        match store.resolve_run("run") {
+            Err(e @ HistoryError::AmbiguousRun { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains("run09") && !msg.contains("run10"), "{msg}");
+                assert!(msg.contains("(15 in all)"), "{msg}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Prefix matching is literal: LIKE wildcards mean nothing.
+        assert!(matches!(
+            store.resolve_run("run%"),
+            Err(HistoryError::UnknownRun(_))
+        ));
+    }
+
+    #[test]
+    fn paths_cannot_leave_the_run_folder() {
+        for bad in ["../x", "a/../../x", "/etc/passwd", "a//b", "./a", ""] {
+            assert!(check_relative_path(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_relative_path("a/b.txt").is_ok());
+    }
+}
