@@ -12,8 +12,8 @@ mod spool_writer;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use spool_writer::{now_ms, runlog, SpoolWriter};
 use runlog_core::{Metric, Name, Record, RunStatus, Value};
+use spool_writer::{now_ms, runlog, SpoolWriter};
 
 const NAMES: [&str; 8] = [
     "loss",

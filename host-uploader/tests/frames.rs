@@ -12,11 +12,11 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use spool_writer::*;
 use runlog_core::crc::crc32;
 use runlog_core::{
     Bytes, Event, FrameDecoder, Metric, Name, Record, Ring, RunStart, RunStatus, Value,
 };
+use spool_writer::*;
 
 /// Collects frames in memory.
 struct VecWriter(Vec<u8>);

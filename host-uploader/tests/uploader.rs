@@ -9,9 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use spool_writer::*;
 use memmap2::MmapMut;
 use runlog_core::{F64List, I64List, RunStatus, Value};
+use spool_writer::*;
 
 /// Not a test: the writer process that tests start (`--ignored`, mode in RUNLOG_TEST_WRITER_MODE).
 #[test]
