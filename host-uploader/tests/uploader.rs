@@ -649,3 +649,81 @@ fn one_gib_output_uploads_in_bounded_memory() {
     fs::remove_file(stored).unwrap();
     fs::remove_file(big).unwrap();
 }
+
+#[test]
+fn artifact_in_progress_holds_back_only_itself() {
+    use runlog_core::crc::crc32;
+    use runlog_core::{Bytes, Record};
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let mut drain = KillOnDrop(
+        runlog()
+            .args(["--tracking-uri", store.to_str().unwrap(), "drain"])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut w = SpoolWriter::create(&store.join("spool"), "partial", "e", 1 << 16);
+    let before = w.log("before", Value::I64(1));
+    // An artifact begins; its end comes later (the writer is slow, not dead).
+    let data = b"0123456789";
+    w.push(&Record::ArtifactBegin {
+        id: 9,
+        path: "slow.txt",
+        len: 10,
+    });
+    w.push(&Record::ArtifactChunk {
+        id: 9,
+        offset: 0,
+        data: Bytes(&data[..4]),
+    });
+    assert!(
+        w.wait(before, Duration::from_secs(20)),
+        "records before an open artifact are committed"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let last = w.push(&Record::ArtifactChunk {
+        id: 9,
+        offset: 4,
+        data: Bytes(&data[4..]),
+    });
+    assert!(
+        !w.is_acked(last),
+        "an artifact is committed whole or not at all"
+    );
+    let end = w.push(&Record::ArtifactEnd {
+        id: 9,
+        crc32: crc32(data),
+    });
+    assert!(w.wait(end, Duration::from_secs(20)));
+    assert_eq!(
+        fs::read(store.join("artifacts/partial/slow.txt")).unwrap(),
+        data
+    );
+    // An artifact abandoned because the ring filled (a Dropped notice follows)
+    // does not hold back what comes after it.
+    w.push(&Record::ArtifactBegin {
+        id: 10,
+        path: "abandoned.txt",
+        len: 100,
+    });
+    w.push(&Record::Dropped { count: 3 });
+    let after = w.log("after", Value::I64(2));
+    assert!(w.wait(after, Duration::from_secs(20)));
+    w.finish(RunStatus::Finished);
+    let start = Instant::now();
+    while !spool_files(&store.join("spool")).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "ring never finished"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(term(&mut drain.0).success());
+    assert!(!store.join("artifacts/partial/abandoned.txt").exists());
+    assert_eq!(
+        query_i64(&store, "SELECT dropped FROM runs WHERE run_id = 'partial'"),
+        3
+    );
+    assert_eq!(query_i64(&store, "SELECT COUNT(*) FROM metric_values"), 2);
+}

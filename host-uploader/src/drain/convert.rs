@@ -158,7 +158,17 @@ impl Converter {
                 time_ms,
                 exit_code: None,
             }),
-            Record::Dropped { count } => Converted::Item(Item::Dropped(u64::from(count))),
+            Record::Dropped { count } => {
+                if let Some(open) = self.open.take() {
+                    // The ring filled while the artifact was being pushed: its
+                    // remaining chunks were refused, so it will never end.
+                    eprintln!(
+                        "runlog: warning: artifact {:?} lost chunks to a full ring; discarded",
+                        open.path
+                    );
+                }
+                Converted::Item(Item::Dropped(u64::from(count)))
+            }
             Record::ArtifactBegin { id, path, len } => {
                 let replaced = self.open.take();
                 if !valid_artifact_path(path) {
