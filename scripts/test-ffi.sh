@@ -30,4 +30,4 @@ cargo clippy -q -p runlog-ffi --no-default-features --target thumbv7em-none-eabi
 
 echo "== unit tests and C/C++ integration tests"
 cargo test -q -p runlog-ffi
-cargo test -q -p runlog-tests --test examples --test c_api --test host_api
+cargo test -q -p runlog-tests --test examples --test c_api --test host_api --test ring_try_push

@@ -17,8 +17,11 @@ mod imp {
         static LAST: RefCell<String> = const { RefCell::new(String::new()) };
     }
 
+    // `try_with` everywhere: at process exit (the `atexit` hook) the main
+    // thread's thread-locals may already be destroyed; the message is then
+    // dropped instead of panicking.
     pub(super) fn set_str(msg: &str) {
-        LAST.with(|l| {
+        let _ = LAST.try_with(|l| {
             if let Ok(mut l) = l.try_borrow_mut() {
                 l.clear();
                 l.push_str(msg);
@@ -28,7 +31,7 @@ mod imp {
 
     pub(super) fn set_fmt(args: core::fmt::Arguments<'_>) {
         use core::fmt::Write;
-        LAST.with(|l| {
+        let _ = LAST.try_with(|l| {
             if let Ok(mut l) = l.try_borrow_mut() {
                 l.clear();
                 let _ = l.write_fmt(args);
@@ -37,10 +40,19 @@ mod imp {
     }
 
     pub(super) fn with<R>(f: impl FnOnce(&str) -> R) -> R {
-        LAST.with(|l| match l.try_borrow() {
-            Ok(l) => f(&l),
-            Err(_) => f(""),
-        })
+        let mut f = Some(f);
+        let r = LAST.try_with(|l| {
+            let f = f.take().expect("called once");
+            match l.try_borrow() {
+                Ok(l) => f(&l),
+                Err(_) => f(""),
+            }
+        });
+        match (r, f) {
+            (Ok(r), _) => r,
+            (Err(_), Some(f)) => f(""),
+            (Err(_), None) => unreachable!("try_with fails before calling the closure"),
+        }
     }
 }
 

@@ -191,6 +191,13 @@ int main(int argc, char **argv) {
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failures++;
     expect("parent still logs", runlog_log_i64(l, "parent", 4, NULL), RUNLOG_STATUS_OK);
     strcpy(last_msg, "fork child refused");
+  } else if (!strcmp(c, "exit_without_uploader")) {
+    /* The process-wide logger, never closed: the exit hook ends the run
+     * without waiting (no uploader) and must stay quiet. */
+    runlog_logger *g = runlog_get_logger();
+    if (g == NULL || runlog_get_logger() != g) failures++;
+    expect("log", runlog_log_f64(g, "x", 1.0, NULL), RUNLOG_STATUS_OK);
+    strcpy(last_msg, "exit hook");
   } else if (!strcmp(c, "status_str")) {
     if (strcmp(runlog_status_str(RUNLOG_STATUS_OK), "ok") != 0) failures++;
     if (strcmp(runlog_status_str(99999), "unknown status") != 0) failures++;

@@ -76,6 +76,8 @@ pub struct CBuild {
     pub opt: &'static str,
     /// Library profile: "debug" or "release".
     pub profile: &'static str,
+    /// Link `librunlog.so` (with an rpath) instead of `librunlog.a`.
+    pub shared: bool,
 }
 
 impl CBuild {
@@ -86,6 +88,7 @@ impl CBuild {
             sanitize: true,
             opt: "-O1",
             profile: "debug",
+            shared: false,
         }
     }
 
@@ -100,7 +103,7 @@ impl CBuild {
     /// Compiles `sources` into the executable `out` with `-Wall -Wextra
     /// -Werror -pedantic`, panicking with the compiler's output on failure.
     pub fn build(&self, sources: &[PathBuf], out: &Path) {
-        let lib = ffi_lib_dir(self.profile).join("librunlog.a");
+        let lib_dir = ffi_lib_dir(self.profile);
         let (cc, std) = match self.lang {
             Lang::C11 => ("gcc", "-std=c11"),
             Lang::Cxx17 => ("g++", "-std=c++17"),
@@ -122,10 +125,16 @@ impl CBuild {
             cmd.args(["-fsanitize=address,undefined", "-fno-omit-frame-pointer"])
                 .arg("-fno-sanitize-recover=all");
         }
-        cmd.args(sources)
-            .arg(lib)
-            .args(["-lpthread", "-ldl", "-lm", "-o"])
-            .arg(out);
+        cmd.args(sources);
+        if self.shared {
+            cmd.arg("-L")
+                .arg(&lib_dir)
+                .arg("-lrunlog")
+                .arg(format!("-Wl,-rpath,{}", lib_dir.display()));
+        } else {
+            cmd.arg(lib_dir.join("librunlog.a"));
+        }
+        cmd.args(["-lpthread", "-ldl", "-lm", "-o"]).arg(out);
         let output = cmd.output().expect("run the C compiler");
         assert!(
             output.status.success(),
@@ -136,11 +145,10 @@ impl CBuild {
     }
 }
 
-/// Where [`scratch_dir`] puts the directory `name` of this test process.
+/// Where [`scratch_dir`] puts the directory `name` (reused by the next run,
+/// so old runs do not pile up; names are unique across tests).
 pub fn scratch_path(name: &str) -> PathBuf {
-    target_dir()
-        .join("runlog-test-scratch")
-        .join(format!("{name}-{}", std::process::id()))
+    target_dir().join("runlog-test-scratch").join(name)
 }
 
 /// A fresh empty directory under the target directory, for one test.

@@ -18,6 +18,7 @@ fn c_benchmark_log_f64_against_memcpy_and_fprintf() {
         sanitize: false,
         opt: "-O2",
         profile: "release",
+        shared: false,
     }
     .build(&[repo_root().join("benches/c/bench_log.c")], &exe);
     let spool = dir.join("spool");

@@ -408,3 +408,30 @@ fn a_fork_child_cannot_write_into_the_parents_ring() {
     assert!(names.contains(&vec!["parent", "parent"]), "{names:?}");
     assert!(names.contains(&vec!["child.own"]), "{names:?}");
 }
+
+#[test]
+fn exit_hook_ends_the_run_quietly_without_an_uploader() {
+    let dir = scratch_dir("bad-exit_without_uploader");
+    let exe = program("bad_input");
+    let start = std::time::Instant::now();
+    let out = Command::new(exe)
+        .arg("exit_without_uploader")
+        .current_dir(&dir)
+        .env("RUNLOG_SPOOL", dir.join("spool"))
+        .env("RUNLOG_RUN_ID", "exit-hook")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "no waiting without an uploader"
+    );
+    let rings = read_spool(&dir.join("spool"));
+    let global = rings
+        .iter()
+        .find(|r| matches!(&r[0].1, Rec::RunStart { run_id, .. } if run_id == "exit-hook"))
+        .expect("the process-wide logger's ring");
+    assert_eq!(global.last().unwrap().1, Rec::RunEnd(RunStatus::Finished));
+}

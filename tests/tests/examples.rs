@@ -119,3 +119,15 @@ fn c_example_logs_like_the_original_api() {
 fn cpp_example_logs_like_the_original_api() {
     run_example(CBuild::cxx17(), "train.cpp", "train_cpp");
 }
+
+#[test]
+fn c_example_runs_against_the_shared_library() {
+    run_example(
+        CBuild {
+            shared: true,
+            ..CBuild::c11()
+        },
+        "train.c",
+        "train_c_so",
+    );
+}

@@ -55,10 +55,15 @@ impl<'r> RunlogSink<'r> {
             self.drain();
         }
         self.pending += 1;
-        match self.producer.push(record) {
+        // A first refusal is not counted as a drop: the record is retried
+        // after a drain, and only a second refusal loses it (and is counted,
+        // reaching the store as a `Dropped` record).
+        match self
+            .producer
+            .try_push_with(|buf| runlog_core::wire::encode(record, buf))
+        {
             Ok(_) => {}
-            // Only if records larger than planned filled the ring early. The
-            // ring counts the refusal and reports it as a `Dropped` record.
+            // Only if records larger than planned filled the ring early.
             Err(PushError::Full) => {
                 self.drain();
                 if self.producer.push(record).is_err() {

@@ -55,9 +55,15 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
 /// The sink drained records go to: the embedded store, or an MLflow server.
 pub fn open_sink(tracking: &Tracking) -> Result<Box<dyn crate::sink::Sink>> {
     match tracking {
-        Tracking::Local(dir) => Ok(Box::new(
-            crate::store::Store::open(dir).map_err(|e| crate::store::explain_at(dir, e))?,
-        )),
+        Tracking::Local(dir) => {
+            let store =
+                crate::store::Store::open(dir).map_err(|e| crate::store::explain_at(dir, e))?;
+            let checkpointer = store.background_checkpoints()?;
+            Ok(Box::new(LocalSink {
+                store,
+                _checkpointer: checkpointer,
+            }))
+        }
         Tracking::Http(uri) => Ok(Box::new(crate::mlflow::HttpSink::new(
             crate::mlflow::Client::new(uri)?,
         )?)),
@@ -70,5 +76,33 @@ pub fn spool_dir(tracking: &Tracking) -> PathBuf {
     match tracking {
         Tracking::Local(dir) => dir.join("spool"),
         Tracking::Http(_) => PathBuf::from(".runlog").join("spool"),
+    }
+}
+
+/// The embedded store as the drain's sink, with its log checkpointed in the background.
+struct LocalSink {
+    store: crate::store::Store,
+    _checkpointer: crate::store::Checkpointer,
+}
+
+impl crate::sink::Sink for LocalSink {
+    fn watermark(&mut self, stream: &str) -> Result<Option<u64>> {
+        self.store.watermark(stream)
+    }
+
+    fn commit(&mut self, batch: &crate::sink::Batch) -> Result<()> {
+        self.store.commit_batch(batch, &mut |_| {})
+    }
+
+    fn commit_with_progress(
+        &mut self,
+        batch: &crate::sink::Batch,
+        progress: crate::sink::Progress<'_>,
+    ) -> Result<()> {
+        self.store.commit_batch(batch, progress)
+    }
+
+    fn run_status(&mut self, run_id: &str) -> Result<Option<String>> {
+        self.store.run_status(run_id)
     }
 }

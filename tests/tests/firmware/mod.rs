@@ -54,6 +54,16 @@ pub fn build_rust_firmware(root: &Path) -> PathBuf {
     elf
 }
 
+/// How a firmware builds the device staticlib: for size, as the Rust
+/// firmware's own profile does (the workspace's release profile aims at
+/// speed on hosts). Same as examples/firmware-c/Makefile.
+const DEVICE_PROFILE: [&str; 4] = [
+    "profile.release.opt-level=\"z\"",
+    "profile.release.lto=true",
+    "profile.release.codegen-units=1",
+    "profile.release.panic=\"abort\"",
+];
+
 /// Builds examples/firmware-c into `out` against `ffi_root`'s include/runlog.h
 /// and the device build of its runlog-ffi staticlib; returns the ELF.
 ///
@@ -82,7 +92,9 @@ pub fn build_c_firmware(root: &Path, out: &Path) -> PathBuf {
             "runlog-ffi",
             "--no-default-features",
         ])
-        .args(["--target", "thumbv7em-none-eabihf", "--target-dir"])
+        .args(["--target", "thumbv7em-none-eabihf"])
+        .args(DEVICE_PROFILE.iter().flat_map(|c| ["--config", c]))
+        .arg("--target-dir")
         .arg(&target_dir)
         .status()
         .expect("run cargo for runlog-ffi");
@@ -95,6 +107,7 @@ pub fn build_c_firmware(root: &Path, out: &Path) -> PathBuf {
         .join("release")
         .join("librunlog.a");
     let status = Command::new("make")
+        .arg("-s")
         .arg("-C")
         .arg(root.join("examples").join("firmware-c"))
         .arg(format!("OUT={}", out.display()))
