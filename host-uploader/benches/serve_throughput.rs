@@ -4,7 +4,8 @@
 //!
 //! `cargo bench -p runlog-uploader --bench serve_throughput`
 //! Env: RUNLOG_BENCH_METRICS (default 1000000), RUNLOG_BENCH_RUNS (5),
-//! RUNLOG_MLFLOW_PYTHON, RUNLOG_MLFLOW_BENCH (path of mlflow_client_bench.py).
+//! RUNLOG_MLFLOW_PYTHON, RUNLOG_MLFLOW_BENCH (path of mlflow_client_bench.py; default
+//! `bench/mlflow_client_bench.py` in the repository, else /work/shared/bench/).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -81,7 +82,14 @@ fn main() {
     let Some(py) = mlflow_python() else { return };
     let script = std::env::var_os("RUNLOG_MLFLOW_BENCH")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/bench/mlflow_client_bench.py"));
+        .unwrap_or_else(|| {
+            let in_repo = workspace().join("bench/mlflow_client_bench.py");
+            if in_repo.exists() {
+                in_repo
+            } else {
+                PathBuf::from("/work/shared/bench/mlflow_client_bench.py")
+            }
+        });
     assert!(
         script.exists(),
         "no {} (set RUNLOG_MLFLOW_BENCH)",
