@@ -1056,3 +1056,152 @@ pub fn model_versions(c: &Connection, name: Option<&str>) -> ApiResult<Vec<Model
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (tempfile::TempDir, Store, RunRow) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        ensure_default_experiment(&store).unwrap();
+        let tags = vec![(RUNLOG_RUN_ID_TAG.to_string(), "my-run".to_string())];
+        let id = create_run(&mut store, 0, 1, &tags).unwrap();
+        assert_eq!(id, "my-run", "runlog's own run id is kept");
+        let row = run_row(store.conn(), &id).unwrap();
+        (dir, store, row)
+    }
+
+    fn m(key: &str, value: Num, step: i64) -> MetricIn<'_> {
+        MetricIn {
+            key,
+            value,
+            timestamp: 5,
+            step,
+        }
+    }
+
+    #[test]
+    fn a_retried_request_is_applied_once_per_session() {
+        let (_d, mut store, run) = setup();
+        let key = crate::mlflow::sink::stream_tag("ring-1");
+        let batch = [m("x", Num::I64(1), 0), m("x", Num::I64(2), 1)];
+        let send = |store: &mut Store, seq: u64, part: u64, session: &str| {
+            let mark = crate::mlflow::sink::StreamMark {
+                next_seq: seq,
+                part,
+                done: true,
+                session,
+            }
+            .format();
+            log_batch(store, &run, &batch, &[], &[(key.as_str(), mark.as_str())]).unwrap();
+        };
+        let count = |store: &Store| {
+            metric_history(store.conn(), &run, "x", 0, 100)
+                .unwrap()
+                .0
+                .len()
+        };
+        send(&mut store, 10, 0, "a");
+        assert_eq!(count(&store), 2);
+        send(&mut store, 10, 0, "a");
+        assert_eq!(count(&store), 2, "the same request again is dropped");
+        send(&mut store, 10, 1, "a");
+        assert_eq!(count(&store), 4, "the next part is applied");
+        send(&mut store, 10, 0, "b");
+        assert_eq!(
+            count(&store),
+            6,
+            "another session is never dropped (at least once)"
+        );
+    }
+
+    #[test]
+    fn integers_stay_exact_and_lists_expand() {
+        let (_d, mut store, run) = setup();
+        let big = 9_007_199_254_740_993i64;
+        log_batch(
+            &mut store,
+            &run,
+            &[m("n", Num::I64(big), 0), m("f", Num::F64(f64::NAN), 0)],
+            &[],
+            &[],
+        )
+        .unwrap();
+        let data = run_data(store.conn(), &run).unwrap();
+        let n = data.metrics.iter().find(|p| p.key == "n").unwrap();
+        assert_eq!(n.value, Num::I64(big));
+        assert_eq!(n.value.to_json().to_string(), "9007199254740993");
+        let f = data.metrics.iter().find(|p| p.key == "f").unwrap();
+        assert_eq!(f.value.to_json(), serde_json::json!("NaN"));
+        // A list series written by the drain: one metric, steps 0..n-1.
+        let blob: Vec<u8> = [1.5f64, 2.5, 3.5]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        store
+            .conn()
+            .execute(
+                "INSERT INTO series (run, name, kind, count, last_value, last_step, last_ms, first_ord) VALUES (?1, 'l', 3, 1, ?2, 0, 7, 0)",
+                params![run.pk, blob],
+            )
+            .unwrap();
+        let sid = store.conn().last_insert_rowid();
+        store
+            .conn()
+            .execute(
+                "INSERT INTO metric_values (series, idx, ord, step, time_ms, kind, value) VALUES (?1, 0, 9, 0, 7, 3, ?2)",
+                params![sid, blob],
+            )
+            .unwrap();
+        let (h, more) = metric_history(store.conn(), &run, "l", 0, 2).unwrap();
+        assert!(more);
+        assert_eq!(
+            h.iter().map(|p| (p.step, p.value)).collect::<Vec<_>>(),
+            vec![(0, Num::F64(1.5)), (1, Num::F64(2.5))]
+        );
+        let data = run_data(store.conn(), &run).unwrap();
+        let l = data.metrics.iter().find(|p| p.key == "l").unwrap();
+        assert_eq!((l.step, l.value), (2, Num::F64(3.5)));
+    }
+
+    #[test]
+    fn batch_limits_and_params_are_enforced() {
+        let (_d, mut store, run) = setup();
+        let many: Vec<MetricIn<'_>> = (0..1001).map(|i| m("x", Num::I64(i), i)).collect();
+        let e = log_batch(&mut store, &run, &many, &[], &[]).unwrap_err();
+        assert!(e.message.contains("at most 1000 metrics"), "{e}");
+        assert_eq!(
+            metric_history(store.conn(), &run, "x", 0, 10)
+                .unwrap()
+                .0
+                .len(),
+            0
+        );
+        log_batch(&mut store, &run, &[], &[("lr", "0.1")], &[]).unwrap();
+        log_batch(&mut store, &run, &[], &[("lr", "0.1")], &[]).unwrap();
+        let e = log_batch(&mut store, &run, &[], &[("lr", "0.2")], &[]).unwrap_err();
+        assert_eq!(e.code, "INVALID_PARAMETER_VALUE");
+    }
+
+    #[test]
+    fn listing_shows_one_level() {
+        let a = |p: &str| ArtifactRow {
+            path: p.into(),
+            size: 1,
+            sha256: String::new(),
+        };
+        let all = [a("a.txt"), a("d/b.txt"), a("d/e/c.txt")];
+        let paths = |dir| {
+            list_dir(&all, dir)
+                .into_iter()
+                .map(|e| (e.path, e.is_dir))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(paths(""), vec![("a.txt".into(), false), ("d".into(), true)]);
+        assert_eq!(
+            paths("d"),
+            vec![("d/b.txt".into(), false), ("d/e".into(), true)]
+        );
+    }
+}
