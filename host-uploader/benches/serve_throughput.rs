@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p runlog-uploader --bench serve_throughput`
 //! Env: RUNLOG_BENCH_METRICS (default 1000000), RUNLOG_BENCH_RUNS (5),
-//! RUNLOG_MLFLOW_PYTHON, RUNLOG_MLFLOW_BENCH (path of mlflow_client_bench.py; default
+//! RUNLOG_BENCH_PEER=0 (skip the peer, for profiling), RUNLOG_MLFLOW_PYTHON, RUNLOG_MLFLOW_BENCH (path of mlflow_client_bench.py; default
 //! `bench/mlflow_client_bench.py` in the repository, else /work/shared/bench/).
 
 #[path = "../tests/common/mod.rs"]
@@ -78,6 +78,10 @@ fn main() {
     // Everything arrived.
     let (runlog_med, runlog_min, runlog_max) = stats(rates);
 
+    if std::env::var("RUNLOG_BENCH_PEER").is_ok_and(|v| v == "0") {
+        println!("uploader (runlog drain) -> runlog serve: median {runlog_med:.0} metrics/s (min {runlog_min:.0}, max {runlog_max:.0}; {runs} runs of {n}); peer skipped (RUNLOG_BENCH_PEER=0)");
+        return;
+    }
     // The peer: MLflow's Python client log_batch(1000) into a real mlflow server.
     let Some(py) = mlflow_python() else { return };
     let script = std::env::var_os("RUNLOG_MLFLOW_BENCH")
