@@ -13,6 +13,18 @@ use crate::wire::WireError;
 
 /// Encodes `record` at the start of `buf`; returns the encoded length.
 pub(crate) fn record(record: &Record<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
+    #[cfg(not(target_os = "none"))]
+    if let Record::Metric(m) = record {
+        if let Some(n) = scalar_metric(m, buf) {
+            return Ok(n);
+        }
+    }
+    general(record, buf)
+}
+
+/// The encoder for every record (the only one on devices, where code size
+/// matters more than the nanoseconds `scalar_metric` saves).
+fn general(record: &Record<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
     let mut out = Out {
         buf,
         len: 0,
@@ -23,6 +35,46 @@ pub(crate) fn record(record: &Record<'_>, buf: &mut [u8]) -> Result<usize, WireE
         return Err(WireError::BufferFull);
     }
     Ok(out.len)
+}
+
+/// The logging hot path on hosts: a scalar metric with a text name, written
+/// with one bounds check. `None` when it is another shape or `buf` might be
+/// too small; the general encoder then decides (same bytes either way).
+#[cfg(not(target_os = "none"))]
+#[inline]
+fn scalar_metric(m: &Metric<'_>, buf: &mut [u8]) -> Option<usize> {
+    let Name::Text(text) = m.name else {
+        return None;
+    };
+    let value = match m.value {
+        Value::F64(v) => Err(v.to_le_bytes()),
+        Value::I64(v) => Ok(((v << 1) ^ (v >> 63)) as u64),
+        _ => return None,
+    };
+    // tag, head, name length (<= 10), name, value (<= 10), step, time (<= 10 each)
+    if buf.len() < 2 + MAX_VARINT_LEN * 4 + text.len() {
+        return None;
+    }
+    buf[0] = 0;
+    buf[1] = metric_wire::head(m);
+    let mut at = 2;
+    at += put_varint(text.len() as u64, &mut buf[at..])?;
+    buf[at..at + text.len()].copy_from_slice(text.as_bytes());
+    at += text.len();
+    match value {
+        Err(bytes) => {
+            buf[at..at + 8].copy_from_slice(&bytes);
+            at += 8;
+        }
+        Ok(zigzag) => at += put_varint(zigzag, &mut buf[at..])?,
+    }
+    if let Some(step) = m.step {
+        at += put_varint(step, &mut buf[at..])?;
+    }
+    if let Some(time) = m.time_ms {
+        at += put_varint(time, &mut buf[at..])?;
+    }
+    Some(at)
 }
 
 /// A writer that notes overflow instead of failing at each write: one check
@@ -187,6 +239,9 @@ mod tests {
         let want = postcard_bytes(r).expect("postcard encodes");
         let mut buf = [0u8; 2048];
         let n = record(r, &mut buf).expect("encodes");
+        prop_assert_eq!(&buf[..n], &want[..]);
+        // The device encoder too, which hosts bypass for scalar metrics.
+        let n = general(r, &mut buf).expect("encodes");
         prop_assert_eq!(&buf[..n], &want[..]);
         // Every shorter buffer is refused as too small, never overrun.
         for short in 0..n {

@@ -328,7 +328,8 @@ fn main() {
     }
     let filter = args.iter().find(|a| !a.starts_with('-')).cloned();
     let dir = tempfile::tempdir().unwrap();
-    let tests: [(&str, fn(&Path)); 2] = [
+    type Test = (&'static str, fn(&Path));
+    let tests: [Test; 2] = [
         (
             "two_processes_stream_a_million_records",
             two_processes_stream_a_million_records,

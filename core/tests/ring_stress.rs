@@ -45,10 +45,8 @@ fn push_logical(producer: &mut runlog_core::Producer<'_>, i: u64) -> u32 {
             Ok(_) => return refusals,
             Err(PushError::Full) => {
                 refusals += 1;
-                std::hint::spin_loop();
-                if refusals % 64 == 0 {
-                    thread::yield_now();
-                }
+                // Let the consumer run if both threads share a core.
+                thread::yield_now();
             }
             Err(e) => panic!("push {i}: {e}"),
         }
@@ -89,7 +87,8 @@ fn consume(consumer: &mut Consumer<'_>, total: u64, batch: u64) -> (u64, u64) {
             None => {
                 consumer.commit();
                 since_commit = 0;
-                std::hint::spin_loop();
+                // Let the producer run if both threads share a core.
+                thread::yield_now();
                 continue;
             }
         };
