@@ -8,8 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUNLOG_MLFLOW_PYTHON="${RUNLOG_MLFLOW_PYTHON:-$PWD/.venv/bin/python}"
 export RUNLOG_TEST_ARTIFACTS="${RUNLOG_TEST_ARTIFACTS:-$PWD/target/test-artifacts}"
-cargo test -p runlog-uploader --release --lib -- serve:: mlflow::
-cargo test -p runlog-uploader --release --test serve_mlflow -- --test-threads 2
+if [ -z "${RUNLOG_TEST_ALL:-}" ]; then
+  # scripts/test-all.sh runs these with the whole workspace.
+  cargo test -p runlog-uploader --release --lib -- serve:: mlflow::
+  cargo test -p runlog-uploader --release --test serve_mlflow -- --test-threads 2
+fi
 echo "screenshot of a run's page: $RUNLOG_TEST_ARTIFACTS/run-page.png"
 if [ "${RUNLOG_BENCH:-0}" = 1 ]; then
   cargo bench -p runlog-uploader --bench serve_throughput
