@@ -11,11 +11,14 @@ step "format"
 cargo fmt --all -- --check
 
 step "clippy"
-cargo clippy --workspace --all-targets --release -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
-step "workspace tests (release)"
+step "workspace tests (release): unit, C/C++ programs, uploader, history, MLflow interop, browser"
 cargo test --workspace --release
 
+# Each part's extra checks (bare-metal builds, fuzzing, QEMU, footprint); the
+# scripts skip what the workspace run above already covered.
+export RUNLOG_TEST_ALL=1
 for area in core ffi uploader history serve firmware; do
   if [ -x "scripts/test-$area.sh" ]; then
     step "$area"

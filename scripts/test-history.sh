@@ -5,8 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo test --release -p runlog-uploader --lib -- history:: store::read:: store::assets::
-cargo test --release -p runlog-uploader --test history_cli
+if [ -z "${RUNLOG_TEST_ALL:-}" ]; then
+  # scripts/test-all.sh runs these with the whole workspace.
+  cargo test --release -p runlog-uploader --lib -- history:: store::read:: store::assets::
+  cargo test --release -p runlog-uploader --test history_cli
+fi
 
 # Chart files must render without fontconfig or system fonts (the font is
 # compiled in): the binary must not link against them.

@@ -158,6 +158,12 @@ pub struct ServeArgs {
     /// Require `Authorization: Bearer <token>` with the token in this file.
     #[arg(long)]
     pub token_file: Option<PathBuf>,
+    /// Largest JSON request body accepted, in bytes.
+    #[arg(long, default_value_t = 16 << 20)]
+    pub max_json_bytes: u64,
+    /// Largest artifact upload accepted, in bytes.
+    #[arg(long, default_value_t = 1 << 30)]
+    pub max_artifact_bytes: u64,
 }
 
 /// Accepts the original CLI's single-dash `-ap PREFIX` by rewriting it before clap parses.

@@ -6,12 +6,16 @@
 //! - [`signals`]: SIGINT/SIGTERM handling.
 //! - [`history`]: history queries ([`history::HistorySource`]) and their rendering.
 //! - [`store`]: the embedded history store (SQLite + artifact files).
+//! - [`serve`]: `runlog serve`, the MLflow REST API and web page over the store.
+//! - [`mlflow`]: an MLflow REST client (ureq), the HTTP sink and history source.
 //! - [`sink`]: where drained batches go (the store, or an MLflow server).
 
 pub mod cli;
 pub mod commands;
 pub mod drain;
 pub mod history;
+pub mod mlflow;
+pub mod serve;
 pub mod signals;
 pub mod sink;
 pub mod store;

@@ -18,9 +18,9 @@ use crate::store::Store;
 pub fn open_source(tracking: &Tracking) -> Result<Box<dyn HistorySource>> {
     match tracking {
         Tracking::Local(dir) => Ok(Box::new(Store::open_existing(dir)?)),
-        Tracking::Http(uri) => {
-            bail!("`runlog history` cannot query an MLflow server ({uri}) yet")
-        }
+        Tracking::Http(uri) => Ok(Box::new(crate::mlflow::HttpHistory::new(
+            crate::mlflow::Client::new(uri)?,
+        ))),
     }
 }
 

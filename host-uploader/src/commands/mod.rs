@@ -43,20 +43,30 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Run(args) => run::run(args, &tracking),
         Command::Drain(args) => drain::drain(args, &tracking),
         Command::History(args) => history::run(args, &tracking, cli.output),
-        Command::Serve(_) => bail!("`runlog serve` is not built yet"),
+        Command::Serve(args) => match &tracking {
+            Tracking::Local(dir) => crate::serve::serve(dir, &args).map(|()| 0),
+            Tracking::Http(url) => {
+                bail!("`runlog serve` serves a local store; {url} is already a tracking server")
+            }
+        },
     }
 }
 
 /// The sink drained records go to: the embedded store, or an MLflow server.
 pub fn open_sink(tracking: &Tracking) -> Result<Box<dyn crate::sink::Sink>> {
     match tracking {
-        Tracking::Local(dir) => Ok(Box::new(
-            crate::store::Store::open(dir).map_err(|e| crate::store::explain_at(dir, e))?,
-        )),
-        Tracking::Http(uri) => bail!(
-            "draining into an MLflow server ({uri}) is not available in this build; \
-             use a local store directory as --tracking-uri"
-        ),
+        Tracking::Local(dir) => {
+            let store =
+                crate::store::Store::open(dir).map_err(|e| crate::store::explain_at(dir, e))?;
+            let checkpointer = store.background_checkpoints()?;
+            Ok(Box::new(LocalSink {
+                store,
+                _checkpointer: checkpointer,
+            }))
+        }
+        Tracking::Http(uri) => Ok(Box::new(crate::mlflow::HttpSink::new(
+            crate::mlflow::Client::new(uri)?,
+        )?)),
     }
 }
 
@@ -66,5 +76,33 @@ pub fn spool_dir(tracking: &Tracking) -> PathBuf {
     match tracking {
         Tracking::Local(dir) => dir.join("spool"),
         Tracking::Http(_) => PathBuf::from(".runlog").join("spool"),
+    }
+}
+
+/// The embedded store as the drain's sink, with its log checkpointed in the background.
+struct LocalSink {
+    store: crate::store::Store,
+    _checkpointer: crate::store::Checkpointer,
+}
+
+impl crate::sink::Sink for LocalSink {
+    fn watermark(&mut self, stream: &str) -> Result<Option<u64>> {
+        self.store.watermark(stream)
+    }
+
+    fn commit(&mut self, batch: &crate::sink::Batch) -> Result<()> {
+        self.store.commit_batch(batch, &mut |_| {})
+    }
+
+    fn commit_with_progress(
+        &mut self,
+        batch: &crate::sink::Batch,
+        progress: crate::sink::Progress<'_>,
+    ) -> Result<()> {
+        self.store.commit_batch(batch, progress)
+    }
+
+    fn run_status(&mut self, run_id: &str) -> Result<Option<String>> {
+        self.store.run_status(run_id)
     }
 }

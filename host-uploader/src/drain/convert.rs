@@ -18,6 +18,11 @@ use crate::sink::{
 /// come from untrusted producers, so the table must not grow without bound).
 const MAX_INTERNED: usize = 4096;
 
+/// Largest artifact reassembled from chunks in memory. Rings carry only small
+/// artifacts (larger ones are staged as files), and a byte stream's announced
+/// length is untrusted, so anything larger is refused rather than buffered.
+pub const MAX_CHUNKED_ARTIFACT: u64 = 64 << 20;
+
 /// An artifact being reassembled from `ArtifactBegin`/`ArtifactChunk`s.
 #[derive(Debug)]
 pub struct OpenArtifact {
@@ -64,10 +69,36 @@ pub enum Converted {
     },
 }
 
+/// FNV-1a: metric names are short, and SipHash showed in the drain's profile.
+/// (Names are untrusted, but the table is bounded and cleared, so collision
+/// floods cost time, never memory.)
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// A hash map keyed by metric names, hashed with [`Fnv`].
+pub type NameMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
 /// Per-stream conversion state.
 #[derive(Debug, Default)]
 pub struct Converter {
-    names: HashMap<Box<str>, Arc<str>>,
+    names: NameMap<Box<str>, Arc<str>>,
     /// The artifact being reassembled, if any.
     pub open: Option<OpenArtifact>,
 }
@@ -127,7 +158,17 @@ impl Converter {
                 time_ms,
                 exit_code: None,
             }),
-            Record::Dropped { count } => Converted::Item(Item::Dropped(u64::from(count))),
+            Record::Dropped { count } => {
+                if let Some(open) = self.open.take() {
+                    // The ring filled while the artifact was being pushed: its
+                    // remaining chunks were refused, so it will never end.
+                    eprintln!(
+                        "runlog: warning: artifact {:?} lost chunks to a full ring; discarded",
+                        open.path
+                    );
+                }
+                Converted::Item(Item::Dropped(u64::from(count)))
+            }
             Record::ArtifactBegin { id, path, len } => {
                 let replaced = self.open.take();
                 if !valid_artifact_path(path) {
@@ -154,7 +195,8 @@ impl Converter {
                     return Converted::Bad(format!("chunk of artifact {id}, which is not open"));
                 };
                 let end = open.data.len() as u64 + data.0.len() as u64;
-                if offset != open.data.len() as u64 || end > open.len {
+                if offset != open.data.len() as u64 || end > open.len || end > MAX_CHUNKED_ARTIFACT
+                {
                     let path = self.open.take().map(|o| o.path).unwrap_or_default();
                     return Converted::Bad(format!(
                         "artifact {path:?}: chunk at offset {offset} does not continue it"
@@ -196,5 +238,116 @@ impl Converter {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runlog_core::crc::crc32;
+    use runlog_core::Bytes;
+
+    fn begin(c: &mut Converter, len: u64) -> Converted {
+        c.convert(&Record::ArtifactBegin {
+            id: 7,
+            path: "a/b",
+            len,
+        })
+    }
+
+    #[test]
+    fn chunked_artifact_is_reassembled_and_checked() {
+        let mut c = Converter::new();
+        assert!(matches!(begin(&mut c, 6), Converted::Nothing));
+        for (off, d) in [(0u64, &b"abc"[..]), (3, b"def")] {
+            let r = c.convert(&Record::ArtifactChunk {
+                id: 7,
+                offset: off,
+                data: Bytes(d),
+            });
+            assert!(matches!(r, Converted::Nothing));
+        }
+        match c.convert(&Record::ArtifactEnd {
+            id: 7,
+            crc32: crc32(b"abcdef"),
+        }) {
+            Converted::Item(Item::Artifact(a)) => {
+                assert_eq!(a.path, "a/b");
+                assert_eq!(a.content, ArtifactContent::Bytes(b"abcdef".to_vec()));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_artifacts_are_refused() {
+        let mut c = Converter::new();
+        // Wrong CRC.
+        begin(&mut c, 1);
+        c.convert(&Record::ArtifactChunk {
+            id: 7,
+            offset: 0,
+            data: Bytes(b"x"),
+        });
+        assert!(matches!(
+            c.convert(&Record::ArtifactEnd { id: 7, crc32: 0 }),
+            Converted::Bad(_)
+        ));
+        // A gap in the offsets.
+        begin(&mut c, 10);
+        let r = c.convert(&Record::ArtifactChunk {
+            id: 7,
+            offset: 5,
+            data: Bytes(b"x"),
+        });
+        assert!(matches!(r, Converted::Bad(_)));
+        assert!(c.open.is_none());
+        // More than announced, or more than the in-memory limit.
+        begin(&mut c, u64::MAX);
+        let big = vec![0u8; 1 << 20];
+        let mut refused = false;
+        for i in 0..=(MAX_CHUNKED_ARTIFACT >> 20) {
+            if let Converted::Bad(_) = c.convert(&Record::ArtifactChunk {
+                id: 7,
+                offset: i << 20,
+                data: Bytes(&big),
+            }) {
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused);
+        // Paths that would escape the run's directory.
+        let r = c.convert(&Record::ArtifactBegin {
+            id: 1,
+            path: "../x",
+            len: 1,
+        });
+        assert!(matches!(r, Converted::Bad(_)));
+    }
+
+    #[test]
+    fn names_are_interned() {
+        let mut c = Converter::new();
+        let m = |c: &mut Converter| match c.convert(&Record::Metric(Metric {
+            name: Name::Text("loss"),
+            value: Value::F64(1.0),
+            step: None,
+            time_ms: None,
+        })) {
+            Converted::Item(Item::Metric(m)) => m.name,
+            other => panic!("{other:?}"),
+        };
+        let (a, b) = (m(&mut c), m(&mut c));
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(matches!(
+            c.convert(&Record::Metric(Metric {
+                name: Name::Id(3),
+                value: Value::I64(1),
+                step: None,
+                time_ms: None,
+            })),
+            Converted::Bad(_)
+        ));
     }
 }

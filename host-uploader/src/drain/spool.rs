@@ -38,6 +38,11 @@ use crate::store::valid_run_id;
 
 /// How often the directory is listed for new ring files.
 const SCAN_EVERY: Duration = Duration::from_millis(100);
+/// How long an artifact at the head of a ring may stay unfinished, while its
+/// writer lives, before it is discarded so that the records after it move on
+/// (a writer pushes an artifact's chunks in one call, so this only happens
+/// when something went wrong in it).
+const ARTIFACT_STALL: Duration = Duration::from_secs(30);
 /// How long one ring is drained before the others get a turn.
 const RING_TURN: Duration = Duration::from_millis(200);
 
@@ -91,6 +96,9 @@ struct RingFile {
     broken: bool,
     /// Whether `watermark` was read from the sink yet.
     loaded: bool,
+    /// Since when the batch at `watermark` has been held back by an
+    /// artifact that does not end (see [`ARTIFACT_STALL`]).
+    stalled: Option<(u64, Instant)>,
 }
 
 /// What one pass over the spool directory did.
@@ -302,6 +310,7 @@ impl SpoolDrainer {
             conv: Converter::new(),
             broken: false,
             loaded: false,
+            stalled: None,
         }))
     }
 
@@ -442,7 +451,9 @@ impl RingFile {
             ..SafePoint::default()
         };
         let mut corrupt = None;
-        while reads < limits.max_records && started.elapsed() < limits.max_time {
+        while reads < limits.max_records
+            && (reads & 511 != 0 || started.elapsed() < limits.max_time)
+        {
             let entry = match self.consumer.read() {
                 Ok(Some(e)) => e,
                 Ok(None) => break,
@@ -510,8 +521,20 @@ impl RingFile {
         }
         if let Some(open) = &self.conv.open {
             let writer_done = self.consumer.producer_closed() || !pid_alive(self.pid);
-            let hopeless =
-                safe.reads == 0 && open.data.len() as u64 > u64::from(self.consumer.capacity() / 2);
+            let stalled = safe.reads == 0 && {
+                let since = match self.stalled {
+                    Some((seq, t)) if seq == self.watermark => t,
+                    _ => {
+                        let now = Instant::now();
+                        self.stalled = Some((self.watermark, now));
+                        now
+                    }
+                };
+                since.elapsed() > ARTIFACT_STALL
+            };
+            let hopeless = stalled
+                || (safe.reads == 0
+                    && open.data.len() as u64 > u64::from(self.consumer.capacity() / 2));
             if (writer_done && !self.consumer.has_unread()) || hopeless || corrupt.is_some() {
                 eprintln!(
                     "runlog: warning: {}: artifact {:?} is incomplete; discarded",
@@ -595,5 +618,32 @@ impl RingFile {
             )),
             Err(e) => Err(format!("cannot read staged artifact {file}: {e}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stem_pid_parses_from_the_right() {
+        assert_eq!(stem_pid("run-1-23-0"), Some(23));
+        assert_eq!(stem_pid("abc-4567-12"), Some(4567));
+        assert_eq!(stem_pid("-4567-12"), None);
+        assert_eq!(stem_pid("abc-x-1"), None);
+        assert_eq!(stem_pid("abc-1-x"), None);
+        assert_eq!(stem_pid("abc"), None);
+    }
+
+    #[test]
+    fn pid_liveness() {
+        assert!(pid_alive(std::process::id()));
+        // Unknown pids count as alive: never remove a ring on a guess.
+        assert!(pid_alive(0));
+        assert!(pid_alive(u32::MAX));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(!pid_alive(pid));
     }
 }

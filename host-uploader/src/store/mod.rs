@@ -19,7 +19,9 @@ use anyhow::{bail, Context, Result};
 use rusqlite::Connection;
 
 pub use schema::MIGRATIONS;
-pub use write::{explain_at, files_under, now_ms, status_str, valid_run_id, StoredFile};
+pub use write::{
+    explain_at, files_under, now_ms, status_str, valid_run_id, Checkpointer, StoredFile,
+};
 
 /// File name of the database inside the store directory.
 pub const DB_FILE: &str = "history.sqlite";

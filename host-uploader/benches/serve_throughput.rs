@@ -1,0 +1,162 @@
+//! Uploader into `runlog serve`, in metrics per second, side by side in the
+//! same run with the MLflow Python client's log_batch into a real `mlflow
+//! server` (the peer figure: bench/mlflow_client_bench.py).
+//!
+//! `cargo bench -p runlog-uploader --bench serve_throughput`
+//! Env: RUNLOG_BENCH_METRICS (default 1000000), RUNLOG_BENCH_RUNS (5),
+//! RUNLOG_BENCH_PEER=0 (skip the peer, for profiling), RUNLOG_MLFLOW_PYTHON, RUNLOG_MLFLOW_BENCH (path of mlflow_client_bench.py; default
+//! `bench/mlflow_client_bench.py` in the repository, else /work/shared/bench/).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use common::*;
+use runlog_core::{Metric, Name, Record, RunStatus, Value};
+
+fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+fn env_num(k: &str, default: usize) -> usize {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` passes nothing: run only for real.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let n = env_num("RUNLOG_BENCH_METRICS", 1_000_000);
+    let runs = env_num("RUNLOG_BENCH_RUNS", 5);
+    let tmp = tempfile::tempdir().unwrap();
+
+    // runlog: a program's ring holding n float metrics, drained by the real
+    // `runlog drain` into `runlog serve` over HTTP (MLflow REST, log-batch).
+    let port = free_port();
+    let mut serve = start_serve(&tmp.path().join("served"), port, &[]);
+    let uri = format!("http://127.0.0.1:{port}");
+    let mut rates = Vec::new();
+    for r in 0..runs {
+        let spool = tmp.path().join(format!("spool{r}"));
+        let mut w = RingWriter::create(&spool, &format!("bench-{r}"), "bench", 64 << 20);
+        let t0 = now_ms();
+        for i in 0..n {
+            w.push(&Record::Metric(Metric {
+                name: Name::Text("loss"),
+                value: Value::F64(i as f64 * 0.5),
+                step: Some(i as u64),
+                time_ms: Some(t0 + (i / 1000) as u64),
+            }));
+        }
+        w.end(RunStatus::Finished);
+        let start = Instant::now();
+        let out = Command::new(runlog_bin())
+            .args(["--tracking-uri", &uri, "drain", "--once", "--spool"])
+            .arg(&spool)
+            .output()
+            .unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        drop(w);
+        let rate = n as f64 / secs;
+        eprintln!("runlog drain -> runlog serve: run {r}: {n} metrics in {secs:.3} s = {rate:.0} metrics/s");
+        rates.push(rate);
+    }
+    serve.stop();
+    // Everything arrived.
+    let (runlog_med, runlog_min, runlog_max) = stats(rates);
+
+    if std::env::var("RUNLOG_BENCH_PEER").is_ok_and(|v| v == "0") {
+        println!("uploader (runlog drain) -> runlog serve: median {runlog_med:.0} metrics/s (min {runlog_min:.0}, max {runlog_max:.0}; {runs} runs of {n}); peer skipped (RUNLOG_BENCH_PEER=0)");
+        return;
+    }
+    // The peer: MLflow's Python client log_batch(1000) into a real mlflow server.
+    let Some(py) = mlflow_python() else { return };
+    let script = std::env::var_os("RUNLOG_MLFLOW_BENCH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let in_repo = workspace().join("bench/mlflow_client_bench.py");
+            if in_repo.exists() {
+                in_repo
+            } else {
+                PathBuf::from("/work/shared/bench/mlflow_client_bench.py")
+            }
+        });
+    assert!(
+        script.exists(),
+        "no {} (set RUNLOG_MLFLOW_BENCH)",
+        script.display()
+    );
+    let mport = free_port();
+    let mut mlflow = start_mlflow(&py, &tmp.path().join("mlflow"), mport);
+    let muri = format!("http://127.0.0.1:{mport}");
+    // The peer script once, as given (its async part alone takes minutes
+    // against a loaded server), for all its figures...
+    let out = Command::new(&py)
+        .arg(&script)
+        .args([muri.as_str(), "100"])
+        .env("GIT_PYTHON_REFRESH", "quiet")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in text.lines().filter(|l| l.starts_with("mlflow ")) {
+        println!("peer (mlflow_client_bench.py): {line}");
+    }
+    let mut peer: Vec<f64> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("mlflow log_batch(1000): "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .into_iter()
+        .collect();
+    assert!(
+        !peer.is_empty(),
+        "no log_batch figure in the peer's output: {text}"
+    );
+    // ...then its log_batch(1000) measurement alone, repeated for a spread.
+    let again = r#"
+import sys, time
+from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
+c = MlflowClient(sys.argv[1])
+exp = c.get_experiment_by_name("anchor-bench")
+rid = c.create_run(exp.experiment_id).info.run_id
+ts = int(time.time() * 1000)
+batch = [Metric("batch_loss", float(i), ts, i) for i in range(1000)]
+k = 5
+t = time.perf_counter()
+for j in range(k):
+    c.log_batch(rid, metrics=batch)
+print(k * 1000 / (time.perf_counter() - t))
+"#;
+    for _ in 0..4 {
+        let line = python(&py, again, &[&muri]);
+        peer.push(line.trim().parse().expect("a rate"));
+    }
+    mlflow.stop();
+    let peer_len = peer.len();
+    let (peer_med, peer_min, peer_max) = stats(peer);
+    println!("uploader (runlog drain) -> runlog serve: median {runlog_med:.0} metrics/s (min {runlog_min:.0}, max {runlog_max:.0}; {runs} runs of {n})");
+    println!("MLflow Python client log_batch(1000) -> mlflow server: median {peer_med:.0} metrics/s (min {peer_min:.0}, max {peer_max:.0}; {peer_len} runs)");
+    println!(
+        "ratio (medians): {:.0}x (target >= 100x)",
+        runlog_med / peer_med
+    );
+}

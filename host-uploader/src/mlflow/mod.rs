@@ -1,0 +1,15 @@
+//! Talking MLflow REST to a tracking server (a real `mlflow server`, or
+//! `runlog serve`).
+//!
+//! - [`client`]: requests with retries, artifact transfer through the
+//!   server's `mlflow-artifacts` proxy.
+//! - [`sink`]: [`sink::HttpSink`], where `drain` and `run` send batches.
+//! - [`history`]: [`history::HttpHistory`], what `runlog history` queries.
+
+pub mod client;
+pub mod history;
+pub mod sink;
+
+pub use client::{Client, MlflowError, Retry};
+pub use history::HttpHistory;
+pub use sink::HttpSink;

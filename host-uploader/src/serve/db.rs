@@ -1,0 +1,1207 @@
+//! The store, seen as MLflow sees it: experiments, runs with metrics, params
+//! and tags, metric histories, artifacts' metadata, registered models.
+//!
+//! Value mapping (DESIGN.md): integer and float series are MLflow metrics
+//! (integers stay integers in the store); a list is one metric with steps
+//! 0..n-1; a string series is a tag (its latest value).
+
+use std::collections::HashMap;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+use super::error::{ApiError, ApiResult};
+use crate::store::Store;
+
+/// Series kinds (schema.rs): 0 i64, 1 f64, 2 string, 3 f64 list, 4 i64 list.
+pub const KIND_I64: i64 = 0;
+/// A float series.
+pub const KIND_F64: i64 = 1;
+/// A string series.
+pub const KIND_STR: i64 = 2;
+/// A float list series.
+pub const KIND_F64_LIST: i64 = 3;
+/// An integer list series.
+pub const KIND_I64_LIST: i64 = 4;
+
+/// MLflow's per-request limits for runs/log-batch.
+pub const MAX_BATCH_METRICS: usize = 1000;
+/// Params per log-batch.
+pub const MAX_BATCH_PARAMS: usize = 100;
+/// Tags per log-batch.
+pub const MAX_BATCH_TAGS: usize = 100;
+/// Longest metric, param or tag key MLflow accepts.
+pub const MAX_KEY_LEN: usize = 250;
+/// Longest param value MLflow accepts.
+pub const MAX_PARAM_LEN: usize = 6000;
+/// Longest tag value MLflow accepts.
+pub const MAX_TAG_LEN: usize = 8000;
+
+/// A metric value: integers stay exact.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Num {
+    /// An integer.
+    I64(i64),
+    /// A float (NaN and infinities included).
+    F64(f64),
+}
+
+impl Num {
+    /// As a float, the way MLflow holds every metric.
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Num::I64(v) => v as f64,
+            Num::F64(v) => v,
+        }
+    }
+
+    /// As JSON: integers as integer literals, NaN and infinities as protobuf's strings.
+    pub fn to_json(self) -> serde_json::Value {
+        match self {
+            Num::I64(v) => v.into(),
+            Num::F64(v) if v.is_nan() => "NaN".into(),
+            Num::F64(v) if v == f64::INFINITY => "Infinity".into(),
+            Num::F64(v) if v == f64::NEG_INFINITY => "-Infinity".into(),
+            Num::F64(v) => serde_json::Number::from_f64(v)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// One point of a metric's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// Metric name.
+    pub key: String,
+    /// The value.
+    pub value: Num,
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+    /// The step.
+    pub step: i64,
+}
+
+impl Point {
+    /// MLflow's Metric JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "key": self.key, "value": self.value.to_json(),
+            "timestamp": self.timestamp, "step": self.step,
+        })
+    }
+}
+
+/// An experiment.
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    /// Integer id (MLflow shows it as a string).
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Creation time, ms.
+    pub created_ms: i64,
+}
+
+impl Experiment {
+    /// MLflow's Experiment JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "experiment_id": self.id.to_string(), "name": self.name,
+            "artifact_location": format!("mlflow-artifacts:/{}", self.id),
+            "lifecycle_stage": "active",
+            "creation_time": self.created_ms, "last_update_time": self.created_ms,
+            "tags": [],
+        })
+    }
+}
+
+/// A run's row.
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    /// Integer key.
+    pub pk: i64,
+    /// The external id.
+    pub run_id: String,
+    /// Experiment id.
+    pub experiment_id: i64,
+    /// RUNNING, FINISHED, FAILED or KILLED.
+    pub status: String,
+    /// Start, ms.
+    pub start_ms: i64,
+    /// End, ms.
+    pub end_ms: Option<i64>,
+    /// Command line of `runlog run`.
+    pub command: Option<String>,
+    /// Exit code of `runlog run`.
+    pub exit_code: Option<i64>,
+}
+
+/// A run's data: latest metrics, params and tags.
+#[derive(Debug, Clone, Default)]
+pub struct RunData {
+    /// Latest value of each numeric metric.
+    pub metrics: Vec<Point>,
+    /// Params, by key.
+    pub params: Vec<(String, String)>,
+    /// Tags, by key (string metrics included, as their latest value).
+    pub tags: Vec<(String, String)>,
+}
+
+/// A run with its data.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The row.
+    pub row: RunRow,
+    /// Metrics, params, tags.
+    pub data: RunData,
+}
+
+impl Run {
+    /// The run's name (tag `mlflow.runName`, else its id).
+    pub fn name(&self) -> &str {
+        self.tag("mlflow.runName").unwrap_or(&self.row.run_id)
+    }
+
+    /// A tag's value.
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.data
+            .tags
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Where MLflow clients find the run's artifacts (proxied through this server).
+    pub fn artifact_uri(&self) -> String {
+        format!(
+            "mlflow-artifacts:/{}/{}/artifacts",
+            self.row.experiment_id, self.row.run_id
+        )
+    }
+
+    /// MLflow's Run JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        let kv = |v: &[(String, String)]| -> Vec<serde_json::Value> {
+            v.iter()
+                .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
+                .collect()
+        };
+        let mut info = serde_json::json!({
+            "run_id": self.row.run_id, "run_uuid": self.row.run_id,
+            "run_name": self.name(), "experiment_id": self.row.experiment_id.to_string(),
+            "user_id": self.tag("mlflow.user").unwrap_or(""),
+            "status": self.row.status, "start_time": self.row.start_ms,
+            "artifact_uri": self.artifact_uri(), "lifecycle_stage": "active",
+        });
+        if let Some(end) = self.row.end_ms {
+            info["end_time"] = end.into();
+        }
+        serde_json::json!({
+            "info": info,
+            "data": {
+                "metrics": self.data.metrics.iter().map(Point::to_json).collect::<Vec<_>>(),
+                "params": kv(&self.data.params),
+                "tags": kv(&self.data.tags),
+            },
+            "inputs": {},
+        })
+    }
+}
+
+/// An artifact's metadata.
+#[derive(Debug, Clone)]
+pub struct ArtifactRow {
+    /// Path under the run's artifacts.
+    pub path: String,
+    /// Bytes.
+    pub size: i64,
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+}
+
+/// A registered model version (an asset version made by promote).
+#[derive(Debug, Clone)]
+pub struct ModelVersion {
+    /// The model's name.
+    pub name: String,
+    /// Version number, from 1.
+    pub version: i64,
+    /// The run it came from.
+    pub run_id: String,
+    /// Its experiment.
+    pub experiment_id: i64,
+    /// Artifact prefix within the run.
+    pub prefix: String,
+    /// When it was made, ms.
+    pub created_ms: i64,
+}
+
+impl ModelVersion {
+    /// MLflow's ModelVersion JSON; the source is the run's artifact prefix.
+    pub fn to_json(&self) -> serde_json::Value {
+        let source = if self.prefix.is_empty() {
+            format!(
+                "mlflow-artifacts:/{}/{}/artifacts",
+                self.experiment_id, self.run_id
+            )
+        } else {
+            format!(
+                "mlflow-artifacts:/{}/{}/artifacts/{}",
+                self.experiment_id, self.run_id, self.prefix
+            )
+        };
+        serde_json::json!({
+            "name": self.name, "version": self.version.to_string(),
+            "creation_timestamp": self.created_ms, "last_updated_timestamp": self.created_ms,
+            "current_stage": "None", "source": source, "run_id": self.run_id,
+            "status": "READY", "description": "",
+        })
+    }
+}
+
+/// The tag with which runlog's HTTP sink names the run id its program gave a run.
+pub const RUNLOG_RUN_ID_TAG: &str = "runlog.run_id";
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A new random run id: 32 lowercase hex digits, like MLflow's.
+pub fn new_run_id() -> ApiResult<String> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// Makes sure experiment id 0 exists, named "Default", as MLflow clients expect.
+pub fn ensure_default_experiment(store: &Store) -> ApiResult<()> {
+    store.conn().execute(
+        "INSERT OR IGNORE INTO experiments (id, name, created_ms) VALUES (0, 'Default', ?1)",
+        [now_ms()],
+    )?;
+    Ok(())
+}
+
+fn experiment_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Experiment> {
+    Ok(Experiment {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        created_ms: r.get(2)?,
+    })
+}
+
+/// The experiment called `name`.
+pub fn experiment_by_name(c: &Connection, name: &str) -> ApiResult<Option<Experiment>> {
+    Ok(c.query_row(
+        "SELECT id, name, created_ms FROM experiments WHERE name = ?1",
+        [name],
+        experiment_from,
+    )
+    .optional()?)
+}
+
+/// The experiment with id `id` (MLflow's string form).
+pub fn experiment_by_id(c: &Connection, id: &str) -> ApiResult<Experiment> {
+    let n: i64 = id
+        .parse()
+        .map_err(|_| ApiError::invalid(format!("experiment_id {id:?} is not an experiment id")))?;
+    c.query_row(
+        "SELECT id, name, created_ms FROM experiments WHERE id = ?1",
+        [n],
+        experiment_from,
+    )
+    .optional()?
+    .ok_or_else(|| ApiError::not_found(format!("no experiment with id {id}")))
+}
+
+/// All experiments, by id.
+pub fn experiments(c: &Connection) -> ApiResult<Vec<Experiment>> {
+    let mut st = c.prepare_cached("SELECT id, name, created_ms FROM experiments ORDER BY id")?;
+    let rows = st.query_map([], experiment_from)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Creates an experiment; fails if the name is taken.
+pub fn create_experiment(c: &Connection, name: &str) -> ApiResult<i64> {
+    if name.trim().is_empty() {
+        return Err(ApiError::invalid("experiment name must not be empty"));
+    }
+    if experiment_by_name(c, name)?.is_some() {
+        return Err(ApiError::exists(format!(
+            "experiment {name:?} already exists"
+        )));
+    }
+    c.execute(
+        "INSERT INTO experiments (name, created_ms) VALUES (?1, ?2)",
+        params![name, now_ms()],
+    )?;
+    Ok(c.last_insert_rowid())
+}
+
+fn run_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        pk: r.get(0)?,
+        run_id: r.get(1)?,
+        experiment_id: r.get(2)?,
+        status: r.get(3)?,
+        start_ms: r.get(4)?,
+        end_ms: r.get(5)?,
+        command: r.get(6)?,
+        exit_code: r.get(7)?,
+    })
+}
+
+const RUN_COLS: &str = "id, run_id, experiment_id, status, start_ms, end_ms, command, exit_code";
+
+/// The run `run_id`, or RESOURCE_DOES_NOT_EXIST.
+pub fn run_row(c: &Connection, run_id: &str) -> ApiResult<RunRow> {
+    c.prepare_cached(&format!("SELECT {RUN_COLS} FROM runs WHERE run_id = ?1"))?
+        .query_row([run_id], run_from)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found(format!("run {run_id:?} not found")))
+}
+
+/// Runs of these experiments (all when empty), newest first.
+pub fn run_rows(c: &Connection, experiment_ids: &[i64]) -> ApiResult<Vec<RunRow>> {
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {RUN_COLS} FROM runs ORDER BY start_ms DESC, id DESC"
+    ))?;
+    let rows = st.query_map([], run_from)?;
+    let mut out = Vec::new();
+    for r in rows {
+        let r = r?;
+        if experiment_ids.is_empty() || experiment_ids.contains(&r.experiment_id) {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// Checks a status name.
+pub fn check_status(s: &str) -> ApiResult<&str> {
+    match s {
+        "RUNNING" | "FINISHED" | "FAILED" | "KILLED" => Ok(s),
+        "SCHEDULED" => Ok("RUNNING"),
+        _ => Err(ApiError::invalid(format!(
+            "status {s:?} is not one of RUNNING, SCHEDULED, FINISHED, FAILED, KILLED"
+        ))),
+    }
+}
+
+/// Creates a run in experiment `experiment_id` with these tags.
+pub fn create_run(
+    store: &mut Store,
+    experiment_id: i64,
+    start_ms: i64,
+    tags: &[(String, String)],
+) -> ApiResult<String> {
+    for (k, v) in tags {
+        check_key(k)?;
+        check_len("tag value", v, MAX_TAG_LEN)?;
+    }
+    // A run uploaded by runlog keeps the id its program gave it, when free, so
+    // `runlog history` shows the same id here as in the program's own store.
+    let wanted = tags
+        .iter()
+        .find(|(k, _)| k == RUNLOG_RUN_ID_TAG)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| crate::store::valid_run_id(v));
+    let run_id = match wanted {
+        Some(w) if run_row(store.conn(), w).is_err() => w.to_string(),
+        _ => new_run_id()?,
+    };
+    let tx = immediate(store)?;
+    tx.execute(
+        "INSERT INTO runs (run_id, experiment_id, status, start_ms) VALUES (?1, ?2, 'RUNNING', ?3)",
+        params![run_id, experiment_id, start_ms],
+    )?;
+    let pk = tx.last_insert_rowid();
+    for (k, v) in tags {
+        tx.execute(
+            "INSERT OR REPLACE INTO tags (run, key, value) VALUES (?1, ?2, ?3)",
+            params![pk, k, v],
+        )?;
+    }
+    tx.commit()?;
+    Ok(run_id)
+}
+
+/// Sets a run's status and end time, and optionally its name.
+pub fn update_run(
+    store: &mut Store,
+    run: &RunRow,
+    status: Option<&str>,
+    end_ms: Option<i64>,
+    run_name: Option<&str>,
+) -> ApiResult<()> {
+    let tx = immediate(store)?;
+    if let Some(s) = status {
+        tx.execute(
+            "UPDATE runs SET status = ?1 WHERE id = ?2",
+            params![check_status(s)?, run.pk],
+        )?;
+    }
+    if let Some(e) = end_ms {
+        tx.execute(
+            "UPDATE runs SET end_ms = ?1 WHERE id = ?2",
+            params![e, run.pk],
+        )?;
+    }
+    if let Some(n) = run_name {
+        tx.execute(
+            "INSERT OR REPLACE INTO tags (run, key, value) VALUES (?1, 'mlflow.runName', ?2)",
+            params![run.pk, n],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn immediate(store: &mut Store) -> ApiResult<Transaction<'_>> {
+    Ok(store
+        .conn_mut()
+        .transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
+
+/// Reads one stored value (scalar kinds) as a number; strings and lists give `None`.
+fn scalar(kind: i64, v: ValueRef<'_>) -> Option<Num> {
+    match (kind, v) {
+        (KIND_I64, ValueRef::Integer(i)) => Some(Num::I64(i)),
+        (KIND_F64, ValueRef::Real(f)) => Some(Num::F64(f)),
+        (KIND_F64, ValueRef::Integer(i)) => Some(Num::F64(i as f64)),
+        // SQLite stores NaN as NULL.
+        (KIND_F64, ValueRef::Null) => Some(Num::F64(f64::NAN)),
+        _ => None,
+    }
+}
+
+/// The elements of a stored list value.
+fn list(kind: i64, v: ValueRef<'_>) -> Option<Vec<Num>> {
+    let ValueRef::Blob(b) = v else { return None };
+    let chunks = b.chunks_exact(8).map(|c| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        a
+    });
+    match kind {
+        KIND_F64_LIST => Some(chunks.map(|a| Num::F64(f64::from_le_bytes(a))).collect()),
+        KIND_I64_LIST => Some(chunks.map(|a| Num::I64(i64::from_le_bytes(a))).collect()),
+        _ => None,
+    }
+}
+
+fn text(v: ValueRef<'_>) -> Option<String> {
+    match v {
+        ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        _ => None,
+    }
+}
+
+/// A run's latest metrics, params and tags.
+pub fn run_data(c: &Connection, run: &RunRow) -> ApiResult<RunData> {
+    let mut data = RunData::default();
+    let mut st = c.prepare_cached(
+        "SELECT name, kind, last_value, last_step, last_ms FROM series WHERE run = ?1 ORDER BY name",
+    )?;
+    let mut rows = st.query([run.pk])?;
+    let mut string_tags = Vec::new();
+    while let Some(r) = rows.next()? {
+        let name: String = r.get(0)?;
+        let kind: i64 = r.get(1)?;
+        let v = r.get_ref(2)?;
+        let step: Option<i64> = r.get(3)?;
+        let ts: i64 = r.get::<_, Option<i64>>(4)?.unwrap_or(run.start_ms);
+        if let Some(value) = scalar(kind, v) {
+            data.metrics.push(Point {
+                key: name,
+                value,
+                timestamp: ts,
+                step: step.unwrap_or(0),
+            });
+        } else if let Some(l) = list(kind, v) {
+            if let Some(last) = l.last() {
+                data.metrics.push(Point {
+                    key: name,
+                    value: *last,
+                    timestamp: ts,
+                    step: l.len() as i64 - 1,
+                });
+            }
+        } else if kind == KIND_STR {
+            if let Some(t) = text(v) {
+                string_tags.push((name, t));
+            }
+        }
+    }
+    drop(rows);
+    let mut st = c.prepare_cached("SELECT key, value FROM params WHERE run = ?1 ORDER BY key")?;
+    data.params = st
+        .query_map([run.pk], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut st = c.prepare_cached("SELECT key, value FROM tags WHERE run = ?1 ORDER BY key")?;
+    let mut tags: Vec<(String, String)> = st
+        .query_map([run.pk], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (k, v) in string_tags {
+        if !tags.iter().any(|(t, _)| *t == k) {
+            tags.push((k, v));
+        }
+    }
+    if let Some(cmd) = &run.command {
+        tags.push(("runlog.command".into(), cmd.clone()));
+    }
+    if let Some(code) = run.exit_code {
+        tags.push(("runlog.exit_code".into(), code.to_string()));
+    }
+    tags.sort();
+    data.tags = tags;
+    Ok(data)
+}
+
+/// The run `run_id` with its data.
+pub fn run(c: &Connection, run_id: &str) -> ApiResult<Run> {
+    let row = run_row(c, run_id)?;
+    let data = run_data(c, &row)?;
+    Ok(Run { row, data })
+}
+
+/// Every value of metric `key` of a run, in logging order; lists expand to steps 0..n-1.
+/// Returns the points from `offset` on, at most `limit`, and whether more follow.
+pub fn metric_history(
+    c: &Connection,
+    run: &RunRow,
+    key: &str,
+    offset: usize,
+    limit: usize,
+) -> ApiResult<(Vec<Point>, bool)> {
+    let series: Option<i64> = c
+        .prepare_cached("SELECT id FROM series WHERE run = ?1 AND name = ?2")?
+        .query_row(params![run.pk, key], |r| r.get(0))
+        .optional()?;
+    let Some(series) = series else {
+        return Ok((Vec::new(), false));
+    };
+    let mut st = c.prepare_cached(
+        "SELECT step, time_ms, kind, value FROM metric_values WHERE series = ?1 ORDER BY idx",
+    )?;
+    let mut rows = st.query([series])?;
+    let mut out = Vec::new();
+    let mut seen = 0usize;
+    let mut more = false;
+    'rows: while let Some(r) = rows.next()? {
+        let step: i64 = r.get(0)?;
+        let ts: i64 = r.get(1)?;
+        let kind: i64 = r.get(2)?;
+        let v = r.get_ref(3)?;
+        let points: Vec<(i64, Num)> = if let Some(n) = scalar(kind, v) {
+            vec![(step, n)]
+        } else if let Some(l) = list(kind, v) {
+            l.into_iter()
+                .enumerate()
+                .map(|(i, n)| (i as i64, n))
+                .collect()
+        } else {
+            continue;
+        };
+        for (step, value) in points {
+            if seen >= offset {
+                if out.len() == limit {
+                    more = true;
+                    break 'rows;
+                }
+                out.push(Point {
+                    key: key.to_string(),
+                    value,
+                    timestamp: ts,
+                    step,
+                });
+            }
+            seen += 1;
+        }
+    }
+    Ok((out, more))
+}
+
+/// Checks an MLflow key (metric, param or tag name).
+pub fn check_key(k: &str) -> ApiResult<()> {
+    if k.is_empty() || k.len() > MAX_KEY_LEN {
+        return Err(ApiError::invalid(format!(
+            "key {k:?} must be 1 to {MAX_KEY_LEN} bytes long"
+        )));
+    }
+    if k.split('/').any(|s| s == ".." || s == ".") || k.starts_with('/') {
+        return Err(ApiError::invalid(format!(
+            "key {k:?} is not allowed (no '.', '..' or leading '/' segments)"
+        )));
+    }
+    Ok(())
+}
+
+fn check_len(what: &str, v: &str, max: usize) -> ApiResult<()> {
+    if v.len() > max {
+        return Err(ApiError::invalid(format!(
+            "{what} is {} bytes, over MLflow's limit of {max}",
+            v.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A metric as it arrives in a request.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricIn<'a> {
+    /// Name.
+    pub key: &'a str,
+    /// Value.
+    pub value: Num,
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+    /// Step.
+    pub step: i64,
+}
+
+struct SeriesAcc {
+    id: i64,
+    next_idx: i64,
+    kind: i64,
+    last: (Num, i64, i64),
+    added: i64,
+}
+
+/// Logs metrics, params and tags into a run in one transaction (MLflow's
+/// runs/log-batch, within its limits). Params are write-once: logging a
+/// different value for a key fails; the same value again is fine.
+pub fn log_batch(
+    store: &mut Store,
+    run: &RunRow,
+    metrics: &[MetricIn<'_>],
+    params_in: &[(&str, &str)],
+    tags: &[(&str, &str)],
+) -> ApiResult<()> {
+    if metrics.len() > MAX_BATCH_METRICS {
+        return Err(ApiError::invalid(format!(
+            "a batch may hold at most {MAX_BATCH_METRICS} metrics; this one has {}",
+            metrics.len()
+        )));
+    }
+    if params_in.len() > MAX_BATCH_PARAMS {
+        return Err(ApiError::invalid(format!(
+            "a batch may hold at most {MAX_BATCH_PARAMS} params; this one has {}",
+            params_in.len()
+        )));
+    }
+    if tags.len() > MAX_BATCH_TAGS {
+        return Err(ApiError::invalid(format!(
+            "a batch may hold at most {MAX_BATCH_TAGS} tags; this one has {}",
+            tags.len()
+        )));
+    }
+    for m in metrics {
+        check_key(m.key)?;
+    }
+    for (k, v) in params_in {
+        check_key(k)?;
+        check_len("param value", v, MAX_PARAM_LEN)?;
+    }
+    for (k, v) in tags {
+        check_key(k)?;
+        check_len("tag value", v, MAX_TAG_LEN)?;
+    }
+    let tx = immediate(store)?;
+    if already_applied(&tx, run, tags)? {
+        // A retry of a request whose answer was lost: applying it again
+        // would log its metrics twice.
+        return Ok(());
+    }
+    for (k, v) in params_in {
+        let old: Option<String> = tx
+            .prepare_cached("SELECT value FROM params WHERE run = ?1 AND key = ?2")?
+            .query_row(params![run.pk, k], |r| r.get(0))
+            .optional()?;
+        match old {
+            Some(o) if o == *v => {}
+            Some(o) => {
+                return Err(ApiError::invalid(format!(
+                    "param {k:?} was already logged with value {o:?}; params cannot change (new value {v:?})"
+                )))
+            }
+            None => {
+                tx.prepare_cached("INSERT INTO params (run, key, value) VALUES (?1, ?2, ?3)")?
+                    .execute(params![run.pk, k, v])?;
+            }
+        }
+    }
+    for (k, v) in tags {
+        tx.prepare_cached("INSERT OR REPLACE INTO tags (run, key, value) VALUES (?1, ?2, ?3)")?
+            .execute(params![run.pk, k, v])?;
+    }
+    if !metrics.is_empty() {
+        append_metrics(&tx, run.pk, metrics)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Whether a request stamped with a runlog stream mark (see
+/// `mlflow::sink`) was applied before: same sending session, and a position
+/// at or before the one already recorded.
+fn already_applied(tx: &Transaction<'_>, run: &RunRow, tags: &[(&str, &str)]) -> ApiResult<bool> {
+    use crate::mlflow::sink::{StreamMark, STREAM_TAG_PREFIX};
+    for (k, v) in tags {
+        if !k.starts_with(STREAM_TAG_PREFIX) {
+            continue;
+        }
+        let Some(new) = StreamMark::parse(v) else {
+            continue;
+        };
+        let old: Option<String> = tx
+            .prepare_cached("SELECT value FROM tags WHERE run = ?1 AND key = ?2")?
+            .query_row(params![run.pk, k], |r| r.get(0))
+            .optional()?;
+        if let Some(old) = old.as_deref().and_then(StreamMark::parse) {
+            if old.session == new.session && (new.next_seq, new.part) <= (old.next_seq, old.part) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn bind(n: Num) -> rusqlite::types::Value {
+    match n {
+        Num::I64(i) => rusqlite::types::Value::Integer(i),
+        Num::F64(f) if f.is_nan() => rusqlite::types::Value::Null,
+        Num::F64(f) => rusqlite::types::Value::Real(f),
+    }
+}
+
+fn kind_of(n: Num) -> i64 {
+    match n {
+        Num::I64(_) => KIND_I64,
+        Num::F64(_) => KIND_F64,
+    }
+}
+
+fn append_metrics(tx: &Transaction<'_>, run: i64, metrics: &[MetricIn<'_>]) -> ApiResult<()> {
+    let mut ord: i64 = tx
+        .prepare_cached("SELECT next_ord FROM runs WHERE id = ?1")?
+        .query_row([run], |r| r.get(0))?;
+    let mut acc: HashMap<&str, SeriesAcc> = HashMap::new();
+    let mut find =
+        tx.prepare_cached("SELECT id, count FROM series WHERE run = ?1 AND name = ?2")?;
+    let mut create = tx.prepare_cached(
+        "INSERT INTO series (run, name, kind, count, first_ord) VALUES (?1, ?2, ?3, 0, ?4)",
+    )?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO metric_values (series, idx, ord, step, time_ms, kind, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for m in metrics {
+        let kind = kind_of(m.value);
+        let s = match acc.get_mut(m.key) {
+            Some(s) => s,
+            None => {
+                let found: Option<(i64, i64)> = find
+                    .query_row(params![run, m.key], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                let (id, count) = match found {
+                    Some(f) => f,
+                    None => {
+                        create.execute(params![run, m.key, kind, ord])?;
+                        (tx.last_insert_rowid(), 0)
+                    }
+                };
+                acc.entry(m.key).or_insert(SeriesAcc {
+                    id,
+                    next_idx: count,
+                    kind,
+                    last: (m.value, m.step, m.timestamp),
+                    added: 0,
+                })
+            }
+        };
+        insert.execute(params![
+            s.id,
+            s.next_idx,
+            ord,
+            m.step,
+            m.timestamp,
+            kind,
+            bind(m.value)
+        ])?;
+        s.next_idx += 1;
+        s.added += 1;
+        s.kind = kind;
+        s.last = (m.value, m.step, m.timestamp);
+        ord += 1;
+    }
+    let mut summary = tx.prepare_cached(
+        "UPDATE series SET kind = ?2, count = count + ?3, last_value = ?4, last_step = ?5, last_ms = ?6 WHERE id = ?1",
+    )?;
+    for s in acc.values() {
+        summary.execute(params![
+            s.id,
+            s.kind,
+            s.added,
+            bind(s.last.0),
+            s.last.1,
+            s.last.2
+        ])?;
+    }
+    tx.prepare_cached("UPDATE runs SET next_ord = ?2 WHERE id = ?1")?
+        .execute(params![run, ord])?;
+    Ok(())
+}
+
+/// Sets one tag.
+pub fn set_tag(store: &mut Store, run: &RunRow, key: &str, value: &str) -> ApiResult<()> {
+    log_batch(store, run, &[], &[], &[(key, value)])
+}
+
+/// A run's artifacts, by path.
+pub fn artifacts(c: &Connection, run: &RunRow) -> ApiResult<Vec<ArtifactRow>> {
+    let mut st =
+        c.prepare_cached("SELECT path, size, sha256 FROM artifacts WHERE run = ?1 ORDER BY path")?;
+    let rows = st.query_map([run.pk], |r| {
+        Ok(ArtifactRow {
+            path: r.get(0)?,
+            size: r.get(1)?,
+            sha256: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Records (or replaces) an artifact's metadata once its file is in place.
+pub fn record_artifact(
+    c: &Connection,
+    run: &RunRow,
+    path: &str,
+    size: u64,
+    sha: &str,
+) -> ApiResult<()> {
+    c.prepare_cached(
+        "INSERT OR REPLACE INTO artifacts (run, path, size, sha256, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![run.pk, path, size as i64, sha, now_ms()])?;
+    Ok(())
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListEntry {
+    /// Path relative to the run's artifact root.
+    pub path: String,
+    /// A directory (has entries below it).
+    pub is_dir: bool,
+    /// Size of a file.
+    pub size: Option<i64>,
+}
+
+/// The immediate children of `dir` ("" for the root) among a run's artifacts.
+pub fn list_dir(all: &[ArtifactRow], dir: &str) -> Vec<ListEntry> {
+    let dir = dir.trim_matches('/');
+    let prefix = if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    };
+    let mut out: Vec<ListEntry> = Vec::new();
+    for a in all {
+        let Some(rest) = a.path.strip_prefix(&prefix) else {
+            continue;
+        };
+        if rest.is_empty() {
+            continue;
+        }
+        match rest.split_once('/') {
+            Some((d, _)) => {
+                let p = format!("{prefix}{d}");
+                if !out.iter().any(|e| e.path == p) {
+                    out.push(ListEntry {
+                        path: p,
+                        is_dir: true,
+                        size: None,
+                    });
+                }
+            }
+            None => out.push(ListEntry {
+                path: a.path.clone(),
+                is_dir: false,
+                size: Some(a.size),
+            }),
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+/// Creates a registered model (an asset) with no versions yet.
+pub fn create_model(c: &Connection, name: &str) -> ApiResult<i64> {
+    if name.trim().is_empty() {
+        return Err(ApiError::invalid("registered model name must not be empty"));
+    }
+    let existing: Option<i64> = c
+        .query_row("SELECT id FROM assets WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if existing.is_some() {
+        return Err(ApiError::exists(format!(
+            "registered model {name:?} already exists"
+        )));
+    }
+    let now = now_ms();
+    c.execute(
+        "INSERT INTO assets (name, created_ms) VALUES (?1, ?2)",
+        params![name, now],
+    )?;
+    Ok(now)
+}
+
+/// A registered model's id and creation time.
+pub fn model(c: &Connection, name: &str) -> ApiResult<(i64, i64)> {
+    c.query_row(
+        "SELECT id, created_ms FROM assets WHERE name = ?1",
+        [name],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()?
+    .ok_or_else(|| ApiError::not_found(format!("registered model {name:?} not found")))
+}
+
+/// Names of all registered models.
+pub fn model_names(c: &Connection) -> ApiResult<Vec<String>> {
+    let mut st = c.prepare_cached("SELECT name FROM assets ORDER BY name")?;
+    let rows = st.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Makes version n+1 of model `name` from the artifacts of `run` under `prefix`.
+pub fn create_model_version(
+    store: &mut Store,
+    name: &str,
+    run: &RunRow,
+    prefix: &str,
+) -> ApiResult<ModelVersion> {
+    let (asset, _) = model(store.conn(), name)?;
+    let prefix = prefix.trim_matches('/').to_string();
+    let files: Vec<ArtifactRow> = artifacts(store.conn(), run)?
+        .into_iter()
+        .filter(|a| {
+            prefix.is_empty() || a.path == prefix || a.path.starts_with(&format!("{prefix}/"))
+        })
+        .collect();
+    if files.is_empty() {
+        return Err(ApiError::invalid(format!(
+            "run {} has no artifacts under {prefix:?}",
+            run.run_id
+        )));
+    }
+    let now = now_ms();
+    let tx = immediate(store)?;
+    let version: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM asset_versions WHERE asset = ?1",
+        [asset],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO asset_versions (asset, version, run, prefix, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![asset, version, run.pk, prefix, now],
+    )?;
+    for f in &files {
+        tx.execute(
+            "INSERT INTO asset_files (asset, version, path, size, sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![asset, version, f.path, f.size, f.sha256],
+        )?;
+    }
+    tx.commit()?;
+    Ok(ModelVersion {
+        name: name.to_string(),
+        version,
+        run_id: run.run_id.clone(),
+        experiment_id: run.experiment_id,
+        prefix,
+        created_ms: now,
+    })
+}
+
+/// Versions of model `name` (all models when `None`), oldest first.
+pub fn model_versions(c: &Connection, name: Option<&str>) -> ApiResult<Vec<ModelVersion>> {
+    let mut st = c.prepare_cached(
+        "SELECT a.name, v.version, r.run_id, r.experiment_id, v.prefix, v.created_ms
+         FROM asset_versions v JOIN assets a ON a.id = v.asset JOIN runs r ON r.id = v.run
+         ORDER BY a.name, v.version",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok(ModelVersion {
+            name: r.get(0)?,
+            version: r.get(1)?,
+            run_id: r.get(2)?,
+            experiment_id: r.get(3)?,
+            prefix: r.get(4)?,
+            created_ms: r.get(5)?,
+        })
+    })?;
+    let mut out = Vec::new();
+    for v in rows {
+        let v = v?;
+        if name.is_none_or(|n| n == v.name) {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (tempfile::TempDir, Store, RunRow) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        ensure_default_experiment(&store).unwrap();
+        let tags = vec![(RUNLOG_RUN_ID_TAG.to_string(), "my-run".to_string())];
+        let id = create_run(&mut store, 0, 1, &tags).unwrap();
+        assert_eq!(id, "my-run", "runlog's own run id is kept");
+        let row = run_row(store.conn(), &id).unwrap();
+        (dir, store, row)
+    }
+
+    fn m(key: &str, value: Num, step: i64) -> MetricIn<'_> {
+        MetricIn {
+            key,
+            value,
+            timestamp: 5,
+            step,
+        }
+    }
+
+    #[test]
+    fn a_retried_request_is_applied_once_per_session() {
+        let (_d, mut store, run) = setup();
+        let key = crate::mlflow::sink::stream_tag("ring-1");
+        let batch = [m("x", Num::I64(1), 0), m("x", Num::I64(2), 1)];
+        let send = |store: &mut Store, seq: u64, part: u64, session: &str| {
+            let mark = crate::mlflow::sink::StreamMark {
+                next_seq: seq,
+                part,
+                done: true,
+                session,
+            }
+            .format();
+            log_batch(store, &run, &batch, &[], &[(key.as_str(), mark.as_str())]).unwrap();
+        };
+        let count = |store: &Store| {
+            metric_history(store.conn(), &run, "x", 0, 100)
+                .unwrap()
+                .0
+                .len()
+        };
+        send(&mut store, 10, 0, "a");
+        assert_eq!(count(&store), 2);
+        send(&mut store, 10, 0, "a");
+        assert_eq!(count(&store), 2, "the same request again is dropped");
+        send(&mut store, 10, 1, "a");
+        assert_eq!(count(&store), 4, "the next part is applied");
+        send(&mut store, 10, 0, "b");
+        assert_eq!(
+            count(&store),
+            6,
+            "another session is never dropped (at least once)"
+        );
+    }
+
+    #[test]
+    fn integers_stay_exact_and_lists_expand() {
+        let (_d, mut store, run) = setup();
+        let big = 9_007_199_254_740_993i64;
+        log_batch(
+            &mut store,
+            &run,
+            &[m("n", Num::I64(big), 0), m("f", Num::F64(f64::NAN), 0)],
+            &[],
+            &[],
+        )
+        .unwrap();
+        let data = run_data(store.conn(), &run).unwrap();
+        let n = data.metrics.iter().find(|p| p.key == "n").unwrap();
+        assert_eq!(n.value, Num::I64(big));
+        assert_eq!(n.value.to_json().to_string(), "9007199254740993");
+        let f = data.metrics.iter().find(|p| p.key == "f").unwrap();
+        assert_eq!(f.value.to_json(), serde_json::json!("NaN"));
+        // A list series written by the drain: one metric, steps 0..n-1.
+        let blob: Vec<u8> = [1.5f64, 2.5, 3.5]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        store
+            .conn()
+            .execute(
+                "INSERT INTO series (run, name, kind, count, last_value, last_step, last_ms, first_ord) VALUES (?1, 'l', 3, 1, ?2, 0, 7, 0)",
+                params![run.pk, blob],
+            )
+            .unwrap();
+        let sid = store.conn().last_insert_rowid();
+        store
+            .conn()
+            .execute(
+                "INSERT INTO metric_values (series, idx, ord, step, time_ms, kind, value) VALUES (?1, 0, 9, 0, 7, 3, ?2)",
+                params![sid, blob],
+            )
+            .unwrap();
+        let (h, more) = metric_history(store.conn(), &run, "l", 0, 2).unwrap();
+        assert!(more);
+        assert_eq!(
+            h.iter().map(|p| (p.step, p.value)).collect::<Vec<_>>(),
+            vec![(0, Num::F64(1.5)), (1, Num::F64(2.5))]
+        );
+        let data = run_data(store.conn(), &run).unwrap();
+        let l = data.metrics.iter().find(|p| p.key == "l").unwrap();
+        assert_eq!((l.step, l.value), (2, Num::F64(3.5)));
+    }
+
+    #[test]
+    fn batch_limits_and_params_are_enforced() {
+        let (_d, mut store, run) = setup();
+        let many: Vec<MetricIn<'_>> = (0..1001).map(|i| m("x", Num::I64(i), i)).collect();
+        let e = log_batch(&mut store, &run, &many, &[], &[]).unwrap_err();
+        assert!(e.message.contains("at most 1000 metrics"), "{e}");
+        assert_eq!(
+            metric_history(store.conn(), &run, "x", 0, 10)
+                .unwrap()
+                .0
+                .len(),
+            0
+        );
+        log_batch(&mut store, &run, &[], &[("lr", "0.1")], &[]).unwrap();
+        log_batch(&mut store, &run, &[], &[("lr", "0.1")], &[]).unwrap();
+        let e = log_batch(&mut store, &run, &[], &[("lr", "0.2")], &[]).unwrap_err();
+        assert_eq!(e.code, "INVALID_PARAMETER_VALUE");
+    }
+
+    #[test]
+    fn listing_shows_one_level() {
+        let a = |p: &str| ArtifactRow {
+            path: p.into(),
+            size: 1,
+            sha256: String::new(),
+        };
+        let all = [a("a.txt"), a("d/b.txt"), a("d/e/c.txt")];
+        let paths = |dir| {
+            list_dir(&all, dir)
+                .into_iter()
+                .map(|e| (e.path, e.is_dir))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(paths(""), vec![("a.txt".into(), false), ("d".into(), true)]);
+        assert_eq!(
+            paths("d"),
+            vec![("d/b.txt".into(), false), ("d/e".into(), true)]
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! Errors in MLflow's shape: `{"error_code": "...", "message": "..."}` with the
+//! HTTP status MLflow uses for that code.
+
+use std::fmt;
+
+/// An error a request ends with, as MLflow reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// MLflow's error code, e.g. `RESOURCE_DOES_NOT_EXIST`.
+    pub code: &'static str,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 INVALID_PARAMETER_VALUE.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(400, "INVALID_PARAMETER_VALUE", message)
+    }
+
+    /// 400 BAD_REQUEST (a body that is not the JSON the endpoint takes).
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "BAD_REQUEST", message)
+    }
+
+    /// 404 RESOURCE_DOES_NOT_EXIST.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(404, "RESOURCE_DOES_NOT_EXIST", message)
+    }
+
+    /// 400 RESOURCE_ALREADY_EXISTS.
+    pub fn exists(message: impl Into<String>) -> Self {
+        Self::new(400, "RESOURCE_ALREADY_EXISTS", message)
+    }
+
+    /// 404 ENDPOINT_NOT_FOUND.
+    pub fn no_endpoint(method: &str, path: &str) -> Self {
+        Self::new(
+            404,
+            "ENDPOINT_NOT_FOUND",
+            format!("no endpoint {method} {path} on this runlog server"),
+        )
+    }
+
+    /// 405 for a known path with the wrong method.
+    pub fn method(method: &str, path: &str, allowed: &str) -> Self {
+        Self::new(
+            405,
+            "BAD_REQUEST",
+            format!("{method} is not allowed on {path}; use {allowed}"),
+        )
+    }
+
+    /// 401 UNAUTHENTICATED.
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(401, "UNAUTHENTICATED", message)
+    }
+
+    /// 413 for a body over the limit.
+    pub fn too_large(limit: u64) -> Self {
+        Self::new(
+            413,
+            "REQUEST_LIMIT_EXCEEDED",
+            format!("request body exceeds this server's limit of {limit} bytes"),
+        )
+    }
+
+    /// 500 INTERNAL_ERROR; the cause is logged to stderr and summarised to the client.
+    pub fn internal(err: impl fmt::Display) -> Self {
+        Self::new(500, "INTERNAL_ERROR", format!("internal error: {err}"))
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> String {
+        serde_json::json!({ "error_code": self.code, "message": self.message }).to_string()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        ApiError::internal(format!("database: {e}"))
+    }
+}
+
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> Self {
+        ApiError::internal(format!("file system: {e}"))
+    }
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Drain benchmark: 10,000,000 scalar metrics from a spool ring into the store
+# (release build), and, in the same run, the MLflow peer figure: the MLflow
+# Python client against a real `mlflow server`, when RUNLOG_MLFLOW_PYTHON names a
+# Python with mlflow installed and bench/mlflow_client_bench.py exists (or
+# MLFLOW_CLIENT_BENCH points at it).
+# Environment: RUNLOG_BENCH_N (default 10000000), RUNLOG_BENCH_REPS (default 3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+cargo bench -p runlog-uploader --bench drain
+
+py="${RUNLOG_MLFLOW_PYTHON:-}"
+bench="${MLFLOW_CLIENT_BENCH:-bench/mlflow_client_bench.py}"
+if [ -z "$py" ] || [ ! -f "$bench" ]; then
+  echo "MLflow peer benchmark skipped (set RUNLOG_MLFLOW_PYTHON and MLFLOW_CLIENT_BENCH)"
+  exit 0
+fi
+tmp=$(mktemp -d)
+port=$((20000 + RANDOM % 20000))
+setsid "$py" -m mlflow server --host 127.0.0.1 --port "$port" \
+  --backend-store-uri "sqlite:///$tmp/mlflow.db" --default-artifact-root "$tmp/artifacts" \
+  >"$tmp/server.log" 2>&1 &
+server=$!
+trap 'kill -- -"$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+for _ in $(seq 1 120); do
+  if "$py" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/health')" 2>/dev/null; then
+    break
+  fi
+  sleep 0.5
+done
+"$py" "$bench" "http://127.0.0.1:$port" 300
