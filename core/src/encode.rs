@@ -194,18 +194,9 @@ impl Out<'_> {
             Value::I64(v) => self.varint(((v << 1) ^ (v >> 63)) as u64),
             Value::F64(v) => self.bytes(&v.to_le_bytes()),
             Value::Str(v) => self.string(v.as_bytes()),
-            Value::F64List(l) => {
-                self.varint(l.len() as u64 * 8);
-                for v in l.iter() {
-                    self.bytes(&v.to_le_bytes());
-                }
-            }
-            Value::I64List(l) => {
-                self.varint(l.len() as u64 * 8);
-                for v in l.iter() {
-                    self.bytes(&v.to_le_bytes());
-                }
-            }
+            // A byte string: eight little-endian bytes per element.
+            Value::F64List(l) => self.string(l.as_le_bytes()),
+            Value::I64List(l) => self.string(l.as_le_bytes()),
         }
         if let Some(step) = m.step {
             self.varint(step);

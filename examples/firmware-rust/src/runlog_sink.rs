@@ -29,7 +29,9 @@ pub struct RingStorage(pub [u8; runlog_core::ring::storage_len(RING_CAPACITY as 
 /// Logs into the ring and drains it to the UART.
 pub struct RunlogSink<'r> {
     producer: Producer<'r>,
-    consumer: runlog_core::Consumer<'r>,
+    /// From `Ring::split`: its records come from `producer` only, so the
+    /// drain does not check them again (and the firmware does not link that check).
+    consumer: runlog_core::Consumer<'r, true>,
     uart: Uart,
     /// Records logged since the last drain.
     pending: u32,
@@ -58,10 +60,7 @@ impl<'r> RunlogSink<'r> {
         // A first refusal is not counted as a drop: the record is retried
         // after a drain, and only a second refusal loses it (and is counted,
         // reaching the store as a `Dropped` record).
-        match self
-            .producer
-            .try_push_with(|buf| runlog_core::wire::encode(record, buf))
-        {
+        match self.producer.try_push_record(record) {
             Ok(_) => {}
             // Only if records larger than planned filled the ring early.
             Err(PushError::Full) => {
