@@ -366,6 +366,27 @@ fn names_are_redefined_in_every_frame() {
     }
 }
 
+/// Drains `consumer`, whose ring holds `payloads` in order: no frame is
+/// refused, every record is sent or discarded, and each arrives as it was.
+fn drains_only_good_frames<const TRUSTED: bool>(
+    consumer: &mut runlog_core::Consumer<'_, TRUSTED>,
+    payloads: &[&[u8]],
+) -> Result<(), TestCaseError> {
+    let mut scratch = [0u8; 4096];
+    let mut stream = Vec::new();
+    let stats = drain(consumer, &mut scratch, &mut stream, usize::MAX).unwrap();
+    let (seen, _) = decode_all(&stream, 64);
+    prop_assert!(seen.lost_frames.is_empty(), "{:?}", seen.lost_frames);
+    prop_assert_eq!(seen.records.len() as u32, stats.records);
+    prop_assert_eq!(stats.records + stats.discarded, payloads.len() as u32);
+    for (seq, bytes) in &seen.records {
+        // What arrives is what the ring held (names resolved back to text).
+        let (sent, _) = runlog_core::wire::decode(payloads[*seq as usize]).unwrap();
+        prop_assert_eq!(bytes, &bytes_of(&sent));
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(3000))]
 
@@ -415,27 +436,41 @@ proptest! {
             1..40,
         ),
     ) {
-        let mut storage = vec![0u8; 1 << 16];
-        let (mut producer, mut consumer) = Ring::format(&mut storage).unwrap().split();
-        for p in &payloads {
+        let push = |producer: &mut runlog_core::Producer<'_>, p: &[u8]| {
             let n = p.len();
             producer.push_with(|buf: &mut [u8]| {
                 buf.get_mut(..n).ok_or(runlog_core::WireError::BufferFull)?.copy_from_slice(p);
                 Ok(n)
-            }).unwrap();
+            })
+        };
+        // An attached ring (another process's, as a spool file): everything
+        // goes in, and the drain checks it.
+        let mut storage = vec![0u8; 1 << 16];
+        // SAFETY: `storage` outlives both ends and nothing else uses it.
+        let mut producer = unsafe { runlog_core::Producer::format(storage.as_mut_ptr(), storage.len()) }.unwrap();
+        for p in &payloads {
+            push(&mut producer, p).unwrap();
         }
-        let mut scratch = [0u8; 4096];
-        let mut stream = Vec::new();
-        let stats = drain(&mut consumer, &mut scratch, &mut stream, usize::MAX).unwrap();
-        let (seen, _) = decode_all(&stream, 64);
-        prop_assert!(seen.lost_frames.is_empty(), "{:?}", seen.lost_frames);
-        prop_assert_eq!(seen.records.len() as u32, stats.records);
-        prop_assert_eq!(stats.records + stats.discarded, payloads.len() as u32);
-        for (seq, bytes) in &seen.records {
-            // What arrives is what the ring held (names resolved back to text).
-            let (sent, _) = runlog_core::wire::decode(&payloads[*seq as usize]).unwrap();
-            prop_assert_eq!(bytes, &bytes_of(&sent));
+        // SAFETY: as above; the producer follows the ring protocol.
+        let mut consumer = unsafe { runlog_core::Consumer::attach(storage.as_mut_ptr(), storage.len()) }.unwrap();
+        let all: Vec<&[u8]> = payloads.iter().map(|p| &p[..]).collect();
+        drains_only_good_frames(&mut consumer, &all)?;
+
+        // A split ring: the producer refuses what is not one record, and the
+        // drain, which trusts the ring, frames the rest.
+        let mut storage = vec![0u8; 1 << 16];
+        let (mut producer, mut consumer) = Ring::format(&mut storage).unwrap().split();
+        let mut accepted = Vec::new();
+        for p in &payloads {
+            let well_formed = matches!(runlog_core::wire::decode(p), Ok((_, [])));
+            let before = accepted.len();
+            match push(&mut producer, p) {
+                Ok(_) => accepted.push(&p[..]),
+                Err(e) => prop_assert_eq!(e, runlog_core::PushError::Malformed),
+            }
+            prop_assert_eq!(accepted.len() == before + 1, well_formed);
         }
+        drains_only_good_frames(&mut consumer, &accepted)?;
     }
 
     #[test]
