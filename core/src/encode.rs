@@ -8,7 +8,9 @@
 
 use crate::metric_wire;
 use crate::record::{Metric, Name, Record, RunStatus, Value};
-use crate::skim::{put_varint, MAX_VARINT_LEN};
+use crate::skim::put_varint;
+#[cfg(not(target_os = "none"))]
+use crate::skim::MAX_VARINT_LEN;
 use crate::wire::WireError;
 
 /// Encodes `record` at the start of `buf`; returns the encoded length.
@@ -98,10 +100,11 @@ impl Out<'_> {
     }
 
     fn varint(&mut self, v: u64) {
-        let mut tmp = [0u8; MAX_VARINT_LEN];
-        // Cannot fail: `tmp` holds the longest varint.
-        let n = put_varint(v, &mut tmp).unwrap_or(0);
-        self.bytes(&tmp[..n]);
+        // In place, without a temporary buffer.
+        match self.buf.get_mut(self.len..).and_then(|rest| put_varint(v, rest)) {
+            Some(n) if !self.full => self.len += n,
+            _ => self.full = true,
+        }
     }
 
     /// A string or byte string: its length, then its bytes.
@@ -111,12 +114,9 @@ impl Out<'_> {
     }
 
     fn opt(&mut self, v: Option<u64>) {
-        match v {
-            None => self.bytes(&[0]),
-            Some(v) => {
-                self.bytes(&[1]);
-                self.varint(v);
-            }
+        self.bytes(&[u8::from(v.is_some())]);
+        if let Some(v) = v {
+            self.varint(v);
         }
     }
 

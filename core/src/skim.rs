@@ -64,14 +64,25 @@ pub(crate) fn check(bytes: &[u8]) -> Option<Shape> {
 pub(crate) fn shape(bytes: &[u8]) -> Option<Shape> {
     match *bytes {
         [TAG_METRIC, head, ..] if head & NAME_IS_TEXT != 0 => {
-            let mut r = Reader {
-                bytes,
-                pos: 2,
-                bad: false,
-            };
-            let n = r.len();
-            let name = r.skip(n);
-            (!r.bad).then_some(Shape::TextMetric { name })
+            // The name's length, a `usize` varint, read in `usize` (a 64-bit
+            // read links a shift routine into 32-bit firmware).
+            let mut len = 0usize;
+            let mut shift = 0;
+            let mut at = 2;
+            loop {
+                let b = *bytes.get(at)?;
+                at += 1;
+                len |= usize::from(b & 0x7F) << shift;
+                if b & 0x80 == 0 {
+                    break;
+                }
+                shift += 7;
+                if shift >= usize::BITS {
+                    return None;
+                }
+            }
+            let end = at.checked_add(len).filter(|&end| end <= bytes.len())?;
+            Some(Shape::TextMetric { name: (at, end) })
         }
         [TAG_METRIC, ..] => Some(Shape::IdMetric),
         [TAG_NAME_DEF, ..] => Some(Shape::NameDef),
