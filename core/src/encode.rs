@@ -101,7 +101,11 @@ impl Out<'_> {
 
     fn varint(&mut self, v: u64) {
         // In place, without a temporary buffer.
-        match self.buf.get_mut(self.len..).and_then(|rest| put_varint(v, rest)) {
+        match self
+            .buf
+            .get_mut(self.len..)
+            .and_then(|rest| put_varint(v, rest))
+        {
             Some(n) if !self.full => self.len += n,
             _ => self.full = true,
         }

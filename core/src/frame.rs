@@ -45,7 +45,9 @@ const MAX_HEADER_LEN: usize = 3 + 10;
 
 /// Builds one frame payload in a caller-provided buffer.
 pub struct FrameBuilder<'s> {
-    buf: &'s mut [u8],
+    /// Only the first `len` bytes (then the CRC after them) are ever read,
+    /// and only after being written, so the buffer need not be initialised.
+    buf: &'s mut [MaybeUninit<u8>],
     limit: usize,
     len: usize,
     next_seq: u64,
@@ -72,6 +74,15 @@ pub enum AddError {
 impl<'s> FrameBuilder<'s> {
     /// A builder writing into `buf`; frames never exceed `buf.len()` or [`MAX_FRAME_PAYLOAD`].
     pub fn new(buf: &'s mut [u8]) -> Self {
+        // SAFETY: `[u8]` and `[MaybeUninit<u8>]` have the same layout, and
+        // the builder only ever writes initialised bytes, so `buf` stays
+        // initialised for its owner.
+        Self::new_uninit(unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) })
+    }
+
+    /// Like [`FrameBuilder::new`], over a buffer that need not be
+    /// initialised (zeroing a scratch buffer costs a firmware `memclr`).
+    pub fn new_uninit(buf: &'s mut [MaybeUninit<u8>]) -> Self {
         let limit = buf.len().min(MAX_FRAME_PAYLOAD);
         Self {
             buf,
@@ -151,10 +162,8 @@ impl<'s> FrameBuilder<'s> {
                 // it becomes `tag head' id rest`, the head's text flag cleared.
                 let id = self.intern(&bytes[start..stop], end)?;
                 let head = bytes[1] & !NAME_IS_TEXT;
-                self.put(&[skim::TAG_METRIC, head], end)?;
-                let n = skim::put_varint(u64::from(id), &mut self.buf[self.len..end])
-                    .ok_or(AddError::FrameFull)?;
-                self.len += n;
+                // Ids stay below MAX_FRAME_NAMES: a one-byte varint.
+                self.put(&[skim::TAG_METRIC, head, id as u8], end)?;
                 &bytes[stop..]
             }
             None => bytes,
@@ -168,7 +177,9 @@ impl<'s> FrameBuilder<'s> {
         if stop > end {
             return Err(AddError::FrameFull);
         }
-        self.buf[self.len..stop].copy_from_slice(bytes);
+        for (dst, &b) in self.buf[self.len..stop].iter_mut().zip(bytes) {
+            dst.write(b);
+        }
         self.len = stop;
         Ok(())
     }
@@ -177,11 +188,24 @@ impl<'s> FrameBuilder<'s> {
         if end < MAX_HEADER_LEN {
             return Err(AddError::FrameFull);
         }
-        self.buf[..2].copy_from_slice(&FRAME_MAGIC);
-        self.buf[2] = WIRE_VERSION;
-        let n = skim::put_varint(seq, &mut self.buf[3..end]).ok_or(AddError::FrameFull)?;
-        self.len = 3 + n;
-        Ok(())
+        let mut head = [
+            FRAME_MAGIC[0],
+            FRAME_MAGIC[1],
+            WIRE_VERSION,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ];
+        let n = 3 + skim::put_varint(seq, &mut head[3..]).ok_or(AddError::FrameFull)?;
+        self.len = 0;
+        self.put(&head[..n], end)
     }
 
     /// The frame-local id of `text`, defining it in the frame if needed.
@@ -191,7 +215,7 @@ impl<'s> FrameBuilder<'s> {
             // `name_count` moved past them.
             let (at, len) = unsafe { entry.assume_init() };
             if same(
-                &self.buf[usize::from(at)..usize::from(at) + usize::from(len)],
+                &self.written()[usize::from(at)..usize::from(at) + usize::from(len)],
                 text,
             ) {
                 return Ok(id as u16);
@@ -222,13 +246,25 @@ impl<'s> FrameBuilder<'s> {
 
     /// Appends the CRC and returns the finished payload; the builder is then empty again.
     pub fn finish(&mut self) -> &[u8] {
-        let crc = crc32(&self.buf[..self.len]);
-        self.buf[self.len..self.len + CRC_LEN].copy_from_slice(&crc.to_le_bytes());
-        let len = self.len + CRC_LEN;
+        let crc = crc32(self.written());
+        // Room for the CRC is kept by every `put` (`end` is `limit - CRC_LEN`).
+        let _ = self.put(&crc.to_le_bytes(), self.buf.len());
+        let payload = self.written();
+        let len = payload.len();
         self.len = 0;
         self.records = 0;
         self.name_count = 0;
-        &self.buf[..len]
+        // SAFETY: as in `written`: the first `len` bytes were written.
+        unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast::<u8>(), len) }
+    }
+
+    /// The bytes written so far.
+    fn written(&self) -> &[u8] {
+        let len = self.len.min(self.buf.len());
+        // SAFETY: `put` is the only writer and moves `len` only past bytes it
+        // wrote, so the first `len` bytes are initialised; `MaybeUninit<u8>`
+        // and `u8` have the same layout.
+        unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast::<u8>(), len) }
     }
 }
 
@@ -274,6 +310,27 @@ pub fn drain<W: Write, const TRUSTED: bool>(
     w: &mut W,
     max_bytes: usize,
 ) -> Result<DrainStats, DrainError<W::Error>> {
+    drain_into(consumer, FrameBuilder::new(scratch), w, max_bytes)
+}
+
+/// Like [`drain`], with a scratch buffer that need not be initialised: a
+/// firmware that keeps its scratch on the stack then does not zero it (nor
+/// link `memclr`) on every drain.
+pub fn drain_uninit<W: Write, const TRUSTED: bool>(
+    consumer: &mut Consumer<'_, TRUSTED>,
+    scratch: &mut [MaybeUninit<u8>],
+    w: &mut W,
+    max_bytes: usize,
+) -> Result<DrainStats, DrainError<W::Error>> {
+    drain_into(consumer, FrameBuilder::new_uninit(scratch), w, max_bytes)
+}
+
+fn drain_into<W: Write, const TRUSTED: bool>(
+    consumer: &mut Consumer<'_, TRUSTED>,
+    frame: FrameBuilder<'_>,
+    w: &mut W,
+    max_bytes: usize,
+) -> Result<DrainStats, DrainError<W::Error>> {
     let mut stats = DrainStats::default();
     if consumer.frame_torn {
         // A write failed mid-frame last time: end whatever part of that
@@ -286,7 +343,7 @@ pub fn drain<W: Write, const TRUSTED: bool>(
         consumer.frame_torn = false;
         stats.bytes += 1;
     }
-    let result = drain_frames(consumer, scratch, w, max_bytes, &mut stats);
+    let result = drain_frames(consumer, frame, w, max_bytes, &mut stats);
     if let Err(e) = &result {
         // Records of the unfinished frame were read but not committed: read
         // them again next time instead of skipping them.
@@ -300,12 +357,11 @@ pub fn drain<W: Write, const TRUSTED: bool>(
 
 fn drain_frames<W: Write, const TRUSTED: bool>(
     consumer: &mut Consumer<'_, TRUSTED>,
-    scratch: &mut [u8],
+    mut frame: FrameBuilder<'_>,
     w: &mut W,
     max_bytes: usize,
     stats: &mut DrainStats,
 ) -> Result<(), DrainError<W::Error>> {
-    let mut frame = FrameBuilder::new(scratch);
     loop {
         let budget = max_bytes - stats.bytes;
         let payload_budget = max_payload_for(budget);

@@ -6,10 +6,12 @@
 //! shares its header, CRC and name definitions among all the records it
 //! carries, so the fewer and fuller the frames, the fewer bytes per metric.
 
+use core::mem::MaybeUninit;
 use runlog_core::crc::Crc32;
+
 use runlog_core::{
-    drain, F64List, I64List, Metric, Name, Producer, PushError, Record, Ring, RunStart, RunStatus,
-    Value,
+    drain_uninit, F64List, I64List, Metric, Name, Producer, PushError, Record, Ring, RunStart,
+    RunStatus, Value,
 };
 
 use crate::uart::Uart;
@@ -85,8 +87,9 @@ impl<'r> RunlogSink<'r> {
     /// Sends what the ring holds; returns whether anything left the ring.
     fn drain(&mut self) -> bool {
         self.pending = 0;
-        let mut scratch = [0u8; FRAME_SCRATCH];
-        match drain(&mut self.consumer, &mut scratch, &mut self.uart, usize::MAX) {
+        // Not zeroed: the drain only reads what it wrote (and zeroing would link `memclr`).
+        let mut scratch = [MaybeUninit::<u8>::uninit(); FRAME_SCRATCH];
+        match drain_uninit(&mut self.consumer, &mut scratch, &mut self.uart, usize::MAX) {
             Ok(stats) => {
                 self.lost += stats.discarded;
                 stats.records + stats.discarded != 0
