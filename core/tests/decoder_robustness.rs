@@ -7,7 +7,9 @@ use common::{any_owned, bytes_of};
 use proptest::prelude::*;
 use runlog_core::cobs;
 use runlog_core::crc::crc32;
-use runlog_core::frame::{drain, DrainError, FrameDecoder, FrameError, MAX_ENCODED_FRAME};
+use runlog_core::frame::{
+    drain, drain_uninit, DrainError, FrameDecoder, FrameError, MAX_ENCODED_FRAME,
+};
 use runlog_core::{Event, Metric, Name, Record, Ring, Value};
 
 /// What a decoder reported, in a comparable form.
@@ -471,6 +473,69 @@ proptest! {
             prop_assert_eq!(accepted.len() == before + 1, well_formed);
         }
         drains_only_good_frames(&mut consumer, &accepted)?;
+    }
+
+    /// An uninitialised scratch buffer (here filled with junk, as stack
+    /// memory would be) gives the very same stream as a zeroed one, for a
+    /// split ring and for an attached one alike.
+    #[test]
+    fn drain_uninit_sends_the_same_bytes_as_drain(
+        records in proptest::collection::vec(any_owned(8, 20), 1..60),
+        junk in any::<u8>(),
+        scratch_len in 300usize..1200,
+    ) {
+        let fill = |producer: &mut runlog_core::Producer<'_>| {
+            for r in &records {
+                producer.push(&r.as_record()).unwrap();
+            }
+        };
+        let mut streams = Vec::new();
+        for uninit in [false, true] {
+            let mut storage = vec![0u8; 1 << 16];
+            let (mut producer, mut consumer) = Ring::format(&mut storage).unwrap().split();
+            fill(&mut producer);
+            let mut stream = Vec::new();
+            let mut zeroed = vec![0u8; scratch_len];
+            let mut junked = vec![std::mem::MaybeUninit::new(junk); scratch_len];
+            loop {
+                let stats = if uninit {
+                    drain_uninit(&mut consumer, &mut junked, &mut stream, usize::MAX).unwrap()
+                } else {
+                    drain(&mut consumer, &mut zeroed, &mut stream, usize::MAX).unwrap()
+                };
+                if stats.records + stats.discarded == 0 {
+                    break;
+                }
+            }
+            streams.push(stream);
+
+            let mut storage = vec![0u8; 1 << 16];
+            // SAFETY: `storage` outlives both ends and nothing else uses it.
+            let mut producer = unsafe { runlog_core::Producer::format(storage.as_mut_ptr(), storage.len()) }.unwrap();
+            fill(&mut producer);
+            // SAFETY: as above; the producer follows the ring protocol.
+            let mut consumer = unsafe { runlog_core::Consumer::attach(storage.as_mut_ptr(), storage.len()) }.unwrap();
+            let mut stream = Vec::new();
+            loop {
+                let stats = if uninit {
+                    drain_uninit(&mut consumer, &mut junked, &mut stream, usize::MAX).unwrap()
+                } else {
+                    drain(&mut consumer, &mut zeroed, &mut stream, usize::MAX).unwrap()
+                };
+                if stats.records + stats.discarded == 0 {
+                    break;
+                }
+            }
+            streams.push(stream);
+        }
+        prop_assert!(!streams[0].is_empty());
+        for s in &streams[1..] {
+            prop_assert_eq!(s, &streams[0]);
+        }
+        let (seen, _) = decode_all(&streams[0], 64);
+        prop_assert!(seen.lost_frames.is_empty());
+        let want: Vec<_> = records.iter().enumerate().map(|(i, r)| (i as u64, bytes_of(&r.as_record()))).collect();
+        prop_assert_eq!(seen.records, want);
     }
 
     #[test]
