@@ -8,7 +8,9 @@
 
 use crate::metric_wire;
 use crate::record::{Metric, Name, Record, RunStatus, Value};
-use crate::skim::{put_varint, MAX_VARINT_LEN};
+use crate::skim::put_varint;
+#[cfg(not(target_os = "none"))]
+use crate::skim::MAX_VARINT_LEN;
 use crate::wire::WireError;
 
 /// Encodes `record` at the start of `buf`; returns the encoded length.
@@ -98,10 +100,15 @@ impl Out<'_> {
     }
 
     fn varint(&mut self, v: u64) {
-        let mut tmp = [0u8; MAX_VARINT_LEN];
-        // Cannot fail: `tmp` holds the longest varint.
-        let n = put_varint(v, &mut tmp).unwrap_or(0);
-        self.bytes(&tmp[..n]);
+        // In place, without a temporary buffer.
+        match self
+            .buf
+            .get_mut(self.len..)
+            .and_then(|rest| put_varint(v, rest))
+        {
+            Some(n) if !self.full => self.len += n,
+            _ => self.full = true,
+        }
     }
 
     /// A string or byte string: its length, then its bytes.
@@ -111,12 +118,9 @@ impl Out<'_> {
     }
 
     fn opt(&mut self, v: Option<u64>) {
-        match v {
-            None => self.bytes(&[0]),
-            Some(v) => {
-                self.bytes(&[1]);
-                self.varint(v);
-            }
+        self.bytes(&[u8::from(v.is_some())]);
+        if let Some(v) = v {
+            self.varint(v);
         }
     }
 
@@ -194,18 +198,9 @@ impl Out<'_> {
             Value::I64(v) => self.varint(((v << 1) ^ (v >> 63)) as u64),
             Value::F64(v) => self.bytes(&v.to_le_bytes()),
             Value::Str(v) => self.string(v.as_bytes()),
-            Value::F64List(l) => {
-                self.varint(l.len() as u64 * 8);
-                for v in l.iter() {
-                    self.bytes(&v.to_le_bytes());
-                }
-            }
-            Value::I64List(l) => {
-                self.varint(l.len() as u64 * 8);
-                for v in l.iter() {
-                    self.bytes(&v.to_le_bytes());
-                }
-            }
+            // A byte string: eight little-endian bytes per element.
+            Value::F64List(l) => self.string(l.as_le_bytes()),
+            Value::I64List(l) => self.string(l.as_le_bytes()),
         }
         if let Some(step) = m.step {
             self.varint(step);

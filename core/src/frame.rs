@@ -16,6 +16,8 @@
 //! Records other than `NameDef` are numbered from `first_seq` upwards, so the
 //! decoder can tell how many records a lost frame took with it.
 
+use core::mem::MaybeUninit;
+
 use embedded_io::{Read, Write};
 
 use crate::cobs;
@@ -43,12 +45,17 @@ const MAX_HEADER_LEN: usize = 3 + 10;
 
 /// Builds one frame payload in a caller-provided buffer.
 pub struct FrameBuilder<'s> {
-    buf: &'s mut [u8],
+    /// Only the first `len` bytes (then the CRC after them) are ever read,
+    /// and only after being written, so the buffer need not be initialised.
+    buf: &'s mut [MaybeUninit<u8>],
     limit: usize,
     len: usize,
     next_seq: u64,
     records: u32,
-    names: [(u16, u16); MAX_FRAME_NAMES],
+    /// Where each defined name's text sits in `buf`; entries from
+    /// `name_count` on are unset. Left uninitialised rather than zeroed: a
+    /// zeroed table costs a firmware `memclr`/`memcpy` (330 B of flash).
+    names: [MaybeUninit<(u16, u16)>; MAX_FRAME_NAMES],
     name_count: usize,
 }
 
@@ -67,6 +74,15 @@ pub enum AddError {
 impl<'s> FrameBuilder<'s> {
     /// A builder writing into `buf`; frames never exceed `buf.len()` or [`MAX_FRAME_PAYLOAD`].
     pub fn new(buf: &'s mut [u8]) -> Self {
+        // SAFETY: `[u8]` and `[MaybeUninit<u8>]` have the same layout, and
+        // the builder only ever writes initialised bytes, so `buf` stays
+        // initialised for its owner.
+        Self::new_uninit(unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) })
+    }
+
+    /// Like [`FrameBuilder::new`], over a buffer that need not be
+    /// initialised (zeroing a scratch buffer costs a firmware `memclr`).
+    pub fn new_uninit(buf: &'s mut [MaybeUninit<u8>]) -> Self {
         let limit = buf.len().min(MAX_FRAME_PAYLOAD);
         Self {
             buf,
@@ -74,7 +90,7 @@ impl<'s> FrameBuilder<'s> {
             len: 0,
             next_seq: 0,
             records: 0,
-            names: [(0, 0); MAX_FRAME_NAMES],
+            names: [MaybeUninit::uninit(); MAX_FRAME_NAMES],
             name_count: 0,
         }
     }
@@ -97,7 +113,12 @@ impl<'s> FrameBuilder<'s> {
     /// Adds the ring record `bytes`, whose sequence number is `seq`.
     pub fn add(&mut self, seq: u64, bytes: &[u8]) -> Result<(), AddError> {
         // Checked without decoding: see `skim` for why.
-        let shape = match skim::check(bytes) {
+        self.add_shaped(seq, bytes, skim::check(bytes))
+    }
+
+    /// Adds a record whose shape the caller found (`None`: malformed).
+    fn add_shaped(&mut self, seq: u64, bytes: &[u8], shape: Option<Shape>) -> Result<(), AddError> {
+        let shape = match shape {
             Some(Shape::TextMetric { name }) => Some(name),
             Some(Shape::Other) => None,
             // Rings carry names as text; an id or a stray definition would
@@ -141,10 +162,8 @@ impl<'s> FrameBuilder<'s> {
                 // it becomes `tag head' id rest`, the head's text flag cleared.
                 let id = self.intern(&bytes[start..stop], end)?;
                 let head = bytes[1] & !NAME_IS_TEXT;
-                self.put(&[skim::TAG_METRIC, head], end)?;
-                let n = skim::put_varint(u64::from(id), &mut self.buf[self.len..end])
-                    .ok_or(AddError::FrameFull)?;
-                self.len += n;
+                // Ids stay below MAX_FRAME_NAMES: a one-byte varint.
+                self.put(&[skim::TAG_METRIC, head, id as u8], end)?;
                 &bytes[stop..]
             }
             None => bytes,
@@ -158,7 +177,9 @@ impl<'s> FrameBuilder<'s> {
         if stop > end {
             return Err(AddError::FrameFull);
         }
-        self.buf[self.len..stop].copy_from_slice(bytes);
+        for (dst, &b) in self.buf[self.len..stop].iter_mut().zip(bytes) {
+            dst.write(b);
+        }
         self.len = stop;
         Ok(())
     }
@@ -167,18 +188,34 @@ impl<'s> FrameBuilder<'s> {
         if end < MAX_HEADER_LEN {
             return Err(AddError::FrameFull);
         }
-        self.buf[..2].copy_from_slice(&FRAME_MAGIC);
-        self.buf[2] = WIRE_VERSION;
-        let n = skim::put_varint(seq, &mut self.buf[3..end]).ok_or(AddError::FrameFull)?;
-        self.len = 3 + n;
-        Ok(())
+        let mut head = [
+            FRAME_MAGIC[0],
+            FRAME_MAGIC[1],
+            WIRE_VERSION,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ];
+        let n = 3 + skim::put_varint(seq, &mut head[3..]).ok_or(AddError::FrameFull)?;
+        self.len = 0;
+        self.put(&head[..n], end)
     }
 
     /// The frame-local id of `text`, defining it in the frame if needed.
     fn intern(&mut self, text: &[u8], end: usize) -> Result<u16, AddError> {
-        for (id, &(at, len)) in self.names[..self.name_count].iter().enumerate() {
+        for (id, entry) in self.names[..self.name_count].iter().enumerate() {
+            // SAFETY: entries below `name_count` were written (below) before
+            // `name_count` moved past them.
+            let (at, len) = unsafe { entry.assume_init() };
             if same(
-                &self.buf[usize::from(at)..usize::from(at) + usize::from(len)],
+                &self.written()[usize::from(at)..usize::from(at) + usize::from(len)],
                 text,
             ) {
                 return Ok(id as u16);
@@ -201,20 +238,33 @@ impl<'s> FrameBuilder<'s> {
             return Err(e);
         }
         // The name's text is the tail of its definition.
-        self.names[self.name_count] = ((self.len - text.len()) as u16, text.len() as u16);
+        self.names[self.name_count] =
+            MaybeUninit::new(((self.len - text.len()) as u16, text.len() as u16));
         self.name_count += 1;
         Ok(id)
     }
 
     /// Appends the CRC and returns the finished payload; the builder is then empty again.
     pub fn finish(&mut self) -> &[u8] {
-        let crc = crc32(&self.buf[..self.len]);
-        self.buf[self.len..self.len + CRC_LEN].copy_from_slice(&crc.to_le_bytes());
-        let len = self.len + CRC_LEN;
+        let crc = crc32(self.written());
+        // Room for the CRC is kept by every `put` (`end` is `limit - CRC_LEN`).
+        let _ = self.put(&crc.to_le_bytes(), self.buf.len());
+        let payload = self.written();
+        let len = payload.len();
         self.len = 0;
         self.records = 0;
         self.name_count = 0;
-        &self.buf[..len]
+        // SAFETY: as in `written`: the first `len` bytes were written.
+        unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast::<u8>(), len) }
+    }
+
+    /// The bytes written so far.
+    fn written(&self) -> &[u8] {
+        let len = self.len.min(self.buf.len());
+        // SAFETY: `put` is the only writer and moves `len` only past bytes it
+        // wrote, so the first `len` bytes are initialised; `MaybeUninit<u8>`
+        // and `u8` have the same layout.
+        unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast::<u8>(), len) }
     }
 }
 
@@ -250,9 +300,34 @@ pub enum DrainError<E> {
 /// Moves records from `consumer` to `w` as frames built in `scratch`, writing
 /// at most `max_bytes`. Each frame's records are released and acknowledged
 /// once the frame is handed to `w`.
-pub fn drain<W: Write>(
-    consumer: &mut Consumer<'_>,
+///
+/// Records of an attached ring ([`Consumer::attach`]) are checked first, and
+/// a malformed one is discarded (counted in [`DrainStats::discarded`]); those
+/// of a ring made by [`crate::Ring::split`] were checked when pushed.
+pub fn drain<W: Write, const TRUSTED: bool>(
+    consumer: &mut Consumer<'_, TRUSTED>,
     scratch: &mut [u8],
+    w: &mut W,
+    max_bytes: usize,
+) -> Result<DrainStats, DrainError<W::Error>> {
+    drain_into(consumer, FrameBuilder::new(scratch), w, max_bytes)
+}
+
+/// Like [`drain`], with a scratch buffer that need not be initialised: a
+/// firmware that keeps its scratch on the stack then does not zero it (nor
+/// link `memclr`) on every drain.
+pub fn drain_uninit<W: Write, const TRUSTED: bool>(
+    consumer: &mut Consumer<'_, TRUSTED>,
+    scratch: &mut [MaybeUninit<u8>],
+    w: &mut W,
+    max_bytes: usize,
+) -> Result<DrainStats, DrainError<W::Error>> {
+    drain_into(consumer, FrameBuilder::new_uninit(scratch), w, max_bytes)
+}
+
+fn drain_into<W: Write, const TRUSTED: bool>(
+    consumer: &mut Consumer<'_, TRUSTED>,
+    frame: FrameBuilder<'_>,
     w: &mut W,
     max_bytes: usize,
 ) -> Result<DrainStats, DrainError<W::Error>> {
@@ -268,7 +343,7 @@ pub fn drain<W: Write>(
         consumer.frame_torn = false;
         stats.bytes += 1;
     }
-    let result = drain_frames(consumer, scratch, w, max_bytes, &mut stats);
+    let result = drain_frames(consumer, frame, w, max_bytes, &mut stats);
     if let Err(e) = &result {
         // Records of the unfinished frame were read but not committed: read
         // them again next time instead of skipping them.
@@ -280,14 +355,13 @@ pub fn drain<W: Write>(
     result.map(|()| stats)
 }
 
-fn drain_frames<W: Write>(
-    consumer: &mut Consumer<'_>,
-    scratch: &mut [u8],
+fn drain_frames<W: Write, const TRUSTED: bool>(
+    consumer: &mut Consumer<'_, TRUSTED>,
+    mut frame: FrameBuilder<'_>,
     w: &mut W,
     max_bytes: usize,
     stats: &mut DrainStats,
 ) -> Result<(), DrainError<W::Error>> {
-    let mut frame = FrameBuilder::new(scratch);
     loop {
         let budget = max_bytes - stats.bytes;
         let payload_budget = max_payload_for(budget);
@@ -304,7 +378,12 @@ fn drain_frames<W: Write>(
                     break;
                 }
             };
-            match frame.add(entry.seq, entry.bytes) {
+            let shape = if TRUSTED {
+                skim::shape(entry.bytes)
+            } else {
+                skim::check(entry.bytes)
+            };
+            match frame.add_shaped(entry.seq, entry.bytes, shape) {
                 Ok(()) => consumer.advance(),
                 Err(AddError::FrameFull) => break,
                 Err(AddError::TooLarge)

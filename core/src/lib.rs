@@ -28,7 +28,7 @@ mod skim;
 pub mod spool;
 pub mod wire;
 
-pub use frame::{drain, DecodeStats, DrainStats, Event, FrameDecoder, FrameError};
+pub use frame::{drain, drain_uninit, DecodeStats, DrainStats, Event, FrameDecoder, FrameError};
 pub use list::{F64List, I64List};
 pub use record::{Bytes, Metric, Name, Record, RunStart, RunStatus, Value};
 pub use ring::{Consumer, Entry, Producer, PushError, Ring, RingError};

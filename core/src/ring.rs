@@ -27,6 +27,7 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::record::Record;
+use crate::skim;
 use crate::wire::{self, WireError};
 
 /// Magic at the start of every ring header: `RLRG` in little-endian order.
@@ -172,8 +173,12 @@ impl<'a> Ring<'a> {
     }
 
     /// Splits the ring into its producer and consumer ends.
-    pub fn split(self) -> (Producer<'a>, Consumer<'a>) {
-        (Producer::new(self.raw), Consumer::new(self.raw))
+    ///
+    /// Both ends live in this process, so the consumer trusts the records it
+    /// reads (see [`Consumer`]): the producer checks what [`Producer::push_with`]
+    /// closures write instead, and [`crate::drain`] does not check records again.
+    pub fn split(self) -> (Producer<'a>, Consumer<'a, true>) {
+        (Producer::new(self.raw, true), Consumer::new(self.raw))
     }
 }
 
@@ -269,6 +274,9 @@ pub struct Producer<'a> {
     cached_release: u32,
     next_seq: u64,
     pending_drops: u32,
+    /// Whether records from `push_with` closures are checked before they are
+    /// published: set for rings made by [`Ring::split`], whose consumer trusts them.
+    check_pushed: bool,
     _storage: PhantomData<&'a mut [u8]>,
 }
 
@@ -278,7 +286,7 @@ pub struct Producer<'a> {
 unsafe impl Send for Producer<'_> {}
 
 impl<'a> Producer<'a> {
-    fn new(raw: RawRing) -> Self {
+    fn new(raw: RawRing, check_pushed: bool) -> Self {
         let h = raw.header();
         Self {
             raw,
@@ -287,6 +295,7 @@ impl<'a> Producer<'a> {
             cached_release: h.release_pos.load(Ordering::Acquire),
             next_seq: 0,
             pending_drops: 0,
+            check_pushed,
             _storage: PhantomData,
         }
     }
@@ -299,7 +308,8 @@ impl<'a> Producer<'a> {
     /// consumer may attach to it, in this or another process.
     pub unsafe fn format(ptr: *mut u8, len: usize) -> Result<Self, RingError> {
         // SAFETY: forwarded caller contract.
-        unsafe { RawRing::format(ptr, len) }.map(Self::new)
+        // Its consumer attaches with `Consumer::attach`, which checks every record.
+        unsafe { RawRing::format(ptr, len) }.map(|raw| Self::new(raw, false))
     }
 
     /// Appends `record`, returning its sequence number (its ticket).
@@ -308,28 +318,53 @@ impl<'a> Producer<'a> {
     /// refused, counted, and a [`Record::Dropped`] notice goes ahead of the next
     /// record that fits.
     pub fn push(&mut self, record: &Record<'_>) -> Result<u64, PushError> {
-        self.push_with(|buf| wire::encode(record, buf))
+        self.push_encoded(&|buf| wire::encode(record, buf), true)
+    }
+
+    /// Like [`Producer::push`], but a [`PushError::Full`] refusal is not
+    /// counted as a drop (as with [`Producer::try_push_with`]).
+    pub fn try_push_record(&mut self, record: &Record<'_>) -> Result<u64, PushError> {
+        self.push_encoded(&|buf| wire::encode(record, buf), false)
     }
 
     /// Appends the bytes that `encode` writes into the buffer it is given
     /// (returning how many), as one record. `encode` may be called more than
     /// once and must return [`WireError::BufferFull`] when the buffer is too
     /// small. Use this to encode straight into the ring without a `Record`.
+    ///
+    /// In a ring made by [`Ring::split`], what `encode` writes must be one
+    /// well-formed record, or the push fails with [`PushError::Malformed`]
+    /// (the consumer of such a ring trusts its records).
     pub fn push_with(
         &mut self,
         encode: impl Fn(&mut [u8]) -> Result<usize, WireError>,
     ) -> Result<u64, PushError> {
+        if self.check_pushed {
+            return self.push_encoded(&|buf| checked(&encode, buf), true);
+        }
+        self.push_encoded(&encode, true)
+    }
+
+    /// Pushes what `encode` writes; a [`PushError::Full`] refusal counts as a
+    /// drop when `count_full`. One body for every caller keeps firmware small.
+    #[inline]
+    fn push_encoded(
+        &mut self,
+        encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
+        count_full: bool,
+    ) -> Result<u64, PushError> {
         if self.pending_drops != 0 && !self.flush_drops() {
-            self.count_drop();
+            if count_full {
+                self.count_drop();
+            }
             return Err(PushError::Full);
         }
-        match self.try_push(&encode) {
-            Ok(seq) => Ok(seq),
-            Err(PushError::Full) => {
+        match self.try_push(encode) {
+            Err(PushError::Full) if count_full => {
                 self.count_drop();
                 Err(PushError::Full)
             }
-            Err(e) => Err(e),
+            result => result,
         }
     }
 
@@ -340,10 +375,10 @@ impl<'a> Producer<'a> {
         &mut self,
         encode: impl Fn(&mut [u8]) -> Result<usize, WireError>,
     ) -> Result<u64, PushError> {
-        if self.pending_drops != 0 && !self.flush_drops() {
-            return Err(PushError::Full);
+        if self.check_pushed {
+            return self.push_encoded(&|buf| checked(&encode, buf), false);
         }
-        self.try_push(&encode)
+        self.push_encoded(&encode, false)
     }
 
     /// The logging hot path: when `room` payload bytes are free right at the
@@ -563,6 +598,19 @@ impl<'a> Producer<'a> {
     }
 }
 
+/// Runs `encode`, then refuses what it wrote unless it is one well-formed record.
+fn checked(
+    encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
+    buf: &mut [u8],
+) -> Result<usize, WireError> {
+    let n = encode(buf)?;
+    let bytes = buf.get(..n).ok_or(WireError::BufferFull)?;
+    match skim::check(bytes) {
+        Some(_) => Ok(n),
+        None => Err(WireError::Malformed),
+    }
+}
+
 /// Where `locate` found a record.
 struct Found {
     off: u32,
@@ -591,7 +639,16 @@ impl<'r> Entry<'r> {
 }
 
 /// The reading end of a ring. One per ring; it may move between threads.
-pub struct Consumer<'a> {
+///
+/// `TRUSTED` says where its records come from. `Consumer<'a>` (`false`), from
+/// [`Consumer::attach`], reads memory that another process (or C code) may
+/// have written, and [`crate::drain`] checks every record before framing it.
+/// `Consumer<'a, true>`, from [`Ring::split`], reads only what this process's
+/// [`Producer`] wrote: records from `wire::encode`, or from `push_with`
+/// closures that the producer checked; the drain skips the check (which a
+/// firmware then does not link). Either way every cursor and length read from
+/// the ring is checked, and nothing is ever read out of bounds.
+pub struct Consumer<'a, const TRUSTED: bool = false> {
     raw: RawRing,
     mask: u32,
     read_pos: u32,
@@ -608,9 +665,24 @@ pub struct Consumer<'a> {
 
 // SAFETY: the consumer only touches the shared header through atomics and the
 // published region of the data area, which the producer no longer writes.
-unsafe impl Send for Consumer<'_> {}
+unsafe impl<const TRUSTED: bool> Send for Consumer<'_, TRUSTED> {}
 
 impl<'a> Consumer<'a> {
+    /// Attaches to a ring that a producer formatted, validating its header.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for reads and writes of `len` bytes for `'a`; while
+    /// this consumer lives no other consumer may use that storage, and the
+    /// producer (in this or another process) must follow the ring protocol:
+    /// it never writes bytes it has published. Corrupt content is detected
+    /// and reported, never read out of bounds.
+    pub unsafe fn attach(ptr: *mut u8, len: usize) -> Result<Self, RingError> {
+        // SAFETY: forwarded caller contract.
+        unsafe { RawRing::attach(ptr, len) }.map(Self::new)
+    }
+}
+
+impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
     fn new(raw: RawRing) -> Self {
         let h = raw.header();
         let release_pos = h.release_pos.load(Ordering::Acquire);
@@ -626,19 +698,6 @@ impl<'a> Consumer<'a> {
             frame_torn: false,
             _storage: PhantomData,
         }
-    }
-
-    /// Attaches to a ring that a producer formatted, validating its header.
-    ///
-    /// # Safety
-    /// `ptr` must be valid for reads and writes of `len` bytes for `'a`; while
-    /// this consumer lives no other consumer may use that storage, and the
-    /// producer (in this or another process) must follow the ring protocol:
-    /// it never writes bytes it has published. Corrupt content is detected
-    /// and reported, never read out of bounds.
-    pub unsafe fn attach(ptr: *mut u8, len: usize) -> Result<Self, RingError> {
-        // SAFETY: forwarded caller contract.
-        unsafe { RawRing::attach(ptr, len) }.map(Self::new)
     }
 
     /// Tells the consumer the sequence number of the first unreleased record,

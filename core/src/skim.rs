@@ -56,6 +56,41 @@ pub(crate) fn check(bytes: &[u8]) -> Option<Shape> {
     (!r.bad && r.pos == bytes.len()).then_some(shape)
 }
 
+/// The shape of a record written by this process's own encoder (a ring made
+/// with [`crate::Ring::split`]), found without checking the rest of it: only
+/// the tag, the metric head and the name's length are read. Never panics and
+/// never reads out of `bytes`; what it does not check, `wire::encode` and the
+/// producer's check of `push_with` closures guarantee (see `ring`).
+pub(crate) fn shape(bytes: &[u8]) -> Option<Shape> {
+    match *bytes {
+        [TAG_METRIC, head, ..] if head & NAME_IS_TEXT != 0 => {
+            // The name's length, a `usize` varint, read in `usize` (a 64-bit
+            // read links a shift routine into 32-bit firmware).
+            let mut len = 0usize;
+            let mut shift = 0;
+            let mut at = 2;
+            loop {
+                let b = *bytes.get(at)?;
+                at += 1;
+                len |= usize::from(b & 0x7F) << shift;
+                if b & 0x80 == 0 {
+                    break;
+                }
+                shift += 7;
+                if shift >= usize::BITS {
+                    return None;
+                }
+            }
+            let end = at.checked_add(len).filter(|&end| end <= bytes.len())?;
+            Some(Shape::TextMetric { name: (at, end) })
+        }
+        [TAG_METRIC, ..] => Some(Shape::IdMetric),
+        [TAG_NAME_DEF, ..] => Some(Shape::NameDef),
+        [_, ..] => Some(Shape::Other),
+        [] => None,
+    }
+}
+
 /// Walks the bytes, noting the first problem in `bad` instead of returning
 /// early from every field: one check at the end keeps the code small. After
 /// a problem the values read are meaningless, and `check` discards them.
@@ -379,6 +414,15 @@ mod tests {
         }
     }
 
+    /// The drain of an in-process ring reads only the shape: it must find
+    /// the same shape and name as the full check on every well-formed record.
+    #[test]
+    fn shape_agrees_with_check_on_well_formed_records() {
+        for bytes in samples() {
+            assert_eq!(shape(&bytes), check(&bytes), "{bytes:?}");
+        }
+    }
+
     #[test]
     fn varints_round_trip() {
         for v in [0, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX] {
@@ -513,6 +557,15 @@ mod tests {
                 bytes.truncate(cut % (bytes.len() + 1));
             }
             prop_assert_eq!(check(&bytes).is_some(), decodes_fully(&bytes));
+        }
+
+        /// `shape` reads unchecked bytes without panicking, and any name it
+        /// finds lies inside them.
+        #[test]
+        fn shape_stays_in_bounds_on_noise(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            if let Some(Shape::TextMetric { name }) = shape(&bytes) {
+                prop_assert!(name.0 <= name.1 && name.1 <= bytes.len());
+            }
         }
 
         /// Arbitrary bytes: the walker and the decoder agree.

@@ -7,7 +7,9 @@ use common::{any_owned, bytes_of};
 use proptest::prelude::*;
 use runlog_core::cobs;
 use runlog_core::crc::crc32;
-use runlog_core::frame::{drain, DrainError, FrameDecoder, FrameError, MAX_ENCODED_FRAME};
+use runlog_core::frame::{
+    drain, drain_uninit, DrainError, FrameDecoder, FrameError, MAX_ENCODED_FRAME,
+};
 use runlog_core::{Event, Metric, Name, Record, Ring, Value};
 
 /// What a decoder reported, in a comparable form.
@@ -366,6 +368,27 @@ fn names_are_redefined_in_every_frame() {
     }
 }
 
+/// Drains `consumer`, whose ring holds `payloads` in order: no frame is
+/// refused, every record is sent or discarded, and each arrives as it was.
+fn drains_only_good_frames<const TRUSTED: bool>(
+    consumer: &mut runlog_core::Consumer<'_, TRUSTED>,
+    payloads: &[&[u8]],
+) -> Result<(), TestCaseError> {
+    let mut scratch = [0u8; 4096];
+    let mut stream = Vec::new();
+    let stats = drain(consumer, &mut scratch, &mut stream, usize::MAX).unwrap();
+    let (seen, _) = decode_all(&stream, 64);
+    prop_assert!(seen.lost_frames.is_empty(), "{:?}", seen.lost_frames);
+    prop_assert_eq!(seen.records.len() as u32, stats.records);
+    prop_assert_eq!(stats.records + stats.discarded, payloads.len() as u32);
+    for (seq, bytes) in &seen.records {
+        // What arrives is what the ring held (names resolved back to text).
+        let (sent, _) = runlog_core::wire::decode(payloads[*seq as usize]).unwrap();
+        prop_assert_eq!(bytes, &bytes_of(&sent));
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(3000))]
 
@@ -415,27 +438,104 @@ proptest! {
             1..40,
         ),
     ) {
-        let mut storage = vec![0u8; 1 << 16];
-        let (mut producer, mut consumer) = Ring::format(&mut storage).unwrap().split();
-        for p in &payloads {
+        let push = |producer: &mut runlog_core::Producer<'_>, p: &[u8]| {
             let n = p.len();
             producer.push_with(|buf: &mut [u8]| {
                 buf.get_mut(..n).ok_or(runlog_core::WireError::BufferFull)?.copy_from_slice(p);
                 Ok(n)
-            }).unwrap();
+            })
+        };
+        // An attached ring (another process's, as a spool file): everything
+        // goes in, and the drain checks it.
+        let mut storage = vec![0u8; 1 << 16];
+        // SAFETY: `storage` outlives both ends and nothing else uses it.
+        let mut producer = unsafe { runlog_core::Producer::format(storage.as_mut_ptr(), storage.len()) }.unwrap();
+        for p in &payloads {
+            push(&mut producer, p).unwrap();
         }
-        let mut scratch = [0u8; 4096];
-        let mut stream = Vec::new();
-        let stats = drain(&mut consumer, &mut scratch, &mut stream, usize::MAX).unwrap();
-        let (seen, _) = decode_all(&stream, 64);
-        prop_assert!(seen.lost_frames.is_empty(), "{:?}", seen.lost_frames);
-        prop_assert_eq!(seen.records.len() as u32, stats.records);
-        prop_assert_eq!(stats.records + stats.discarded, payloads.len() as u32);
-        for (seq, bytes) in &seen.records {
-            // What arrives is what the ring held (names resolved back to text).
-            let (sent, _) = runlog_core::wire::decode(&payloads[*seq as usize]).unwrap();
-            prop_assert_eq!(bytes, &bytes_of(&sent));
+        // SAFETY: as above; the producer follows the ring protocol.
+        let mut consumer = unsafe { runlog_core::Consumer::attach(storage.as_mut_ptr(), storage.len()) }.unwrap();
+        let all: Vec<&[u8]> = payloads.iter().map(|p| &p[..]).collect();
+        drains_only_good_frames(&mut consumer, &all)?;
+
+        // A split ring: the producer refuses what is not one record, and the
+        // drain, which trusts the ring, frames the rest.
+        let mut storage = vec![0u8; 1 << 16];
+        let (mut producer, mut consumer) = Ring::format(&mut storage).unwrap().split();
+        let mut accepted = Vec::new();
+        for p in &payloads {
+            let well_formed = matches!(runlog_core::wire::decode(p), Ok((_, [])));
+            let before = accepted.len();
+            match push(&mut producer, p) {
+                Ok(_) => accepted.push(&p[..]),
+                Err(e) => prop_assert_eq!(e, runlog_core::PushError::Malformed),
+            }
+            prop_assert_eq!(accepted.len() == before + 1, well_formed);
         }
+        drains_only_good_frames(&mut consumer, &accepted)?;
+    }
+
+    /// An uninitialised scratch buffer (here filled with junk, as stack
+    /// memory would be) gives the very same stream as a zeroed one, for a
+    /// split ring and for an attached one alike.
+    #[test]
+    fn drain_uninit_sends_the_same_bytes_as_drain(
+        records in proptest::collection::vec(any_owned(8, 20), 1..60),
+        junk in any::<u8>(),
+        scratch_len in 300usize..1200,
+    ) {
+        let fill = |producer: &mut runlog_core::Producer<'_>| {
+            for r in &records {
+                producer.push(&r.as_record()).unwrap();
+            }
+        };
+        let mut streams = Vec::new();
+        for uninit in [false, true] {
+            let mut storage = vec![0u8; 1 << 16];
+            let (mut producer, mut consumer) = Ring::format(&mut storage).unwrap().split();
+            fill(&mut producer);
+            let mut stream = Vec::new();
+            let mut zeroed = vec![0u8; scratch_len];
+            let mut junked = vec![std::mem::MaybeUninit::new(junk); scratch_len];
+            loop {
+                let stats = if uninit {
+                    drain_uninit(&mut consumer, &mut junked, &mut stream, usize::MAX).unwrap()
+                } else {
+                    drain(&mut consumer, &mut zeroed, &mut stream, usize::MAX).unwrap()
+                };
+                if stats.records + stats.discarded == 0 {
+                    break;
+                }
+            }
+            streams.push(stream);
+
+            let mut storage = vec![0u8; 1 << 16];
+            // SAFETY: `storage` outlives both ends and nothing else uses it.
+            let mut producer = unsafe { runlog_core::Producer::format(storage.as_mut_ptr(), storage.len()) }.unwrap();
+            fill(&mut producer);
+            // SAFETY: as above; the producer follows the ring protocol.
+            let mut consumer = unsafe { runlog_core::Consumer::attach(storage.as_mut_ptr(), storage.len()) }.unwrap();
+            let mut stream = Vec::new();
+            loop {
+                let stats = if uninit {
+                    drain_uninit(&mut consumer, &mut junked, &mut stream, usize::MAX).unwrap()
+                } else {
+                    drain(&mut consumer, &mut zeroed, &mut stream, usize::MAX).unwrap()
+                };
+                if stats.records + stats.discarded == 0 {
+                    break;
+                }
+            }
+            streams.push(stream);
+        }
+        prop_assert!(!streams[0].is_empty());
+        for s in &streams[1..] {
+            prop_assert_eq!(s, &streams[0]);
+        }
+        let (seen, _) = decode_all(&streams[0], 64);
+        prop_assert!(seen.lost_frames.is_empty());
+        let want: Vec<_> = records.iter().enumerate().map(|(i, r)| (i as u64, bytes_of(&r.as_record()))).collect();
+        prop_assert_eq!(seen.records, want);
     }
 
     #[test]

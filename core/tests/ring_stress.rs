@@ -76,7 +76,11 @@ fn check_logical(record: &Record<'_>, i: u64) {
 /// Consumes until `total` logical records arrived; returns the sum of the
 /// Dropped notices' counts and the number of records read (notices
 /// included). Commits every `batch` records.
-fn consume(consumer: &mut Consumer<'_>, total: u64, batch: u64) -> (u64, u64) {
+fn consume<const TRUSTED: bool>(
+    consumer: &mut Consumer<'_, TRUSTED>,
+    total: u64,
+    batch: u64,
+) -> (u64, u64) {
     let mut next_logical = 0u64;
     let mut next_seq = 0u64;
     let mut dropped = 0u64;

@@ -6,10 +6,12 @@
 //! shares its header, CRC and name definitions among all the records it
 //! carries, so the fewer and fuller the frames, the fewer bytes per metric.
 
+use core::mem::MaybeUninit;
 use runlog_core::crc::Crc32;
+
 use runlog_core::{
-    drain, F64List, I64List, Metric, Name, Producer, PushError, Record, Ring, RunStart, RunStatus,
-    Value,
+    drain_uninit, F64List, I64List, Metric, Name, Producer, PushError, Record, Ring, RunStart,
+    RunStatus, Value,
 };
 
 use crate::uart::Uart;
@@ -29,7 +31,9 @@ pub struct RingStorage(pub [u8; runlog_core::ring::storage_len(RING_CAPACITY as 
 /// Logs into the ring and drains it to the UART.
 pub struct RunlogSink<'r> {
     producer: Producer<'r>,
-    consumer: runlog_core::Consumer<'r>,
+    /// From `Ring::split`: its records come from `producer` only, so the
+    /// drain does not check them again (and the firmware does not link that check).
+    consumer: runlog_core::Consumer<'r, true>,
     uart: Uart,
     /// Records logged since the last drain.
     pending: u32,
@@ -58,10 +62,7 @@ impl<'r> RunlogSink<'r> {
         // A first refusal is not counted as a drop: the record is retried
         // after a drain, and only a second refusal loses it (and is counted,
         // reaching the store as a `Dropped` record).
-        match self
-            .producer
-            .try_push_with(|buf| runlog_core::wire::encode(record, buf))
-        {
+        match self.producer.try_push_record(record) {
             Ok(_) => {}
             // Only if records larger than planned filled the ring early.
             Err(PushError::Full) => {
@@ -86,8 +87,9 @@ impl<'r> RunlogSink<'r> {
     /// Sends what the ring holds; returns whether anything left the ring.
     fn drain(&mut self) -> bool {
         self.pending = 0;
-        let mut scratch = [0u8; FRAME_SCRATCH];
-        match drain(&mut self.consumer, &mut scratch, &mut self.uart, usize::MAX) {
+        // Not zeroed: the drain only reads what it wrote (and zeroing would link `memclr`).
+        let mut scratch = [MaybeUninit::<u8>::uninit(); FRAME_SCRATCH];
+        match drain_uninit(&mut self.consumer, &mut scratch, &mut self.uart, usize::MAX) {
             Ok(stats) => {
                 self.lost += stats.discarded;
                 stats.records + stats.discarded != 0
