@@ -40,13 +40,14 @@ fn device_stream(run_id: Option<&str>, n: i64, frame: usize) -> Vec<u8> {
     let (mut p, mut c) = Ring::format(&mut storage).unwrap().split();
     let mut out = VecWriter(Vec::new());
     let mut scratch = vec![0u8; frame];
-    let mut push =
-        |p: &mut runlog_core::Producer<'_>, c: &mut runlog_core::Consumer<'_, true>, r: &Record<'_>| {
-            if p.push(r).is_err() {
-                runlog_core::drain(c, &mut scratch, &mut out, usize::MAX).unwrap();
-                p.push(r).unwrap();
-            }
-        };
+    let mut push = |p: &mut runlog_core::Producer<'_>,
+                    c: &mut runlog_core::Consumer<'_, true>,
+                    r: &Record<'_>| {
+        if p.push(r).is_err() {
+            runlog_core::drain(c, &mut scratch, &mut out, usize::MAX).unwrap();
+            p.push(r).unwrap();
+        }
+    };
     if let Some(run_id) = run_id {
         push(
             &mut p,
