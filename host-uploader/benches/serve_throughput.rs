@@ -5,7 +5,7 @@
 //! `cargo bench -p runlog-uploader --bench serve_throughput`
 //! Env: RUNLOG_BENCH_METRICS (default 1000000), RUNLOG_BENCH_RUNS (5),
 //! RUNLOG_BENCH_PEER=0 (skip the peer, for profiling), RUNLOG_MLFLOW_PYTHON, RUNLOG_MLFLOW_BENCH (path of mlflow_client_bench.py; default
-//! `bench/mlflow_client_bench.py` in the repository, else /work/shared/bench/).
+//! `bench/mlflow_client_bench.py` in the repository, else ../shared/bench/ beside it).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -91,7 +91,7 @@ fn main() {
             if in_repo.exists() {
                 in_repo
             } else {
-                PathBuf::from("/work/shared/bench/mlflow_client_bench.py")
+                workspace().join("../shared/bench/mlflow_client_bench.py")
             }
         });
     assert!(

@@ -82,8 +82,13 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// Starts `cmd` as the leader of a new process group, so that stopping
+    /// it also stops whatever it started (mlflow server forks uvicorn workers
+    /// and job runners that outlive a killed parent).
     pub fn spawn(name: &str, cmd: &mut Command) -> Self {
+        use std::os::unix::process::CommandExt;
         let child = cmd
+            .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         Self {
@@ -94,26 +99,31 @@ impl Proc {
 
     /// Sends SIGTERM and waits (SIGKILL after 10 s).
     pub fn stop(&mut self) {
-        // SAFETY: kill(2) with a pid we spawned and have not reaped yet.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.signal_group(libc::SIGTERM);
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(10) {
             if self.child.try_wait().ok().flatten().is_some() {
-                return;
+                break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = self.child.kill();
+        // Whatever of the group is still there (the leader, or children that
+        // outlived it) goes now.
+        self.signal_group(libc::SIGKILL);
         let _ = self.child.wait();
+    }
+
+    fn signal_group(&self, signal: i32) {
+        // SAFETY: kill(2) on the process group this Proc's child leads
+        // (spawned with process_group(0), so its pgid is its pid).
+        unsafe { libc::kill(-(self.child.id() as i32), signal) };
     }
 }
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        self.signal_group(libc::SIGKILL);
+        let _ = self.child.wait();
     }
 }
 
