@@ -7,7 +7,7 @@
 //! logger; a ring that is full, must wrap, or owes a drop notice) makes the
 //! fast path decline without publishing anything, and the checked path in
 //! `logger.rs` then does the call the ordinary way, reporting why it fails.
-//! The bytes are those of `scalar::encode` (a unit test below pins that).
+//! The bytes are those of `runlog_core::wire::encode` (a unit test below pins that).
 
 use core::ffi::c_char;
 
@@ -225,7 +225,9 @@ mod tests {
             for value in values {
                 for time in times {
                     let mut want = [0u8; 400];
-                    let n = scalar::encode(&mut want, text, value, time).unwrap();
+                    let n =
+                        runlog_core::wire::encode(&scalar::record(text, value, time), &mut want)
+                            .unwrap();
                     let got = fast(name, value, time).expect("fast path takes it");
                     assert_eq!(got, want[..n], "{text:?} {value:?} {time:?}");
                 }

@@ -241,7 +241,9 @@ impl runlog_logger {
         let Some(open) = guard.as_mut() else {
             return fail(RUNLOG_STATUS_CLOSED, "logger is closed");
         };
-        match self.push_locked(open, &|buf| scalar::encode(buf, name, value, time_ms)) {
+        match self.push_locked(open, &|buf| {
+            wire::encode(&scalar::record(name, value, time_ms), buf)
+        }) {
             Ok(seq) => {
                 drop(guard);
                 put_ticket(ticket, seq);
