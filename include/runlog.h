@@ -79,7 +79,7 @@ enum runlog_status
   RUNLOG_STATUS_IO = 11,
   // An argument is out of range: bad options, a buffer too small, a ticket never issued.
   RUNLOG_STATUS_INVALID_ARGUMENT = 12,
-  // Device build: the logger is in use by a call this one interrupted (e.g. from an ISR); nothing was written.
+  // The logger is in use by a call this one interrupted on the same thread (from an ISR on a device, a signal handler on a host); nothing was written.
   RUNLOG_STATUS_BUSY = 13,
   // An internal error was caught at the boundary; the call did nothing. Please report it.
   RUNLOG_STATUS_INTERNAL = 14,
@@ -276,7 +276,7 @@ runlog_status runlog_open(const struct runlog_options *options, runlog_logger **
 // ring is full it waits for room up to the logger's block timeout.
 //
 // Returns OK, or NULL_ARGUMENT, EMPTY_NAME, NAME_TOO_LONG, INVALID_UTF8,
-// FULL, CLOSED, BUSY (device). On failure nothing is written.
+// FULL, CLOSED, BUSY (called from an ISR or signal handler that interrupted a runlog call). On failure nothing is written.
 //
 // # Safety
 // `logger` must be NULL or a valid handle; `name` NULL or a NUL-terminated
@@ -353,7 +353,7 @@ runlog_status runlog_log_i64_list(runlog_logger *logger,
 // Not a hot-path call: it may allocate and, on hosts, do file I/O.
 //
 // Returns OK, or NULL_ARGUMENT, INVALID_UTF8, UNSAFE_PATH, FULL, CLOSED,
-// IO (staging failed), BUSY (device). On failure nothing reaches the store
+// IO (staging failed), BUSY (called from an ISR or signal handler that interrupted a runlog call). On failure nothing reaches the store
 // (a partly sent artifact has no end record and is discarded).
 //
 // # Safety
@@ -402,12 +402,13 @@ runlog_status runlog_flush(runlog_logger *logger, uint32_t timeout_ms);
 // freed.
 //
 // Returns OK; TIMEOUT (closed anyway, not everything committed yet);
-// CLOSED (already closed); NULL_ARGUMENT; BUSY (device). Thread-safe: calls
+// CLOSED (already closed); NULL_ARGUMENT; BUSY (called from an ISR or signal handler that interrupted a runlog call). Thread-safe: calls
 // racing with close either complete before it or return CLOSED.
 //
 // # Safety
 // `logger` must be NULL or a valid handle.
-runlog_status runlog_close(runlog_logger *logger, uint32_t timeout_ms);
+runlog_status runlog_close(runlog_logger *logger,
+                           uint32_t timeout_ms);
 
 // A static, NUL-terminated description of a status code.
 //

@@ -181,6 +181,8 @@ pub unsafe extern "C" fn runlog_init_static(
                 ending: false,
                 #[cfg(feature = "std")]
                 _spool: None,
+                #[cfg(feature = "std")]
+                time: crate::hot::TimeCache::new(),
             })),
             kind: Kind::Static(StaticParts {
                 drain: SpinLock::new(DrainSide {

@@ -41,32 +41,71 @@ fn put_varint(buf: &mut [u8; MAX_SCALAR_PAYLOAD], mut at: usize, mut v: u64) -> 
     Some(at + 1)
 }
 
-/// Writes the time as a varint. Times below 2^56 ms (all of them until the
-/// year 2^56 / 3.15e10 ≈ 2.3 million) take one branch-free 8-byte store: the
-/// 7-bit groups are spread into bytes and the continuation bits set on all
-/// but the last. This replaces a 6-round loop with a branch per byte.
-#[inline(always)]
-fn put_time(buf: &mut [u8; MAX_SCALAR_PAYLOAD], at: usize, t: u64) -> Option<usize> {
-    if t >= 1 << 56 {
-        return put_varint(buf, at, t);
-    }
-    let mut spread = 0u64;
-    let mut group = 0;
-    while group < 8 {
-        spread |= ((t >> (7 * group)) & 0x7f) << (8 * group);
-        group += 1;
-    }
-    let bits = 64 - (t | 1).leading_zeros() as usize;
-    let n = bits.div_ceil(7);
-    let continuation = 0x8080_8080_8080_8080u64 & ((1u64 << (8 * (n - 1))) - 1);
-    // The 8-byte store may run past the varint's end: still inside `buf`
-    // (checked), in the record's free slot, and overwritten or unused.
-    buf.get_mut(at..at + 8)?
-        .copy_from_slice(&(spread | continuation).to_le_bytes());
-    Some(at + n)
+/// A metric time as its varint bytes, ready for one 8-byte store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct EncodedTime {
+    /// The varint's bytes, little end first; bytes past `len` are junk.
+    word: u64,
+    len: u8,
 }
 
-/// Encodes the metric named by the C string `name` into `buf`, returning the
+impl EncodedTime {
+    /// Encodes a time below 2^56 ms (all of them until the year 2^56 /
+    /// 3.15e10 ≈ 2.3 million; `None` above): the 7-bit groups are spread
+    /// into bytes and the continuation bits set on all but the last.
+    pub(crate) fn new(t: u64) -> Option<Self> {
+        if t >= 1 << 56 {
+            return None;
+        }
+        let mut spread = 0u64;
+        for group in 0..8 {
+            spread |= ((t >> (7 * group)) & 0x7f) << (8 * group);
+        }
+        let bits = 64 - (t | 1).leading_zeros() as usize;
+        let n = bits.div_ceil(7);
+        let continuation = 0x8080_8080_8080_8080u64 & ((1u64 << (8 * (n - 1))) - 1);
+        Some(Self {
+            word: spread | continuation,
+            len: n as u8,
+        })
+    }
+}
+
+/// The encoded time of the last coarse-clock reading. The clock moves once
+/// per tick (1-4 ms) while a busy logger makes ~100,000 calls per ms, so the
+/// milliseconds and their varint are worked out once per tick, not per call.
+pub(crate) struct TimeCache {
+    raw: (i64, i64),
+    time: Option<EncodedTime>,
+}
+
+impl TimeCache {
+    pub(crate) const fn new() -> Self {
+        Self {
+            raw: (-1, -1),
+            time: None,
+        }
+    }
+
+    /// The encoded time of a `clock::now_raw` reading; `None` when it has
+    /// no 8-byte encoding (the checked path takes those).
+    #[inline(always)]
+    pub(crate) fn get(&mut self, raw: (i64, i64)) -> Option<EncodedTime> {
+        if raw != self.raw {
+            self.refresh(raw);
+        }
+        self.time
+    }
+
+    #[cold]
+    fn refresh(&mut self, raw: (i64, i64)) {
+        self.raw = raw;
+        self.time = EncodedTime::new(crate::host::clock::raw_to_ms(raw));
+    }
+}
+
+/// Encodes the metric named by the C string `name`, with its time if any,
+/// into `buf`, returning the
 /// payload length; `None` (leaving garbage in `buf`) when `buf` is shorter
 /// than [`MAX_SCALAR_PAYLOAD`] or the name is empty, longer than
 /// [`RUNLOG_MAX_NAME_LEN`] or not UTF-8.
@@ -80,7 +119,7 @@ pub(crate) unsafe fn encode_c_name(
     buf: &mut [u8],
     name: *const c_char,
     value: Scalar,
-    time_ms: Option<u64>,
+    time: Option<EncodedTime>,
 ) -> Option<usize> {
     let buf: &mut [u8; MAX_SCALAR_PAYLOAD] = buf.get_mut(..MAX_SCALAR_PAYLOAD)?.try_into().ok()?;
     let p = name.cast::<u8>();
@@ -114,7 +153,7 @@ pub(crate) unsafe fn encode_c_name(
         Scalar::I64(_) => KIND_I64,
         Scalar::F64(_) => KIND_F64,
     };
-    buf[1] = kind | NAME_IS_TEXT | if time_ms.is_some() { HAS_TIME } else { 0 };
+    buf[1] = kind | NAME_IS_TEXT | if time.is_some() { HAS_TIME } else { 0 };
     let mut at = if len < 0x80 {
         buf[2] = len as u8;
         NAME_AT + len
@@ -132,8 +171,12 @@ pub(crate) unsafe fn encode_c_name(
         }
         Scalar::I64(v) => at = put_varint(buf, at, ((v << 1) ^ (v >> 63)) as u64)?,
     }
-    if let Some(t) = time_ms {
-        at = put_time(buf, at, t)?;
+    if let Some(t) = time {
+        // The 8-byte store may run past the varint's end: still inside `buf`
+        // (checked), in the record's free slot, and overwritten or unused.
+        buf.get_mut(at..at + 8)?
+            .copy_from_slice(&t.word.to_le_bytes());
+        at += usize::from(t.len);
     }
     Some(at)
 }
@@ -151,18 +194,28 @@ impl runlog_logger {
         value: Scalar,
         ticket: *mut runlog_ticket,
     ) -> Option<runlog_status> {
-        let time_ms = self.now_ms();
+        // Read before the lock: the critical section stays short.
+        let raw = self.is_spool().then(crate::host::clock::now_raw);
         let mut guard = self.try_acquire_quiet()?;
         let open = guard.as_mut()?;
         if open.ending {
             return None;
         }
+        let time = match raw {
+            Some(raw) => Some(open.time.get(raw)?),
+            None => None,
+        };
         let seq = open
             .producer
-            .push_in_place(MAX_SCALAR_PAYLOAD as u32, |buf| {
-                // SAFETY: forwarded caller contract.
-                unsafe { encode_c_name(buf, name, value, time_ms) }
-            })?;
+            // Inlined so the value's kind is known and the encoder specialises.
+            .push_in_place(
+                MAX_SCALAR_PAYLOAD as u32,
+                #[inline(always)]
+                |buf| {
+                    // SAFETY: forwarded caller contract.
+                    unsafe { encode_c_name(buf, name, value, time) }
+                },
+            )?;
         drop(guard);
         put_ticket(ticket, seq);
         Some(RUNLOG_STATUS_OK)
@@ -182,6 +235,10 @@ mod tests {
     fn fast(name: &[u8], value: Scalar, time: Option<u64>) -> Option<Vec<u8>> {
         let c = CString::new(name).unwrap();
         let mut buf = [0xAAu8; MAX_SCALAR_PAYLOAD];
+        let time = match time {
+            Some(t) => Some(EncodedTime::new(t)?),
+            None => None,
+        };
         // SAFETY: `c` is NUL-terminated.
         let n = unsafe { encode_c_name(&mut buf, c.as_ptr(), value, time) }?;
         Some(buf[..n].to_vec())
@@ -228,11 +285,31 @@ mod tests {
                     let n =
                         runlog_core::wire::encode(&scalar::record(text, value, time), &mut want)
                             .unwrap();
-                    let got = fast(name, value, time).expect("fast path takes it");
+                    let got = fast(name, value, time);
+                    if time.is_some_and(|t| t >= 1 << 56) {
+                        assert_eq!(got, None, "left to the checked path");
+                        continue;
+                    }
+                    let got = got.expect("fast path takes it");
                     assert_eq!(got, want[..n], "{text:?} {value:?} {time:?}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn time_cache_follows_the_clock() {
+        let mut cache = TimeCache::new();
+        let t = cache.get((1_764_000_000, 5_000_000)).unwrap();
+        assert_eq!(t, EncodedTime::new(1_764_000_000_005).unwrap());
+        assert_eq!(cache.get((1_764_000_000, 5_000_000)), Some(t), "same tick");
+        let next = cache.get((1_764_000_000, 9_000_000)).unwrap();
+        assert_eq!(next, EncodedTime::new(1_764_000_000_009).unwrap());
+        assert_eq!(
+            cache.get((0, 0)),
+            EncodedTime::new(0),
+            "a failed clock reads 0"
+        );
     }
 
     #[test]

@@ -2,18 +2,34 @@
 //!
 //! Only threads of this process ever take it: the other process sharing the
 //! ring (the uploader) synchronises through the ring's atomics, never a lock.
-//! Uncontended, it costs one compare-and-swap and one store. On hosts a waiter
-//! spins briefly and then yields its time slice; on devices nothing waits:
-//! a call that finds the lock taken (an interrupt handler that preempted a log
-//! call) gets `RUNLOG_STATUS_BUSY` instead of deadlocking.
+//! Uncontended, it costs one compare-and-swap and one store. On devices
+//! nothing waits: a call that finds the lock taken (an interrupt handler that
+//! preempted a log call) gets `RUNLOG_STATUS_BUSY` instead of deadlocking.
+//!
+//! On hosts a waiter spins briefly and then yields its time slice, and the
+//! lock is biased (`host/bias.rs`): the first thread to take it re-enters
+//! with plain stores, no compare-and-swap, until a second thread takes it. A
+//! thread that asks for the lock while it already holds it (a signal handler
+//! that interrupted a log call) is refused, not deadlocked or let in twice.
 
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicBool, Ordering};
 
+#[cfg(feature = "std")]
+use crate::host::bias::{self, Bias, Entry};
+#[cfg(feature = "std")]
+use core::sync::atomic::AtomicUsize;
+
 /// A value guarded by a spin lock.
 pub(crate) struct SpinLock<T> {
     locked: AtomicBool,
+    /// [`bias::thread_id`] of the thread holding `locked`, 0 when free: lets
+    /// a re-entering thread see that it is the holder.
+    #[cfg(feature = "std")]
+    holder: AtomicUsize,
+    #[cfg(feature = "std")]
+    bias: Bias,
     value: UnsafeCell<T>,
 }
 
@@ -27,32 +43,80 @@ impl<T> SpinLock<T> {
     pub(crate) const fn new(value: T) -> Self {
         Self {
             locked: AtomicBool::new(false),
+            #[cfg(feature = "std")]
+            holder: AtomicUsize::new(0),
+            #[cfg(feature = "std")]
+            bias: Bias::new(),
             value: UnsafeCell::new(value),
         }
     }
 
-    /// Takes the lock if it is free.
+    /// Takes the lock if it is free, without waiting.
     #[inline]
     pub(crate) fn try_lock(&self) -> Option<Guard<'_, T>> {
-        self.locked
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .ok()
-            .map(|_| Guard { lock: self })
+        #[cfg(feature = "std")]
+        match self.bias.try_enter() {
+            Entry::Biased => return Some(self.biased_guard()),
+            Entry::Reentered => return None,
+            Entry::TakeLock => {}
+        }
+        self.try_lock_unbiased()
     }
 
-    /// Takes the lock, waiting for it (hosts only).
+    #[inline]
+    fn try_lock_unbiased(&self) -> Option<Guard<'_, T>> {
+        self.locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()?;
+        #[cfg(feature = "std")]
+        let guard = {
+            self.holder.store(bias::thread_id(), Ordering::Relaxed);
+            let busy = self.bias.on_locked();
+            Guard {
+                lock: self,
+                locked: true,
+                busy,
+            }
+        };
+        #[cfg(not(feature = "std"))]
+        let guard = Guard { lock: self };
+        Some(guard)
+    }
+
+    #[cfg(feature = "std")]
+    #[inline(always)]
+    fn biased_guard(&self) -> Guard<'_, T> {
+        Guard {
+            lock: self,
+            locked: false,
+            busy: true,
+        }
+    }
+
+    /// Takes the lock, waiting for it (hosts only); `None` when the calling
+    /// thread already holds it (a signal handler interrupted a call).
     #[cfg(feature = "std")]
     #[inline]
-    pub(crate) fn lock(&self) -> Guard<'_, T> {
-        if let Some(g) = self.try_lock() {
-            return g;
+    pub(crate) fn lock(&self) -> Option<Guard<'_, T>> {
+        match self.bias.try_enter() {
+            Entry::Biased => return Some(self.biased_guard()),
+            Entry::Reentered => return None,
+            Entry::TakeLock => {}
+        }
+        if let Some(g) = self.try_lock_unbiased() {
+            return Some(g);
         }
         self.lock_slow()
     }
 
     #[cfg(feature = "std")]
     #[cold]
-    fn lock_slow(&self) -> Guard<'_, T> {
+    fn lock_slow(&self) -> Option<Guard<'_, T>> {
+        // Only this thread ever stores its own id, and it clears it before
+        // unlocking: seeing it here means this thread holds the lock.
+        if self.holder.load(Ordering::Relaxed) == bias::thread_id() {
+            return None;
+        }
         let mut spins = 0u32;
         loop {
             while self.locked.load(Ordering::Relaxed) {
@@ -64,8 +128,8 @@ impl<T> SpinLock<T> {
                     std::thread::yield_now();
                 }
             }
-            if let Some(g) = self.try_lock() {
-                return g;
+            if let Some(g) = self.try_lock_unbiased() {
+                return Some(g);
             }
         }
     }
@@ -74,6 +138,13 @@ impl<T> SpinLock<T> {
 /// Exclusive access to the guarded value until dropped.
 pub(crate) struct Guard<'a, T> {
     lock: &'a SpinLock<T>,
+    /// Holds `locked` (not when entered through the bias).
+    #[cfg(feature = "std")]
+    locked: bool,
+    /// Holds the bias's `busy` flag: entered through the bias, or became
+    /// its owner while taking the lock.
+    #[cfg(feature = "std")]
+    busy: bool,
 }
 
 impl<T> Deref for Guard<'_, T> {
@@ -92,7 +163,52 @@ impl<T> DerefMut for Guard<'_, T> {
 }
 
 impl<T> Drop for Guard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
+        #[cfg(feature = "std")]
+        {
+            if self.busy {
+                self.lock.bias.exit();
+            }
+            if !self.locked {
+                return;
+            }
+            self.lock.holder.store(0, Ordering::Relaxed);
+        }
         self.lock.locked.store(false, Ordering::Release);
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_holder_asking_again_is_refused_not_deadlocked() {
+        let lock = SpinLock::new(0u32);
+        // First take: plain lock (and the bias is granted to this thread).
+        let g = lock.lock().expect("free");
+        assert!(lock.lock().is_none(), "re-entry while locked");
+        assert!(lock.try_lock().is_none());
+        drop(g);
+        // Second take: through the bias where membarrier exists.
+        let mut g = lock.lock().expect("free again");
+        *g += 1;
+        assert!(lock.lock().is_none(), "re-entry while inside");
+        drop(g);
+        // Another thread takes it (revoking any bias) and waits its turn.
+        let g = lock.lock().expect("free");
+        std::thread::scope(|s| {
+            let t = s.spawn(|| {
+                let mut g = lock.lock().expect("waits, then gets it");
+                *g += 1;
+            });
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            drop(g);
+            t.join().unwrap();
+        });
+        let g = lock.lock().expect("free");
+        assert_eq!(*g, 2);
+        assert!(lock.lock().is_none(), "re-entry under the plain lock");
     }
 }

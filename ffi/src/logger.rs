@@ -45,6 +45,9 @@ pub(crate) struct Open {
     /// Keeps the spool file mapped for as long as `producer` is used.
     #[cfg(feature = "std")]
     pub(crate) _spool: Option<crate::host::spool::SpoolMap>,
+    /// The fast path's encoded time of the current clock tick.
+    #[cfg(feature = "std")]
+    pub(crate) time: crate::hot::TimeCache,
 }
 
 /// Where the ring lives.
@@ -72,7 +75,13 @@ impl runlog_logger {
                     ));
                 }
             }
-            Ok(self.state.lock())
+            self.state.lock().ok_or_else(|| {
+                fail(
+                    RUNLOG_STATUS_BUSY,
+                    "logger is in use by the call this one interrupted (a signal handler \
+                     logging while its thread was inside a runlog call)",
+                )
+            })
         }
         #[cfg(not(feature = "std"))]
         {
@@ -86,7 +95,8 @@ impl runlog_logger {
     }
 
     /// Takes the lock for the fast path (hosts): `None`, reporting nothing,
-    /// when the checked path must decide (a logger inherited through fork).
+    /// when the checked path must decide (a logger inherited through fork, a
+    /// call re-entered from a signal handler).
     #[cfg(feature = "std")]
     #[inline(always)]
     pub(crate) fn try_acquire_quiet(&self) -> Option<Guard<'_, Option<Open>>> {
@@ -95,7 +105,18 @@ impl runlog_logger {
                 return None;
             }
         }
-        Some(self.state.lock())
+        self.state.lock()
+    }
+
+    /// Whether the ring is a spool file (a host logger, whose records carry times).
+    #[cfg(feature = "std")]
+    #[inline(always)]
+    pub(crate) fn is_spool(&self) -> bool {
+        match &self.kind {
+            #[cfg(feature = "std")]
+            Kind::Spool(_) => true,
+            Kind::Static(_) => false,
+        }
     }
 
     /// Wall-clock milliseconds for metric records (hosts only).
@@ -389,7 +410,7 @@ pub(crate) use tri;
 /// ring is full it waits for room up to the logger's block timeout.
 ///
 /// Returns OK, or NULL_ARGUMENT, EMPTY_NAME, NAME_TOO_LONG, INVALID_UTF8,
-/// FULL, CLOSED, BUSY (device). On failure nothing is written.
+/// FULL, CLOSED, BUSY (called from an ISR or signal handler that interrupted a runlog call). On failure nothing is written.
 ///
 /// # Safety
 /// `logger` must be NULL or a valid handle; `name` NULL or a NUL-terminated
@@ -594,7 +615,7 @@ pub unsafe extern "C" fn runlog_log_i64_list(
 /// Not a hot-path call: it may allocate and, on hosts, do file I/O.
 ///
 /// Returns OK, or NULL_ARGUMENT, INVALID_UTF8, UNSAFE_PATH, FULL, CLOSED,
-/// IO (staging failed), BUSY (device). On failure nothing reaches the store
+/// IO (staging failed), BUSY (called from an ISR or signal handler that interrupted a runlog call). On failure nothing reaches the store
 /// (a partly sent artifact has no end record and is discarded).
 ///
 /// # Safety
@@ -761,7 +782,7 @@ impl runlog_logger {
 /// freed.
 ///
 /// Returns OK; TIMEOUT (closed anyway, not everything committed yet);
-/// CLOSED (already closed); NULL_ARGUMENT; BUSY (device). Thread-safe: calls
+/// CLOSED (already closed); NULL_ARGUMENT; BUSY (called from an ISR or signal handler that interrupted a runlog call). Thread-safe: calls
 /// racing with close either complete before it or return CLOSED.
 ///
 /// # Safety

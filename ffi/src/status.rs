@@ -35,7 +35,7 @@ pub enum runlog_status {
     RUNLOG_STATUS_IO = 11,
     /// An argument is out of range: bad options, a buffer too small, a ticket never issued.
     RUNLOG_STATUS_INVALID_ARGUMENT = 12,
-    /// Device build: the logger is in use by a call this one interrupted (e.g. from an ISR); nothing was written.
+    /// The logger is in use by a call this one interrupted on the same thread (from an ISR on a device, a signal handler on a host); nothing was written.
     RUNLOG_STATUS_BUSY = 13,
     /// An internal error was caught at the boundary; the call did nothing. Please report it.
     RUNLOG_STATUS_INTERNAL = 14,

@@ -188,3 +188,56 @@ fn tickets_are_sequence_numbers_and_wait_sees_commits() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn a_second_thread_takes_the_logger_over_from_its_first_without_loss_or_reorder() {
+    // The first thread to log owns the lock's bias and enters without a
+    // locked instruction; a second thread revokes it with membarrier() while
+    // the first keeps logging. Repeated so the revocation lands at many
+    // points of the owner's calls.
+    const BEFORE: i64 = 500;
+    const EACH: i64 = 3000;
+    for round in 0..30 {
+        let dir = scratch_dir(&format!("bias-{round}"));
+        let spool = dir.join("spool");
+        std::fs::create_dir_all(&spool).unwrap();
+        let drainer = Drainer::start(&spool, true);
+        let l = open(&spool, 64 * 1024, 60_000) as usize;
+        let log = |name: &std::ffi::CStr, k: i64| {
+            let l = l as *mut runlog_logger;
+            // SAFETY: valid handle and NUL-terminated name.
+            let s = unsafe {
+                if k % 2 == 0 {
+                    runlog_log_i64(l, name.as_ptr(), k, ptr::null_mut())
+                } else {
+                    runlog_log_f64(l, name.as_ptr(), k as f64, ptr::null_mut())
+                }
+            };
+            assert_eq!(s, RUNLOG_STATUS_OK);
+        };
+        for k in 0..BEFORE {
+            log(c"first", k);
+        }
+        std::thread::scope(|s| {
+            s.spawn(|| (0..EACH).for_each(|k| log(c"second", k)));
+            (BEFORE..BEFORE + EACH).for_each(|k| log(c"first", k));
+        });
+        // SAFETY: valid handle, closed once.
+        let closed = unsafe { runlog_close(l as *mut runlog_logger, 30_000) };
+        assert_eq!(closed, RUNLOG_STATUS_OK);
+        let recs = all_records(&drainer.finish());
+        for (name, want) in [("first", 0..BEFORE + EACH), ("second", 0..EACH)] {
+            let got: Vec<i64> = recs
+                .iter()
+                .filter_map(|(_, r)| r.metric())
+                .filter(|(n, _)| *n == name)
+                .map(|(_, v)| match v {
+                    Val::I64(k) => *k,
+                    Val::F64(x) => *x as i64,
+                    other => panic!("unexpected value {other:?}"),
+                })
+                .collect();
+            assert_eq!(got, want.collect::<Vec<_>>(), "round {round}: {name}");
+        }
+    }
+}

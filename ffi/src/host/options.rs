@@ -190,6 +190,7 @@ impl Resolved {
                 next_artifact: 0,
                 ending: false,
                 _spool: Some(created.map),
+                time: crate::hot::TimeCache::new(),
             })),
             kind: Kind::Spool(created.config),
             max_record: ring::max_payload(self.capacity) as usize,

@@ -1,0 +1,245 @@
+//! Biased ownership of a logger's lock: the one thread that logs enters the
+//! lock with plain loads and stores, no locked instruction.
+//!
+//! Most training programs log from one thread. The first thread to take a
+//! logger's lock becomes its *owner*; from then on it enters by raising its
+//! `busy` flag and checking `revoked`, a Dekker-style handshake whose other
+//! half is done by any second thread: under the real lock it sets `revoked`,
+//! runs `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)` (which makes every
+//! running thread of this process execute a full memory barrier, so the
+//! owner's plain store and load cannot be reordered around it) and waits for
+//! `busy` to drop. Either the owner sees `revoked` and takes the lock, or the
+//! second thread sees `busy` and waits: never both inside. Revocation is
+//! permanent: a logger shared by several threads costs one `membarrier` call
+//! once, then behaves as an ordinary spin lock.
+//!
+//! Where `membarrier` is missing (not Linux, an old kernel, a seccomp filter)
+//! no thread ever becomes owner and every call takes the lock.
+//! liburcu and folly's `asymmetricHeavyBarrier` rest on the same kernel call.
+
+use core::sync::atomic::{compiler_fence, AtomicBool, AtomicUsize, Ordering};
+
+/// How [`Bias::try_enter`] went.
+pub(crate) enum Entry {
+    /// Inside, without the lock.
+    Biased,
+    /// Not the owner, or the bias is gone: take the real lock.
+    TakeLock,
+    /// The owner is inside already, on this very thread.
+    Reentered,
+}
+
+/// The bias state of one lock.
+pub(crate) struct Bias {
+    /// [`thread_id`] of the owner, 0 for none.
+    owner: AtomicUsize,
+    /// Set by the owner while it is inside without the lock.
+    busy: AtomicBool,
+    /// Set once a second thread took the lock: the owner must take it too.
+    revoked: AtomicBool,
+}
+
+impl Bias {
+    pub(crate) const fn new() -> Self {
+        Self {
+            owner: AtomicUsize::new(0),
+            busy: AtomicBool::new(false),
+            revoked: AtomicBool::new(false),
+        }
+    }
+
+    /// Enters without the lock when the calling thread is the owner and the
+    /// bias still stands; pair [`Entry::Biased`] with [`Bias::exit`].
+    #[inline(always)]
+    pub(crate) fn try_enter(&self) -> Entry {
+        if self.owner.load(Ordering::Relaxed) != thread_id() {
+            return Entry::TakeLock;
+        }
+        // Only the owner raises `busy`: finding it raised, the owner is
+        // inside already (a signal handler interrupted its call).
+        if self.busy.load(Ordering::Relaxed) {
+            return Entry::Reentered;
+        }
+        self.busy.store(true, Ordering::Relaxed);
+        // Keeps the store above the load below in the compiled code; the CPU
+        // is kept from reordering them by the revoker's membarrier().
+        compiler_fence(Ordering::SeqCst);
+        if !self.revoked.load(Ordering::Acquire) {
+            return Entry::Biased;
+        }
+        self.busy.store(false, Ordering::Release);
+        Entry::TakeLock
+    }
+
+    /// Leaves after a successful [`Bias::try_enter`], publishing the
+    /// owner's writes to whoever revokes next.
+    #[inline(always)]
+    pub(crate) fn exit(&self) {
+        self.busy.store(false, Ordering::Release);
+    }
+
+    /// Run by a thread that has just taken the real lock: the first one
+    /// becomes owner, and is then also marked inside (`busy`) so that it
+    /// cannot enter a second time through the bias; it returns `true` and
+    /// must call [`Bias::exit`] when it leaves. Any other thread revokes the
+    /// bias and waits until the owner is out. Cheap once revoked (one load).
+    #[inline]
+    pub(crate) fn on_locked(&self) -> bool {
+        if self.revoked.load(Ordering::Relaxed) {
+            return false;
+        }
+        self.settle()
+    }
+
+    #[cold]
+    fn settle(&self) -> bool {
+        let me = thread_id();
+        match self.owner.load(Ordering::Relaxed) {
+            0 => {
+                if membarrier::register() {
+                    self.busy.store(true, Ordering::Relaxed);
+                    self.owner.store(me, Ordering::Relaxed);
+                    return true;
+                }
+                self.revoked.store(true, Ordering::Relaxed);
+            }
+            owner if owner == me => {}
+            _ => {
+                self.revoked.store(true, Ordering::Relaxed);
+                membarrier::barrier();
+                let mut spins = 0u32;
+                while self.busy.load(Ordering::Acquire) {
+                    if spins < 64 {
+                        core::hint::spin_loop();
+                        spins += 1;
+                    } else {
+                        std::thread::yield_now();
+                    }
+                }
+                self.owner.store(0, Ordering::Relaxed);
+            }
+        }
+        false
+    }
+}
+
+/// An identifier of the calling thread, unique among live threads and never
+/// 0: the thread pointer where it is one instruction away, else the address
+/// of a thread-local. A dead owner's id reused by a new thread is harmless:
+/// only one live thread can hold it.
+#[inline(always)]
+pub(crate) fn thread_id() -> usize {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    {
+        let tp: usize;
+        // SAFETY: on x86-64 Linux (glibc and musl, per the psABI's TLS
+        // variant II) %fs:0 holds the thread control block's own address;
+        // the load has no side effects and touches no Rust memory.
+        unsafe {
+            core::arch::asm!("mov {}, qword ptr fs:[0]", out(reg) tp,
+                options(nostack, readonly, preserves_flags, pure));
+        }
+        tp
+    }
+    #[cfg(all(target_arch = "aarch64", target_os = "linux"))]
+    {
+        let tp: usize;
+        // SAFETY: reading TPIDR_EL0, the thread pointer, has no side effects.
+        unsafe {
+            core::arch::asm!("mrs {}, tpidr_el0", out(reg) tp,
+                options(nomem, nostack, preserves_flags, pure));
+        }
+        tp
+    }
+    #[cfg(not(all(
+        any(target_arch = "x86_64", target_arch = "aarch64"),
+        target_os = "linux"
+    )))]
+    {
+        std::thread_local! { static ID: u8 = const { 0 }; }
+        ID.with(|id| id as *const u8 as usize)
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod membarrier {
+    // From <linux/membarrier.h>; the libc crate does not carry them.
+    const CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+    const CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+
+    /// Registers this process for expedited barriers (idempotent; Linux 4.14+).
+    pub(super) fn register() -> bool {
+        // SAFETY: membarrier takes two integer arguments and touches no
+        // memory of ours.
+        unsafe { libc::syscall(libc::SYS_membarrier, CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0 }
+    }
+
+    /// A full memory barrier on every running thread of this process.
+    pub(super) fn barrier() {
+        // SAFETY: as above. It cannot fail once `register` succeeded, which
+        // is the only way a thread becomes owner and this is reached.
+        let rc = unsafe { libc::syscall(libc::SYS_membarrier, CMD_PRIVATE_EXPEDITED, 0) };
+        debug_assert_eq!(rc, 0);
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+mod membarrier {
+    /// No asymmetric barrier here: never bias.
+    pub(super) fn register() -> bool {
+        false
+    }
+
+    pub(super) fn barrier() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_ids_differ_between_live_threads() {
+        let here = thread_id();
+        assert_ne!(here, 0);
+        assert_eq!(here, thread_id());
+        let there = std::thread::spawn(thread_id).join().unwrap();
+        assert_ne!(there, 0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| tx.send(thread_id()).unwrap());
+            assert_ne!(rx.recv().unwrap(), here);
+        });
+    }
+
+    #[test]
+    fn first_locker_owns_and_a_second_revokes() {
+        let b = Bias::new();
+        assert!(
+            matches!(b.try_enter(), Entry::TakeLock),
+            "nobody owns it yet"
+        );
+        let biased = b.on_locked();
+        assert_eq!(biased, b.owner.load(Ordering::Relaxed) != 0);
+        // Linux >= 4.14 has membarrier: the fast entry must be in effect there.
+        #[cfg(target_os = "linux")]
+        assert!(
+            biased,
+            "membarrier registration failed: no biased fast path"
+        );
+        if biased {
+            assert!(matches!(b.try_enter(), Entry::Reentered), "inside already");
+            b.exit();
+            assert!(matches!(b.try_enter(), Entry::Biased), "enters unlocked");
+            assert!(matches!(b.try_enter(), Entry::Reentered));
+            b.exit();
+        }
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                assert!(matches!(b.try_enter(), Entry::TakeLock));
+                assert!(!b.on_locked());
+            });
+        });
+        assert!(matches!(b.try_enter(), Entry::TakeLock), "revoked for good");
+        assert!(b.revoked.load(Ordering::Relaxed));
+    }
+}
