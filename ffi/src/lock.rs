@@ -14,20 +14,16 @@
 
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 #[cfg(feature = "std")]
 use crate::host::bias::{self, Bias, Entry};
-#[cfg(feature = "std")]
-use core::sync::atomic::AtomicUsize;
 
 /// A value guarded by a spin lock.
 pub(crate) struct SpinLock<T> {
-    locked: AtomicBool,
-    /// [`bias::thread_id`] of the thread holding `locked`, 0 when free: lets
-    /// a re-entering thread see that it is the holder.
-    #[cfg(feature = "std")]
-    holder: AtomicUsize,
+    /// 0 when free, else the holder's [`holder_id`]: a thread asking again
+    /// sees its own id and is refused.
+    locked: AtomicUsize,
     #[cfg(feature = "std")]
     bias: Bias,
     value: UnsafeCell<T>,
@@ -42,9 +38,7 @@ unsafe impl<T: Send> Send for SpinLock<T> {}
 impl<T> SpinLock<T> {
     pub(crate) const fn new(value: T) -> Self {
         Self {
-            locked: AtomicBool::new(false),
-            #[cfg(feature = "std")]
-            holder: AtomicUsize::new(0),
+            locked: AtomicUsize::new(0),
             #[cfg(feature = "std")]
             bias: Bias::new(),
             value: UnsafeCell::new(value),
@@ -66,11 +60,10 @@ impl<T> SpinLock<T> {
     #[inline]
     fn try_lock_unbiased(&self) -> Option<Guard<'_, T>> {
         self.locked
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .compare_exchange(0, holder_id(), Ordering::Acquire, Ordering::Relaxed)
             .ok()?;
         #[cfg(feature = "std")]
         let guard = {
-            self.holder.store(bias::thread_id(), Ordering::Relaxed);
             let busy = self.bias.on_locked();
             Guard {
                 lock: self,
@@ -112,14 +105,14 @@ impl<T> SpinLock<T> {
     #[cfg(feature = "std")]
     #[cold]
     fn lock_slow(&self) -> Option<Guard<'_, T>> {
-        // Only this thread ever stores its own id, and it clears it before
-        // unlocking: seeing it here means this thread holds the lock.
-        if self.holder.load(Ordering::Relaxed) == bias::thread_id() {
+        // Only this thread ever stores its own id: seeing it means this
+        // thread holds the lock.
+        if self.locked.load(Ordering::Relaxed) == holder_id() {
             return None;
         }
         let mut spins = 0u32;
         loop {
-            while self.locked.load(Ordering::Relaxed) {
+            while self.locked.load(Ordering::Relaxed) != 0 {
                 if spins < 64 {
                     core::hint::spin_loop();
                     spins += 1;
@@ -133,6 +126,16 @@ impl<T> SpinLock<T> {
             }
         }
     }
+}
+
+/// What the lock word holds while taken: the thread's id on hosts; devices
+/// never wait for the lock, so any non-zero value does.
+#[inline(always)]
+fn holder_id() -> usize {
+    #[cfg(feature = "std")]
+    return bias::thread_id();
+    #[cfg(not(feature = "std"))]
+    1
 }
 
 /// Exclusive access to the guarded value until dropped.
@@ -173,9 +176,8 @@ impl<T> Drop for Guard<'_, T> {
             if !self.locked {
                 return;
             }
-            self.lock.holder.store(0, Ordering::Relaxed);
         }
-        self.lock.locked.store(false, Ordering::Release);
+        self.lock.locked.store(0, Ordering::Release);
     }
 }
 
