@@ -96,7 +96,7 @@ impl Bias {
         let me = thread_id();
         match self.owner.load(Ordering::Relaxed) {
             0 => {
-                if membarrier::register() {
+                if membarrier::available() {
                     self.busy.store(true, Ordering::Relaxed);
                     self.owner.store(me, Ordering::Relaxed);
                     return true;
@@ -121,6 +121,12 @@ impl Bias {
         }
         false
     }
+}
+
+/// Registers the process for `membarrier` ahead of the first log call (see
+/// `membarrier::available`); called when a host logger is opened.
+pub(crate) fn prepare() {
+    membarrier::available();
 }
 
 /// An identifier of the calling thread, unique among live threads and never
@@ -163,6 +169,8 @@ pub(crate) fn thread_id() -> usize {
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod membarrier {
+    use core::sync::atomic::{AtomicU8, Ordering};
+
     // From <linux/membarrier.h>; the libc crate does not carry them.
     const CMD_GLOBAL: libc::c_long = 1;
     const CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
@@ -174,10 +182,26 @@ mod membarrier {
         unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0 as libc::c_long) == 0 }
     }
 
-    /// Registers this process for expedited barriers and checks that one
-    /// goes through (Linux 4.14+, and no seccomp filter refusing either).
-    pub(super) fn register() -> bool {
-        membarrier(CMD_REGISTER_PRIVATE_EXPEDITED) && membarrier(CMD_PRIVATE_EXPEDITED)
+    /// 0: not tried yet, 1: registered, 2: unavailable. A fork child
+    /// inherits the registration with the rest of the address space.
+    static STATE: AtomicU8 = AtomicU8::new(0);
+
+    /// Whether expedited barriers work in this process, registering it the
+    /// first time (Linux 4.14+, and no seccomp filter refusing either).
+    /// Registering costs ~3 us in a single-threaded process but 10-17 ms
+    /// (an RCU grace period) once other threads exist, which is why
+    /// [`super::prepare`] does it when a logger is opened.
+    pub(super) fn available() -> bool {
+        match STATE.load(Ordering::Relaxed) {
+            1 => true,
+            2 => false,
+            _ => {
+                let ok =
+                    membarrier(CMD_REGISTER_PRIVATE_EXPEDITED) && membarrier(CMD_PRIVATE_EXPEDITED);
+                STATE.store(if ok { 1 } else { 2 }, Ordering::Relaxed);
+                ok
+            }
+        }
     }
 
     /// A full memory barrier on every running thread of this process.
@@ -197,7 +221,7 @@ mod membarrier {
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 mod membarrier {
     /// No asymmetric barrier here: never bias.
-    pub(super) fn register() -> bool {
+    pub(super) fn available() -> bool {
         false
     }
 

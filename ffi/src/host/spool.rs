@@ -93,6 +93,7 @@ fn page_size() -> usize {
 /// Creates the spool file, formats its ring and pushes `RunStart`.
 pub(crate) fn create(p: &Params<'_>) -> Result<Created, String> {
     super::fork::note_logger_created();
+    super::bias::prepare();
     fs::create_dir_all(p.dir)
         .map_err(|e| format!("cannot create spool directory {}: {e}", p.dir.display()))?;
     // Absolute, so that staging still finds it if the program changes directory.
