@@ -276,7 +276,8 @@ runlog_status runlog_open(const struct runlog_options *options, runlog_logger **
 // ring is full it waits for room up to the logger's block timeout.
 //
 // Returns OK, or NULL_ARGUMENT, EMPTY_NAME, NAME_TOO_LONG, INVALID_UTF8,
-// FULL, CLOSED, BUSY (called from an ISR or signal handler that interrupted a runlog call). On failure nothing is written.
+// FULL, CLOSED, BUSY (called from an ISR or signal handler that interrupted
+// a runlog call on the same thread). On failure nothing is written.
 //
 // # Safety
 // `logger` must be NULL or a valid handle; `name` NULL or a NUL-terminated
@@ -353,8 +354,9 @@ runlog_status runlog_log_i64_list(runlog_logger *logger,
 // Not a hot-path call: it may allocate and, on hosts, do file I/O.
 //
 // Returns OK, or NULL_ARGUMENT, INVALID_UTF8, UNSAFE_PATH, FULL, CLOSED,
-// IO (staging failed), BUSY (called from an ISR or signal handler that interrupted a runlog call). On failure nothing reaches the store
-// (a partly sent artifact has no end record and is discarded).
+// IO (staging failed), BUSY (called from an ISR or signal handler that
+// interrupted a runlog call on the same thread). On failure nothing reaches
+// the store (a partly sent artifact has no end record and is discarded).
 //
 // # Safety
 // `logger` NULL or a valid handle; `artifact_path` NULL or NUL-terminated;
@@ -402,13 +404,13 @@ runlog_status runlog_flush(runlog_logger *logger, uint32_t timeout_ms);
 // freed.
 //
 // Returns OK; TIMEOUT (closed anyway, not everything committed yet);
-// CLOSED (already closed); NULL_ARGUMENT; BUSY (called from an ISR or signal handler that interrupted a runlog call). Thread-safe: calls
-// racing with close either complete before it or return CLOSED.
+// CLOSED (already closed); NULL_ARGUMENT; BUSY (called from an ISR or signal
+// handler that interrupted a runlog call on the same thread). Thread-safe:
+// calls racing with close either complete before it or return CLOSED.
 //
 // # Safety
 // `logger` must be NULL or a valid handle.
-runlog_status runlog_close(runlog_logger *logger,
-                           uint32_t timeout_ms);
+runlog_status runlog_close(runlog_logger *logger, uint32_t timeout_ms);
 
 // A static, NUL-terminated description of a status code.
 //
