@@ -101,9 +101,11 @@ fn tsv_field(s: &str) -> String {
     out
 }
 
-fn tsv(rows: &[Vec<String>]) -> String {
+/// Tab-separated values: the header line, then one line per row, every field escaped.
+fn tsv(header: &[&str], rows: &[Vec<String>]) -> String {
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
     let mut out = String::new();
-    for row in rows {
+    for row in std::iter::once(&header).chain(rows) {
         let fields: Vec<String> = row.iter().map(|f| tsv_field(f)).collect();
         out.push_str(&fields.join("\t"));
         out.push('\n');
@@ -173,16 +175,17 @@ pub fn runs(runs: &[RunSummary], format: Format) -> String {
     match format {
         Format::Json => json(&RunsDoc { runs }),
         Format::Tsv => {
-            let mut rows = vec![vec![
-                "run_id".to_string(),
-                "experiment".into(),
-                "status".into(),
-                "start_ms".into(),
-                "end_ms".into(),
-                "duration_ms".into(),
-                "metrics".into(),
-                "artifacts".into(),
-            ]];
+            let header = [
+                "run_id",
+                "experiment",
+                "status",
+                "start_ms",
+                "end_ms",
+                "duration_ms",
+                "metrics",
+                "artifacts",
+            ];
+            let mut rows = Vec::new();
             for r in runs {
                 rows.push(vec![
                     r.run_id.clone(),
@@ -195,7 +198,7 @@ pub fn runs(runs: &[RunSummary], format: Format) -> String {
                     r.artifact_count.to_string(),
                 ]);
             }
-            tsv(&rows)
+            tsv(&header, &rows)
         }
         Format::Table => {
             let rows: Vec<Vec<String>> = runs
@@ -300,15 +303,8 @@ pub fn info(info: &RunInfo, format: Format, layout: Layout) -> String {
 fn info_tsv(info: &RunInfo) -> String {
     let r = &info.run;
     let s = &r.summary;
-    let mut rows = vec![vec![
-        "section".to_string(),
-        "name".into(),
-        "kind".into(),
-        "count".into(),
-        "step".into(),
-        "size".into(),
-        "value".into(),
-    ]];
+    let header = ["section", "name", "kind", "count", "step", "size", "value"];
+    let mut rows = Vec::new();
     let mut field = |name: &str, value: String| {
         rows.push(vec![
             "run".into(),
@@ -384,7 +380,7 @@ fn info_tsv(info: &RunInfo) -> String {
             a.sha256.clone().unwrap_or_default(),
         ]);
     }
-    tsv(&rows)
+    tsv(&header, &rows)
 }
 
 fn info_table(info: &RunInfo, layout: Layout) -> String {
@@ -525,17 +521,11 @@ pub fn promoted(v: &AssetVersion, format: Format) -> String {
     let bytes: u64 = v.files.iter().map(|f| f.size).sum();
     match format {
         Format::Json => json(v),
-        Format::Tsv => tsv(&[
-            vec![
-                "name".into(),
-                "version".into(),
-                "run_id".into(),
-                "prefix".into(),
-                "files".into(),
-                "bytes".into(),
-                "location".into(),
+        Format::Tsv => tsv(
+            &[
+                "name", "version", "run_id", "prefix", "files", "bytes", "location",
             ],
-            vec![
+            &[vec![
                 v.name.clone(),
                 v.version.to_string(),
                 v.run_id.clone(),
@@ -543,8 +533,8 @@ pub fn promoted(v: &AssetVersion, format: Format) -> String {
                 v.files.len().to_string(),
                 bytes.to_string(),
                 v.location.clone().unwrap_or_default(),
-            ],
-        ]),
+            ]],
+        ),
         Format::Table => {
             let mut out = format!(
                 "promoted {} version {} from run {} ({}: {} file{}, {})\n",
@@ -569,16 +559,17 @@ pub fn assets(assets: &[Asset], format: Format) -> String {
     match format {
         Format::Json => json(&AssetsDoc { assets }),
         Format::Tsv => {
-            let mut rows = vec![vec![
-                "name".to_string(),
-                "version".into(),
-                "run_id".into(),
-                "prefix".into(),
-                "files".into(),
-                "bytes".into(),
-                "created_ms".into(),
-                "location".into(),
-            ]];
+            let header = [
+                "name",
+                "version",
+                "run_id",
+                "prefix",
+                "files",
+                "bytes",
+                "created_ms",
+                "location",
+            ];
+            let mut rows = Vec::new();
             for a in assets {
                 for v in &a.versions {
                     rows.push(vec![
@@ -593,7 +584,7 @@ pub fn assets(assets: &[Asset], format: Format) -> String {
                     ]);
                 }
             }
-            tsv(&rows)
+            tsv(&header, &rows)
         }
         Format::Table => {
             let mut rows = Vec::new();
