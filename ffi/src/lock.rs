@@ -91,12 +91,7 @@ impl<T> SpinLock<T> {
     #[cfg(feature = "std")]
     #[inline]
     pub(crate) fn lock(&self) -> Option<Guard<'_, T>> {
-        match self.bias.try_enter() {
-            Entry::Biased => return Some(self.biased_guard()),
-            Entry::Reentered => return None,
-            Entry::TakeLock => {}
-        }
-        if let Some(g) = self.try_lock_unbiased() {
+        if let Some(g) = self.try_lock() {
             return Some(g);
         }
         self.lock_slow()
@@ -105,26 +100,33 @@ impl<T> SpinLock<T> {
     #[cfg(feature = "std")]
     #[cold]
     fn lock_slow(&self) -> Option<Guard<'_, T>> {
-        // Only this thread ever stores its own id: seeing it means this
-        // thread holds the lock.
-        if self.locked.load(Ordering::Relaxed) == holder_id() {
+        // Only this thread ever stores its own id in either place: seeing it
+        // means this thread is inside already.
+        if self.locked.load(Ordering::Relaxed) == holder_id() || self.bias.entered_by_caller() {
             return None;
         }
         let mut spins = 0u32;
         loop {
             while self.locked.load(Ordering::Relaxed) != 0 {
-                if spins < 64 {
-                    core::hint::spin_loop();
-                    spins += 1;
-                } else {
-                    // The holder may be descheduled (2 cores, 8 threads): let it run.
-                    std::thread::yield_now();
-                }
+                backoff(&mut spins);
             }
             if let Some(g) = self.try_lock_unbiased() {
                 return Some(g);
             }
         }
+    }
+}
+
+/// One round of waiting for another thread: spin briefly, then yield, as the
+/// holder may be descheduled (2 cores, 8 threads): let it run.
+#[cfg(feature = "std")]
+#[inline]
+pub(crate) fn backoff(spins: &mut u32) {
+    if *spins < 64 {
+        core::hint::spin_loop();
+        *spins += 1;
+    } else {
+        std::thread::yield_now();
     }
 }
 

@@ -71,6 +71,13 @@ impl Bias {
         Entry::TakeLock
     }
 
+    /// Whether the calling thread is inside through the bias (or as the
+    /// owner that took the lock first).
+    #[cold]
+    pub(crate) fn entered_by_caller(&self) -> bool {
+        self.owner.load(Ordering::Relaxed) == thread_id() && self.busy.load(Ordering::Relaxed)
+    }
+
     /// Leaves after a successful [`Bias::try_enter`], publishing the
     /// owner's writes to whoever revokes next.
     #[inline(always)]
@@ -103,18 +110,12 @@ impl Bias {
                 }
                 self.revoked.store(true, Ordering::Relaxed);
             }
-            owner if owner == me => {}
             _ => {
                 self.revoked.store(true, Ordering::Relaxed);
                 membarrier::barrier();
                 let mut spins = 0u32;
                 while self.busy.load(Ordering::Acquire) {
-                    if spins < 64 {
-                        core::hint::spin_loop();
-                        spins += 1;
-                    } else {
-                        std::thread::yield_now();
-                    }
+                    crate::lock::backoff(&mut spins);
                 }
                 self.owner.store(0, Ordering::Relaxed);
             }
