@@ -559,11 +559,7 @@ impl RingFile {
         }
         if reads == 0 {
             if let Some(e) = corrupt {
-                self.broken = true;
-                eprintln!(
-                    "runlog: warning: {} is corrupted ({e}); it is left in place, not drained further",
-                    self.path.display()
-                );
+                self.mark_broken(e);
             }
             return Ok(0);
         }
@@ -589,13 +585,18 @@ impl RingFile {
             let _ = fs::remove_file(blob);
         }
         if let Some(e) = corrupt {
-            self.broken = true;
-            eprintln!(
-                "runlog: warning: {} is corrupted ({e}); it is left in place, not drained further",
-                self.path.display()
-            );
+            self.mark_broken(e);
         }
         Ok(reads as u64)
+    }
+
+    /// Stops draining a ring whose bytes are damaged; the file stays for inspection.
+    fn mark_broken(&mut self, e: impl std::fmt::Display) {
+        self.broken = true;
+        eprintln!(
+            "runlog: warning: {} is corrupted ({e}); it is left in place, not drained further",
+            self.path.display()
+        );
     }
 
     /// Checks a staged artifact file named by an untrusted record.
