@@ -180,6 +180,14 @@ readelf -S --wide "$work/debug/lib/librunlog.so.$version" | grep -q '\.debug_inf
 
 echo "== sizes (bytes)"
 out="${CARGO_TARGET_DIR:-$root/target}/release"
+# The smallest program that logs, linked with librunlog.a as cargo builds it
+# and as installed.
+printf '#include "runlog.h"\nint main(void) {\n  return runlog_log_f64(runlog_get_logger(), "x", 1.0, NULL) != RUNLOG_STATUS_OK;\n}\n' >"$work/minimal.c"
+cc -O2 -I"$prefix/include" "$work/minimal.c" "$out/librunlog.a" -lpthread -ldl -lm -o "$work/minimal-built"
+cc -O2 "$work/minimal.c" -o "$work/minimal" $(pkg-config --with-path="$lib/pkgconfig" --cflags runlog) \
+  "$lib/librunlog.a" $(pkg-config --with-path="$lib/pkgconfig" --libs-only-l --static runlog | sed 's/-lrunlog//')
+cc -O2 "$work/minimal.c" -o "$work/minimal-gc" $(pkg-config --with-path="$lib/pkgconfig" --cflags runlog) \
+  "$lib/librunlog.a" $(pkg-config --with-path="$lib/pkgconfig" --libs-only-l --static runlog | sed 's/-lrunlog//') -Wl,--gc-sections
 printf '%-45s %12s\n' \
   "librunlog.a as built (release, debug = 1)" "$(stat -c %s "$out/librunlog.a")" \
   "librunlog.a installed" "$(stat -c %s "$lib/librunlog.a")" \
@@ -189,5 +197,8 @@ printf '%-45s %12s\n' \
   "runlog installed" "$(stat -c %s "$prefix/bin/runlog")" \
   "train.c + librunlog.so (pkg-config)" "$(stat -c %s "$project/train")" \
   "train.c fully static (pkg-config --static)" "$(stat -c %s "$project/train_static")" \
-  "train.cpp + librunlog.a (CMake)" "$(stat -c %s "$project/build/train_static")"
+  "train.cpp + librunlog.a (CMake)" "$(stat -c %s "$project/build/train_static")" \
+  "minimal.c + librunlog.a as built" "$(stat -c %s "$work/minimal-built")" \
+  "minimal.c + librunlog.a installed" "$(stat -c %s "$work/minimal")" \
+  "minimal.c + librunlog.a installed, --gc-sections" "$(stat -c %s "$work/minimal-gc")"
 echo "test-install: all checks passed"
