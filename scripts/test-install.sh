@@ -93,26 +93,29 @@ soname=$(readelf -d "$lib/librunlog.so.$version" | sed -n 's/.*Library soname: \
 [ "$soname" = "librunlog.so.$major" ] || fail "SONAME is '$soname', expected librunlog.so.$major"
 echo "SONAME $soname"
 exported=$(nm -D --defined-only "$lib/librunlog.so.$version" | awk '{print $NF}')
-echo "$exported" | grep -qx runlog_get_logger || fail "runlog_get_logger is not exported"
+grep -qx runlog_get_logger <<<"$exported" || fail "runlog_get_logger is not exported"
 others=$(echo "$exported" | grep -v '^runlog_' || true)
 [ -z "$others" ] || fail "librunlog.so exports more than runlog_*: $others"
 echo "exports: $(echo "$exported" | wc -l) symbols, all runlog_*"
 for f in "$lib/librunlog.a" "$lib/librunlog.so.$version" "$prefix/bin/runlog"; do
-  if readelf -S --wide "$f" | grep -qE '\.debug_(info|line)'; then fail "$f carries debug info"; fi
+  if grep -qE '\.debug_(info|line)' <<<"$(readelf -S --wide "$f")"; then fail "$f carries debug info"; fi
 done
-[ "$(pkg-config --with-path="$lib/pkgconfig" --modversion runlog)" = "$version" ] || fail "runlog.pc version"
+pcfg() { PKG_CONFIG_PATH="$lib/pkgconfig" pkg-config "$@"; }
+[ "$(pcfg --modversion runlog)" = "$version" ] || fail "runlog.pc version"
+[ "$(echo $(pcfg --libs runlog))" = "-L$lib -Wl,-rpath,$lib -lrunlog" ] || fail "runlog.pc Libs: $(pcfg --libs runlog)"
+grep -q -- '-lrunlog.* -lpthread' <<<"$(pcfg --static --libs runlog)" || fail "runlog.pc Libs.private: $(pcfg --static --libs runlog)"
 
 echo "== programs: librunlog.so found through the rpath, the static ones need no librunlog.so"
-needs_so() { readelf -d "$1" | grep -q "NEEDED.*\[librunlog.so.$major\]"; }
+needs_so() { grep -q "NEEDED.*\[librunlog.so.$major\]" <<<"$(readelf -d "$1")"; }
 for exe in "$project/build/train" "$project/train"; do
   needs_so "$exe" || fail "$exe does not need librunlog.so.$major"
-  readelf -d "$exe" | grep -E 'R(UN)?PATH' | grep -q "$lib" || fail "$exe has no rpath to $lib"
-  ldd "$exe" | grep -q "librunlog.so.$major => $lib/librunlog.so.$major" || fail "$exe loads another librunlog: $(ldd "$exe")"
+  grep -qE "R(UN)?PATH.*\[$lib\]" <<<"$(readelf -d "$exe")" || fail "$exe has no rpath to $lib"
+  grep -q "librunlog.so.$major => $lib/librunlog.so.$major" <<<"$(ldd "$exe")" || fail "$exe loads another librunlog: $(ldd "$exe")"
 done
 for exe in "$project/build/train_static" "$project/train_static"; do
   if needs_so "$exe"; then fail "$exe needs librunlog.so"; fi
 done
-if readelf -l "$project/train_static" | grep -q INTERP; then fail "pkg-config --static did not link a static program"; fi
+if grep -q INTERP <<<"$(readelf -l "$project/train_static")"; then fail "pkg-config --static did not link a static program"; fi
 
 echo "== history: four runs, each program's metrics and artifacts"
 (cd "$project" && "$prefix/bin/runlog" history list -o json) >"$work/list.json"
@@ -172,11 +175,11 @@ find_runlog "$work/v-moved" "$work/moved" "" || fail "moved prefix: $(cat "$work
 grep -q "runlog at $work/moved/lib/librunlog.so.$version" "$work/v-moved/log" || fail "moved prefix: $(cat "$work/v-moved/log")"
 rm "$work/moved/lib/librunlog.a"
 if find_runlog "$work/v-broken" "$work/moved" ""; then fail "a prefix without librunlog.a was accepted"; fi
-tr -s ' \n' ' ' <"$work/v-broken/log" | grep -q "lacks lib/librunlog.a" || fail "no clear message: $(cat "$work/v-broken/log")"
+grep -q "lacks lib/librunlog.a" <<<"$(tr -s ' \n' ' ' <"$work/v-broken/log")" || fail "no clear message: $(cat "$work/v-broken/log")"
 
 echo "== install.sh --keep-debug keeps the build's debug info"
 scripts/install.sh --prefix "$work/debug" --keep-debug >/dev/null
-readelf -S --wide "$work/debug/lib/librunlog.so.$version" | grep -q '\.debug_info' || fail "--keep-debug stripped librunlog.so"
+grep -q '\.debug_info' <<<"$(readelf -S --wide "$work/debug/lib/librunlog.so.$version")" || fail "--keep-debug stripped librunlog.so"
 
 echo "== sizes (bytes)"
 out="${CARGO_TARGET_DIR:-$root/target}/release"
@@ -184,10 +187,10 @@ out="${CARGO_TARGET_DIR:-$root/target}/release"
 # and as installed.
 printf '#include "runlog.h"\nint main(void) {\n  return runlog_log_f64(runlog_get_logger(), "x", 1.0, NULL) != RUNLOG_STATUS_OK;\n}\n' >"$work/minimal.c"
 cc -O2 -I"$prefix/include" "$work/minimal.c" "$out/librunlog.a" -lpthread -ldl -lm -o "$work/minimal-built"
-cc -O2 "$work/minimal.c" -o "$work/minimal" $(pkg-config --with-path="$lib/pkgconfig" --cflags runlog) \
-  "$lib/librunlog.a" $(pkg-config --with-path="$lib/pkgconfig" --libs-only-l --static runlog | sed 's/-lrunlog//')
-cc -O2 "$work/minimal.c" -o "$work/minimal-gc" $(pkg-config --with-path="$lib/pkgconfig" --cflags runlog) \
-  "$lib/librunlog.a" $(pkg-config --with-path="$lib/pkgconfig" --libs-only-l --static runlog | sed 's/-lrunlog//') -Wl,--gc-sections
+cc -O2 "$work/minimal.c" -o "$work/minimal" $(pcfg --cflags runlog) \
+  "$lib/librunlog.a" $(pcfg --libs-only-l --static runlog | sed 's/-lrunlog//')
+cc -O2 "$work/minimal.c" -o "$work/minimal-gc" $(pcfg --cflags runlog) \
+  "$lib/librunlog.a" $(pcfg --libs-only-l --static runlog | sed 's/-lrunlog//') -Wl,--gc-sections
 printf '%-45s %12s\n' \
   "librunlog.a as built (release, debug = 1)" "$(stat -c %s "$out/librunlog.a")" \
   "librunlog.a installed" "$(stat -c %s "$lib/librunlog.a")" \
