@@ -11,7 +11,9 @@
  * RUNLOG_EXPERIMENT and uploads what it logs), or alone: it then writes into
  * .runlog/spool/ and a later `runlog drain` uploads it.
  *
- * Build: cc -std=c11 -Iinclude examples/train.c target/release/librunlog.a -lpthread -ldl -lm
+ * Build, against an install (scripts/install.sh; README.md, "Use runlog in your project"):
+ *   cc -std=c11 examples/train.c -o train $(pkg-config --cflags --libs runlog) -lm
+ * or in this repository: cc -std=c11 -Iinclude examples/train.c target/release/librunlog.a -lpthread -ldl -lm
  */
 #include <errno.h>
 #include <math.h>

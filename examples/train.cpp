@@ -6,7 +6,10 @@
 // Run it under `runlog run -- ./train_cpp`, or alone (it then writes into
 // .runlog/spool/ for a later `runlog drain`).
 //
-// Build: c++ -std=c++17 -Iinclude examples/train.cpp target/release/librunlog.a -lpthread -ldl
+// Build, against an install (scripts/install.sh; README.md, "Use runlog in your project"):
+//   c++ -std=c++17 examples/train.cpp -o train_cpp $(pkg-config --cflags --libs runlog)
+// (or with CMake, as examples/cmake/ does), or in this repository:
+//   c++ -std=c++17 -Iinclude examples/train.cpp target/release/librunlog.a -lpthread -ldl -lm
 #include <cmath>
 #include <cstdio>
 #include <filesystem>

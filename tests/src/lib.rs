@@ -51,9 +51,25 @@ pub fn ffi_lib_dir(profile: &str) -> PathBuf {
         }
         let status = cmd.status().expect("run cargo build -p runlog-ffi");
         assert!(status.success(), "cargo build -p runlog-ffi failed");
-        target_dir().join(profile)
+        let dir = target_dir().join(profile);
+        link_soname(&dir);
+        dir
     })
     .clone()
+}
+
+/// Gives `dir/librunlog.so` the name a program linked with `-lrunlog` asks
+/// for at run time: its SONAME `librunlog.so.MAJOR` (set by `ffi/build.rs`;
+/// an install makes the same link, see `scripts/install.sh`).
+fn link_soname(dir: &Path) {
+    let soname = dir.join(concat!("librunlog.so.", env!("CARGO_PKG_VERSION_MAJOR")));
+    if std::fs::symlink_metadata(&soname).is_err() {
+        match std::os::unix::fs::symlink("librunlog.so", &soname) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => panic!("cannot link {}: {e}", soname.display()),
+        }
+    }
 }
 
 /// Which compiler and standard a test program uses.
