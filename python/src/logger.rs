@@ -337,8 +337,10 @@ impl Logger {
         let h = self.handle;
         // SAFETY: a valid handle.
         let status = py.detach(|| unsafe { c::runlog_close(h.ptr(), DEFAULT_TIMEOUT.as_millis() as u32) });
+        // Leaving the block is not an error when no uploader is draining
+        // (TIMEOUT): everything stays in the spool for a later `runlog drain`.
         match status {
-            RUNLOG_STATUS_OK | runlog::status::RUNLOG_STATUS_CLOSED => Ok(()),
+            RUNLOG_STATUS_OK | RUNLOG_STATUS_TIMEOUT | runlog::status::RUNLOG_STATUS_CLOSED => Ok(()),
             s => check(py, s),
         }
     }
