@@ -156,9 +156,10 @@ fn sequence(seq: &Bound<'_, PySequence>) -> PyResult<Numbers<'static>> {
     let len = seq.len()?;
     let mut ints: Vec<i64> = Vec::with_capacity(len);
     let mut floats: Option<Vec<f64>> = None;
-    // Index by index: a list another thread shortens meanwhile ends the loop early, safely.
+    // Index by index, bounds-checked by Python: an element's `__index__` or
+    // `__float__` may change the list; that is refused, never read past.
     for i in 0..len {
-        let Ok(item) = seq.get_item(i) else { break };
+        let item = seq.get_item(i).map_err(|e| changed(py, e))?;
         let n = if item.is_instance_of::<PyString>() {
             Err(not_a_number(&item))
         } else {
@@ -187,8 +188,24 @@ fn sequence(seq: &Bound<'_, PySequence>) -> PyResult<Numbers<'static>> {
             }
         }
     }
+    if seq.len()? != len {
+        return Err(error(
+            py,
+            RUNLOG_STATUS_INVALID_ARGUMENT,
+            "the list changed size while it was being read",
+        ));
+    }
     Ok(match floats {
         Some(f) => Numbers::F64(Cow::Owned(f)),
         None => Numbers::I64(Cow::Owned(ints)),
     })
+}
+
+fn changed(py: Python<'_>, cause: PyErr) -> PyErr {
+    error_from(
+        py,
+        RUNLOG_STATUS_INVALID_ARGUMENT,
+        "the list changed size while it was being read",
+        cause,
+    )
 }
