@@ -213,5 +213,8 @@ fn in_place(arr: &Bound<'_, PyAny>, float: bool) -> PyResult<Option<(usize, usiz
     let ptr: usize = data.get_item(0)?.extract()?;
     let len: usize = shape.get_item(0)?.extract()?;
     let aligned = ptr % 8 == 0;
-    Ok((typestr == want && contiguous && shape.len() == 1 && (aligned || len == 0)).then_some((ptr, len)))
+    Ok(
+        (typestr == want && contiguous && shape.len() == 1 && (aligned || len == 0))
+            .then_some((ptr, len)),
+    )
 }

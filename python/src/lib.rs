@@ -58,8 +58,12 @@ fn open(
     ring_capacity: Option<&Bound<'_, PyAny>>,
     full_timeout_ms: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Logger> {
-    let spool_dir = some(spool_dir).map(|p| fs_path(&p, "spool_dir")).transpose()?;
-    let run_id = some(run_id).map(|s| owned_c_string(&s, "run_id")).transpose()?;
+    let spool_dir = some(spool_dir)
+        .map(|p| fs_path(&p, "spool_dir"))
+        .transpose()?;
+    let run_id = some(run_id)
+        .map(|s| owned_c_string(&s, "run_id"))
+        .transpose()?;
     let experiment = some(experiment)
         .map(|s| owned_c_string(&s, "experiment"))
         .transpose()?;
@@ -91,7 +95,8 @@ fn open(
     // the call; `ptr` is a valid out-pointer.
     let status = unsafe { runlog_open(&options, &mut ptr) };
     check(py, status)?;
-    let handle = Handle::new(ptr).ok_or_else(|| error(py, RUNLOG_STATUS_IO, "runlog_open gave NULL"))?;
+    let handle =
+        Handle::new(ptr).ok_or_else(|| error(py, RUNLOG_STATUS_IO, "runlog_open gave NULL"))?;
     Ok(Logger::new(handle, true))
 }
 
@@ -114,7 +119,10 @@ fn status_names() -> Vec<(String, u32)> {
         .map_while(runlog_status::from_u32)
         .map(|s| {
             let name = format!("{s:?}");
-            let short = name.strip_prefix("RUNLOG_STATUS_").unwrap_or(&name).to_owned();
+            let short = name
+                .strip_prefix("RUNLOG_STATUS_")
+                .unwrap_or(&name)
+                .to_owned();
             (short, s as u32)
         })
         .collect()

@@ -106,7 +106,9 @@ fn timeout(py: Python<'_>, t: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Dura
             RUNLOG_STATUS_INVALID_ARGUMENT,
             format!(
                 "timeout must be None or a number of seconds >= 0, not {}",
-                t.repr().map(|r| r.to_string()).unwrap_or_else(|_| type_name(t))
+                t.repr()
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|_| type_name(t))
             ),
         ));
     }
@@ -251,7 +253,11 @@ impl Logger {
             copied = b.to_vec();
             &copied
         } else if content.is_instance_of::<PyMemoryView>() {
-            copied = content.call_method0("tobytes")?.cast::<PyBytes>()?.as_bytes().to_vec();
+            copied = content
+                .call_method0("tobytes")?
+                .cast::<PyBytes>()?
+                .as_bytes()
+                .to_vec();
             &copied
         } else {
             return Err(error(
@@ -269,7 +275,13 @@ impl Logger {
         // both borrowed from objects kept alive by this frame (immutable
         // `str`/`bytes`, or our own copy).
         let status = py.detach(|| unsafe {
-            c::runlog_upload(h.ptr(), path.as_ptr(), data.as_ptr().cast(), data.len(), &mut ticket)
+            c::runlog_upload(
+                h.ptr(),
+                path.as_ptr(),
+                data.as_ptr().cast(),
+                data.len(),
+                &mut ticket,
+            )
         });
         check(py, status)?;
         Ok(Pending::new(slf, ticket))
@@ -336,11 +348,14 @@ impl Logger {
     fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
         let h = self.handle;
         // SAFETY: a valid handle.
-        let status = py.detach(|| unsafe { c::runlog_close(h.ptr(), DEFAULT_TIMEOUT.as_millis() as u32) });
+        let status =
+            py.detach(|| unsafe { c::runlog_close(h.ptr(), DEFAULT_TIMEOUT.as_millis() as u32) });
         // Leaving the block is not an error when no uploader is draining
         // (TIMEOUT): everything stays in the spool for a later `runlog drain`.
         match status {
-            RUNLOG_STATUS_OK | RUNLOG_STATUS_TIMEOUT | runlog::status::RUNLOG_STATUS_CLOSED => Ok(()),
+            RUNLOG_STATUS_OK | RUNLOG_STATUS_TIMEOUT | runlog::status::RUNLOG_STATUS_CLOSED => {
+                Ok(())
+            }
             s => check(py, s),
         }
     }
@@ -379,9 +394,11 @@ fn param_text(value: &Bound<'_, PyAny>) -> PyResult<std::ffi::CString> {
         return Err(error(
             py,
             RUNLOG_STATUS_INVALID_ARGUMENT,
-            format!("a param or tag value must be a str or a number, not {}", type_name(value)),
+            format!(
+                "a param or tag value must be a str or a number, not {}",
+                type_name(value)
+            ),
         ));
     };
     Ok(borrow_c_str(&s, "value")?.to_owned())
 }
-

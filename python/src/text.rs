@@ -14,8 +14,10 @@ extern "C" {
     // Part of the stable ABI from CPython 3.10, and exported with this same
     // signature by every CPython 3.x, 3.9 included; PyO3 declares it only
     // for 3.10+ under abi3, so the abi3-py39 build declares it here.
-    fn PyUnicode_AsUTF8AndSize(unicode: *mut ffi::PyObject, size: *mut ffi::Py_ssize_t)
-        -> *const c_char;
+    fn PyUnicode_AsUTF8AndSize(
+        unicode: *mut ffi::PyObject,
+        size: *mut ffi::Py_ssize_t,
+    ) -> *const c_char;
 }
 
 /// The UTF-8 text of `s`, borrowed from the str object, with the NUL that

@@ -123,7 +123,10 @@ pub(crate) fn number(obj: &Bound<'_, PyAny>) -> PyResult<Number> {
             error_from(
                 py,
                 RUNLOG_STATUS_INVALID_ARGUMENT,
-                format!("{}.__index__ failed or does not fit in 64 bits", type_name(obj)),
+                format!(
+                    "{}.__index__ failed or does not fit in 64 bits",
+                    type_name(obj)
+                ),
                 e,
             )
         });
@@ -145,7 +148,10 @@ fn not_a_number(obj: &Bound<'_, PyAny>) -> PyErr {
     error(
         obj.py(),
         RUNLOG_STATUS_INVALID_ARGUMENT,
-        format!("cannot log a value of type {}: expected {EXPECTED}", type_name(obj)),
+        format!(
+            "cannot log a value of type {}: expected {EXPECTED}",
+            type_name(obj)
+        ),
     )
 }
 
