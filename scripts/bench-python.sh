@@ -40,5 +40,5 @@ echo "== machine: $(nproc) cores, $(uname -m), load $(cut -d' ' -f1-3 /proc/load
 bench="${MLFLOW_CLIENT_BENCH:-bench/mlflow_client_bench.py}"
 if [ -f "$bench" ]; then
   echo "== $bench (the shared MLflow peer script, same server)"
-  "$py" "$bench" "http://127.0.0.1:$port" 300
+  "$py" "$bench" "http://127.0.0.1:$port" 100
 fi
