@@ -24,7 +24,7 @@ import runlog
 N_RUNLOG = 200_000
 BATCH = 1_000
 N_BATCHES = 300
-N_ASYNC = 5_000
+N_ASYNC = 2_000
 N_SYNC = 100
 
 

@@ -6,7 +6,7 @@ use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyFloat, PyMemoryView, PyString};
 use runlog::logger as c;
 use runlog::status::{
     runlog_status, RUNLOG_STATUS_INVALID_ARGUMENT, RUNLOG_STATUS_OK, RUNLOG_STATUS_TIMEOUT,
@@ -185,6 +185,15 @@ impl Logger {
         step: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Pending> {
         let name = borrow_c_str(expect_str(name, "name")?, "name")?;
+        if step.is_none() {
+            // The hot case, `log("loss", 0.5)`: one type check, no classification.
+            if let Ok(v) = value.cast_exact::<PyFloat>() {
+                let (h, n, v) = (slf.get().handle.ptr(), name.as_ptr(), v.value());
+                // SAFETY: a valid handle, a NUL-terminated name borrowed for
+                // the call, a valid out-pointer.
+                return pending(slf, |t| unsafe { c::runlog_log_f64(h, n, v, t) });
+            }
+        }
         let held = hold(value)?;
         let value = held.value()?;
         if let Some(step) = step.filter(|s| !s.is_none()) {
