@@ -24,7 +24,15 @@ setsid "$py" -m mlflow server --host 127.0.0.1 --port "$port" \
   --backend-store-uri "sqlite:///$tmp/mlflow.db" --default-artifact-root "$tmp/artifacts" \
   >"$tmp/server.log" 2>&1 &
 server=$!
-trap 'kill -- -"$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+stop_server() {
+  # mlflow server (uvicorn, huey workers) can take long to stop on TERM: KILL after 10 s.
+  kill -- -"$server" 2>/dev/null || true
+  for _ in $(seq 1 20); do kill -0 "$server" 2>/dev/null || break; sleep 0.5; done
+  kill -KILL -- -"$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap stop_server EXIT
 up=""
 for _ in $(seq 1 240); do
   if "$py" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/health')" 2>/dev/null; then
