@@ -190,3 +190,24 @@ def test_param(tmp_path):
 def test_tag(tmp_path):
     with runlog.open(spool_dir=tmp_path) as logger:
         logger.set_tag("team", "vision")
+
+
+def test_threads_share_one_logger(cli):
+    """Four Python threads logging through one logger: every record arrives."""
+    import threading
+
+    def calls(log):
+        def work(k):
+            for i in range(2_000):
+                log.log(f"thread {k}", i)
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    info_metrics = logged(cli, calls, run_id="threads")
+    assert info_metrics == {f"thread {k}": ("int", 1_999) for k in range(4)}
+    counts = {m["name"]: m["count"] for m in cli.info("threads")["metrics"]}
+    assert counts == {f"thread {k}": 2_000 for k in range(4)}
