@@ -56,6 +56,12 @@ pub struct Logger {
 }
 
 impl Logger {
+    /// The C handle.
+    #[cfg_attr(not(feature = "c-training-calls"), allow(dead_code))]
+    pub(crate) fn handle_ptr(&self) -> *mut runlog_logger {
+        self.handle.ptr()
+    }
+
     /// A Python object for `handle`.
     pub(crate) fn new(handle: Handle, owned: bool) -> Self {
         Logger { handle, owned }
@@ -80,7 +86,7 @@ pub struct Pending {
 }
 
 /// Calls `f` with a ticket out-pointer; `Pending` on OK, else `runlog.Error`.
-fn pending(
+pub(crate) fn pending(
     slf: &Bound<'_, Logger>,
     f: impl FnOnce(*mut runlog_ticket) -> runlog_status,
 ) -> PyResult<Pending> {
