@@ -19,7 +19,7 @@ cargo test --workspace --release
 # Each part's extra checks (bare-metal builds, fuzzing, QEMU, footprint); the
 # scripts skip what the workspace run above already covered.
 export RUNLOG_TEST_ALL=1
-for area in core ffi uploader history serve firmware install; do
+for area in core ffi uploader history serve firmware install python; do
   if [ -x "scripts/test-$area.sh" ]; then
     step "$area"
     "scripts/test-$area.sh"

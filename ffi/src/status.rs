@@ -51,7 +51,9 @@ impl runlog_status {
         status_cstr(Some(self)).to_str().unwrap_or("")
     }
 
-    fn from_u32(code: u32) -> Option<Self> {
+    /// The status with numeric value `code`, if there is one (bindings use it
+    /// to list every status without repeating the table).
+    pub fn from_u32(code: u32) -> Option<Self> {
         const ALL: [runlog_status; 16] = [
             RUNLOG_STATUS_OK,
             RUNLOG_STATUS_NULL_ARGUMENT,
