@@ -16,7 +16,6 @@
 use crate::metric_wire;
 use crate::record::{Metric, Name, Record, RunStart, RunStatus, Value};
 use crate::skim::put_varint;
-#[cfg(not(target_os = "none"))]
 use crate::skim::MAX_VARINT_LEN;
 use crate::wire::WireError;
 
@@ -35,35 +34,21 @@ mod tag {
 }
 
 /// Encodes `record` at the start of `buf`; returns the encoded length.
+///
+/// One writer with a `match` over every kind (the Rust firmware sends them
+/// all through here): the `encode_*` functions below share its field
+/// writers, so a caller of only those links only their kinds.
 pub(crate) fn record(record: &Record<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
-    match *record {
-        Record::Metric(ref m) => encode_metric(m, buf),
-        Record::NameDef { id, name } => encode_name_def(id, name, buf),
-        Record::RunStart(ref s) => encode_run_start(s, buf),
-        Record::RunEnd { status, time_ms } => encode_run_end(status, time_ms, buf),
-        Record::ArtifactBegin { id, path, len } => encode_artifact_begin(id, path, len, buf),
-        Record::ArtifactChunk { id, offset, data } => {
-            encode_artifact_chunk(id, offset, data.0, buf)
+    #[cfg(not(target_os = "none"))]
+    if let Record::Metric(m) = record {
+        if let Some(n) = scalar_metric(m, buf) {
+            return Ok(n);
         }
-        Record::ArtifactEnd { id, crc32 } => encode_artifact_end(id, crc32, buf),
-        Record::ArtifactFile {
-            path,
-            file,
-            len,
-            crc32,
-        } => write(buf, |o| {
-            o.tag(tag::ARTIFACT_FILE);
-            o.string(path.as_bytes());
-            o.string(file.as_bytes());
-            o.varint(len);
-            o.varint(u64::from(crc32))
-        }),
-        Record::Dropped { count } => encode_dropped(count, buf),
     }
+    write(buf, |o| o.record(record))
 }
 
 /// Encodes a `Record::Metric` at the start of `buf`; returns its length.
-#[inline]
 pub fn encode_metric(m: &Metric<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
     #[cfg(not(target_os = "none"))]
     if let Some(n) = scalar_metric(m, buf) {
@@ -82,21 +67,12 @@ pub fn metric_len(m: &Metric<'_>) -> usize {
 
 /// Encodes a `Record::NameDef`.
 pub fn encode_name_def(id: u16, name: &str, buf: &mut [u8]) -> Result<usize, WireError> {
-    write(buf, |o| {
-        o.tag(tag::NAME_DEF);
-        o.varint(u64::from(id));
-        o.string(name.as_bytes())
-    })
+    write(buf, |o| o.name_def(id, name))
 }
 
 /// Encodes a `Record::RunStart`.
 pub fn encode_run_start(s: &RunStart<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
-    write(buf, |o| {
-        o.tag(tag::RUN_START);
-        o.string(s.run_id.as_bytes());
-        o.string(s.experiment.as_bytes());
-        o.opt(s.time_ms)
-    })
+    write(buf, |o| o.run_start(s))
 }
 
 /// Encodes a `Record::RunEnd`.
@@ -105,15 +81,7 @@ pub fn encode_run_end(
     time_ms: Option<u64>,
     buf: &mut [u8],
 ) -> Result<usize, WireError> {
-    write(buf, |o| {
-        o.tag(tag::RUN_END);
-        o.tag(match status {
-            RunStatus::Finished => 0,
-            RunStatus::Failed => 1,
-            RunStatus::Killed => 2,
-        });
-        o.opt(time_ms)
-    })
+    write(buf, |o| o.run_end(status, time_ms))
 }
 
 /// Encodes a `Record::ArtifactBegin`.
@@ -123,12 +91,7 @@ pub fn encode_artifact_begin(
     len: u64,
     buf: &mut [u8],
 ) -> Result<usize, WireError> {
-    write(buf, |o| {
-        o.tag(tag::ARTIFACT_BEGIN);
-        o.varint(u64::from(id));
-        o.string(path.as_bytes());
-        o.varint(len)
-    })
+    write(buf, |o| o.artifact_begin(id, path, len))
 }
 
 /// Encodes a `Record::ArtifactChunk`.
@@ -138,29 +101,17 @@ pub fn encode_artifact_chunk(
     data: &[u8],
     buf: &mut [u8],
 ) -> Result<usize, WireError> {
-    write(buf, |o| {
-        o.tag(tag::ARTIFACT_CHUNK);
-        o.varint(u64::from(id));
-        o.varint(offset);
-        o.string(data)
-    })
+    write(buf, |o| o.artifact_chunk(id, offset, data))
 }
 
 /// Encodes a `Record::ArtifactEnd`.
 pub fn encode_artifact_end(id: u32, crc32: u32, buf: &mut [u8]) -> Result<usize, WireError> {
-    write(buf, |o| {
-        o.tag(tag::ARTIFACT_END);
-        o.varint(u64::from(id));
-        o.varint(u64::from(crc32))
-    })
+    write(buf, |o| o.artifact_end(id, crc32))
 }
 
 /// Encodes a `Record::Dropped`.
 pub fn encode_dropped(count: u32, buf: &mut [u8]) -> Result<usize, WireError> {
-    write(buf, |o| {
-        o.tag(tag::DROPPED);
-        o.varint(u64::from(count))
-    })
+    write(buf, |o| o.dropped(count))
 }
 
 /// Runs a writer over `buf`: the length written, or `BufferFull`.
@@ -218,11 +169,6 @@ fn scalar_metric(m: &Metric<'_>, buf: &mut [u8]) -> Option<usize> {
     Some(at)
 }
 
-/// Bytes of `v` as a varint.
-fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
-}
-
 /// A writer that notes overflow instead of failing at each write: one check
 /// at the end instead of a branch after every field keeps the code small.
 /// `len` keeps counting past the end of `buf`, so an empty buffer sizes a
@@ -251,8 +197,28 @@ impl Out<'_> {
         self.len = end;
     }
 
+    /// One byte, stored directly: a `memcpy` call per byte costs a
+    /// Cortex-M4 about 40 instructions, and a metric writes three of them.
     fn tag(&mut self, byte: u8) {
-        self.bytes(&[byte]);
+        match self.buf.get_mut(self.len) {
+            Some(dst) if !self.full => *dst = byte,
+            _ => self.full = true,
+        }
+        self.len = self.len.saturating_add(1);
+    }
+
+    /// Eight bytes (an `f64`), stored without a `memcpy` call for the same reason.
+    fn word8(&mut self, bytes: [u8; 8]) {
+        let end = self.len.saturating_add(8);
+        let dst = self
+            .buf
+            .get_mut(self.len..end)
+            .and_then(|d| <&mut [u8; 8]>::try_from(d).ok());
+        match dst {
+            Some(dst) if !self.full => *dst = bytes,
+            _ => self.full = true,
+        }
+        self.len = end;
     }
 
     fn varint(&mut self, v: u64) {
@@ -264,8 +230,10 @@ impl Out<'_> {
         match written {
             Some(n) => self.len += n,
             None => {
+                // Still count it (sizing): its length, from the same writer.
                 self.full = true;
-                self.len = self.len.saturating_add(varint_len(v));
+                let n = put_varint(v, &mut [0; MAX_VARINT_LEN]).unwrap_or(MAX_VARINT_LEN);
+                self.len = self.len.saturating_add(n);
             }
         }
     }
@@ -283,6 +251,80 @@ impl Out<'_> {
         }
     }
 
+    /// Every kind; each arm is the writer its `encode_*` function uses.
+    fn record(&mut self, record: &Record<'_>) {
+        match *record {
+            Record::Metric(ref m) => self.metric(m),
+            Record::NameDef { id, name } => self.name_def(id, name),
+            Record::RunStart(ref s) => self.run_start(s),
+            Record::RunEnd { status, time_ms } => self.run_end(status, time_ms),
+            Record::ArtifactBegin { id, path, len } => self.artifact_begin(id, path, len),
+            Record::ArtifactChunk { id, offset, data } => self.artifact_chunk(id, offset, data.0),
+            Record::ArtifactEnd { id, crc32 } => self.artifact_end(id, crc32),
+            Record::ArtifactFile {
+                path,
+                file,
+                len,
+                crc32,
+            } => {
+                self.tag(tag::ARTIFACT_FILE);
+                self.string(path.as_bytes());
+                self.string(file.as_bytes());
+                self.varint(len);
+                self.varint(u64::from(crc32))
+            }
+            Record::Dropped { count } => self.dropped(count),
+        }
+    }
+
+    fn name_def(&mut self, id: u16, name: &str) {
+        self.tag(tag::NAME_DEF);
+        self.varint(u64::from(id));
+        self.string(name.as_bytes())
+    }
+
+    fn run_start(&mut self, s: &RunStart<'_>) {
+        self.tag(tag::RUN_START);
+        self.string(s.run_id.as_bytes());
+        self.string(s.experiment.as_bytes());
+        self.opt(s.time_ms)
+    }
+
+    fn run_end(&mut self, status: RunStatus, time_ms: Option<u64>) {
+        self.tag(tag::RUN_END);
+        self.tag(match status {
+            RunStatus::Finished => 0,
+            RunStatus::Failed => 1,
+            RunStatus::Killed => 2,
+        });
+        self.opt(time_ms)
+    }
+
+    fn artifact_begin(&mut self, id: u32, path: &str, len: u64) {
+        self.tag(tag::ARTIFACT_BEGIN);
+        self.varint(u64::from(id));
+        self.string(path.as_bytes());
+        self.varint(len)
+    }
+
+    fn artifact_chunk(&mut self, id: u32, offset: u64, data: &[u8]) {
+        self.tag(tag::ARTIFACT_CHUNK);
+        self.varint(u64::from(id));
+        self.varint(offset);
+        self.string(data)
+    }
+
+    fn artifact_end(&mut self, id: u32, crc32: u32) {
+        self.tag(tag::ARTIFACT_END);
+        self.varint(u64::from(id));
+        self.varint(u64::from(crc32))
+    }
+
+    fn dropped(&mut self, count: u32) {
+        self.tag(tag::DROPPED);
+        self.varint(u64::from(count))
+    }
+
     fn metric(&mut self, m: &Metric<'_>) {
         self.tag(tag::METRIC);
         self.tag(metric_wire::head(m));
@@ -293,7 +335,7 @@ impl Out<'_> {
         match m.value {
             // Zigzag, as postcard encodes signed integers.
             Value::I64(v) => self.varint(((v << 1) ^ (v >> 63)) as u64),
-            Value::F64(v) => self.bytes(&v.to_le_bytes()),
+            Value::F64(v) => self.word8(v.to_le_bytes()),
             Value::Str(v) => self.string(v.as_bytes()),
             // A byte string: eight little-endian bytes per element.
             Value::F64List(l) => self.string(l.as_le_bytes()),
