@@ -282,12 +282,13 @@ impl runlog_logger {
         ticket: *mut runlog_ticket,
         too_long: runlog_status,
     ) -> runlog_status {
-        // Sized by the encoder itself, with the longest time a host adds.
+        // Sized by the encoder itself, with the longest time if `log` adds
+        // one (hosts); device records carry none, so their limit is exact.
         let probe = Metric {
             name: Name::Text(name),
             value,
             step: None,
-            time_ms: Some(u64::MAX),
+            time_ms: self.now_ms().map(|_| u64::MAX),
         };
         match wire::metric_len(&probe) {
             n if n <= self.max_record => self.log(name, value, ticket),

@@ -76,10 +76,8 @@ fn static_logger(buf: &mut Vec<u8>) -> *mut runlog_logger {
     l
 }
 
-#[test]
-fn the_longest_list_that_fits_is_accepted_and_one_more_element_is_refused() {
-    let mut buf = Vec::new();
-    let l = static_logger(&mut buf);
+/// Logs ever longer f64 lists, checking each arrives; the longest accepted.
+fn longest_list(l: *mut runlog_logger) -> usize {
     let values: Vec<f64> = (0..1024).map(|i| f64::from(i) * 0.5 - 3.0).collect();
     let mut longest = None;
     for n in 0..values.len() {
@@ -102,6 +100,11 @@ fn the_longest_list_that_fits_is_accepted_and_one_more_element_is_refused() {
     }
     let longest = longest.expect("some list is too long for a minimal static ring");
     assert!(longest > 8, "only {longest} values fit");
+    check_logger_still_works(l, &values);
+    longest
+}
+
+fn check_logger_still_works(l: *mut runlog_logger, values: &[f64]) {
     // After the refusal the logger still works and nothing was written for it.
     let mut ticket = 0;
     // SAFETY: as above.
@@ -112,10 +115,8 @@ fn the_longest_list_that_fits_is_accepted_and_one_more_element_is_refused() {
     assert_eq!(got[0].0, ticket);
 }
 
-#[test]
-fn the_longest_string_that_fits_is_accepted_and_one_more_byte_is_refused() {
-    let mut buf = Vec::new();
-    let l = static_logger(&mut buf);
+/// Logs ever longer strings, checking each arrives; the longest accepted.
+fn longest_string(l: *mut runlog_logger) -> usize {
     let mut refused = None;
     for n in 0..4096usize {
         let text = std::ffi::CString::new("é".repeat(n / 2) + &"x".repeat(n % 2)).unwrap();
@@ -133,5 +134,50 @@ fn the_longest_string_that_fits_is_accepted_and_one_more_byte_is_refused() {
         let want: Vec<u64> = text.as_bytes().iter().map(|&b| u64::from(b)).collect();
         assert_eq!(got[0].1, want, "string of {n} bytes arrives intact");
     }
-    assert!(refused.expect("some string is too long") > 16);
+    let refused = refused.expect("some string is too long");
+    assert!(refused > 16);
+    refused - 1
+}
+
+#[test]
+fn the_longest_list_that_fits_is_accepted_and_one_more_element_is_refused() {
+    let mut buf = Vec::new();
+    longest_list(static_logger(&mut buf));
+}
+
+#[test]
+fn the_longest_string_that_fits_is_accepted_and_one_more_byte_is_refused() {
+    let mut buf = Vec::new();
+    longest_string(static_logger(&mut buf));
+}
+
+/// Bytes of a varint.
+fn varint_len(v: usize) -> usize {
+    let mut n = 1;
+    let mut v = v >> 7;
+    while v != 0 {
+        n += 1;
+        v >>= 7;
+    }
+    n
+}
+
+#[test]
+fn lists_and_strings_share_one_exact_record_limit() {
+    // Record lengths from the documented layout (docs/ARCHITECTURE.md), not
+    // from the encoder: tag, head, name (length + bytes), value (length + bytes).
+    let list_record = |n: usize| 2 + 1 + "cal".len() + varint_len(8 * n) + 8 * n;
+    let str_record = |n: usize| 2 + 1 + "note".len() + varint_len(n) + n;
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    let list = longest_list(static_logger(&mut a));
+    let text = longest_string(static_logger(&mut b));
+    // The longest string's record is the limit (strings step by one byte);
+    // the longest list fits under it and one more element does not.
+    let limit = str_record(text);
+    assert!(
+        list_record(list) <= limit && limit < list_record(list + 1),
+        "list of {list} ({} B) and string of {text} ({limit} B) disagree on the limit",
+        list_record(list)
+    );
 }
