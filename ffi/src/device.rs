@@ -170,7 +170,7 @@ pub unsafe extern "C" fn runlog_init_static(
             time_ms: None,
         };
         if producer
-            .push_with(&|buf: &mut [u8]| wire::encode_run_start(&start, buf))
+            .push_with(|buf: &mut [u8]| wire::encode_run_start(&start, buf))
             .is_err()
         {
             return fail(
