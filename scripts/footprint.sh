@@ -19,7 +19,7 @@ RAM_TARGET=128
 # (its figure when this was written, plus 2 %), so that it cannot grow unseen,
 # and prints that it is over the target. Lower it as the C path shrinks; remove
 # it once the C firmware meets FLASH_TARGET.
-C_FLASH_CEILING=14240
+C_FLASH_CEILING=14080
 check=0
 [[ "${1:-}" == "--check" ]] && check=1
 
