@@ -31,4 +31,4 @@ fi
 cargo test --release -p runlog-tests --test firmware_qemu -- --ignored --nocapture stores_through
 
 echo "-- footprint"
-scripts/footprint.sh
+scripts/footprint.sh --check

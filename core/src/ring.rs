@@ -432,10 +432,11 @@ impl<'a> Producer<'a> {
     }
 
     fn flush_drops(&mut self) -> bool {
-        let notice = Record::Dropped {
-            count: self.pending_drops,
-        };
-        if self.try_push(&|buf| wire::encode(&notice, buf)).is_ok() {
+        let count = self.pending_drops;
+        if self
+            .try_push(&|buf| wire::encode_dropped(count, buf))
+            .is_ok()
+        {
             self.pending_drops = 0;
             true
         } else {

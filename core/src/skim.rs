@@ -266,7 +266,7 @@ impl Reader<'_> {
 /// Whether `b` is UTF-8, as `core::str::from_utf8` decides (RFC 3629: no
 /// overlong forms, no surrogates, nothing above U+10FFFF). Written out
 /// because core's fast validator costs a few hundred bytes of flash.
-fn utf8_ok(b: &[u8]) -> bool {
+pub(crate) fn utf8_ok(b: &[u8]) -> bool {
     let mut i = 0;
     while let Some(&c) = b.get(i) {
         // Continuation bytes after the lead, and the range of the first one.

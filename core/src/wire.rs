@@ -34,6 +34,23 @@ pub fn encode(record: &Record<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
     crate::encode::record(record, buf)
 }
 
+pub use crate::encode::{
+    encode_artifact_begin, encode_artifact_chunk, encode_artifact_end, encode_dropped,
+    encode_metric, encode_name_def, encode_run_end, encode_run_start, metric_len,
+};
+
+/// `bytes` as text if they are UTF-8, as `core::str::from_utf8` decides,
+/// with a compact check (a few dozen bytes of code on a device instead of
+/// core's fast validator; exhaustively compared with it in `skim`'s tests).
+pub fn utf8(bytes: &[u8]) -> Option<&str> {
+    if crate::skim::utf8_ok(bytes) {
+        // SAFETY: just checked to be UTF-8.
+        Some(unsafe { core::str::from_utf8_unchecked(bytes) })
+    } else {
+        None
+    }
+}
+
 /// Decodes one record from the start of `bytes`, returning it and the bytes after it.
 pub fn decode(bytes: &[u8]) -> Result<(Record<'_>, &[u8]), WireError> {
     postcard::take_from_bytes(bytes).map_err(|_| WireError::Malformed)

@@ -35,7 +35,7 @@ static ptrdiff_t uart_sink(void *ctx, const uint8_t *data, size_t len) {
 
 /* Prints what failed on the host console and returns nonzero. */
 static int fail(const char *what, runlog_status status) {
-    static char message[160];
+    char message[80]; /* device messages are static and at most 64 bytes */
     runlog_last_error(message, sizeof message);
     semihosting_print("firmware-c: ");
     semihosting_print(what);

@@ -9,8 +9,9 @@ use core::ffi::{c_char, c_void};
 use core::mem::{align_of, size_of};
 
 use runlog_core::frame::{self, DrainError};
-use runlog_core::record::{Record, RunStart};
+use runlog_core::record::RunStart;
 use runlog_core::ring::{self, Consumer, Producer};
+use runlog_core::wire;
 
 use crate::error::fail;
 use crate::guard::guard;
@@ -163,12 +164,15 @@ pub unsafe extern "C" fn runlog_init_static(
             Ok(c) => c,
             Err(_) => return fail(RUNLOG_STATUS_INTERNAL, "could not attach to the ring"),
         };
-        let start = Record::RunStart(RunStart {
+        let start = RunStart {
             run_id,
             experiment,
             time_ms: None,
-        });
-        if producer.push(&start).is_err() {
+        };
+        if producer
+            .push_with(|buf: &mut [u8]| wire::encode_run_start(&start, buf))
+            .is_err()
+        {
             return fail(
                 RUNLOG_STATUS_VALUE_TOO_LONG,
                 "run start does not fit the ring",

@@ -82,7 +82,7 @@ mod imp {
         // `len` belongs to the same message unless two writers raced, which
         // only happens with interrupts; messages are checked by `from_utf8`.
         let bytes = unsafe { core::slice::from_raw_parts(ptr, len.min(MAX_STATIC_MSG)) };
-        f(core::str::from_utf8(bytes).unwrap_or(""))
+        f(runlog_core::wire::utf8(bytes).unwrap_or(""))
     }
 
     /// No static message is longer; bounds the racy read above.

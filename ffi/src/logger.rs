@@ -11,7 +11,7 @@ use core::ffi::c_char;
 
 use runlog_core::crc::Crc32;
 use runlog_core::list::{F64List, I64List};
-use runlog_core::record::{Bytes, Metric, Name, Record, RunStatus, Value};
+use runlog_core::record::{Metric, Name, RunStatus, Value};
 use runlog_core::ring::{Producer, PushError};
 use runlog_core::wire::{self, WireError};
 
@@ -129,12 +129,14 @@ impl runlog_logger {
         }
     }
 
-    /// Pushes one record under the lock, applying the full-ring policy.
+    /// Pushes one record under the lock, applying the full-ring policy. The
+    /// encoder is a `&dyn Fn`: one copy of this code instead of one per call
+    /// site (152 B less in a firmware, ~19 instructions more per call).
     #[inline]
     pub(crate) fn push_locked(
         &self,
         open: &mut Open,
-        encode: &impl Fn(&mut [u8]) -> Result<usize, WireError>,
+        encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
     ) -> Result<u64, runlog_status> {
         if open.ending {
             return Err(fail(RUNLOG_STATUS_CLOSED, "logger is closing"));
@@ -164,7 +166,7 @@ impl runlog_logger {
     fn push_blocking(
         &self,
         open: &mut Open,
-        encode: &impl Fn(&mut [u8]) -> Result<usize, WireError>,
+        encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
         block_ms: u32,
     ) -> Result<u64, runlog_status> {
         #[cfg(feature = "std")]
@@ -223,12 +225,12 @@ impl runlog_logger {
         ticket: *mut runlog_ticket,
     ) -> runlog_status {
         let time_ms = self.now_ms();
-        let record = Record::Metric(Metric {
+        let metric = Metric {
             name: Name::Text(name),
             value,
             step: None,
             time_ms,
-        });
+        };
         let mut guard = match self.acquire() {
             Ok(g) => g,
             Err(s) => return s,
@@ -236,7 +238,7 @@ impl runlog_logger {
         let Some(open) = guard.as_mut() else {
             return fail(RUNLOG_STATUS_CLOSED, "logger is closed");
         };
-        match self.push_locked(open, &|buf| wire::encode(&record, buf)) {
+        match self.push_locked(open, &|buf| wire::encode_metric(&metric, buf)) {
             Ok(seq) => {
                 drop(guard);
                 put_ticket(ticket, seq);
@@ -263,7 +265,7 @@ impl runlog_logger {
             return fail(RUNLOG_STATUS_CLOSED, "logger is closed");
         };
         match self.push_locked(open, &|buf| {
-            wire::encode(&scalar::record(name, value, time_ms), buf)
+            wire::encode_metric(&scalar::metric(name, value, time_ms), buf)
         }) {
             Ok(seq) => {
                 drop(guard);
@@ -282,17 +284,16 @@ impl runlog_logger {
         ticket: *mut runlog_ticket,
         too_long: runlog_status,
     ) -> runlog_status {
-        let probe = Record::Metric(Metric {
+        // Sized by the encoder itself, with the longest time if `log` adds
+        // one (hosts); device records carry none, so their limit is exact.
+        let probe = Metric {
             name: Name::Text(name),
             value,
             step: None,
-            time_ms: Some(u64::MAX),
-        });
-        match postcard::serialize_with_flavor::<_, _, usize>(
-            &probe,
-            postcard::ser_flavors::Size::default(),
-        ) {
-            Ok(n) if n <= self.max_record => self.log(name, value, ticket),
+            time_ms: self.now_ms().map(|_| u64::MAX),
+        };
+        match wire::metric_len(&probe) {
+            n if n <= self.max_record => self.log(name, value, ticket),
             _ => fail(
                 too_long,
                 if too_long == RUNLOG_STATUS_LIST_TOO_LONG {
@@ -317,22 +318,15 @@ impl runlog_logger {
             .ok_or_else(|| fail(RUNLOG_STATUS_CLOSED, "logger is closed"))?;
         let id = open.next_artifact;
         open.next_artifact = id.wrapping_add(1);
-        let begin = Record::ArtifactBegin {
-            id,
-            path,
-            len: data.len() as u64,
-        };
-        self.push_locked(open, &|buf| wire::encode(&begin, buf))?;
+        let len = data.len() as u64;
+        self.push_locked(open, &|buf| wire::encode_artifact_begin(id, path, len, buf))?;
         for (i, piece) in data.chunks(chunk).enumerate() {
-            let rec = Record::ArtifactChunk {
-                id,
-                offset: (i * chunk) as u64,
-                data: Bytes(piece),
-            };
-            self.push_locked(open, &|buf| wire::encode(&rec, buf))?;
+            let offset = (i * chunk) as u64;
+            self.push_locked(open, &|buf| {
+                wire::encode_artifact_chunk(id, offset, piece, buf)
+            })?;
         }
-        let end = Record::ArtifactEnd { id, crc32 };
-        self.push_locked(open, &|buf| wire::encode(&end, buf))
+        self.push_locked(open, &|buf| wire::encode_artifact_end(id, crc32, buf))
     }
 
     /// Pushes `RunEnd` and marks the stream closed; later log calls are refused.
@@ -345,11 +339,9 @@ impl runlog_logger {
             return Err(fail(RUNLOG_STATUS_CLOSED, "logger is already closing"));
         }
         let time_ms = self.now_ms();
-        let end = Record::RunEnd {
-            status: RunStatus::Finished,
-            time_ms,
-        };
-        let r = self.push_locked(open, &|buf| wire::encode(&end, buf));
+        let r = self.push_locked(open, &|buf| {
+            wire::encode_run_end(RunStatus::Finished, time_ms, buf)
+        });
         open.ending = true;
         open.producer.close();
         r

@@ -4,7 +4,9 @@
 //! own host fast path for scalar metrics); the unchecked fast path in
 //! `hot.rs` writes the same bytes straight into the ring (pinned by its tests).
 
-use runlog_core::record::{Metric, Name, Record, Value};
+#[cfg(test)]
+use runlog_core::record::Record;
+use runlog_core::record::{Metric, Name, Value};
 
 /// A scalar metric value.
 #[derive(Debug, Clone, Copy)]
@@ -13,9 +15,9 @@ pub(crate) enum Scalar {
     F64(f64),
 }
 
-/// The same metric as a `Record`.
-pub(crate) fn record(name: &str, value: Scalar, time_ms: Option<u64>) -> Record<'_> {
-    Record::Metric(Metric {
+/// The metric a scalar log call records.
+pub(crate) fn metric(name: &str, value: Scalar, time_ms: Option<u64>) -> Metric<'_> {
+    Metric {
         name: Name::Text(name),
         value: match value {
             Scalar::I64(v) => Value::I64(v),
@@ -23,5 +25,11 @@ pub(crate) fn record(name: &str, value: Scalar, time_ms: Option<u64>) -> Record<
         },
         step: None,
         time_ms,
-    })
+    }
+}
+
+/// The same metric as a `Record`.
+#[cfg(test)]
+pub(crate) fn record(name: &str, value: Scalar, time_ms: Option<u64>) -> Record<'_> {
+    Record::Metric(metric(name, value, time_ms))
 }

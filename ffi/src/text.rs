@@ -56,7 +56,13 @@ pub(crate) unsafe fn c_text<'a>(ptr: *const c_char, max: usize) -> Result<&'a st
         // SAFETY: every byte is ASCII, so the bytes are valid UTF-8.
         return Ok(unsafe { core::str::from_utf8_unchecked(bytes) });
     }
-    core::str::from_utf8(bytes).map_err(|_| TextError::Utf8)
+    // Hosts: core's fast validator (long non-ASCII names on the hot path);
+    // devices: runlog-core's compact one (same answers, far less flash).
+    #[cfg(feature = "std")]
+    let text = core::str::from_utf8(bytes).ok();
+    #[cfg(not(feature = "std"))]
+    let text = runlog_core::wire::utf8(bytes);
+    text.ok_or(TextError::Utf8)
 }
 
 /// A metric name: non-empty, UTF-8, at most [`RUNLOG_MAX_NAME_LEN`] bytes.
