@@ -19,7 +19,9 @@ fn in_place_records_read_back_in_order_across_many_wraps() {
     let mut storage = vec![0u8; 128 + 1024];
     let (mut producer, mut consumer) = Ring::format(&mut storage).unwrap().split();
     let (mut fast, mut declined) = (0, 0);
-    for i in 0..20_000u64 {
+    // Under miri: 200 records still wrap the 1 KiB ring a few times.
+    let total = if cfg!(miri) { 200 } else { 20_000u64 };
+    for i in 0..total {
         let rec = metric(i);
         let seq = match producer.push_in_place(64, |buf| runlog_core::wire::encode(&rec, buf).ok())
         {
@@ -42,7 +44,7 @@ fn in_place_records_read_back_in_order_across_many_wraps() {
             consumer.release();
         }
     }
-    assert!(fast > 15_000, "fast path taken {fast} times");
+    assert!(fast > total * 3 / 4, "fast path taken {fast} times");
     assert!(declined > 0, "wrap and refresh cases were exercised");
 }
 

@@ -269,7 +269,7 @@ fn spool_header_is_pinned_and_validated() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(3000))]
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 3000 }))]
 
     /// Whatever another process left in the storage, reading it never goes
     /// out of bounds and never panics.

@@ -150,13 +150,14 @@ fn threaded(capacity: usize, total: u64, batch: u64) {
 #[test]
 fn two_million_records_small_ring() {
     // 4 KiB holds ~60 records: constant wraparound, padding, and a full ring.
-    threaded(4096, 2_000_000, 7);
+    // Under miri (every access checked for races): a few thousand.
+    threaded(4096, if cfg!(miri) { 3_000 } else { 2_000_000 }, 7);
 }
 
 #[test]
 fn one_million_records_tiny_ring_commit_each() {
     // 512 bytes: a list record takes up to a third of the ring.
-    threaded(512, 1_000_000, 1);
+    threaded(512, if cfg!(miri) { 1_000 } else { 1_000_000 }, 1);
 }
 
 #[test]
@@ -261,6 +262,7 @@ fn too_large_is_not_a_drop() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // 2^32 bytes, one thread: natively (miri: hours)
 fn byte_cursors_wrap_past_u32() {
     // 2^32 bytes of records through a 16 KiB ring: the free-running u32
     // cursors wrap around once, records stay whole and in order.
