@@ -106,7 +106,7 @@ mod static_msg {
                 std::thread::spawn(move || {
                     let mut i = 0u32;
                     while !stop.load(Ordering::Relaxed) {
-                        super::set(if i % 2 == 0 { SHORT } else { LONG });
+                        super::set(if i.is_multiple_of(2) { SHORT } else { LONG });
                         i = i.wrapping_add(1);
                     }
                 })
