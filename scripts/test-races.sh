@@ -7,7 +7,7 @@
 #   emulates weak memory;
 # - ThreadSanitizer runs the ring stress test, and the 8-thread C program
 #   (tests/c/threads.c) built with clang -fsanitize=thread against a
-#   TSan-built librunlog.a, under the real `runlog run`.
+#   TSan-built librunlog.a and nightly's TSan runtime, under the real `runlog run`.
 # Needs: the nightly toolchain with the miri and rust-src components, clang,
 # python3. Run from the repository root. RUNLOG_RACES=miri or =tsan runs one half.
 set -euo pipefail
@@ -38,10 +38,16 @@ if [ "$which" != miri ]; then
   RUSTFLAGS="-Zsanitizer=thread" cargo "${tsan[@]}" rustc -q -p runlog-ffi --crate-type staticlib
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT
-  clang -std=c11 -fsanitize=thread -O1 -g -Iinclude tests/c/threads.c \
-    "target/tsan/$host/release/librunlog.a" -lpthread -ldl -lm -o "$work/threads"
+  # The C side is instrumented by clang; the runtime is the one the Rust
+  # side was built for (nightly's compiler-rt: it has the __tsan_* entry
+  # points both need; Debian's clang 14 ships none, gcc 12's lacks some).
+  rt="$(rustc +nightly --print sysroot)/lib/rustlib/$host/lib/librustc-nightly_rt.tsan.a"
+  clang -std=c11 -fsanitize=thread -O1 -g -Iinclude -c tests/c/threads.c -o "$work/threads.o"
+  clang "$work/threads.o" "target/tsan/$host/release/librunlog.a" \
+    -Wl,--whole-archive "$rt" -Wl,--no-whole-archive -lpthread -ldl -lm -lstdc++ -rdynamic \
+    -o "$work/threads"
   cargo build -q --release -p runlog-uploader
-  target/release/runlog --tracking-uri "$work/store" run --no-system-metrics -- "$work/threads"
+  target/release/runlog --tracking-uri "$work/store" run -- "$work/threads"
   python3 - "$work/store/history.sqlite" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
