@@ -28,14 +28,14 @@ if [ "$which" != tsan ]; then
 fi
 
 if [ "$which" != miri ]; then
-  tsan=(+nightly -Zbuild-std --target "$host" --target-dir target/tsan --release)
+  tsan=(-Zbuild-std --target "$host" --target-dir target/tsan --release)
   export TSAN_OPTIONS="halt_on_error=1 exitcode=66"
   echo "== ThreadSanitizer: core/tests/ring_stress.rs"
-  RUSTFLAGS="-Zsanitizer=thread" cargo "${tsan[@]}" test -q -p runlog-core --test ring_stress
+  RUSTFLAGS="-Zsanitizer=thread" cargo +nightly test "${tsan[@]}" -q -p runlog-core --test ring_stress
   took
 
   echo "== ThreadSanitizer: tests/c/threads.c (8 threads, one logger) against a TSan-built librunlog.a"
-  RUSTFLAGS="-Zsanitizer=thread" cargo "${tsan[@]}" rustc -q -p runlog-ffi --crate-type staticlib
+  RUSTFLAGS="-Zsanitizer=thread" cargo +nightly rustc "${tsan[@]}" -q -p runlog-ffi --crate-type staticlib
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT
   # The C side is instrumented by clang; the runtime is the one the Rust
