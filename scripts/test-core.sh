@@ -41,4 +41,6 @@ if [ "$seconds" != 0 ]; then
     rm -rf "$work"
   done
 fi
+echo "== orderings: miri and ThreadSanitizer (docs/core.md)"
+scripts/test-races.sh
 echo "== runlog-core: all passed"

@@ -7,11 +7,16 @@
 //! - [`frame`]: COBS + CRC frames for byte streams, a drain from a ring into
 //!   any `embedded_io::Write`, and a decoder that resynchronises after damage.
 //! - [`spool`]: the header of a spool file that shares a ring between processes.
+//! - [`rules`]: the one rule each for artifact paths, run ids and metric names.
+//! - `host` (feature `std`): the host clock and run-id generator everybody calls.
 //!
 //! The layouts are described in `docs/ARCHITECTURE.md`.
 #![no_std]
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
+
+#[cfg(feature = "std")]
+extern crate std;
 
 #[cfg(target_endian = "big")]
 compile_error!("runlog-core's ring stores little-endian words with native loads; big-endian targets are not supported");
@@ -20,10 +25,13 @@ pub mod cobs;
 pub mod crc;
 mod encode;
 pub mod frame;
+#[cfg(feature = "std")]
+pub mod host;
 pub mod list;
 mod metric_wire;
 pub mod record;
 pub mod ring;
+pub mod rules;
 mod skim;
 pub mod spool;
 pub mod wire;

@@ -441,6 +441,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore)] // exhaustive and safe code only: natively
     fn utf8_check_matches_core_on_every_short_string() {
         let agree = |b: &[u8]| assert_eq!(utf8_ok(b), core::str::from_utf8(b).is_ok(), "{b:x?}");
         agree(&[]);
@@ -470,6 +471,7 @@ mod tests {
 
     /// Lists of every byte length, and every head byte, next to the decoder.
     #[test]
+    #[cfg_attr(miri, ignore)] // exhaustive and safe code only: natively
     fn agrees_with_the_decoder_on_lists_and_heads() {
         for head in 0..=255u8 {
             for len in 0..20u8 {
@@ -535,7 +537,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(4096))]
+        #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 4096 }))]
 
         /// Mutated and truncated encodings: the walker and the decoder agree.
         #[test]

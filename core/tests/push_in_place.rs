@@ -5,6 +5,24 @@
 
 use runlog_core::{Metric, Name, Record, Ring, Value};
 
+/// Ring storage of `len` bytes, 8-byte aligned. `Ring::format` skips to a
+/// 4-byte boundary, and a `Vec<u8>` promises only 1: under miri (which hands
+/// out minimally aligned addresses) the ring came out half the size these
+/// tests count on.
+struct Storage(Vec<u64>, usize);
+
+impl Storage {
+    fn new(len: usize) -> Self {
+        Self(vec![0; len.div_ceil(8)], len)
+    }
+
+    fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: the Vec owns at least `len` initialised bytes; `u8` has no
+        // alignment or validity requirement; the borrow of `self` bounds it.
+        unsafe { std::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast::<u8>(), self.1) }
+    }
+}
+
 fn metric(i: u64) -> Record<'static> {
     Record::Metric(Metric {
         name: Name::Text("train/loss"),
@@ -16,10 +34,12 @@ fn metric(i: u64) -> Record<'static> {
 
 #[test]
 fn in_place_records_read_back_in_order_across_many_wraps() {
-    let mut storage = vec![0u8; 128 + 1024];
-    let (mut producer, mut consumer) = Ring::format(&mut storage).unwrap().split();
+    let mut storage = Storage::new(128 + 1024);
+    let (mut producer, mut consumer) = Ring::format(storage.bytes()).unwrap().split();
     let (mut fast, mut declined) = (0, 0);
-    for i in 0..20_000u64 {
+    // Under miri: 200 records still wrap the 1 KiB ring a few times.
+    let total = if cfg!(miri) { 200 } else { 20_000u64 };
+    for i in 0..total {
         let rec = metric(i);
         let seq = match producer.push_in_place(64, |buf| runlog_core::wire::encode(&rec, buf).ok())
         {
@@ -42,14 +62,14 @@ fn in_place_records_read_back_in_order_across_many_wraps() {
             consumer.release();
         }
     }
-    assert!(fast > 15_000, "fast path taken {fast} times");
+    assert!(fast > total * 3 / 4, "fast path taken {fast} times");
     assert!(declined > 0, "wrap and refresh cases were exercised");
 }
 
 #[test]
 fn declining_publishes_nothing() {
-    let mut storage = vec![0u8; 128 + 256];
-    let (mut producer, mut consumer) = Ring::format(&mut storage).unwrap().split();
+    let mut storage = Storage::new(128 + 256);
+    let (mut producer, mut consumer) = Ring::format(storage.bytes()).unwrap().split();
     // The writer declines: nothing is published, even though it wrote bytes.
     assert_eq!(
         producer.push_in_place(32, |buf| {

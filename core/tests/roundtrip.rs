@@ -31,7 +31,7 @@ fn same(a: &Record<'_>, b: &Record<'_>) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1000))]
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 1000 }))]
 
     #[test]
     fn every_record_kind_round_trips_through_the_wire(owned in any_owned(64, 300)) {

@@ -99,7 +99,7 @@ pub unsafe extern "C" fn runlog_init_static(
 ) -> runlog_status {
     guard(|| {
         if buffer.is_null() || out.is_null() {
-            return fail(RUNLOG_STATUS_NULL_ARGUMENT, "buffer or out is NULL");
+            return fail(RUNLOG_STATUS_NULL_ARGUMENT, c"buffer or out is NULL");
         }
         // SAFETY: caller contract.
         let run_id = match unsafe { text::c_text(run_id, text::RUNLOG_MAX_RUN_ID_LEN) } {
@@ -108,7 +108,7 @@ pub unsafe extern "C" fn runlog_init_static(
             _ => {
                 return fail(
                     RUNLOG_STATUS_INVALID_ARGUMENT,
-                    "run id must be 1..=64 bytes of [A-Za-z0-9_.-]",
+                    c"run id must be 1..=64 bytes of [A-Za-z0-9_.-]",
                 )
             }
         };
@@ -119,16 +119,16 @@ pub unsafe extern "C" fn runlog_init_static(
             Err(text::TextError::TooLong) => {
                 return fail(
                     RUNLOG_STATUS_VALUE_TOO_LONG,
-                    "experiment is longer than 256 bytes",
+                    c"experiment is longer than 256 bytes",
                 )
             }
             Err(text::TextError::Utf8) => {
-                return fail(RUNLOG_STATUS_INVALID_UTF8, "experiment is not valid UTF-8")
+                return fail(RUNLOG_STATUS_INVALID_UTF8, c"experiment is not valid UTF-8")
             }
         };
         let skip = buffer.align_offset(align_of::<runlog_logger>());
         let Some(rest) = len.checked_sub(skip + size_of::<runlog_logger>()) else {
-            return fail(RUNLOG_STATUS_INVALID_ARGUMENT, "buffer too small");
+            return fail(RUNLOG_STATUS_INVALID_ARGUMENT, c"buffer too small");
         };
         // The largest ring that fits beside its scratch area.
         let mut cap = 1u32 << 30;
@@ -138,7 +138,7 @@ pub unsafe extern "C" fn runlog_init_static(
         if cap < MIN_CAPACITY {
             return fail(
                 RUNLOG_STATUS_INVALID_ARGUMENT,
-                "buffer too small (see runlog_static_min_len())",
+                c"buffer too small (see runlog_static_min_len())",
             );
         }
         let scratch_len = scratch_for(cap);
@@ -157,12 +157,12 @@ pub unsafe extern "C" fn runlog_init_static(
         // caller lends us for the logger's lifetime.
         let mut producer = match unsafe { Producer::format(ring_ptr, ring_len) } {
             Ok(p) => p,
-            Err(_) => return fail(RUNLOG_STATUS_INTERNAL, "could not format the ring"),
+            Err(_) => return fail(RUNLOG_STATUS_INTERNAL, c"could not format the ring"),
         };
         // SAFETY: as above; this is the ring's only consumer.
         let consumer = match unsafe { Consumer::attach(ring_ptr, ring_len) } {
             Ok(c) => c,
-            Err(_) => return fail(RUNLOG_STATUS_INTERNAL, "could not attach to the ring"),
+            Err(_) => return fail(RUNLOG_STATUS_INTERNAL, c"could not attach to the ring"),
         };
         let start = RunStart {
             run_id,
@@ -175,7 +175,7 @@ pub unsafe extern "C" fn runlog_init_static(
         {
             return fail(
                 RUNLOG_STATUS_VALUE_TOO_LONG,
-                "run start does not fit the ring",
+                c"run start does not fit the ring",
             );
         }
         let logger = runlog_logger {
@@ -268,20 +268,20 @@ pub unsafe extern "C" fn runlog_drain(
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
         let Some(f) = write else {
-            return fail(RUNLOG_STATUS_NULL_ARGUMENT, "write function is NULL");
+            return fail(RUNLOG_STATUS_NULL_ARGUMENT, c"write function is NULL");
         };
         #[allow(irrefutable_let_patterns)] // device builds have only static loggers
         let Kind::Static(parts) = &logger.kind
         else {
             return fail(
                 RUNLOG_STATUS_INVALID_ARGUMENT,
-                "only static loggers are drained this way; spool files are drained by `runlog drain`",
+                c"only static loggers are drained this way; spool files are drained by `runlog drain`",
             );
         };
         let Some(mut side) = parts.drain.try_lock() else {
             return fail(
                 RUNLOG_STATUS_BUSY,
-                "another drain of this logger is running",
+                c"another drain of this logger is running",
             );
         };
         let side = &mut *side;
@@ -299,7 +299,7 @@ pub unsafe extern "C" fn runlog_drain(
                 (
                     fail(
                         RUNLOG_STATUS_TRANSPORT,
-                        "the write function reported an error",
+                        c"the write function reported an error",
                     ),
                     0,
                 )
@@ -307,7 +307,7 @@ pub unsafe extern "C" fn runlog_drain(
             Err(_) => (
                 fail(
                     RUNLOG_STATUS_INTERNAL,
-                    "the ring in the buffer is corrupted",
+                    c"the ring in the buffer is corrupted",
                 ),
                 0,
             ),

@@ -2,7 +2,7 @@
 //!
 //! Host builds keep a formatted message in a thread-local, so threads never
 //! see each other's errors. Device builds have no threads and no allocator:
-//! they keep a pointer to a static message (two words of RAM).
+//! they keep one pointer to a static C string (one word of RAM).
 
 use core::ffi::c_char;
 
@@ -56,50 +56,89 @@ mod imp {
     }
 }
 
-#[cfg(not(feature = "std"))]
-mod imp {
-    use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+/// Device builds: the last message is one pointer to a static C string.
+///
+/// Why one pointer: a device has no threads but has interrupts, and an
+/// interrupt handler may fail a call while the main loop is inside another.
+/// Publishing a message as a pointer and a length (two stores) could pair one
+/// message's pointer with another's length; one atomic store of a pointer to
+/// a NUL-terminated `&'static CStr` cannot tear, and the read is bounded by
+/// that message's own NUL. Compiled on hosts too for its test.
+#[cfg(any(not(feature = "std"), test))]
+mod static_msg {
+    use core::ffi::{c_char, CStr};
+    use core::sync::atomic::{AtomicPtr, Ordering};
 
-    static PTR: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
-    static LEN: AtomicUsize = AtomicUsize::new(0);
+    static LAST: AtomicPtr<c_char> = AtomicPtr::new(core::ptr::null_mut());
 
-    pub(super) fn set_static(msg: &'static str) {
-        // Length first, pointer last: a reader that sees the new pointer sees its length.
-        // A reader racing two writers may pair a pointer with the other's
-        // length; `with` bounds it by the shorter message, so it stays in bounds.
-        LEN.store(msg.len(), Ordering::Relaxed);
-        PTR.store(msg.as_ptr() as *mut u8, Ordering::Release);
+    pub(super) fn set(msg: &'static CStr) {
+        LAST.store(msg.as_ptr().cast_mut(), Ordering::Release);
     }
 
     pub(super) fn with<R>(f: impl FnOnce(&str) -> R) -> R {
-        let ptr = PTR.load(Ordering::Acquire);
+        let ptr = LAST.load(Ordering::Acquire);
         if ptr.is_null() {
             return f("");
         }
-        let len = LEN.load(Ordering::Relaxed);
-        // SAFETY: `ptr` always comes from a `&'static str`; the messages set
-        // with the two stores above are static, so the bytes live forever.
-        // `len` belongs to the same message unless two writers raced, which
-        // only happens with interrupts; messages are checked by `from_utf8`.
-        let bytes = unsafe { core::slice::from_raw_parts(ptr, len.min(MAX_STATIC_MSG)) };
-        f(runlog_core::wire::utf8(bytes).unwrap_or(""))
+        // SAFETY: `set` is the only store to LAST and it stores the pointer of
+        // a `&'static CStr`: NUL-terminated, immutable, alive forever. One
+        // load gives one whole message, so the read stops at its own NUL.
+        let msg = unsafe { CStr::from_ptr(ptr) };
+        f(runlog_core::wire::utf8(msg.to_bytes()).unwrap_or(""))
     }
 
-    /// No static message is longer; bounds the racy read above.
-    pub(super) const MAX_STATIC_MSG: usize = 64;
+    #[cfg(test)]
+    mod tests {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+
+        const SHORT: &core::ffi::CStr = c"short";
+        const LONG: &core::ffi::CStr = c"a much longer message, written by an interrupt handler";
+
+        /// A writer alternating two messages (as an interrupt would) against
+        /// a reader: every read is one whole message, never a mix of two
+        /// (the pointer-and-length store of 60ea9eb tore here).
+        #[test]
+        fn a_racing_writer_never_tears_a_message() {
+            let stop = Arc::new(AtomicBool::new(false));
+            let writer = {
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let mut i = 0u32;
+                    while !stop.load(Ordering::Relaxed) {
+                        super::set(if i.is_multiple_of(2) { SHORT } else { LONG });
+                        i = i.wrapping_add(1);
+                    }
+                })
+            };
+            let reads = if cfg!(miri) { 200 } else { 200_000 };
+            let mut torn = 0;
+            for _ in 0..reads {
+                super::with(|m| {
+                    if !(m.is_empty() || m == "short" || m == LONG.to_str().unwrap()) {
+                        torn += 1;
+                    }
+                });
+            }
+            stop.store(true, Ordering::Relaxed);
+            writer.join().unwrap();
+            assert_eq!(torn, 0, "{torn} of {reads} reads mixed two messages");
+        }
+    }
 }
+
+#[cfg(not(feature = "std"))]
+use static_msg as imp;
 
 /// Records `msg` as this thread's last error and returns `status`.
 ///
-/// On devices `msg` must be at most 64 bytes (checked in debug builds).
-pub(crate) fn fail(status: runlog_status, msg: &'static str) -> runlog_status {
+/// `msg` is a static C string (`c"..."`) so that a device build can publish
+/// it with one pointer store (see `static_msg`).
+pub(crate) fn fail(status: runlog_status, msg: &'static core::ffi::CStr) -> runlog_status {
     #[cfg(feature = "std")]
-    imp::set_str(msg);
+    imp::set_str(msg.to_str().unwrap_or("(message is not UTF-8)"));
     #[cfg(not(feature = "std"))]
-    {
-        debug_assert!(msg.len() <= imp::MAX_STATIC_MSG);
-        imp::set_static(msg);
-    }
+    imp::set(msg);
     status
 }
 

@@ -15,7 +15,7 @@ pub(crate) fn guard(f: impl FnOnce() -> runlog_status) -> runlog_status {
             Ok(s) => s,
             Err(_) => crate::error::fail(
                 runlog_status::RUNLOG_STATUS_INTERNAL,
-                "internal error (a panic was caught at the C boundary); nothing was written",
+                c"internal error (a panic was caught at the C boundary); nothing was written",
             ),
         }
     }
@@ -31,7 +31,7 @@ pub(crate) fn guard_ptr<T>(fallback: *mut T, f: impl FnOnce() -> *mut T) -> *mut
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
         crate::error::fail(
             runlog_status::RUNLOG_STATUS_INTERNAL,
-            "internal error (a panic was caught at the C boundary)",
+            c"internal error (a panic was caught at the C boundary)",
         );
         fallback
     })

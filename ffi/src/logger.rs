@@ -70,7 +70,7 @@ impl runlog_logger {
                 if crate::host::fork::inherited_from_parent(c.pid) {
                     return Err(fail(
                         RUNLOG_STATUS_CLOSED,
-                        "this logger belongs to the parent process (inherited through fork); \
+                        c"this logger belongs to the parent process (inherited through fork); \
                          open a new one with runlog_open",
                     ));
                 }
@@ -78,7 +78,7 @@ impl runlog_logger {
             self.state.lock().ok_or_else(|| {
                 fail(
                     RUNLOG_STATUS_BUSY,
-                    "logger is in use by the call this one interrupted (a signal handler \
+                    c"logger is in use by the call this one interrupted (a signal handler \
                      logging while its thread was inside a runlog call)",
                 )
             })
@@ -88,7 +88,7 @@ impl runlog_logger {
             self.state.try_lock().ok_or_else(|| {
                 fail(
                     RUNLOG_STATUS_BUSY,
-                    "logger is in use by the call this one interrupted",
+                    c"logger is in use by the call this one interrupted",
                 )
             })
         }
@@ -139,7 +139,7 @@ impl runlog_logger {
         encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
     ) -> Result<u64, runlog_status> {
         if open.ending {
-            return Err(fail(RUNLOG_STATUS_CLOSED, "logger is closing"));
+            return Err(fail(RUNLOG_STATUS_CLOSED, c"logger is closing"));
         }
         let block_ms = self.full_timeout_ms();
         let first = if block_ms == 0 {
@@ -203,7 +203,7 @@ impl runlog_logger {
         #[cfg(not(feature = "std"))]
         {
             let _ = (open, encode, block_ms);
-            Err(fail(RUNLOG_STATUS_FULL, "ring is full"))
+            Err(fail(RUNLOG_STATUS_FULL, c"ring is full"))
         }
     }
 
@@ -236,7 +236,7 @@ impl runlog_logger {
             Err(s) => return s,
         };
         let Some(open) = guard.as_mut() else {
-            return fail(RUNLOG_STATUS_CLOSED, "logger is closed");
+            return fail(RUNLOG_STATUS_CLOSED, c"logger is closed");
         };
         match self.push_locked(open, &|buf| wire::encode_metric(&metric, buf)) {
             Ok(seq) => {
@@ -262,7 +262,7 @@ impl runlog_logger {
             Err(s) => return s,
         };
         let Some(open) = guard.as_mut() else {
-            return fail(RUNLOG_STATUS_CLOSED, "logger is closed");
+            return fail(RUNLOG_STATUS_CLOSED, c"logger is closed");
         };
         match self.push_locked(open, &|buf| {
             wire::encode_metric(&scalar::metric(name, value, time_ms), buf)
@@ -297,9 +297,9 @@ impl runlog_logger {
             _ => fail(
                 too_long,
                 if too_long == RUNLOG_STATUS_LIST_TOO_LONG {
-                    "list does not fit in one record of this logger's ring"
+                    c"list does not fit in one record of this logger's ring"
                 } else {
-                    "string does not fit in one record of this logger's ring"
+                    c"string does not fit in one record of this logger's ring"
                 },
             ),
         }
@@ -315,7 +315,7 @@ impl runlog_logger {
         let mut guard = self.acquire()?;
         let open = guard
             .as_mut()
-            .ok_or_else(|| fail(RUNLOG_STATUS_CLOSED, "logger is closed"))?;
+            .ok_or_else(|| fail(RUNLOG_STATUS_CLOSED, c"logger is closed"))?;
         let id = open.next_artifact;
         open.next_artifact = id.wrapping_add(1);
         let len = data.len() as u64;
@@ -334,9 +334,9 @@ impl runlog_logger {
         let mut guard = self.acquire()?;
         let open = guard
             .as_mut()
-            .ok_or_else(|| fail(RUNLOG_STATUS_CLOSED, "logger is already closed"))?;
+            .ok_or_else(|| fail(RUNLOG_STATUS_CLOSED, c"logger is already closed"))?;
         if open.ending {
-            return Err(fail(RUNLOG_STATUS_CLOSED, "logger is already closing"));
+            return Err(fail(RUNLOG_STATUS_CLOSED, c"logger is already closing"));
         }
         let time_ms = self.now_ms();
         let r = self.push_locked(open, &|buf| {
@@ -350,12 +350,12 @@ impl runlog_logger {
 
 fn push_error(e: PushError) -> runlog_status {
     match e {
-        PushError::Full => fail(RUNLOG_STATUS_FULL, "ring is full (fail-fast mode)"),
+        PushError::Full => fail(RUNLOG_STATUS_FULL, c"ring is full (fail-fast mode)"),
         PushError::TooLarge => fail(
             RUNLOG_STATUS_VALUE_TOO_LONG,
-            "record is larger than this logger's ring can hold",
+            c"record is larger than this logger's ring can hold",
         ),
-        _ => fail(RUNLOG_STATUS_INTERNAL, "record could not be encoded"),
+        _ => fail(RUNLOG_STATUS_INTERNAL, c"record could not be encoded"),
     }
 }
 
@@ -378,7 +378,7 @@ pub(crate) unsafe fn logger_ref<'a>(
     logger: *const runlog_logger,
 ) -> Result<&'a runlog_logger, runlog_status> {
     // SAFETY: forwarded caller contract: valid handles are never freed.
-    unsafe { logger.as_ref() }.ok_or_else(|| fail(RUNLOG_STATUS_NULL_ARGUMENT, "logger is NULL"))
+    unsafe { logger.as_ref() }.ok_or_else(|| fail(RUNLOG_STATUS_NULL_ARGUMENT, c"logger is NULL"))
 }
 
 macro_rules! tri {
@@ -490,18 +490,18 @@ pub unsafe extern "C" fn runlog_log_str(
         let value = match unsafe { text::c_text(value, logger.max_record) } {
             Ok(v) => v,
             Err(text::TextError::Null) => {
-                return fail(RUNLOG_STATUS_NULL_ARGUMENT, "string value is NULL")
+                return fail(RUNLOG_STATUS_NULL_ARGUMENT, c"string value is NULL")
             }
             Err(text::TextError::TooLong) => {
                 return fail(
                     RUNLOG_STATUS_VALUE_TOO_LONG,
-                    "string does not fit in one record of this logger's ring",
+                    c"string does not fit in one record of this logger's ring",
                 )
             }
             Err(text::TextError::Utf8) => {
                 return fail(
                     RUNLOG_STATUS_INVALID_UTF8,
-                    "string value is not valid UTF-8",
+                    c"string value is not valid UTF-8",
                 )
             }
         };
@@ -525,11 +525,11 @@ unsafe fn c_slice<'a, T>(values: *const T, len: usize) -> Result<&'a [T], runlog
     if values.is_null() {
         return Err(fail(
             RUNLOG_STATUS_NULL_ARGUMENT,
-            "values is NULL but len is not 0",
+            c"values is NULL but len is not 0",
         ));
     }
     if len > isize::MAX as usize / core::mem::size_of::<T>() {
-        return Err(fail(RUNLOG_STATUS_LIST_TOO_LONG, "list length overflows"));
+        return Err(fail(RUNLOG_STATUS_LIST_TOO_LONG, c"list length overflows"));
     }
     // SAFETY: non-NULL, and the caller guarantees `len` readable elements.
     Ok(unsafe { core::slice::from_raw_parts(values, len) })
@@ -712,14 +712,14 @@ impl runlog_logger {
         let target = {
             let guard = tri!(self.acquire());
             let Some(open) = guard.as_ref() else {
-                return fail(RUNLOG_STATUS_CLOSED, "logger is closed");
+                return fail(RUNLOG_STATUS_CLOSED, c"logger is closed");
             };
             let next = open.producer.next_seq();
             match ticket {
                 Some(t) if t >= next => {
                     return fail(
                         RUNLOG_STATUS_INVALID_ARGUMENT,
-                        "this logger never issued that ticket",
+                        c"this logger never issued that ticket",
                     )
                 }
                 Some(t) => t,
@@ -731,7 +731,7 @@ impl runlog_logger {
             {
                 let guard = tri!(self.acquire());
                 let Some(open) = guard.as_ref() else {
-                    return fail(RUNLOG_STATUS_CLOSED, "logger is closed");
+                    return fail(RUNLOG_STATUS_CLOSED, c"logger is closed");
                 };
                 if open.producer.is_acked(target) {
                     return RUNLOG_STATUS_OK;
@@ -751,7 +751,7 @@ impl runlog_logger {
                 #[cfg(not(feature = "std"))]
                 return fail(
                     RUNLOG_STATUS_TIMEOUT,
-                    "not yet handed to the transport: call runlog_drain",
+                    c"not yet handed to the transport: call runlog_drain",
                 );
             }
             #[cfg(feature = "std")]

@@ -3,6 +3,8 @@
 
 use core::ffi::c_char;
 
+use runlog_core::rules::{self, RuleError};
+
 use crate::error::fail;
 use crate::status::*;
 
@@ -73,51 +75,27 @@ pub(crate) unsafe fn c_text<'a>(ptr: *const c_char, max: usize) -> Result<&'a st
 pub(crate) unsafe fn name<'a>(ptr: *const c_char) -> Result<&'a str, runlog_status> {
     // SAFETY: forwarded caller contract.
     match unsafe { c_text(ptr, RUNLOG_MAX_NAME_LEN) } {
-        Ok("") => Err(fail(RUNLOG_STATUS_EMPTY_NAME, "metric name is empty")),
+        Ok("") => Err(fail(
+            RUNLOG_STATUS_EMPTY_NAME,
+            RuleError::MetricNameEmpty.message_c(),
+        )),
         Ok(s) => Ok(s),
-        Err(TextError::Null) => Err(fail(RUNLOG_STATUS_NULL_ARGUMENT, "metric name is NULL")),
+        Err(TextError::Null) => Err(fail(RUNLOG_STATUS_NULL_ARGUMENT, c"metric name is NULL")),
         Err(TextError::TooLong) => Err(fail(
             RUNLOG_STATUS_NAME_TOO_LONG,
-            "metric name is longer than 250 bytes",
+            RuleError::MetricNameTooLong.message_c(),
         )),
         Err(TextError::Utf8) => Err(fail(
             RUNLOG_STATUS_INVALID_UTF8,
-            "metric name is not valid UTF-8",
+            c"metric name is not valid UTF-8",
         )),
     }
 }
 
-/// Whether `path` is a safe artifact path: relative, not empty, UTF-8 (already
-/// checked), at most [`RUNLOG_MAX_PATH_LEN`] bytes, no backslash or NUL or
-/// control character, and no empty, `.` or `..` segment.
+/// Whether `path` is a safe artifact path: the one rule,
+/// [`runlog_core::rules::check_artifact_path`], with its message.
 pub(crate) fn check_artifact_path(path: &str) -> Result<(), runlog_status> {
-    let bad = |msg| Err(fail(RUNLOG_STATUS_UNSAFE_PATH, msg));
-    if path.is_empty() {
-        return bad("artifact path is empty");
-    }
-    if path.len() > RUNLOG_MAX_PATH_LEN {
-        return bad("artifact path is longer than 255 bytes");
-    }
-    if path.starts_with('/') {
-        return bad("artifact path is absolute; it must be relative");
-    }
-    if path.bytes().any(|b| b == b'\\') {
-        return bad("artifact path contains a backslash");
-    }
-    if path.bytes().any(|b| b < 0x20 || b == 0x7f) {
-        return bad("artifact path contains a control character");
-    }
-    for seg in path.split('/') {
-        match seg {
-            ".." => return bad("artifact path contains a '..' segment"),
-            "." | "" => return bad("artifact path has an empty or '.' segment"),
-            _ => {}
-        }
-    }
-    if path.as_bytes().get(1) == Some(&b':') {
-        return bad("artifact path starts with a drive letter");
-    }
-    Ok(())
+    rules::check_artifact_path(path).map_err(|e| fail(RUNLOG_STATUS_UNSAFE_PATH, e.message_c()))
 }
 
 /// An artifact path from C.
@@ -129,18 +107,18 @@ pub(crate) unsafe fn artifact_path<'a>(ptr: *const c_char) -> Result<&'a str, ru
     let path = match unsafe { c_text(ptr, RUNLOG_MAX_PATH_LEN) } {
         Ok(p) => p,
         Err(TextError::Null) => {
-            return Err(fail(RUNLOG_STATUS_NULL_ARGUMENT, "artifact path is NULL"))
+            return Err(fail(RUNLOG_STATUS_NULL_ARGUMENT, c"artifact path is NULL"))
         }
         Err(TextError::TooLong) => {
             return Err(fail(
                 RUNLOG_STATUS_UNSAFE_PATH,
-                "artifact path is longer than 255 bytes",
+                RuleError::PathTooLong.message_c(),
             ))
         }
         Err(TextError::Utf8) => {
             return Err(fail(
                 RUNLOG_STATUS_INVALID_UTF8,
-                "artifact path is not valid UTF-8",
+                c"artifact path is not valid UTF-8",
             ))
         }
     };
@@ -148,12 +126,13 @@ pub(crate) unsafe fn artifact_path<'a>(ptr: *const c_char) -> Result<&'a str, ru
     Ok(path)
 }
 
-/// Whether `id` may be a run id: 1..=64 bytes of `[A-Za-z0-9_.-]`, not starting with `.`.
+/// Whether `id` may be a run id: the one rule, [`runlog_core::rules::check_run_id`].
 pub(crate) fn valid_run_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= RUNLOG_MAX_RUN_ID_LEN
-        && !id.starts_with('.')
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    rules::check_run_id(id).is_ok()
 }
+
+// The header's constants are literals (cbindgen writes them as #defines); the
+// rules in runlog-core own the values.
+const _: () = assert!(RUNLOG_MAX_NAME_LEN == rules::MAX_METRIC_NAME_LEN);
+const _: () = assert!(RUNLOG_MAX_PATH_LEN == rules::MAX_ARTIFACT_PATH_LEN);
+const _: () = assert!(RUNLOG_MAX_RUN_ID_LEN == rules::MAX_RUN_ID_LEN);

@@ -91,7 +91,7 @@ pub enum ArtifactContent {
 /// One artifact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArtifactItem {
-    /// Relative path under the run's artifacts, `/`-separated, validated by [`valid_artifact_path`].
+    /// Relative path under the run's artifacts, `/`-separated, validated by [`runlog_core::rules::check_artifact_path`].
     pub path: String,
     /// The content.
     pub content: ArtifactContent,
@@ -176,40 +176,4 @@ pub trait Sink {
     /// The status the destination has for `run_id`, if it knows the run
     /// (`RUNNING`, `FINISHED`, `FAILED`, `KILLED`).
     fn run_status(&mut self, run_id: &str) -> Result<Option<String>>;
-}
-
-/// Whether `path` is acceptable as an artifact path: relative, `/`-separated,
-/// no empty, `.` or `..` components, no backslash or NUL, at most 1024 bytes.
-/// Paths come from untrusted programs and become file names in the store.
-pub fn valid_artifact_path(path: &str) -> bool {
-    !path.is_empty()
-        && path.len() <= 1024
-        && !path.contains(['\\', '\0'])
-        && path
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != "..")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn artifact_paths_are_checked() {
-        assert!(valid_artifact_path("model/weights.bin"));
-        assert!(valid_artifact_path("a"));
-        for bad in [
-            "",
-            "/etc/passwd",
-            "../x",
-            "a/../b",
-            "a//b",
-            "a/",
-            "./a",
-            "a\\b",
-            "a\0",
-        ] {
-            assert!(!valid_artifact_path(bad), "{bad:?}");
-        }
-    }
 }

@@ -36,6 +36,11 @@ impl embedded_io::Write for VecWriter {
 /// A device's stream: optional RunStart, `n` metrics (`a` and `b`, value i),
 /// a chunked artifact, RunEnd; framed with frames of at most `frame` bytes.
 fn device_stream(run_id: Option<&str>, n: i64, frame: usize) -> Vec<u8> {
+    device_stream_with(run_id, n, frame, "fw/log.txt")
+}
+
+/// [`device_stream`] whose artifact is called `artifact_path`.
+fn device_stream_with(run_id: Option<&str>, n: i64, frame: usize, artifact_path: &str) -> Vec<u8> {
     let mut storage = vec![0u8; 1 << 16];
     let (mut p, mut c) = Ring::format(&mut storage).unwrap().split();
     let mut out = VecWriter(Vec::new());
@@ -78,7 +83,7 @@ fn device_stream(run_id: Option<&str>, n: i64, frame: usize) -> Vec<u8> {
         &mut c,
         &Record::ArtifactBegin {
             id: 1,
-            path: "fw/log.txt",
+            path: artifact_path,
             len: data.len() as u64,
         },
     );
@@ -236,6 +241,61 @@ fn damaged_stream_keeps_intact_frames_and_counts_loss() {
         fs::read(store.join("artifacts/device-run-1/fw/log.txt")).unwrap(),
         b"firmware artifact content"
     );
+}
+
+/// A device on a UART names an artifact with a newline (and other paths the C
+/// API refuses): the drain refuses it with the rule's message, stores no such
+/// file, keeps every metric and counts the loss on the run. (On 60ea9eb the
+/// drain's own path check let control characters through.)
+#[test]
+fn device_artifact_paths_follow_the_c_api_rule() {
+    for (path, why) in [
+        ("fw/evil\nname.txt", "control character"),
+        ("fw/tab\there", "control character"),
+        ("fw/del\x7f", "control character"),
+        ("C:evil", "drive letter"),
+    ] {
+        let work = tempfile::tempdir().unwrap();
+        let store = work.path().join("store");
+        let capture = work.path().join("capture.bin");
+        fs::write(
+            &capture,
+            device_stream_with(Some("uart-run"), 50, 200, path),
+        )
+        .unwrap();
+        let out = runlog()
+            .args([
+                "--tracking-uri",
+                store.to_str().unwrap(),
+                "drain",
+                "--input",
+            ])
+            .arg(&capture)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("artifact path {path:?} refused")) && stderr.contains(why),
+            "{path:?}: {stderr}"
+        );
+        assert_eq!(stored_values(&store), (0..50).collect(), "{path:?}");
+        assert_eq!(
+            query_i64(&store, "SELECT COUNT(*) FROM artifacts"),
+            0,
+            "{path:?} was stored"
+        );
+        let files = std::process::Command::new("find")
+            .arg(store.join("artifacts"))
+            .arg("-type")
+            .arg("f")
+            .output()
+            .unwrap();
+        assert!(files.stdout.is_empty(), "{path:?}: {files:?}");
+        assert!(
+            query_i64(&store, "SELECT lost_records FROM runs") >= 1,
+            "{path:?}: the refused artifact is not counted"
+        );
+    }
 }
 
 #[test]

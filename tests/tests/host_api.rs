@@ -191,14 +191,13 @@ fn tickets_are_sequence_numbers_and_wait_sees_commits() {
 
 #[test]
 fn a_second_thread_takes_the_logger_over_from_its_first_without_loss_or_reorder() {
-    // The first thread to log owns the lock's bias and enters without a
-    // locked instruction; a second thread revokes it with membarrier() while
-    // the first keeps logging. Repeated so the revocation lands at many
-    // points of the owner's calls.
+    // One thread logs alone, then a second thread joins while the first
+    // keeps logging. Repeated so the second thread's first call lands at
+    // many points of the first's calls.
     const BEFORE: i64 = 500;
     const EACH: i64 = 3000;
     for round in 0..30 {
-        let dir = scratch_dir(&format!("bias-{round}"));
+        let dir = scratch_dir(&format!("handover-{round}"));
         let spool = dir.join("spool");
         std::fs::create_dir_all(&spool).unwrap();
         let drainer = Drainer::start(&spool, true);

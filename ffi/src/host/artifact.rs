@@ -33,7 +33,7 @@ pub(crate) fn upload_staged(
         let open = g
             .as_mut()
             .filter(|o| !o.ending)
-            .ok_or_else(|| fail(RUNLOG_STATUS_CLOSED, "logger is closed"))?;
+            .ok_or_else(|| fail(RUNLOG_STATUS_CLOSED, c"logger is closed"))?;
         let id = open.next_artifact;
         open.next_artifact = id.wrapping_add(1);
         id
@@ -64,7 +64,7 @@ pub(crate) fn upload_staged(
         let mut g = logger.acquire()?;
         match g.as_mut() {
             Some(open) => logger.push_locked(open, &|buf| wire::encode(&record, buf)),
-            None => Err(fail(RUNLOG_STATUS_CLOSED, "logger is closed")),
+            None => Err(fail(RUNLOG_STATUS_CLOSED, c"logger is closed")),
         }
     };
     if pushed.is_err() {
@@ -134,7 +134,7 @@ pub unsafe extern "C" fn runlog_upload_file(
         // SAFETY: caller contract.
         let path = tri!(unsafe { text::artifact_path(artifact_path) });
         if file_path.is_null() {
-            return fail(RUNLOG_STATUS_NULL_ARGUMENT, "file path is NULL");
+            return fail(RUNLOG_STATUS_NULL_ARGUMENT, c"file path is NULL");
         }
         // SAFETY: caller contract; bounded scan for the terminator.
         let len = match (0..=4096).find(|&i| unsafe { *file_path.add(i) } == 0) {
@@ -142,7 +142,7 @@ pub unsafe extern "C" fn runlog_upload_file(
             None => {
                 return fail(
                     RUNLOG_STATUS_INVALID_ARGUMENT,
-                    "file path is longer than 4096 bytes",
+                    c"file path is longer than 4096 bytes",
                 )
             }
         };

@@ -1,5 +1,8 @@
 //! Wall-clock time for metric records, cheap enough for the hot path.
 //!
+//! Everything off the hot path (run start, spool creation) takes
+//! `runlog_core::host::now_ms`, the clock every host part of runlog shares.
+//!
 //! `CLOCK_REALTIME_COARSE` is served by the vDSO on Linux: no system call,
 //! a few nanoseconds, and a resolution of one scheduler tick (1-4 ms), which
 //! is plenty for millisecond timestamps.

@@ -5,11 +5,9 @@
 //! - [`global`]: the process-wide logger (`runlog_get_logger`) and its exit hook.
 //! - [`spool`]: creating the spool file (temp name, then rename).
 //! - [`artifact`]: staging large artifacts as files, `runlog_upload_file`.
-//! - [`bias`]: the logger lock's single-thread fast entry (membarrier).
 //! - [`clock`]: the cheap wall clock for metric times.
 
 pub mod artifact;
-pub(crate) mod bias;
 pub(crate) mod clock;
 pub(crate) mod fork;
 pub mod global;

@@ -98,25 +98,6 @@ unsafe fn opt_text(
     }
 }
 
-/// 32 random lowercase hex digits, like an MLflow run id.
-fn new_run_id() -> String {
-    use std::io::Read;
-    let mut bytes = [0u8; 16];
-    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
-    if random.is_err() {
-        // No /dev/urandom: mix the clock, pid and a per-process random hasher key.
-        use std::hash::{BuildHasher, Hasher};
-        for (i, half) in bytes.chunks_mut(8).enumerate() {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u64(super::clock::now_ms());
-            h.write_u32(std::process::id());
-            h.write_usize(i);
-            half.copy_from_slice(&h.finish().to_le_bytes());
-        }
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl Resolved {
     /// # Safety
     /// `o`'s string fields must be NULL or NUL-terminated.
@@ -134,7 +115,7 @@ impl Resolved {
             .unwrap_or_else(|| PathBuf::from(".runlog").join("spool"));
         let run_id = run_id
             .or_else(|| env("RUNLOG_RUN_ID"))
-            .unwrap_or_else(new_run_id);
+            .unwrap_or_else(|| runlog_core::host::new_run_id().as_str().to_owned());
         if !text::valid_run_id(&run_id) {
             return Err(fail_fmt(
                 RUNLOG_STATUS_INVALID_ARGUMENT,
@@ -147,7 +128,7 @@ impl Resolved {
         if experiment.len() > RUNLOG_MAX_EXPERIMENT_LEN {
             return Err(fail(
                 RUNLOG_STATUS_INVALID_ARGUMENT,
-                "experiment ($RUNLOG_EXPERIMENT) is longer than 256 bytes",
+                c"experiment ($RUNLOG_EXPERIMENT) is longer than 256 bytes",
             ));
         }
         let capacity = match o.ring_capacity {
@@ -221,7 +202,7 @@ pub unsafe extern "C" fn runlog_open(
 ) -> runlog_status {
     guard(|| {
         if out.is_null() {
-            return fail(RUNLOG_STATUS_NULL_ARGUMENT, "out is NULL");
+            return fail(RUNLOG_STATUS_NULL_ARGUMENT, c"out is NULL");
         }
         // SAFETY: caller contract.
         let opts = unsafe { options.as_ref() }

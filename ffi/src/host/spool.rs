@@ -93,7 +93,6 @@ fn page_size() -> usize {
 /// Creates the spool file, formats its ring and pushes `RunStart`.
 pub(crate) fn create(p: &Params<'_>) -> Result<Created, String> {
     super::fork::note_logger_created();
-    super::bias::prepare();
     fs::create_dir_all(p.dir)
         .map_err(|e| format!("cannot create spool directory {}: {e}", p.dir.display()))?;
     // Absolute, so that staging still finds it if the program changes directory.
@@ -150,7 +149,7 @@ fn fill(p: &Params<'_>, tmp: &Path, file: &File, stem: &str) -> Result<Created, 
         run_id: p.run_id,
         experiment: p.experiment,
         pid: std::process::id(),
-        created_ms: clock::now_ms(),
+        created_ms: runlog_core::host::now_ms(),
     };
     spool::write_header(&info, &mut map[..]).map_err(|e| format!("spool header: {e}"))?;
     // SAFETY: `[SPOOL_HEADER_LEN, total)` lies inside the mapping, which
@@ -163,7 +162,7 @@ fn fill(p: &Params<'_>, tmp: &Path, file: &File, stem: &str) -> Result<Created, 
     let start = Record::RunStart(RunStart {
         run_id: p.run_id,
         experiment: p.experiment,
-        time_ms: Some(clock::now_ms()),
+        time_ms: Some(runlog_core::host::now_ms()),
     });
     producer
         .push(&start)

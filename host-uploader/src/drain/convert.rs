@@ -10,9 +10,7 @@ use std::sync::Arc;
 use runlog_core::crc::Crc32;
 use runlog_core::{Metric, Name, Record, Value};
 
-use crate::sink::{
-    valid_artifact_path, ArtifactContent, ArtifactItem, Item, MetricItem, MetricValue,
-};
+use crate::sink::{ArtifactContent, ArtifactItem, Item, MetricItem, MetricValue};
 
 /// Most distinct names kept interned; past it the table starts over (names
 /// come from untrusted producers, so the table must not grow without bound).
@@ -171,8 +169,8 @@ impl Converter {
             }
             Record::ArtifactBegin { id, path, len } => {
                 let replaced = self.open.take();
-                if !valid_artifact_path(path) {
-                    return Converted::Bad(format!("artifact with invalid path {path:?}"));
+                if let Err(why) = runlog_core::rules::check_artifact_path(path) {
+                    return Converted::Bad(format!("artifact path {path:?} refused: {why}"));
                 }
                 self.open = Some(OpenArtifact {
                     id,
@@ -227,8 +225,8 @@ impl Converter {
                 len,
                 crc32,
             } => {
-                if !valid_artifact_path(path) {
-                    return Converted::Bad(format!("artifact with invalid path {path:?}"));
+                if let Err(why) = runlog_core::rules::check_artifact_path(path) {
+                    return Converted::Bad(format!("artifact path {path:?} refused: {why}"));
                 }
                 Converted::File {
                     path: path.to_string(),

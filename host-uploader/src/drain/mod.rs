@@ -10,7 +10,6 @@ pub mod serial;
 pub mod spool;
 pub mod stream;
 
-use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::time::Duration;
@@ -45,22 +44,9 @@ impl Default for Limits {
 /// How long an idle drain loop sleeps between passes.
 pub const IDLE_SLEEP: Duration = Duration::from_millis(5);
 
-/// A fresh run id: 32 random lowercase hex digits.
+/// A fresh run id: [`runlog_core::host::new_run_id`].
 pub fn new_run_id() -> String {
-    let mut bytes = [0u8; 16];
-    let filled = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .is_ok();
-    if !filled {
-        // No /dev/urandom: time and pid are unique enough for a run id.
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        bytes[..12].copy_from_slice(&t.to_le_bytes()[..12]);
-        bytes[12..].copy_from_slice(&std::process::id().to_le_bytes());
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    runlog_core::host::new_run_id().as_str().to_owned()
 }
 
 /// Commits `batch`; with `retry`, keeps trying (with backoff, saying why once)

@@ -433,7 +433,7 @@ impl HistorySource for HttpHistory {
     }
 
     fn read_artifact(&self, run_id: &str, path: &str, out: &mut dyn Write) -> HistoryResult<u64> {
-        if !crate::sink::valid_artifact_path(path) {
+        if runlog_core::rules::check_artifact_path(path).is_err() {
             return Err(HistoryError::Invalid(format!(
                 "{path:?} is not a valid artifact path"
             )));
@@ -462,7 +462,7 @@ impl HistorySource for HttpHistory {
             return Err(HistoryError::Invalid("give the asset a name".into()));
         }
         let prefix = prefix.trim_matches('/');
-        if !prefix.is_empty() && !crate::sink::valid_artifact_path(prefix) {
+        if !prefix.is_empty() && runlog_core::rules::check_artifact_path(prefix).is_err() {
             return Err(HistoryError::Invalid(format!(
                 "{prefix:?} is not a valid artifact prefix"
             )));

@@ -110,7 +110,7 @@ pub struct HttpSink {
 }
 
 fn now_ms() -> i64 {
-    crate::serve::db::now_ms()
+    i64::try_from(runlog_core::host::now_ms()).unwrap_or(i64::MAX)
 }
 
 fn quote(v: &str) -> String {
@@ -175,8 +175,7 @@ impl Pending {
 impl HttpSink {
     /// A sink sending to `client`'s server.
     pub fn new(client: Client) -> Result<Self> {
-        let session =
-            crate::serve::db::new_run_id().map_err(|e| anyhow::anyhow!("{e}"))?[..12].to_string();
+        let session = runlog_core::host::new_run_id().as_str()[..12].to_string();
         Ok(Self {
             client,
             experiments: HashMap::new(),

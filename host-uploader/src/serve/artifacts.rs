@@ -14,36 +14,11 @@ use super::db::{self, RunRow};
 use super::error::{ApiError, ApiResult};
 use crate::store::Store;
 
-/// Checks a relative artifact path (see the module docs).
+/// Checks a relative artifact path: the one rule, [`runlog_core::rules::check_artifact_path`].
 pub fn check_path(p: &str) -> ApiResult<&str> {
-    let bad = |why: &str| {
-        Err(ApiError::invalid(format!(
-            "artifact path {p:?} is not allowed: {why}"
-        )))
-    };
-    if p.is_empty() {
-        return bad("it is empty");
-    }
-    if p.starts_with('/') {
-        return bad("it is absolute");
-    }
-    if p.contains('\\') {
-        return bad("it contains a backslash");
-    }
-    if p.contains('\0') {
-        return bad("it contains a NUL byte");
-    }
-    if p.len() > 1024 {
-        return bad("it is longer than 1024 bytes");
-    }
-    for seg in p.split('/') {
-        match seg {
-            "" => return bad("it has an empty segment"),
-            "." | ".." => return bad("it has a '.' or '..' segment"),
-            _ => {}
-        }
-    }
-    Ok(p)
+    runlog_core::rules::check_artifact_path(p)
+        .map(|()| p)
+        .map_err(|e| ApiError::invalid(format!("artifact path {p:?} is not allowed: {e}")))
 }
 
 /// Where an mlflow-artifacts path points: `<experiment>/<run_id>/artifacts[/<path>]`.

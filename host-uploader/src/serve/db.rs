@@ -263,19 +263,14 @@ impl ModelVersion {
 /// The tag with which runlog's HTTP sink names the run id its program gave a run.
 pub const RUNLOG_RUN_ID_TAG: &str = "runlog.run_id";
 
-/// Milliseconds since the Unix epoch.
+/// Milliseconds since the Unix epoch: [`runlog_core::host::now_ms`] as SQLite's integer.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    i64::try_from(runlog_core::host::now_ms()).unwrap_or(i64::MAX)
 }
 
-/// A new random run id: 32 lowercase hex digits, like MLflow's.
+/// A new random run id: [`runlog_core::host::new_run_id`].
 pub fn new_run_id() -> ApiResult<String> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    Ok(runlog_core::host::new_run_id().as_str().to_owned())
 }
 
 /// Makes sure experiment id 0 exists, named "Default", as MLflow clients expect.
@@ -410,7 +405,7 @@ pub fn create_run(
         .iter()
         .find(|(k, _)| k == RUNLOG_RUN_ID_TAG)
         .map(|(_, v)| v.as_str())
-        .filter(|v| crate::store::valid_run_id(v));
+        .filter(|v| runlog_core::rules::check_run_id(v).is_ok());
     let run_id = match wanted {
         Some(w) if run_row(store.conn(), w).is_err() => w.to_string(),
         _ => new_run_id()?,

@@ -58,10 +58,7 @@ pub fn version_dir(store: &Store, name: &str, version: u64) -> PathBuf {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    i64::try_from(runlog_core::host::now_ms()).unwrap_or(i64::MAX)
 }
 
 /// `prefix` without `./` in front or `/` behind; `None` if nothing is left.

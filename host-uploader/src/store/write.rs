@@ -17,7 +17,6 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
 use runlog_core::RunStatus;
@@ -27,20 +26,12 @@ use sha2::{Digest, Sha256};
 
 use super::Store;
 use crate::drain::convert::NameMap;
-use crate::sink::{
-    valid_artifact_path, ArtifactContent, Batch, Item, MetricValue, Progress, RunRef, Sink,
-};
+use crate::sink::{ArtifactContent, Batch, Item, MetricValue, Progress, RunRef, Sink};
 
 /// Buffer for streaming artifact content: memory stays bounded whatever the file size.
 const COPY_BUF: usize = 1 << 20;
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use runlog_core::host::now_ms;
 
 /// The store's name for a run status.
 pub fn status_str(status: RunStatus) -> &'static str {
@@ -51,14 +42,10 @@ pub fn status_str(status: RunStatus) -> &'static str {
     }
 }
 
-/// Whether `run_id` is acceptable as a run id: 1..=64 bytes of `[A-Za-z0-9_.-]`,
-/// not starting with `.` (run ids become directory names in the store).
+/// Whether `run_id` is acceptable as a run id (they become directory names in
+/// the store): the one rule, [`runlog_core::rules::check_run_id`].
 pub fn valid_run_id(run_id: &str) -> bool {
-    (1..=64).contains(&run_id.len())
-        && !run_id.starts_with('.')
-        && run_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    runlog_core::rules::check_run_id(run_id).is_ok()
 }
 
 /// What was stored for one artifact file.
@@ -355,10 +342,8 @@ impl Store {
         content: &ArtifactContent,
         progress: Progress<'_>,
     ) -> Result<Option<StoredFile>> {
-        if !valid_artifact_path(path) {
-            eprintln!(
-                "runlog: warning: skipping artifact with invalid path {path:?} in run {run_id}"
-            );
+        if let Err(why) = runlog_core::rules::check_artifact_path(path) {
+            eprintln!("runlog: warning: skipping artifact {path:?} in run {run_id}: {why}");
             return Ok(None);
         }
         let dest = self.artifact_dir(run_id).join(path);

@@ -1,0 +1,271 @@
+//! The rules for names that cross runlog's boundaries: artifact paths, run
+//! ids and metric names, and the shape of a generated run id.
+//!
+//! Why one module: the C API, the drain (spool files, serial frames) and the
+//! server all accept these names from outside, and a name one of them accepts
+//! ends up where the others read it (a file in the store, a directory, a
+//! row). Each rule lives here once and everybody calls it; a device on a UART
+//! cannot store a file name that the C API would have refused.
+//!
+//! Every error carries a static message, as a `&'static CStr` so that a
+//! device build can publish it with one pointer store (`runlog-ffi`'s
+//! `error.rs`), and as a `&str` through [`core::fmt::Display`].
+
+use core::ffi::CStr;
+use core::fmt;
+
+/// The longest metric name, in bytes.
+pub const MAX_METRIC_NAME_LEN: usize = 250;
+/// The longest artifact path, in bytes.
+pub const MAX_ARTIFACT_PATH_LEN: usize = 255;
+/// The longest run id, in bytes.
+pub const MAX_RUN_ID_LEN: usize = 64;
+/// The length of a generated run id: 32 lowercase hex digits, like MLflow's.
+pub const GENERATED_RUN_ID_LEN: usize = 32;
+
+/// Why a name was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RuleError {
+    /// A metric name is empty.
+    MetricNameEmpty,
+    /// A metric name is longer than [`MAX_METRIC_NAME_LEN`].
+    MetricNameTooLong,
+    /// An artifact path is empty.
+    PathEmpty,
+    /// An artifact path is longer than [`MAX_ARTIFACT_PATH_LEN`].
+    PathTooLong,
+    /// An artifact path starts with `/`.
+    PathAbsolute,
+    /// An artifact path contains `\`.
+    PathBackslash,
+    /// An artifact path contains a control character (NUL, newline, DEL...).
+    PathControl,
+    /// An artifact path has a `..` segment.
+    PathDotDot,
+    /// An artifact path has an empty or `.` segment (`a//b`, `./a`, `a/`).
+    PathEmptySegment,
+    /// An artifact path starts with a drive letter (`C:`).
+    PathDrive,
+    /// A run id is empty.
+    RunIdEmpty,
+    /// A run id is longer than [`MAX_RUN_ID_LEN`].
+    RunIdTooLong,
+    /// A run id has a byte outside `[A-Za-z0-9_.-]` or starts with `.`.
+    RunIdCharacters,
+}
+
+impl RuleError {
+    /// The message, as a static C string.
+    pub const fn message_c(self) -> &'static CStr {
+        match self {
+            Self::MetricNameEmpty => c"metric name is empty",
+            Self::MetricNameTooLong => c"metric name is longer than 250 bytes",
+            Self::PathEmpty => c"artifact path is empty",
+            Self::PathTooLong => c"artifact path is longer than 255 bytes",
+            Self::PathAbsolute => c"artifact path is absolute; it must be relative",
+            Self::PathBackslash => c"artifact path contains a backslash",
+            Self::PathControl => c"artifact path contains a control character",
+            Self::PathDotDot => c"artifact path contains a '..' segment",
+            Self::PathEmptySegment => c"artifact path has an empty or '.' segment",
+            Self::PathDrive => c"artifact path starts with a drive letter",
+            Self::RunIdEmpty => c"run id is empty",
+            Self::RunIdTooLong => c"run id is longer than 64 bytes",
+            Self::RunIdCharacters => c"run id must be [A-Za-z0-9_.-] and must not start with '.'",
+        }
+    }
+
+    /// The message.
+    pub fn message(self) -> &'static str {
+        // Every message above is ASCII.
+        self.message_c().to_str().unwrap_or("invalid name")
+    }
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// A metric name: not empty, at most [`MAX_METRIC_NAME_LEN`] bytes (UTF-8 by type).
+pub fn check_metric_name(name: &str) -> Result<(), RuleError> {
+    if name.is_empty() {
+        Err(RuleError::MetricNameEmpty)
+    } else if name.len() > MAX_METRIC_NAME_LEN {
+        Err(RuleError::MetricNameTooLong)
+    } else {
+        Ok(())
+    }
+}
+
+/// An artifact path: relative, `/`-separated, not empty, at most
+/// [`MAX_ARTIFACT_PATH_LEN`] bytes, no backslash, no control character, no
+/// empty, `.` or `..` segment, no drive letter. Paths become file names in the
+/// store, so anything a file system or a terminal could misread is refused.
+pub fn check_artifact_path(path: &str) -> Result<(), RuleError> {
+    if path.is_empty() {
+        return Err(RuleError::PathEmpty);
+    }
+    if path.len() > MAX_ARTIFACT_PATH_LEN {
+        return Err(RuleError::PathTooLong);
+    }
+    if path.starts_with('/') {
+        return Err(RuleError::PathAbsolute);
+    }
+    if path.bytes().any(|b| b == b'\\') {
+        return Err(RuleError::PathBackslash);
+    }
+    if path.chars().any(char::is_control) {
+        return Err(RuleError::PathControl);
+    }
+    for segment in path.split('/') {
+        match segment {
+            ".." => return Err(RuleError::PathDotDot),
+            "." | "" => return Err(RuleError::PathEmptySegment),
+            _ => {}
+        }
+    }
+    if path.as_bytes().get(1) == Some(&b':') {
+        return Err(RuleError::PathDrive);
+    }
+    Ok(())
+}
+
+/// A run id: 1..=[`MAX_RUN_ID_LEN`] bytes of `[A-Za-z0-9_.-]`, not starting
+/// with `.` (run ids become directory names in the store).
+pub fn check_run_id(id: &str) -> Result<(), RuleError> {
+    if id.is_empty() {
+        return Err(RuleError::RunIdEmpty);
+    }
+    if id.len() > MAX_RUN_ID_LEN {
+        return Err(RuleError::RunIdTooLong);
+    }
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    if id.starts_with('.') || !id.bytes().all(allowed) {
+        return Err(RuleError::RunIdCharacters);
+    }
+    Ok(())
+}
+
+/// A generated run id, held without allocating.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct GeneratedRunId([u8; GENERATED_RUN_ID_LEN]);
+
+impl GeneratedRunId {
+    /// The id: [`GENERATED_RUN_ID_LEN`] lowercase hex digits of `entropy`.
+    /// Where the entropy comes from is the caller's (a host reads the OS's
+    /// random source, see `host::new_run_id`).
+    pub fn from_entropy(entropy: &[u8; 16]) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; GENERATED_RUN_ID_LEN];
+        for (pair, b) in out.chunks_exact_mut(2).zip(entropy) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 15)];
+        }
+        Self(out)
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Only hex digits are ever stored.
+        core::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+impl fmt::Debug for GeneratedRunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_paths() {
+        for good in ["model/weights.bin", "a", "outputs/été.txt", "a.b/c-d_e"] {
+            assert_eq!(check_artifact_path(good), Ok(()), "{good:?}");
+        }
+        let long = [b'a'; MAX_ARTIFACT_PATH_LEN + 1];
+        let long = core::str::from_utf8(&long).unwrap();
+        for (bad, why) in [
+            ("", RuleError::PathEmpty),
+            (long, RuleError::PathTooLong),
+            ("/etc/passwd", RuleError::PathAbsolute),
+            ("a\\b", RuleError::PathBackslash),
+            ("a\nb", RuleError::PathControl),
+            ("a\0", RuleError::PathControl),
+            ("a\x7f", RuleError::PathControl),
+            ("a\u{85}b", RuleError::PathControl),
+            ("../x", RuleError::PathDotDot),
+            ("a/../b", RuleError::PathDotDot),
+            ("a//b", RuleError::PathEmptySegment),
+            ("a/", RuleError::PathEmptySegment),
+            ("./a", RuleError::PathEmptySegment),
+            ("C:x", RuleError::PathDrive),
+        ] {
+            assert_eq!(check_artifact_path(bad), Err(why), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn run_ids() {
+        for good in ["0123abcd", "run-1.2_x", "a"] {
+            assert_eq!(check_run_id(good), Ok(()), "{good:?}");
+        }
+        assert_eq!(check_run_id(""), Err(RuleError::RunIdEmpty));
+        let long = [b'a'; MAX_RUN_ID_LEN + 1];
+        let long = core::str::from_utf8(&long).unwrap();
+        assert_eq!(check_run_id(long), Err(RuleError::RunIdTooLong));
+        for bad in [".hidden", "a/b", "a b", "a\n", "ü"] {
+            assert_eq!(
+                check_run_id(bad),
+                Err(RuleError::RunIdCharacters),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn metric_names() {
+        assert_eq!(check_metric_name("loss"), Ok(()));
+        assert_eq!(check_metric_name(""), Err(RuleError::MetricNameEmpty));
+        let long = [b'a'; MAX_METRIC_NAME_LEN + 1];
+        let long = core::str::from_utf8(&long).unwrap();
+        assert_eq!(check_metric_name(long), Err(RuleError::MetricNameTooLong));
+        assert_eq!(check_metric_name(&long[1..]), Ok(()));
+    }
+
+    #[test]
+    fn generated_run_ids_are_hex_and_valid() {
+        let id = GeneratedRunId::from_entropy(&[
+            0x00, 0x01, 0x7f, 0x80, 0xff, 0xab, 0xcd, 0xef, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ]);
+        assert_eq!(id.as_str(), "00017f80ffabcdef0000000000000010");
+        assert_eq!(check_run_id(id.as_str()), Ok(()));
+    }
+
+    #[test]
+    fn every_message_is_ascii() {
+        let all = [
+            RuleError::MetricNameEmpty,
+            RuleError::MetricNameTooLong,
+            RuleError::PathEmpty,
+            RuleError::PathTooLong,
+            RuleError::PathAbsolute,
+            RuleError::PathBackslash,
+            RuleError::PathControl,
+            RuleError::PathDotDot,
+            RuleError::PathEmptySegment,
+            RuleError::PathDrive,
+            RuleError::RunIdEmpty,
+            RuleError::RunIdTooLong,
+            RuleError::RunIdCharacters,
+        ];
+        for e in all {
+            assert!(e.message().is_ascii() && !e.message().is_empty(), "{e:?}");
+        }
+    }
+}
