@@ -5,7 +5,10 @@
 //! `cargo bench -p runlog-uploader --bench serve_throughput`
 //! Env: RUNLOG_BENCH_METRICS (default 1000000), RUNLOG_BENCH_RUNS (5),
 //! RUNLOG_BENCH_PEER=0 (skip the peer, for profiling), RUNLOG_MLFLOW_PYTHON, RUNLOG_MLFLOW_BENCH (path of mlflow_client_bench.py; default
-//! `bench/mlflow_client_bench.py` in the repository, else ../shared/bench/ beside it).
+//! `bench/mlflow_client_bench.py` in the repository, else ../shared/bench/ beside it),
+//! RUNLOG_BENCH_BASE_SERVE (another `runlog` binary, e.g. built from an
+//! older commit: its `serve` is measured too, in the same run, with the same
+//! uploader, for a before/after figure).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -38,14 +41,42 @@ fn main() {
     let runs = env_num("RUNLOG_BENCH_RUNS", 5);
     let tmp = tempfile::tempdir().unwrap();
 
-    // runlog: a program's ring holding n float metrics, drained by the real
-    // `runlog drain` into `runlog serve` over HTTP (MLflow REST, log-batch).
-    let port = free_port();
-    let mut serve = start_serve(&tmp.path().join("served"), port, &[]);
-    let uri = format!("http://127.0.0.1:{port}");
+    let base = std::env::var_os("RUNLOG_BENCH_BASE_SERVE").map(PathBuf::from);
+    let mut base_rates = Vec::new();
     let mut rates = Vec::new();
+    // Alternate the two servers run by run, so load on the machine hits both alike.
     for r in 0..runs {
-        let spool = tmp.path().join(format!("spool{r}"));
+        if let Some(bin) = &base {
+            base_rates.push(drain_into_serve(tmp.path(), bin, n, &format!("base{r}"), "base"));
+        }
+        rates.push(drain_into_serve(tmp.path(), &runlog_bin(), n, &format!("this{r}"), "this"));
+    }
+    if base.is_some() {
+        let (m, lo, hi) = stats(base_rates);
+        let (tm, _, _) = stats(rates.clone());
+        println!("uploader (runlog drain) -> base runlog serve (RUNLOG_BENCH_BASE_SERVE): median {m:.0} metrics/s (min {lo:.0}, max {hi:.0}; {runs} runs of {n}); this build / base: {:.2}x", tm / m);
+    }
+    // Everything arrived.
+    let (runlog_med, runlog_min, runlog_max) = stats(rates);
+    peer_and_ratio(runlog_med, runlog_min, runlog_max, runs, n);
+}
+
+/// A program's ring holding `n` float metrics, drained by the real `runlog
+/// drain` into `serve_bin serve` over HTTP (MLflow REST, log-batch).
+fn drain_into_serve(dir: &std::path::Path, serve_bin: &std::path::Path, n: usize, tag: &str, label: &str) -> f64 {
+    let port = free_port();
+    let mut cmd = Command::new(serve_bin);
+    cmd.arg("--tracking-uri")
+        .arg(dir.join(format!("served-{tag}")))
+        .args(["serve", "--port", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut serve = Proc::spawn("runlog serve", &mut cmd);
+    wait_http(&format!("http://127.0.0.1:{port}/"), std::time::Duration::from_secs(20), &mut serve);
+    let uri = format!("http://127.0.0.1:{port}");
+    let rate = {
+        let r = tag;
+        let spool = dir.join(format!("spool-{tag}"));
         let mut w = RingWriter::create(&spool, &format!("bench-{r}"), "bench", 64 << 20);
         let t0 = now_ms();
         for i in 0..n {
@@ -71,12 +102,14 @@ fn main() {
         );
         drop(w);
         let rate = n as f64 / secs;
-        eprintln!("runlog drain -> runlog serve: run {r}: {n} metrics in {secs:.3} s = {rate:.0} metrics/s");
-        rates.push(rate);
-    }
+        eprintln!("runlog drain -> {label} runlog serve: run {r}: {n} metrics in {secs:.3} s = {rate:.0} metrics/s");
+        rate
+    };
     serve.stop();
-    // Everything arrived.
-    let (runlog_med, runlog_min, runlog_max) = stats(rates);
+    rate
+}
+
+fn peer_and_ratio(runlog_med: f64, runlog_min: f64, runlog_max: f64, runs: usize, n: usize) {
 
     if std::env::var("RUNLOG_BENCH_PEER").is_ok_and(|v| v == "0") {
         println!("uploader (runlog drain) -> runlog serve: median {runlog_med:.0} metrics/s (min {runlog_min:.0}, max {runlog_max:.0}; {runs} runs of {n}); peer skipped (RUNLOG_BENCH_PEER=0)");

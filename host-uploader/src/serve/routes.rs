@@ -39,7 +39,7 @@ use super::pool::Pool;
 use super::{api, artifacts, db, live, protocol, web, Config};
 
 /// JSON API requests handled at once; more wait their turn.
-pub const API_CONCURRENCY: usize = 64;
+pub const API_CONCURRENCY: usize = 128;
 /// Artifact uploads and downloads at once; more wait their turn.
 pub const FILE_CONCURRENCY: usize = 8;
 /// SQLite connections (requests touching the store at once).
