@@ -47,9 +47,21 @@ fn main() {
     // Alternate the two servers run by run, so load on the machine hits both alike.
     for r in 0..runs {
         if let Some(bin) = &base {
-            base_rates.push(drain_into_serve(tmp.path(), bin, n, &format!("base{r}"), "base"));
+            base_rates.push(drain_into_serve(
+                tmp.path(),
+                bin,
+                n,
+                &format!("base{r}"),
+                "base",
+            ));
         }
-        rates.push(drain_into_serve(tmp.path(), &runlog_bin(), n, &format!("this{r}"), "this"));
+        rates.push(drain_into_serve(
+            tmp.path(),
+            &runlog_bin(),
+            n,
+            &format!("this{r}"),
+            "this",
+        ));
     }
     if base.is_some() {
         let (m, lo, hi) = stats(base_rates);
@@ -63,7 +75,13 @@ fn main() {
 
 /// A program's ring holding `n` float metrics, drained by the real `runlog
 /// drain` into `serve_bin serve` over HTTP (MLflow REST, log-batch).
-fn drain_into_serve(dir: &std::path::Path, serve_bin: &std::path::Path, n: usize, tag: &str, label: &str) -> f64 {
+fn drain_into_serve(
+    dir: &std::path::Path,
+    serve_bin: &std::path::Path,
+    n: usize,
+    tag: &str,
+    label: &str,
+) -> f64 {
     let port = free_port();
     let mut cmd = Command::new(serve_bin);
     cmd.arg("--tracking-uri")
@@ -72,7 +90,11 @@ fn drain_into_serve(dir: &std::path::Path, serve_bin: &std::path::Path, n: usize
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let mut serve = Proc::spawn("runlog serve", &mut cmd);
-    wait_http(&format!("http://127.0.0.1:{port}/"), std::time::Duration::from_secs(20), &mut serve);
+    wait_http(
+        &format!("http://127.0.0.1:{port}/"),
+        std::time::Duration::from_secs(20),
+        &mut serve,
+    );
     let uri = format!("http://127.0.0.1:{port}");
     let rate = {
         let r = tag;
@@ -110,7 +132,6 @@ fn drain_into_serve(dir: &std::path::Path, serve_bin: &std::path::Path, n: usize
 }
 
 fn peer_and_ratio(runlog_med: f64, runlog_min: f64, runlog_max: f64, runs: usize, n: usize) {
-
     if std::env::var("RUNLOG_BENCH_PEER").is_ok_and(|v| v == "0") {
         println!("uploader (runlog drain) -> runlog serve: median {runlog_med:.0} metrics/s (min {runlog_min:.0}, max {runlog_max:.0}; {runs} runs of {n}); peer skipped (RUNLOG_BENCH_PEER=0)");
         return;

@@ -25,7 +25,13 @@ fn call(port: u16, token: Option<&str>, method: &str, path: &str, body: &str) ->
 }
 
 fn new_run(port: u16, token: Option<&str>) -> String {
-    let (s, b) = call(port, token, "POST", "/api/2.0/mlflow/runs/create", r#"{"experiment_id":"0"}"#);
+    let (s, b) = call(
+        port,
+        token,
+        "POST",
+        "/api/2.0/mlflow/runs/create",
+        r#"{"experiment_id":"0"}"#,
+    );
     assert_eq!(s, 200, "{b}");
     let v: Json = serde_json::from_str(&b).unwrap();
     v["run"]["info"]["run_id"].as_str().unwrap().to_string()
@@ -55,7 +61,12 @@ fn events(mut s: TcpStream) -> mpsc::Receiver<(String, Json)> {
             match r.read_line(&mut line) {
                 Ok(0) => return, // the server ended the stream
                 Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => continue,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    continue
+                }
                 Err(_) => return,
             }
             let l = line.trim_end();
@@ -78,30 +89,52 @@ fn live_feed_streams_a_running_runs_new_points_within_2_s() {
     let token_file = tmp.path().join("token");
     fs::write(&token_file, "t0k\n").unwrap();
     let port = free_port();
-    let _serve = start_serve(&tmp.path().join("store"), port, &["--token-file", token_file.to_str().unwrap()]);
+    let _serve = start_serve(
+        &tmp.path().join("store"),
+        port,
+        &["--token-file", token_file.to_str().unwrap()],
+    );
     let tok = Some("t0k");
     let run = new_run(port, tok);
-    log(port, tok, &run, &[("loss", 1.0, 0), ("loss", 0.5, 1), ("loss", 0.25, 2)]);
+    log(
+        port,
+        tok,
+        &run,
+        &[("loss", 1.0, 0), ("loss", 0.5, 1), ("loss", 0.25, 2)],
+    );
     let live = format!("/api/2.0/runlog/runs/live?run_id={run}");
     let (s, b) = call(port, None, "GET", &live, "");
     assert_eq!(s, 401, "the feed needs the token: {b}");
-    let (s, b) = call(port, tok, "GET", "/api/2.0/runlog/runs/live?run_id=nope", "");
+    let (s, b) = call(
+        port,
+        tok,
+        "GET",
+        "/api/2.0/runlog/runs/live?run_id=nope",
+        "",
+    );
     assert_eq!(s, 404, "{b}");
 
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(
         stream,
-        "GET {live} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer t0k\r\nAccept: text/event-stream\r\n\r\n"
+        "GET {live} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer t0k\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut head = [0u8; 12];
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     stream.read_exact(&mut head).unwrap();
     assert_eq!(&head, b"HTTP/1.1 200");
     let rx = events(stream);
     std::thread::sleep(Duration::from_millis(800));
     let posted = Instant::now();
-    log(port, tok, &run, &[("loss", 0.125, 3), ("acc", 0.5, 0), ("loss", 0.0625, 4)]);
+    log(
+        port,
+        tok,
+        &run,
+        &[("loss", 0.125, 3), ("acc", 0.5, 0), ("loss", 0.0625, 4)],
+    );
     let mut got: Vec<(String, i64)> = Vec::new();
     while got.len() < 3 {
         let left = Duration::from_secs(2).saturating_sub(posted.elapsed());
@@ -110,23 +143,42 @@ fn live_feed_streams_a_running_runs_new_points_within_2_s() {
             .unwrap_or_else(|_| panic!("only {got:?} within 2 s of logging"));
         assert_eq!(name, "points", "{data}");
         for m in data["metrics"].as_array().unwrap() {
-            got.push((m["key"].as_str().unwrap().to_string(), m["step"].as_i64().unwrap()));
+            got.push((
+                m["key"].as_str().unwrap().to_string(),
+                m["step"].as_i64().unwrap(),
+            ));
         }
     }
-    eprintln!("live feed: 3 new points arrived {:?} after they were logged", posted.elapsed());
+    eprintln!(
+        "live feed: 3 new points arrived {:?} after they were logged",
+        posted.elapsed()
+    );
     got.sort();
     let want: Vec<(String, i64)> = vec![("acc".into(), 0), ("loss".into(), 3), ("loss".into(), 4)];
     assert_eq!(got, want, "only the new points, each once");
     // The run ends: a status event, then the stream closes.
-    let (s, b) = call(port, tok, "POST", "/api/2.0/mlflow/runs/update", &json!({"run_id": run, "status": "FINISHED"}).to_string());
+    let (s, b) = call(
+        port,
+        tok,
+        "POST",
+        "/api/2.0/mlflow/runs/update",
+        &json!({"run_id": run, "status": "FINISHED"}).to_string(),
+    );
     assert_eq!(s, 200, "{b}");
-    let (name, data) = rx.recv_timeout(Duration::from_secs(3)).expect("no status event");
-    assert_eq!((name.as_str(), &data["status"]), ("status", &json!("FINISHED")));
+    let (name, data) = rx
+        .recv_timeout(Duration::from_secs(3))
+        .expect("no status event");
+    assert_eq!(
+        (name.as_str(), &data["status"]),
+        ("status", &json!("FINISHED"))
+    );
     let t = Instant::now();
     loop {
         match rx.recv_timeout(Duration::from_secs(3)) {
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => panic!("the stream stayed open after the run finished"),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!("the stream stayed open after the run finished")
+            }
             Ok(ev) => assert!(t.elapsed() < Duration::from_secs(3), "unexpected {ev:?}"),
         }
     }
@@ -158,12 +210,18 @@ impl Browser {
         let (out_r, out_w) = pipe();
         let (cr, ow) = (cmd_r.as_raw_fd(), out_w.as_raw_fd());
         let mut cmd = Command::new("/usr/bin/chromium");
-        cmd.args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--remote-debugging-pipe"])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .arg("about:blank")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--remote-debugging-pipe",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("about:blank")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
         // SAFETY: between fork and exec only async-signal-safe calls
         // (fcntl, dup2) on descriptors this process owns.
         unsafe {
@@ -209,7 +267,11 @@ impl Browser {
         };
         let target = b.send(None, "Target.createTarget", json!({ "url": url }));
         let target = target["targetId"].as_str().unwrap().to_string();
-        let attached = b.send(None, "Target.attachToTarget", json!({ "targetId": target, "flatten": true }));
+        let attached = b.send(
+            None,
+            "Target.attachToTarget",
+            json!({ "targetId": target, "flatten": true }),
+        );
         b.session = attached["sessionId"].as_str().unwrap().to_string();
         b
     }
@@ -227,7 +289,10 @@ impl Browser {
         let t = Instant::now();
         loop {
             let left = Duration::from_secs(20).saturating_sub(t.elapsed());
-            let v = self.from.recv_timeout(left).unwrap_or_else(|_| panic!("no answer to {method}"));
+            let v = self
+                .from
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no answer to {method}"));
             if v["id"] == id {
                 assert!(v.get("error").is_none(), "{method}: {v}");
                 return v["result"].clone();
@@ -238,7 +303,11 @@ impl Browser {
     /// Evaluates `js` in the page; its value.
     fn eval(&mut self, js: &str) -> Json {
         let session = self.session.clone();
-        let r = self.send(Some(&session), "Runtime.evaluate", json!({ "expression": js, "returnByValue": true }));
+        let r = self.send(
+            Some(&session),
+            "Runtime.evaluate",
+            json!({ "expression": js, "returnByValue": true }),
+        );
         r["result"]["value"].clone()
     }
 }
@@ -257,10 +326,17 @@ fn run_page_in_headless_chromium_draws_live_points_within_2_s() {
     let port = free_port();
     let _serve = start_serve(&tmp.path().join("store"), port, &[]);
     let run = new_run(port, None);
-    log(port, None, &run, &[("loss", 1.0, 0), ("loss", 0.5, 1), ("loss", 0.25, 2)]);
+    log(
+        port,
+        None,
+        &run,
+        &[("loss", 1.0, 0), ("loss", 0.5, 1), ("loss", 0.25, 2)],
+    );
     let url = format!("http://127.0.0.1:{port}/#/run/{run}");
     let mut browser = Browser::open(&url, &tmp.path().join("chromium"));
-    let state = |b: &mut Browser| -> Json { serde_json::from_str(b.eval(PAGE_STATE).as_str().unwrap_or("{}")).unwrap() };
+    let state = |b: &mut Browser| -> Json {
+        serde_json::from_str(b.eval(PAGE_STATE).as_str().unwrap_or("{}")).unwrap()
+    };
     let t = Instant::now();
     let mut s = state(&mut browser);
     while s["state"] != "ready" {
@@ -274,23 +350,55 @@ fn run_page_in_headless_chromium_draws_live_points_within_2_s() {
     std::thread::sleep(Duration::from_millis(1000));
     let posted = now_ms() as f64;
     let posted_at = Instant::now();
-    log(port, None, &run, &[("loss", 0.125, 3), ("loss", 0.0625, 4), ("acc", 0.5, 0), ("acc", 0.75, 1)]);
+    log(
+        port,
+        None,
+        &run,
+        &[
+            ("loss", 0.125, 3),
+            ("loss", 0.0625, 4),
+            ("acc", 0.5, 0),
+            ("acc", 0.75, 1),
+        ],
+    );
     loop {
         s = state(&mut browser);
-        let chart = |m: &str| s["charts"].as_array().unwrap().iter().find(|c| c["metric"] == m).cloned();
+        let chart = |m: &str| {
+            s["charts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["metric"] == m)
+                .cloned()
+        };
         if let (Some(loss), Some(acc)) = (chart("loss"), chart("acc")) {
             if loss["points"] == 5 && acc["points"] == 2 {
-                let drawn = loss["liveAt"].as_f64().unwrap().max(acc["liveAt"].as_f64().unwrap());
+                let drawn = loss["liveAt"]
+                    .as_f64()
+                    .unwrap()
+                    .max(acc["liveAt"].as_f64().unwrap());
                 let ms = drawn - posted;
                 eprintln!("the page drew the new points {ms} ms after they were logged");
-                assert!((0.0..2000.0).contains(&ms), "drawn {ms} ms after logging: {s}");
+                assert!(
+                    (0.0..2000.0).contains(&ms),
+                    "drawn {ms} ms after logging: {s}"
+                );
                 break;
             }
         }
-        assert!(posted_at.elapsed() < Duration::from_secs(5), "new points not drawn: {s}");
+        assert!(
+            posted_at.elapsed() < Duration::from_secs(5),
+            "new points not drawn: {s}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (st, b) = call(port, None, "POST", "/api/2.0/mlflow/runs/update", &json!({"run_id": run, "status": "FINISHED"}).to_string());
+    let (st, b) = call(
+        port,
+        None,
+        "POST",
+        "/api/2.0/mlflow/runs/update",
+        &json!({"run_id": run, "status": "FINISHED"}).to_string(),
+    );
     assert_eq!(st, 200, "{b}");
     let t = Instant::now();
     while state(&mut browser)["status"] != "FINISHED" {
