@@ -70,7 +70,7 @@ fn main() {
     }
     // Everything arrived.
     let (runlog_med, runlog_min, runlog_max) = stats(rates);
-    peer_and_ratio(runlog_med, runlog_min, runlog_max, runs, n);
+    peer_and_ratio(tmp.path(), (runlog_med, runlog_min, runlog_max), runs, n);
 }
 
 /// A program's ring holding `n` float metrics, drained by the real `runlog
@@ -131,7 +131,9 @@ fn drain_into_serve(
     rate
 }
 
-fn peer_and_ratio(runlog_med: f64, runlog_min: f64, runlog_max: f64, runs: usize, n: usize) {
+/// The peer, MLflow's Python client, in the same run; prints both and the ratio.
+fn peer_and_ratio(dir: &std::path::Path, runlog: (f64, f64, f64), runs: usize, n: usize) {
+    let (runlog_med, runlog_min, runlog_max) = runlog;
     if std::env::var("RUNLOG_BENCH_PEER").is_ok_and(|v| v == "0") {
         println!("uploader (runlog drain) -> runlog serve: median {runlog_med:.0} metrics/s (min {runlog_min:.0}, max {runlog_max:.0}; {runs} runs of {n}); peer skipped (RUNLOG_BENCH_PEER=0)");
         return;
@@ -154,7 +156,7 @@ fn peer_and_ratio(runlog_med: f64, runlog_min: f64, runlog_max: f64, runs: usize
         script.display()
     );
     let mport = free_port();
-    let mut mlflow = start_mlflow(&py, &tmp.path().join("mlflow"), mport);
+    let mut mlflow = start_mlflow(&py, &dir.join("mlflow"), mport);
     let muri = format!("http://127.0.0.1:{mport}");
     // The peer script once, as given (its async part alone takes minutes
     // against a loaded server), for all its figures...

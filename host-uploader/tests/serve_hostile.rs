@@ -558,10 +558,7 @@ fn malformed_and_deeply_nested_json_get_mlflow_errors() {
         assert_mlflow_error(s, &b, 400, code, &what);
     }
     // Raw bytes that are not UTF-8 at all.
-    let mut req = format!(
-        "POST /api/2.0/mlflow/runs/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 4\r\nConnection: close\r\n\r\n"
-    )
-    .into_bytes();
+    let mut req = b"POST /api/2.0/mlflow/runs/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 4\r\nConnection: close\r\n\r\n".to_vec();
     req.extend_from_slice(b"{\xff\xfe}");
     let (s, b) = send(port, &req);
     assert_mlflow_error(s, &b, 400, "BAD_REQUEST", "invalid UTF-8");

@@ -27,7 +27,7 @@ pub const MAX_CONNECTIONS: usize = 4096;
 /// Longest wait for a request's headers (and between keep-alive requests).
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Descriptors kept free for SQLite, artifact files and the runtime.
-const RESERVED_FDS: u64 = 256;
+const RESERVED_FDS: libc::rlim_t = 256;
 
 /// Raises the soft limit on open files to the hard limit; returns how many
 /// connections fit under it (at most [`MAX_CONNECTIONS`]).
@@ -51,7 +51,7 @@ pub fn raise_fd_limit() -> usize {
             rl = want;
         }
     }
-    let room = (rl.rlim_cur as u64).saturating_sub(RESERVED_FDS);
+    let room = rl.rlim_cur.saturating_sub(RESERVED_FDS);
     usize::try_from(room)
         .unwrap_or(usize::MAX)
         .clamp(16, MAX_CONNECTIONS)
