@@ -25,6 +25,19 @@ fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
     (v[v.len() / 2], v[0], v[v.len() - 1])
 }
 
+/// User + system CPU seconds a process has used (/proc/PID/stat).
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    // After the command name: state is field 3, utime 14 and stime 15 (1-based).
+    let ticks = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(14) + ticks(15)) / hz
+}
+
 fn env_num(k: &str, default: usize) -> usize {
     std::env::var(k)
         .ok()
@@ -110,6 +123,7 @@ fn drain_into_serve(
             }));
         }
         w.end(RunStatus::Finished);
+        let serve_cpu0 = cpu_secs(serve.child.id());
         let start = Instant::now();
         let out = Command::new(runlog_bin())
             .args(["--tracking-uri", &uri, "drain", "--once", "--spool"])
@@ -124,7 +138,9 @@ fn drain_into_serve(
         );
         drop(w);
         let rate = n as f64 / secs;
-        eprintln!("runlog drain -> {label} runlog serve: run {r}: {n} metrics in {secs:.3} s = {rate:.0} metrics/s");
+        // Where the time goes: the server's CPU seconds against the wall clock.
+        let serve_cpu = cpu_secs(serve.child.id()) - serve_cpu0;
+        eprintln!("runlog drain -> {label} runlog serve: run {r}: {n} metrics in {secs:.3} s = {rate:.0} metrics/s (server CPU {serve_cpu:.2} s)");
         rate
     };
     serve.stop();
