@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load on `runlog serve` and on `mlflow server` (sqlite backend), side by side
 # in one run, with wrk (Debian package) on loopback, 64 connections:
-#   1. metrics/get-history of a metric with 100,000 points (a page of 25,000),
+#   1. metrics/get-history of a metric with 100,000 points (max_results=25000: one page),
 #   2. runs/log-batch of 1,000 metrics.
 # Prints requests/s and latency percentiles (p50, p99) per server and load.
 # Env: RUNLOG_BIN (default target/release/runlog), RUNLOG_MLFLOW_PYTHON
@@ -48,7 +48,7 @@ for name, port in (("runlog", rport), ("mlflow", mport)):
     batch_rid = call(port, "runs/create", {"experiment_id": "0"})["run"]["info"]["run_id"]
     body = json.dumps({"run_id": batch_rid, "metrics": [
         {"key": f"m{i % 10}", "value": i * 0.25, "timestamp": 1700000000000, "step": i} for i in range(1000)]})
-    open(f"{tmp}/{name}.history", "w").write(f"/api/2.0/mlflow/metrics/get-history?run_id={rid}&metric_key=loss")
+    open(f"{tmp}/{name}.history", "w").write(f"/api/2.0/mlflow/metrics/get-history?run_id={rid}&metric_key=loss&max_results=25000")
     open(f"{tmp}/{name}.batch.lua", "w").write(
         'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
         f'wrk.body = {json.dumps(body)}\n')
@@ -62,12 +62,19 @@ done = function(summary, latency, requests)
     latency:percentile(99) / 1000, latency.max / 1000, summary.requests, errors))
 end
 LUA
+settle() { # the server has finished what the last load left behind (bounded: 180 s)
+  for _ in $(seq 1 180); do
+    curl -sf -m 2 -o /dev/null "http://127.0.0.1:$1/api/2.0/mlflow/experiments/get?experiment_id=0" && return 0
+    sleep 1
+  done; echo "  (port $1 still busy after 180 s)"; }
 echo "machine: $(nproc) cores, $(uptime | sed 's/.*load average/load average/'); wrk -t$THREADS -c$CONNS -d${SECS}s"
 for name in runlog mlflow; do
   p=$RPORT; [ "$name" = mlflow ] && p=$MPORT
-  echo "$name: get-history, 100,000-point metric (first page of 25,000)"
+  settle "$p"
+  echo "$name: get-history, 100,000-point metric (max_results=25000)"
   wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --timeout 30s -s "$TMP/report.lua" \
     "http://127.0.0.1:$p$(cat "$TMP/$name.history")" | tail -1
+  settle "$p"
   echo "$name: log-batch of 1,000 metrics"
   cat "$TMP/report.lua" >> "$TMP/$name.batch.lua"
   wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --timeout 30s -s "$TMP/$name.batch.lua" \
