@@ -5,7 +5,10 @@
 //! `cargo bench -p runlog-uploader --bench serve_throughput`
 //! Env: RUNLOG_BENCH_METRICS (default 1000000), RUNLOG_BENCH_RUNS (5),
 //! RUNLOG_BENCH_PEER=0 (skip the peer, for profiling), RUNLOG_MLFLOW_PYTHON, RUNLOG_MLFLOW_BENCH (path of mlflow_client_bench.py; default
-//! `bench/mlflow_client_bench.py` in the repository, else ../shared/bench/ beside it).
+//! `bench/mlflow_client_bench.py` in the repository, else ../shared/bench/ beside it),
+//! RUNLOG_BENCH_BASE_SERVE (another `runlog` binary, e.g. built from an
+//! older commit: its `serve` is measured too, in the same run, with the same
+//! uploader, for a before/after figure).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -20,6 +23,24 @@ use runlog_core::{Metric, Name, Record, RunStatus, Value};
 fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+/// User + system CPU seconds a process has used (/proc/PID/stat).
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    // After the command name: state is field 3, utime 14 and stime 15 (1-based).
+    let ticks = |i: usize| {
+        fields
+            .get(i - 3)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(14) + ticks(15)) / hz
 }
 
 fn env_num(k: &str, default: usize) -> usize {
@@ -38,14 +59,64 @@ fn main() {
     let runs = env_num("RUNLOG_BENCH_RUNS", 5);
     let tmp = tempfile::tempdir().unwrap();
 
-    // runlog: a program's ring holding n float metrics, drained by the real
-    // `runlog drain` into `runlog serve` over HTTP (MLflow REST, log-batch).
-    let port = free_port();
-    let mut serve = start_serve(&tmp.path().join("served"), port, &[]);
-    let uri = format!("http://127.0.0.1:{port}");
+    let base = std::env::var_os("RUNLOG_BENCH_BASE_SERVE").map(PathBuf::from);
+    let mut base_rates = Vec::new();
     let mut rates = Vec::new();
+    // Alternate the two servers run by run, so load on the machine hits both alike.
     for r in 0..runs {
-        let spool = tmp.path().join(format!("spool{r}"));
+        if let Some(bin) = &base {
+            base_rates.push(drain_into_serve(
+                tmp.path(),
+                bin,
+                n,
+                &format!("base{r}"),
+                "base",
+            ));
+        }
+        rates.push(drain_into_serve(
+            tmp.path(),
+            &runlog_bin(),
+            n,
+            &format!("this{r}"),
+            "this",
+        ));
+    }
+    if base.is_some() {
+        let (m, lo, hi) = stats(base_rates);
+        let (tm, _, _) = stats(rates.clone());
+        println!("uploader (runlog drain) -> base runlog serve (RUNLOG_BENCH_BASE_SERVE): median {m:.0} metrics/s (min {lo:.0}, max {hi:.0}; {runs} runs of {n}); this build / base: {:.2}x", tm / m);
+    }
+    // Everything arrived.
+    let (runlog_med, runlog_min, runlog_max) = stats(rates);
+    peer_and_ratio(tmp.path(), (runlog_med, runlog_min, runlog_max), runs, n);
+}
+
+/// A program's ring holding `n` float metrics, drained by the real `runlog
+/// drain` into `serve_bin serve` over HTTP (MLflow REST, log-batch).
+fn drain_into_serve(
+    dir: &std::path::Path,
+    serve_bin: &std::path::Path,
+    n: usize,
+    tag: &str,
+    label: &str,
+) -> f64 {
+    let port = free_port();
+    let mut cmd = Command::new(serve_bin);
+    cmd.arg("--tracking-uri")
+        .arg(dir.join(format!("served-{tag}")))
+        .args(["serve", "--port", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut serve = Proc::spawn("runlog serve", &mut cmd);
+    wait_http(
+        &format!("http://127.0.0.1:{port}/"),
+        std::time::Duration::from_secs(20),
+        &mut serve,
+    );
+    let uri = format!("http://127.0.0.1:{port}");
+    let rate = {
+        let r = tag;
+        let spool = dir.join(format!("spool-{tag}"));
         let mut w = RingWriter::create(&spool, &format!("bench-{r}"), "bench", 64 << 20);
         let t0 = now_ms();
         for i in 0..n {
@@ -57,6 +128,7 @@ fn main() {
             }));
         }
         w.end(RunStatus::Finished);
+        let serve_cpu0 = cpu_secs(serve.child.id());
         let start = Instant::now();
         let out = Command::new(runlog_bin())
             .args(["--tracking-uri", &uri, "drain", "--once", "--spool"])
@@ -71,13 +143,18 @@ fn main() {
         );
         drop(w);
         let rate = n as f64 / secs;
-        eprintln!("runlog drain -> runlog serve: run {r}: {n} metrics in {secs:.3} s = {rate:.0} metrics/s");
-        rates.push(rate);
-    }
+        // Where the time goes: the server's CPU seconds against the wall clock.
+        let serve_cpu = cpu_secs(serve.child.id()) - serve_cpu0;
+        eprintln!("runlog drain -> {label} runlog serve: run {r}: {n} metrics in {secs:.3} s = {rate:.0} metrics/s (server CPU {serve_cpu:.2} s)");
+        rate
+    };
     serve.stop();
-    // Everything arrived.
-    let (runlog_med, runlog_min, runlog_max) = stats(rates);
+    rate
+}
 
+/// The peer, MLflow's Python client, in the same run; prints both and the ratio.
+fn peer_and_ratio(dir: &std::path::Path, runlog: (f64, f64, f64), runs: usize, n: usize) {
+    let (runlog_med, runlog_min, runlog_max) = runlog;
     if std::env::var("RUNLOG_BENCH_PEER").is_ok_and(|v| v == "0") {
         println!("uploader (runlog drain) -> runlog serve: median {runlog_med:.0} metrics/s (min {runlog_min:.0}, max {runlog_max:.0}; {runs} runs of {n}); peer skipped (RUNLOG_BENCH_PEER=0)");
         return;
@@ -100,7 +177,7 @@ fn main() {
         script.display()
     );
     let mport = free_port();
-    let mut mlflow = start_mlflow(&py, &tmp.path().join("mlflow"), mport);
+    let mut mlflow = start_mlflow(&py, &dir.join("mlflow"), mport);
     let muri = format!("http://127.0.0.1:{mport}");
     // The peer script once, as given (its async part alone takes minutes
     // against a loaded server), for all its figures...

@@ -164,6 +164,10 @@ pub struct ServeArgs {
     /// Largest artifact upload accepted, in bytes.
     #[arg(long, default_value_t = 1 << 30)]
     pub max_artifact_bytes: u64,
+    /// A `Host` name to answer besides loopback ones and the bound address
+    /// (repeatable); requests naming any other host are refused.
+    #[arg(long)]
+    pub allowed_host: Vec<String>,
 }
 
 /// Accepts the original CLI's single-dash `-ap PREFIX` by rewriting it before clap parses.

@@ -232,6 +232,7 @@ fn drain_into_runlog_serve_keeps_values_exact() {
         .into();
     let mut r = agent
         .post(&format!("{uri}/api/2.0/mlflow/runs/log-batch"))
+        .header("Content-Type", "application/json")
         .send(&body)
         .unwrap();
     let text = r.body_mut().read_to_string().unwrap();
@@ -629,6 +630,7 @@ fn refuses_missing_tokens_oversized_bodies_and_escaping_paths() {
         agent
             .post(&api("experiments/create"))
             .header("Authorization", auth)
+            .header("Content-Type", "application/json")
             .send(r#"{"name":"e"}"#)
             .unwrap(),
     );
@@ -639,6 +641,7 @@ fn refuses_missing_tokens_oversized_bodies_and_escaping_paths() {
         agent
             .post(&api("runs/create"))
             .header("Authorization", auth)
+            .header("Content-Type", "application/json")
             .send(format!(r#"{{"experiment_id":"{exp_id}"}}"#))
             .unwrap(),
     );
@@ -655,6 +658,7 @@ fn refuses_missing_tokens_oversized_bodies_and_escaping_paths() {
         agent
             .post(&api("runs/log-batch"))
             .header("Authorization", auth)
+            .header("Content-Type", "application/json")
             .send(&big)
             .unwrap(),
     );
@@ -690,7 +694,7 @@ fn refuses_missing_tokens_oversized_bodies_and_escaping_paths() {
     ] {
         for method in ["PUT", "GET"] {
             let req = format!(
-                "{method} /api/2.0/mlflow-artifacts/artifacts/{path} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
+                "{method} /api/2.0/mlflow-artifacts/artifacts/{path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {auth}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
             );
             let (s, b) = raw_http(port, req.as_bytes());
             assert_eq!(s, 400, "{method} {path}: {b}");

@@ -1,6 +1,5 @@
-//! The MLflow tracking REST API 2.0 endpoints over the store.
-
-use std::borrow::Cow;
+//! The MLflow tracking REST API 2.0 endpoints over the store. Each endpoint
+//! decodes its request type from [`super::protocol`] and calls [`db`].
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -8,294 +7,156 @@ use serde_json::{json, Map, Value};
 use super::db::{self, MetricIn, Num};
 use super::error::{ApiError, ApiResult};
 use super::filter::Filter;
+use super::protocol::{self as p, Number};
 use crate::store::Store;
 
-/// A request's parameters: the query string merged with the JSON body.
-pub struct Params(Map<String, Value>);
-
-impl Params {
-    /// Merges a query (as JSON) and a body; the body wins.
-    pub fn new(query: Map<String, Value>, body: &[u8]) -> ApiResult<Self> {
-        let mut m = query;
-        if !body.iter().all(u8::is_ascii_whitespace) {
-            let v: Value = serde_json::from_slice(body)
-                .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
-            let Value::Object(o) = v else {
-                return Err(ApiError::bad_request("the body must be a JSON object"));
-            };
-            m.extend(o);
-        }
-        Ok(Self(m))
+/// Merges a query (as JSON) and a JSON body (the body wins) into the one
+/// object an endpoint's request type is decoded from. A body that is not a
+/// JSON object (malformed, too deeply nested, an array...) is `BAD_REQUEST`.
+pub fn merge(query: Map<String, Value>, body: &[u8]) -> ApiResult<Value> {
+    let mut m = query;
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let v: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
+        let Value::Object(o) = v else {
+            return Err(ApiError::bad_request("the body must be a JSON object"));
+        };
+        m.extend(o);
     }
+    Ok(Value::Object(m))
+}
 
-    fn get(&self, k: &str) -> Option<&Value> {
-        self.0.get(k).filter(|v| !v.is_null())
-    }
+/// Decodes an endpoint's request; a field of the wrong type or a missing
+/// required one is `INVALID_PARAMETER_VALUE`, naming it.
+fn decode<'v, T: Deserialize<'v>>(endpoint: &str, v: &'v Value) -> ApiResult<T> {
+    T::deserialize(v).map_err(|e| {
+        let msg = e.to_string();
+        let msg = match msg
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
+            Some(field) => p::missing(field),
+            None => msg,
+        };
+        ApiError::invalid(format!("{endpoint}: {msg}"))
+    })
+}
 
-    /// A string parameter, if present.
-    pub fn opt_str(&self, k: &str) -> ApiResult<Option<&str>> {
-        match self.get(k) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(v) => Err(ApiError::invalid(format!(
-                "parameter {k:?} must be a string, not {v}"
-            ))),
-        }
-    }
-
-    /// A required string parameter.
-    pub fn str(&self, k: &str) -> ApiResult<&str> {
-        self.opt_str(k)?
-            .ok_or_else(|| ApiError::invalid(format!("missing value for required parameter {k:?}")))
-    }
-
-    /// The run id (`run_id`, or the older `run_uuid`).
-    pub fn run_id(&self) -> ApiResult<&str> {
-        match self.opt_str("run_id")? {
-            Some(r) if !r.is_empty() => Ok(r),
-            _ => self.str("run_uuid"),
-        }
-    }
-
-    /// An integer given as a number or a decimal string (protobuf int64 JSON).
-    pub fn opt_i64(&self, k: &str) -> ApiResult<Option<i64>> {
-        match self.get(k) {
-            None => Ok(None),
-            Some(v) => int_of(v).map(Some).ok_or_else(|| {
-                ApiError::invalid(format!("parameter {k:?} must be an integer, not {v}"))
-            }),
-        }
-    }
-
-    /// A list of strings (a JSON array, or one string).
-    pub fn str_list(&self, k: &str) -> ApiResult<Vec<String>> {
-        match self.get(k) {
-            None => Ok(Vec::new()),
-            Some(Value::String(s)) => Ok(vec![s.clone()]),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| match v {
-                    Value::String(s) => Ok(s.clone()),
-                    Value::Number(n) => Ok(n.to_string()),
-                    _ => Err(ApiError::invalid(format!(
-                        "parameter {k:?} must list strings"
-                    ))),
-                })
-                .collect(),
-            Some(v) => Err(ApiError::invalid(format!(
-                "parameter {k:?} must be a list, not {v}"
-            ))),
-        }
-    }
-
-    /// `[{key, value}]` pairs.
-    pub fn pairs(&self, k: &str) -> ApiResult<Vec<(String, String)>> {
-        match self.get(k) {
-            None => Ok(Vec::new()),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|t| match (t.get("key"), t.get("value")) {
-                    (Some(Value::String(k)), Some(Value::String(v))) => Ok((k.clone(), v.clone())),
-                    (Some(Value::String(k)), None | Some(Value::Null)) => {
-                        Ok((k.clone(), String::new()))
-                    }
-                    _ => Err(ApiError::invalid(format!(
-                        "each of {k:?} must be {{\"key\": string, \"value\": string}}"
-                    ))),
-                })
-                .collect(),
-            Some(v) => Err(ApiError::invalid(format!(
-                "parameter {k:?} must be a list, not {v}"
-            ))),
-        }
+fn num(n: Number) -> Num {
+    match n {
+        Number::Int(i) => Num::I64(i),
+        Number::Float(f) => Num::F64(f),
     }
 }
 
-fn int_of(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
+fn metric_in<'m>(m: &'m p::Metric<'_>, now: i64) -> MetricIn<'m> {
+    MetricIn {
+        key: &m.key,
+        value: num(m.value),
+        timestamp: m.timestamp.0.unwrap_or(now),
+        step: m.step.0.unwrap_or(0),
     }
 }
 
-/// A metric value as MLflow JSON carries it: a number, or "NaN"/"Infinity"/
-/// "-Infinity"/a numeric string. An integer literal stays an integer.
-#[derive(Debug, Clone, Copy)]
-struct NumJson(Num);
-
-impl<'de> Deserialize<'de> for NumJson {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = NumJson;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a number, \"NaN\", \"Infinity\" or \"-Infinity\"")
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<NumJson, E> {
-                Ok(NumJson(Num::I64(v)))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<NumJson, E> {
-                Ok(NumJson(
-                    i64::try_from(v).map_or(Num::F64(v as f64), Num::I64),
-                ))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<NumJson, E> {
-                Ok(NumJson(Num::F64(v)))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NumJson, E> {
-                parse_num_str(v)
-                    .map(NumJson)
-                    .ok_or_else(|| E::custom(format!("{v:?} is not a number")))
-            }
-        }
-        d.deserialize_any(V)
-    }
+fn kv_pairs<'k>(v: &'k [p::KeyValue<'_>]) -> Vec<(&'k str, &'k str)> {
+    v.iter().map(|kv| (&*kv.key, kv.value())).collect()
 }
 
-fn parse_num_str(v: &str) -> Option<Num> {
-    match v {
-        "NaN" | "nan" => Some(Num::F64(f64::NAN)),
-        "Infinity" | "inf" => Some(Num::F64(f64::INFINITY)),
-        "-Infinity" | "-inf" => Some(Num::F64(f64::NEG_INFINITY)),
-        _ => v
-            .parse::<i64>()
-            .map(Num::I64)
-            .ok()
-            .or_else(|| v.parse::<f64>().ok().map(Num::F64)),
-    }
-}
-
-/// An int64 as a number or a decimal string.
-#[derive(Debug, Clone, Copy, Default)]
-struct IntJson(Option<i64>);
-
-impl<'de> Deserialize<'de> for IntJson {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
-        if v.is_null() {
-            return Ok(IntJson(None));
-        }
-        int_of(&v)
-            .map(|i| IntJson(Some(i)))
-            .ok_or_else(|| serde::de::Error::custom(format!("{v} is not an integer")))
-    }
-}
-
-#[derive(Deserialize)]
-struct MetricJson<'a> {
-    #[serde(borrow)]
-    key: Cow<'a, str>,
-    value: NumJson,
-    #[serde(default)]
-    timestamp: IntJson,
-    #[serde(default)]
-    step: IntJson,
-}
-
-#[derive(Deserialize)]
-struct KvJson<'a> {
-    #[serde(borrow)]
-    key: Cow<'a, str>,
-    #[serde(borrow, default)]
-    value: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct LogBatchJson<'a> {
-    #[serde(borrow, default)]
-    run_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    run_uuid: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    metrics: Vec<MetricJson<'a>>,
-    #[serde(borrow, default)]
-    params: Vec<KvJson<'a>>,
-    #[serde(borrow, default)]
-    tags: Vec<KvJson<'a>>,
-}
-
-/// runs/log-batch, parsed straight from the body (the hot path of uploads).
+/// runs/log-batch, decoded straight from the body (the hot path of uploads).
 pub fn log_batch(store: &mut Store, body: &[u8]) -> ApiResult<Value> {
-    let b: LogBatchJson<'_> = serde_json::from_slice(body)
+    let b: p::LogBatch<'_> = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("invalid runs/log-batch body: {e}")))?;
-    let run_id = b
-        .run_id
-        .as_deref()
-        .filter(|r| !r.is_empty())
-        .or(b.run_uuid.as_deref())
-        .ok_or_else(|| ApiError::invalid("missing value for required parameter \"run_id\""))?;
-    let run = db::run_row(store.conn(), run_id)?;
+    let run = db::run_row(store.conn(), b.run_id().map_err(ApiError::invalid)?)?;
     let now = db::now_ms();
-    let metrics: Vec<MetricIn<'_>> = b
-        .metrics
-        .iter()
-        .map(|m| MetricIn {
-            key: &m.key,
-            value: m.value.0,
-            timestamp: m.timestamp.0.unwrap_or(now),
-            step: m.step.0.unwrap_or(0),
-        })
-        .collect();
-    let kv = |v: &'_ [KvJson<'_>]| -> Vec<(String, String)> {
-        v.iter()
-            .map(|p| {
-                (
-                    p.key.to_string(),
-                    p.value.as_deref().unwrap_or("").to_string(),
-                )
-            })
-            .collect()
-    };
-    let params = kv(&b.params);
-    let tags = kv(&b.tags);
-    let params: Vec<(&str, &str)> = params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    db::log_batch(store, &run, &metrics, &params, &tags)?;
+    let metrics: Vec<MetricIn<'_>> = b.metrics.iter().map(|m| metric_in(m, now)).collect();
+    db::log_batch(
+        store,
+        &run,
+        &metrics,
+        &kv_pairs(&b.params),
+        &kv_pairs(&b.tags),
+    )?;
     Ok(json!({}))
 }
 
-/// Dispatches `/api/2.0/mlflow/<endpoint>`.
-pub fn handle(store: &mut Store, method: &str, endpoint: &str, p: &Params) -> ApiResult<Value> {
-    let get = method == "GET";
-    let post = method == "POST";
-    let need = |ok: bool, allowed: &str| {
-        if ok {
-            Ok(())
-        } else {
-            Err(ApiError::method(method, endpoint, allowed))
-        }
+fn run_id(r: &p::RunRef) -> ApiResult<&str> {
+    r.get().map_err(ApiError::invalid)
+}
+
+fn max_results(m: p::Int, default: i64, most: i64) -> usize {
+    m.0.unwrap_or(default).clamp(1, most) as usize
+}
+
+/// Which methods an endpoint takes.
+fn allowed(endpoint: &str) -> Option<&'static str> {
+    Some(match endpoint {
+        "experiments/get-by-name"
+        | "experiments/get"
+        | "runs/get"
+        | "metrics/get-history"
+        | "artifacts/list"
+        | "registered-models/get"
+        | "model-versions/get" => "GET",
+        "experiments/create"
+        | "runs/create"
+        | "runs/update"
+        | "runs/log-metric"
+        | "runs/log-parameter"
+        | "runs/set-tag"
+        | "runs/log-batch"
+        | "registered-models/create"
+        | "model-versions/create" => "POST",
+        "experiments/search"
+        | "runs/search"
+        | "registered-models/search"
+        | "model-versions/search"
+        | "logged-models/search" => "GET or POST",
+        _ => return None,
+    })
+}
+
+/// Checks that `endpoint` exists and takes `method` (before its body is read).
+pub fn check_method(method: &str, endpoint: &str) -> ApiResult<()> {
+    let Some(ok) = allowed(endpoint) else {
+        return Err(ApiError::no_endpoint(
+            method,
+            &format!("/api/2.0/mlflow/{endpoint}"),
+        ));
     };
+    if ok.split(" or ").any(|m| m == method) {
+        Ok(())
+    } else {
+        Err(ApiError::method(method, endpoint, ok))
+    }
+}
+
+/// Dispatches `/api/2.0/mlflow/<endpoint>` (its method already checked with
+/// [`check_method`]) on the merged parameters `v`.
+pub fn handle(store: &mut Store, endpoint: &str, v: &Value) -> ApiResult<Value> {
     match endpoint {
         "experiments/get-by-name" => {
-            need(get, "GET")?;
-            let name = p.str("experiment_name")?;
+            let r: p::GetExperimentByName = decode(endpoint, v)?;
+            let name = &r.experiment_name;
             let e = db::experiment_by_name(store.conn(), name)?.ok_or_else(|| {
                 ApiError::not_found(format!("could not find experiment with name {name:?}"))
             })?;
             Ok(json!({ "experiment": e.to_json() }))
         }
         "experiments/get" => {
-            need(get, "GET")?;
-            let e = db::experiment_by_id(store.conn(), p.str("experiment_id")?)?;
+            let r: p::GetExperiment = decode(endpoint, v)?;
+            let e = db::experiment_by_id(store.conn(), &r.experiment_id)?;
             Ok(json!({ "experiment": e.to_json() }))
         }
         "experiments/create" => {
-            need(post, "POST")?;
-            let id = db::create_experiment(store.conn(), p.str("name")?)?;
+            let r: p::CreateExperiment = decode(endpoint, v)?;
+            let id = db::create_experiment(store.conn(), &r.name)?;
             Ok(json!({ "experiment_id": id.to_string() }))
         }
         "experiments/search" => {
-            need(get || post, "GET or POST")?;
-            let filter = p.opt_str("filter")?.unwrap_or("");
-            let name_filter = experiment_name_filter(filter)?;
-            let max = p.opt_i64("max_results")?.unwrap_or(1000).clamp(1, 50_000) as usize;
-            let offset = page_offset(p)?;
+            let r: p::SearchByName = decode(endpoint, v)?;
+            let name_filter = experiment_name_filter(r.filter.as_deref().unwrap_or(""))?;
+            let max = max_results(r.max_results, 1000, 50_000);
+            let offset = page_offset(r.page_token.as_deref())?;
             let all: Vec<Value> = db::experiments(store.conn())?
                 .into_iter()
                 .filter(|e| name_filter.as_ref().is_none_or(|f| f(&e.name)))
@@ -304,52 +165,55 @@ pub fn handle(store: &mut Store, method: &str, endpoint: &str, p: &Params) -> Ap
             Ok(page("experiments", all, offset, max))
         }
         "runs/create" => {
-            need(post, "POST")?;
-            let exp = p.opt_str("experiment_id")?.unwrap_or("0");
-            let exp = db::experiment_by_id(store.conn(), exp)?;
-            let mut tags = p.pairs("tags")?;
-            if let Some(name) = p.opt_str("run_name")?.filter(|n| !n.is_empty()) {
+            let r: p::CreateRun = decode(endpoint, v)?;
+            let exp =
+                db::experiment_by_id(store.conn(), r.experiment_id.as_deref().unwrap_or("0"))?;
+            let mut tags: Vec<(String, String)> = r
+                .tags
+                .iter()
+                .map(|t| (t.key.to_string(), t.value().to_string()))
+                .collect();
+            if let Some(name) = r.run_name.as_deref().filter(|n| !n.is_empty()) {
                 tags.retain(|(k, _)| k != "mlflow.runName");
                 tags.push(("mlflow.runName".into(), name.into()));
             }
-            if let Some(user) = p.opt_str("user_id")?.filter(|u| !u.is_empty()) {
+            if let Some(user) = r.user_id.as_deref().filter(|u| !u.is_empty()) {
                 if !tags.iter().any(|(k, _)| k == "mlflow.user") {
                     tags.push(("mlflow.user".into(), user.into()));
                 }
             }
-            let start = p.opt_i64("start_time")?.unwrap_or_else(db::now_ms);
+            let start = r.start_time.0.unwrap_or_else(db::now_ms);
             let run_id = db::create_run(store, exp.id, start, &tags)?;
             let run = db::run(store.conn(), &run_id)?;
             Ok(json!({ "run": run.to_json() }))
         }
         "runs/update" => {
-            need(post, "POST")?;
-            let row = db::run_row(store.conn(), p.run_id()?)?;
+            let r: p::UpdateRun = decode(endpoint, v)?;
+            let row = db::run_row(store.conn(), run_id(&r.run)?)?;
             db::update_run(
                 store,
                 &row,
-                p.opt_str("status")?,
-                p.opt_i64("end_time")?,
-                p.opt_str("run_name")?,
+                r.status.as_deref(),
+                r.end_time.0,
+                r.run_name.as_deref(),
             )?;
             let run = db::run(store.conn(), &row.run_id)?;
             Ok(json!({ "run_info": run.to_json()["info"] }))
         }
         "runs/get" => {
-            need(get, "GET")?;
-            let run = db::run(store.conn(), p.run_id()?)?;
+            let r: p::RunRef = decode(endpoint, v)?;
+            let run = db::run(store.conn(), run_id(&r)?)?;
             Ok(json!({ "run": run.to_json() }))
         }
         "runs/search" => {
-            need(get || post, "GET or POST")?;
+            let r: p::SearchRuns = decode(endpoint, v)?;
             let mut exp_ids = Vec::new();
-            for e in p.str_list("experiment_ids")? {
-                exp_ids.push(db::experiment_by_id(store.conn(), &e)?.id);
+            for e in &r.experiment_ids.0 {
+                exp_ids.push(db::experiment_by_id(store.conn(), e)?.id);
             }
-            let filter = Filter::parse(p.opt_str("filter")?.unwrap_or(""))?;
-            let max = p.opt_i64("max_results")?.unwrap_or(1000).clamp(1, 50_000) as usize;
-            let offset = page_offset(p)?;
-            let order = p.str_list("order_by")?;
+            let filter = Filter::parse(r.filter.as_deref().unwrap_or(""))?;
+            let max = max_results(r.max_results, 1000, 50_000);
+            let offset = page_offset(r.page_token.as_deref())?;
             let mut runs = Vec::new();
             for row in db::run_rows(store.conn(), &exp_ids)? {
                 let data = db::run_data(store.conn(), &row)?;
@@ -358,57 +222,40 @@ pub fn handle(store: &mut Store, method: &str, endpoint: &str, p: &Params) -> Ap
                     runs.push(run);
                 }
             }
-            sort_runs(&mut runs, &order)?;
+            sort_runs(&mut runs, &r.order_by.0)?;
             let all: Vec<Value> = runs.iter().map(db::Run::to_json).collect();
             Ok(page("runs", all, offset, max))
         }
         "runs/log-metric" => {
-            need(post, "POST")?;
-            let row = db::run_row(store.conn(), p.run_id()?)?;
-            let key = p.str("key")?;
-            let value = match p.get("value") {
-                Some(Value::Number(n)) => n
-                    .as_i64()
-                    .map(Num::I64)
-                    .or_else(|| n.as_f64().map(Num::F64)),
-                Some(Value::String(s)) => parse_num_str(s),
-                _ => None,
-            }
-            .ok_or_else(|| ApiError::invalid("parameter \"value\" must be a number"))?;
-            let m = MetricIn {
-                key,
-                value,
-                timestamp: p.opt_i64("timestamp")?.unwrap_or_else(db::now_ms),
-                step: p.opt_i64("step")?.unwrap_or(0),
-            };
+            let r: p::LogMetric = decode(endpoint, v)?;
+            let row = db::run_row(store.conn(), run_id(&r.run)?)?;
+            let m = metric_in(&r.metric, db::now_ms());
             db::log_batch(store, &row, &[m], &[], &[])?;
             Ok(json!({}))
         }
         "runs/log-parameter" => {
-            need(post, "POST")?;
-            let row = db::run_row(store.conn(), p.run_id()?)?;
-            let v = p.opt_str("value")?.unwrap_or("");
-            db::log_batch(store, &row, &[], &[(p.str("key")?, v)], &[])?;
+            let r: p::SetKeyValue = decode(endpoint, v)?;
+            let row = db::run_row(store.conn(), run_id(&r.run)?)?;
+            db::log_batch(store, &row, &[], &[(&r.kv.key, r.kv.value())], &[])?;
             Ok(json!({}))
         }
         "runs/set-tag" => {
-            need(post, "POST")?;
-            let row = db::run_row(store.conn(), p.run_id()?)?;
-            db::set_tag(
-                store,
-                &row,
-                p.str("key")?,
-                p.opt_str("value")?.unwrap_or(""),
-            )?;
+            let r: p::SetKeyValue = decode(endpoint, v)?;
+            let row = db::run_row(store.conn(), run_id(&r.run)?)?;
+            db::set_tag(store, &row, &r.kv.key, r.kv.value())?;
             Ok(json!({}))
         }
+        "runs/log-batch" => {
+            let body = serde_json::to_vec(v).map_err(ApiError::internal)?;
+            log_batch(store, &body)
+        }
         "metrics/get-history" => {
-            need(get, "GET")?;
-            let row = db::run_row(store.conn(), p.run_id()?)?;
-            let max = p.opt_i64("max_results")?.unwrap_or(25_000).clamp(1, 25_000) as usize;
-            let offset = page_offset(p)?;
+            let r: p::GetMetricHistory = decode(endpoint, v)?;
+            let row = db::run_row(store.conn(), run_id(&r.run)?)?;
+            let max = max_results(r.max_results, 25_000, 25_000);
+            let offset = page_offset(r.page_token.as_deref())?;
             let (points, more) =
-                db::metric_history(store.conn(), &row, p.str("metric_key")?, offset, max)?;
+                db::metric_history(store.conn(), &row, &r.metric_key, offset, max)?;
             let mut out =
                 json!({ "metrics": points.iter().map(db::Point::to_json).collect::<Vec<_>>() });
             if more {
@@ -417,9 +264,9 @@ pub fn handle(store: &mut Store, method: &str, endpoint: &str, p: &Params) -> Ap
             Ok(out)
         }
         "artifacts/list" => {
-            need(get, "GET")?;
-            let run = db::run(store.conn(), p.run_id()?)?;
-            let path = p.opt_str("path")?.unwrap_or("");
+            let r: p::ListArtifacts = decode(endpoint, v)?;
+            let run = db::run(store.conn(), run_id(&r.run)?)?;
+            let path = r.path.as_deref().unwrap_or("");
             if !path.is_empty() {
                 super::artifacts::check_path(path.trim_end_matches('/'))?;
             }
@@ -437,21 +284,19 @@ pub fn handle(store: &mut Store, method: &str, endpoint: &str, p: &Params) -> Ap
             Ok(json!({ "root_uri": run.artifact_uri(), "files": files }))
         }
         "registered-models/create" => {
-            need(post, "POST")?;
-            let name = p.str("name")?;
-            let created = db::create_model(store.conn(), name)?;
-            Ok(json!({ "registered_model": model_json(name, created, &[]) }))
+            let r: p::ModelName = decode(endpoint, v)?;
+            let created = db::create_model(store.conn(), &r.name)?;
+            Ok(json!({ "registered_model": model_json(&r.name, created, &[]) }))
         }
         "registered-models/get" => {
-            need(get, "GET")?;
-            let name = p.str("name")?;
-            let (_, created) = db::model(store.conn(), name)?;
-            let versions = db::model_versions(store.conn(), Some(name))?;
-            Ok(json!({ "registered_model": model_json(name, created, &versions) }))
+            let r: p::ModelName = decode(endpoint, v)?;
+            let (_, created) = db::model(store.conn(), &r.name)?;
+            let versions = db::model_versions(store.conn(), Some(&r.name))?;
+            Ok(json!({ "registered_model": model_json(&r.name, created, &versions) }))
         }
         "registered-models/search" => {
-            need(get || post, "GET or POST")?;
-            let filter = experiment_name_filter(p.opt_str("filter")?.unwrap_or(""))?;
+            let r: p::SearchByName = decode(endpoint, v)?;
+            let filter = experiment_name_filter(r.filter.as_deref().unwrap_or(""))?;
             let mut out = Vec::new();
             for name in db::model_names(store.conn())? {
                 if filter.as_ref().is_none_or(|f| f(&name)) {
@@ -463,51 +308,44 @@ pub fn handle(store: &mut Store, method: &str, endpoint: &str, p: &Params) -> Ap
             Ok(json!({ "registered_models": out }))
         }
         "model-versions/create" => {
-            need(post, "POST")?;
-            let name = p.str("name")?;
-            let source = p.str("source")?;
-            let (run_id, prefix) = parse_source(source, p.opt_str("run_id")?)?;
+            let r: p::CreateModelVersion = decode(endpoint, v)?;
+            let (run_id, prefix) = parse_source(&r.source, r.run_id.as_deref())?;
             let row = db::run_row(store.conn(), &run_id)?;
-            let v = db::create_model_version(store, name, &row, &prefix)?;
-            Ok(json!({ "model_version": v.to_json() }))
+            let version = db::create_model_version(store, &r.name, &row, &prefix)?;
+            Ok(json!({ "model_version": version.to_json() }))
         }
         "model-versions/get" => {
-            need(get, "GET")?;
-            let name = p.str("name")?;
-            let version = p.str("version")?;
-            let v = db::model_versions(store.conn(), Some(name))?
+            let r: p::GetModelVersion = decode(endpoint, v)?;
+            let (name, version) = (&r.name, &r.version);
+            let found = db::model_versions(store.conn(), Some(name))?
                 .into_iter()
-                .find(|v| v.version.to_string() == version)
+                .find(|mv| mv.version.to_string() == *version)
                 .ok_or_else(|| {
                     ApiError::not_found(format!("model {name:?} has no version {version}"))
                 })?;
-            Ok(json!({ "model_version": v.to_json() }))
+            Ok(json!({ "model_version": found.to_json() }))
         }
         "model-versions/search" => {
-            need(get || post, "GET or POST")?;
-            let f = p.opt_str("filter")?.unwrap_or("");
-            let name = model_version_filter(f)?;
+            let r: p::SearchModelVersions = decode(endpoint, v)?;
+            let name = model_version_filter(r.filter.as_deref().unwrap_or(""))?;
             let out: Vec<Value> = db::model_versions(store.conn(), name.as_deref())?
                 .iter()
                 .map(db::ModelVersion::to_json)
                 .collect();
             Ok(json!({ "model_versions": out }))
         }
-        "logged-models/search" => {
-            // MLflow 3 clients look for logged models when resolving
-            // `runs:/` URIs; runlog keeps none, so the honest answer is empty.
-            need(get || post, "GET or POST")?;
-            Ok(json!({ "models": [] }))
-        }
+        // MLflow 3 clients look for logged models when resolving `runs:/`
+        // URIs; runlog keeps none, so the honest answer is empty.
+        "logged-models/search" => Ok(json!({ "models": [] })),
         _ => Err(ApiError::no_endpoint(
-            method,
+            "?",
             &format!("/api/2.0/mlflow/{endpoint}"),
         )),
     }
 }
 
-fn page_offset(p: &Params) -> ApiResult<usize> {
-    match p.opt_str("page_token")? {
+fn page_offset(token: Option<&str>) -> ApiResult<usize> {
+    match token {
         None | Some("") => Ok(0),
         Some(t) => t
             .parse()

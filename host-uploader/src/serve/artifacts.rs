@@ -6,10 +6,10 @@
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
+use super::beneath;
 use super::db::{self, RunRow};
 use super::error::{ApiError, ApiResult};
 use crate::store::Store;
@@ -57,16 +57,6 @@ pub fn parse_target(full: &str) -> ApiResult<Target> {
     }
 }
 
-/// The file of a run's artifact.
-pub fn file_path(store: &Store, run_id: &str, path: &str) -> ApiResult<PathBuf> {
-    check_path(path)?;
-    let mut p = store.artifact_dir(run_id);
-    for seg in path.split('/') {
-        p.push(seg);
-    }
-    Ok(p)
-}
-
 /// Streams `body` (at most `limit` bytes) into the run's artifact `path`,
 /// replacing any earlier file, and records it. Returns the size.
 pub fn upload(
@@ -76,7 +66,7 @@ pub fn upload(
     body: &mut dyn Read,
     limit: u64,
 ) -> ApiResult<u64> {
-    let dest = file_path(store, &run.run_id, path)?;
+    check_path(path)?;
     let tmp_dir = store.dir().join("tmp");
     fs::create_dir_all(&tmp_dir)?;
     let tmp = tmp_dir.join(format!("upload-{}.part", db::new_run_id()?));
@@ -88,7 +78,10 @@ pub fn upload(
         loop {
             let n = body
                 .read(&mut buf)
-                .map_err(|e| ApiError::bad_request(format!("cannot read the upload: {e}")))?;
+                .map_err(|e| match super::http::body_error(&e) {
+                    ApiError { status: 413, .. } => ApiError::too_large(limit),
+                    other => other,
+                })?;
             if n == 0 {
                 break;
             }
@@ -110,33 +103,76 @@ pub fn upload(
             return Err(e);
         }
     };
-    if let Some(parent) = dest.parent() {
-        if let Err(e) = fs::create_dir_all(parent) {
-            let _ = fs::remove_file(&tmp);
-            return Err(ApiError::invalid(format!(
-                "cannot create the directory of artifact {path:?} (does a file of that name exist?): {e}"
-            )));
-        }
-    }
-    if let Err(e) = fs::rename(&tmp, &dest) {
+    if let Err(e) = place(store, run, path, &tmp) {
         let _ = fs::remove_file(&tmp);
-        return Err(ApiError::invalid(format!(
-            "cannot store artifact {path:?} (is it a directory?): {e}"
-        )));
+        return Err(e);
     }
     db::record_artifact(store.conn(), run, path, size, &sha)?;
     Ok(size)
 }
 
-/// Opens a run's artifact for download.
+/// The refusal of a path that crosses a symbolic link.
+fn link_refused(path: &str) -> ApiError {
+    ApiError::invalid(format!(
+        "artifact path {path:?} is not allowed: it crosses a symbolic link (or a file where a directory should be), which this server never follows"
+    ))
+}
+
+/// Splits `<run_id>/<path>` under `<store>/artifacts` into its directories
+/// and file name.
+fn segments<'a>(run: &'a RunRow, path: &'a str) -> (Vec<&'a str>, &'a str) {
+    let mut segs = vec!["artifacts", run.run_id.as_str()];
+    let mut parts: Vec<&str> = path.split('/').collect();
+    let name = parts.pop().unwrap_or("");
+    segs.extend(parts);
+    (segs, name)
+}
+
+/// Moves a finished upload into place, never through a symbolic link.
+fn place(store: &Store, run: &RunRow, path: &str, tmp: &std::path::Path) -> ApiResult<()> {
+    let (dirs, name) = segments(run, path);
+    let root = beneath::open_root(store.dir())?;
+    let dir = beneath::dir_at(root, &dirs, true).map_err(|e| {
+        if beneath::is_link_error(&e) {
+            link_refused(path)
+        } else {
+            ApiError::invalid(format!(
+                "cannot create the directory of artifact {path:?} (does a file of that name exist?): {e}"
+            ))
+        }
+    })?;
+    beneath::rename_into(tmp, &dir, name).map_err(|e| {
+        if beneath::is_link_error(&e) {
+            link_refused(path)
+        } else {
+            ApiError::invalid(format!(
+                "cannot store artifact {path:?} (is it a directory?): {e}"
+            ))
+        }
+    })
+}
+
+/// Opens a run's artifact for download, never through a symbolic link.
 pub fn open(store: &Store, run: &RunRow, path: &str) -> ApiResult<(File, u64)> {
-    let p = file_path(store, &run.run_id, path)?;
+    check_path(path)?;
     let known = db::artifacts(store.conn(), run)?
         .into_iter()
         .any(|a| a.path == path);
-    let f = File::open(&p).ok().filter(|_| known).ok_or_else(|| {
-        ApiError::not_found(format!("run {} has no artifact {path:?}", run.run_id))
-    })?;
+    let missing = || ApiError::not_found(format!("run {} has no artifact {path:?}", run.run_id));
+    if !known {
+        return Err(missing());
+    }
+    let (dirs, name) = segments(run, path);
+    let root = beneath::open_root(store.dir())?;
+    let f = beneath::dir_at(root, &dirs, false)
+        .and_then(|d| beneath::open_file(&d, name))
+        .map_err(|e| {
+            if beneath::is_link_error(&e) {
+                link_refused(path)
+            } else {
+                missing()
+            }
+        })?;
     let len = f.metadata()?.len();
     Ok((f, len))
 }

@@ -1052,6 +1052,67 @@ pub fn model_versions(c: &Connection, name: Option<&str>) -> ApiResult<Vec<Model
     Ok(out)
 }
 
+/// How far a run has got: its `next_ord` (which grows with every value
+/// stored into it) and its status. One primary-key lookup: the live feed
+/// polls it.
+pub fn run_progress(c: &Connection, run: &RunRow) -> ApiResult<(i64, String)> {
+    Ok(
+        c.prepare_cached("SELECT next_ord, status FROM runs WHERE id = ?1")?
+            .query_row([run.pk], |r| Ok((r.get(0)?, r.get(1)?)))?,
+    )
+}
+
+/// A run's series: id and name.
+pub fn series_of(c: &Connection, run: &RunRow) -> ApiResult<Vec<(i64, String)>> {
+    let mut st = c.prepare_cached("SELECT id, name FROM series WHERE run = ?1 ORDER BY id")?;
+    let rows = st.query_map([run.pk], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The index the next value of a series will get.
+pub fn series_end(c: &Connection, series: i64) -> ApiResult<i64> {
+    Ok(
+        c.prepare_cached("SELECT COALESCE(MAX(idx) + 1, 0) FROM metric_values WHERE series = ?1")?
+            .query_row([series], |r| r.get(0))?,
+    )
+}
+
+/// The numeric points of series `series` (named `key`) stored at index
+/// `from` or later, at most `limit` stored values (lists expand to steps
+/// 0..n-1); returns them and the index to continue from.
+pub fn series_tail(
+    c: &Connection,
+    series: i64,
+    key: &str,
+    from: i64,
+    limit: usize,
+) -> ApiResult<(Vec<Point>, i64)> {
+    let mut st = c.prepare_cached(
+        "SELECT idx, step, time_ms, kind, value FROM metric_values
+         WHERE series = ?1 AND idx >= ?2 ORDER BY idx LIMIT ?3",
+    )?;
+    let mut rows = st.query(params![series, from, limit as i64])?;
+    let (mut out, mut next) = (Vec::new(), from);
+    while let Some(r) = rows.next()? {
+        let idx: i64 = r.get(0)?;
+        let (step, ts, kind): (i64, i64, i64) = (r.get(1)?, r.get(2)?, r.get(3)?);
+        let v = r.get_ref(4)?;
+        next = idx + 1;
+        let point = |step, value| Point {
+            key: key.to_string(),
+            value,
+            timestamp: ts,
+            step,
+        };
+        if let Some(n) = scalar(kind, v) {
+            out.push(point(step, n));
+        } else if let Some(l) = list(kind, v) {
+            out.extend(l.into_iter().enumerate().map(|(i, n)| point(i as i64, n)));
+        }
+    }
+    Ok((out, next))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

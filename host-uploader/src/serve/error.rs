@@ -75,6 +75,47 @@ impl ApiError {
         )
     }
 
+    /// 413 for a body found over its limit while streaming (no length declared).
+    pub fn too_large_streamed() -> Self {
+        Self::new(
+            413,
+            "REQUEST_LIMIT_EXCEEDED",
+            "request body exceeds this server's limit",
+        )
+    }
+
+    /// 408 when the body stalled past the server's body timeout.
+    pub fn body_timeout() -> Self {
+        Self::new(
+            408,
+            "REQUEST_TIMEOUT",
+            "the request body did not arrive in time; send it without pauses",
+        )
+    }
+
+    /// 403 PERMISSION_DENIED: a request this server does not take from where
+    /// it came (a foreign `Host`, a cross-site browser write).
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, "PERMISSION_DENIED", message)
+    }
+
+    /// 415 for a write whose body is not declared as JSON.
+    pub fn not_json(ctype: Option<&str>) -> Self {
+        Self::new(
+            415,
+            "BAD_REQUEST",
+            format!(
+                "Content-Type must be application/json, not {}",
+                ctype.map_or("none".to_string(), |c| format!("{c:?}"))
+            ),
+        )
+    }
+
+    /// 503 TEMPORARILY_UNAVAILABLE: too many requests of a kind at once.
+    pub fn busy(message: impl Into<String>) -> Self {
+        Self::new(503, "TEMPORARILY_UNAVAILABLE", message)
+    }
+
     /// 500 INTERNAL_ERROR; the cause is logged to stderr and summarised to the client.
     pub fn internal(err: impl fmt::Display) -> Self {
         Self::new(500, "INTERNAL_ERROR", format!("internal error: {err}"))

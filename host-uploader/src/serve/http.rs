@@ -1,9 +1,10 @@
-//! Request plumbing over tiny_http: URL decoding, query strings, bounded
-//! bodies, the bearer token, and responses.
+//! Request plumbing: URL decoding, query strings, bounded bodies, the bearer
+//! token, and responses in MLflow's shape.
 
-use std::io::Read;
-
-use tiny_http::{Header, Request, Response};
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::error::{ApiError, ApiResult};
 
@@ -16,6 +17,8 @@ pub struct Limits {
     pub max_artifact: u64,
     /// The bearer token every API request must carry, when set.
     pub token: Option<String>,
+    /// `Host` names served besides loopback ones (`--allowed-host`).
+    pub allowed_hosts: Vec<String>,
 }
 
 /// Decodes `%XX` escapes (and `+` as space when `plus` is set); `None` if
@@ -105,12 +108,9 @@ impl Url {
     }
 }
 
-/// A header's value.
-pub fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
-    req.headers()
-        .iter()
-        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
+/// A header's value, if it is text.
+pub fn header<'r>(headers: &'r HeaderMap, name: &str) -> Option<&'r str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Compares in time independent of where the first difference is.
@@ -119,11 +119,11 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Checks `Authorization: Bearer <token>` when a token is configured.
-pub fn check_token(req: &Request, limits: &Limits) -> ApiResult<()> {
+pub fn check_token(headers: &HeaderMap, limits: &Limits) -> ApiResult<()> {
     let Some(token) = &limits.token else {
         return Ok(());
     };
-    let Some(auth) = header(req, "Authorization") else {
+    let Some(auth) = header(headers, "authorization") else {
         return Err(ApiError::unauthenticated(
             "this server requires 'Authorization: Bearer <token>' (MLflow clients: set MLFLOW_TRACKING_TOKEN)",
         ));
@@ -139,60 +139,115 @@ pub fn check_token(req: &Request, limits: &Limits) -> ApiResult<()> {
     }
 }
 
+/// The declared `Content-Length`; a malformed one is refused.
+pub fn declared_len(headers: &HeaderMap) -> ApiResult<Option<u64>> {
+    match headers.get(header::CONTENT_LENGTH) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request("malformed Content-Length")),
+    }
+}
+
 /// Refuses a body whose declared length is over `limit` before reading it.
-pub fn check_declared_len(req: &Request, limit: u64) -> ApiResult<()> {
-    match req.body_length() {
-        Some(n) if n as u64 > limit => Err(ApiError::too_large(limit)),
+pub fn check_declared_len(headers: &HeaderMap, limit: u64) -> ApiResult<()> {
+    match declared_len(headers)? {
+        Some(n) if n > limit => Err(ApiError::too_large(limit)),
         _ => Ok(()),
     }
 }
 
-/// Reads the whole body, at most `limit` bytes.
-pub fn read_body(req: &mut Request, limit: u64) -> ApiResult<Vec<u8>> {
-    check_declared_len(req, limit)?;
-    let mut body = Vec::with_capacity(req.body_length().unwrap_or(0).min(1 << 20));
-    req.as_reader()
-        .take(limit + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
-    if body.len() as u64 > limit {
-        return Err(ApiError::too_large(limit));
+/// Reads the whole body, at most `limit` bytes (declared or sent).
+pub async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> ApiResult<Bytes> {
+    check_declared_len(headers, limit)?;
+    let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
+    match limited.collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(ApiError::too_large(limit)),
+        Err(e) => Err(match body_error(&*e) {
+            // The router's streaming limit is this same limit: name it.
+            ApiError { status: 413, .. } => ApiError::too_large(limit),
+            other => other,
+        }),
     }
-    Ok(body)
 }
 
-fn content_type(v: &str) -> Header {
-    Header::from_bytes(&b"Content-Type"[..], v.as_bytes()).expect("static header is valid")
+/// The error for a body that could not be read: over the limit while
+/// streaming (413), stalled past the body timeout (408), or broken (400).
+pub fn body_error(e: &(dyn std::error::Error + 'static)) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<LengthLimitError>() {
+            return ApiError::too_large_streamed();
+        }
+        if c.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::body_timeout();
+        }
+        // io::Error's source() skips the error it wraps; look inside.
+        cause = match c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner),
+            None => c.source(),
+        };
+    }
+    ApiError::bad_request(format!("cannot read the request body: {e}"))
 }
-
-/// A response and its status.
-pub type Reply = Response<std::io::Cursor<Vec<u8>>>;
 
 /// 200 with a JSON body.
-pub fn json(v: &serde_json::Value) -> Reply {
-    Response::from_data(v.to_string().into_bytes()).with_header(content_type("application/json"))
+pub fn json(v: &serde_json::Value) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        v.to_string(),
+    )
+        .into_response()
 }
 
 /// An error in MLflow's shape.
-pub fn error(e: &ApiError) -> Reply {
-    let mut r = Response::from_data(e.body().into_bytes())
-        .with_status_code(e.status)
-        .with_header(content_type("application/json"));
+pub fn error(e: &ApiError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        e.body(),
+    )
+        .into_response();
     if e.status == 401 {
-        r = r.with_header(
-            Header::from_bytes(&b"WWW-Authenticate"[..], &b"Bearer"[..]).expect("valid header"),
-        );
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
-    if e.status == 413 {
-        // The unread rest of the body would otherwise be parsed as the next request.
-        r = r.with_header(
-            Header::from_bytes(&b"Connection"[..], &b"close"[..]).expect("valid header"),
-        );
+    if e.status == 413 || e.status == 408 {
+        // The unread rest of the body would otherwise be read as the next request.
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     r
 }
 
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status >= 500 {
+            eprintln!("runlog serve: {self}");
+        }
+        error(&self)
+    }
+}
+
 /// 200 with static text of a content type.
-pub fn text(body: &str, ctype: &str) -> Reply {
-    Response::from_data(body.as_bytes().to_vec()).with_header(content_type(ctype))
+pub fn text(body: &'static str, ctype: &'static str) -> Response {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(ctype))],
+        body,
+    )
+        .into_response()
 }

@@ -1,43 +1,50 @@
 //! `runlog serve`: the MLflow tracking REST API 2.0 and a web page over the
-//! embedded store.
+//! embedded store, on hyper (through axum) and tokio.
 //!
-//! - [`api`]: the `/api/2.0/mlflow/...` endpoints.
+//! - [`api`]: the `/api/2.0/mlflow/...` endpoints, on the request types of
+//!   [`protocol`].
 //! - [`artifacts`]: proxied artifact upload, download and listing
-//!   (`/api/2.0/mlflow-artifacts/artifacts/...`), with path checks.
-//! - [`db`]: the store, seen as MLflow sees it.
+//!   (`/api/2.0/mlflow-artifacts/artifacts/...`), with path checks; files
+//!   are reached through [`beneath`], which never follows a link.
+//! - [`db`]: the store, seen as MLflow sees it; [`pool`] lends its
+//!   connections to blocking tasks.
 //! - [`filter`]: the subset of MLflow's search filter runlog understands.
-//! - [`http`]: request plumbing (URLs, bounded bodies, the bearer token).
+//! - [`guard`]: `Host`, cross-site and content-type checks; [`http`]: URLs,
+//!   bounded bodies, the bearer token, MLflow-shaped errors.
+//! - [`live`]: the run page's live feed (Server-Sent Events).
+//! - [`listen`]: sockets: connection limit, header timeout.
+//! - [`routes`]: which path goes where, and the limits on each.
 //! - [`web`]: the page at `/`.
-//!
-//! A few worker threads share one listening socket; each has its own SQLite
-//! connection (WAL mode lets readers run beside the one writer).
 
 pub mod api;
 pub mod artifacts;
+pub mod beneath;
 pub mod db;
 pub mod error;
 pub mod filter;
+pub mod guard;
 pub mod http;
+pub mod listen;
+pub mod live;
+pub mod pool;
+pub mod protocol;
+pub mod routes;
 pub mod web;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use tiny_http::{Method, Request, Response, Server};
+use tokio::sync::watch;
 
 use crate::store::Store;
-use error::{ApiError, ApiResult};
 use http::Limits;
 
 /// Default limit of a JSON request body: 16 MiB (a full log-batch is ~100 KiB).
 pub const DEFAULT_MAX_JSON: u64 = 16 << 20;
 /// Default limit of one artifact upload: 1 GiB.
 pub const DEFAULT_MAX_ARTIFACT: u64 = 1 << 30;
-
-const WORKERS: usize = 4;
 
 /// How to run the server.
 #[derive(Debug, Clone)]
@@ -46,7 +53,7 @@ pub struct Config {
     pub store: PathBuf,
     /// Address to bind, e.g. `127.0.0.1:5000` (port 0 picks a free one).
     pub addr: String,
-    /// Body limits and the token.
+    /// Body limits, the token and the allowed `Host` names.
     pub limits: Limits,
 }
 
@@ -63,9 +70,10 @@ pub fn read_token(path: &Path) -> Result<String> {
 
 /// A running server.
 pub struct Running {
-    server: Arc<Server>,
+    rt: tokio::runtime::Runtime,
     addr: SocketAddr,
-    workers: Vec<JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+    accept: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -74,189 +82,48 @@ impl Running {
         self.addr
     }
 
-    /// Blocks until every worker ends (they run until [`Running::stop`]).
-    pub fn join(mut self) {
-        for w in self.workers.drain(..) {
-            let _ = w.join();
-        }
+    /// Blocks until the server stops (it runs until [`Running::stop`] or
+    /// the process ends).
+    pub fn join(self) {
+        let _ = self.rt.block_on(self.accept);
     }
 
-    /// Stops accepting requests and waits for the workers.
-    pub fn stop(mut self) {
-        for _ in 0..self.workers.len() {
-            self.server.unblock();
-        }
-        for w in self.workers.drain(..) {
-            let _ = w.join();
-        }
+    /// Stops accepting connections and ends the server.
+    pub fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.rt.block_on(self.accept);
+        self.rt.shutdown_timeout(Duration::from_secs(2));
     }
 }
 
-/// Opens the store, binds, and starts the workers.
+/// Opens the store, binds, and starts serving on a tokio runtime.
 pub fn start(cfg: Config) -> Result<Running> {
     let store = Store::open(&cfg.store)?;
     db::ensure_default_experiment(&store).map_err(|e| anyhow::anyhow!("{e}"))?;
     drop(store);
-    let server = Server::http(&cfg.addr)
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.addr))?;
-    let addr = server
-        .server_addr()
-        .to_ip()
-        .context("the server is not on an IP address")?;
-    let server = Arc::new(server);
-    let mut workers = Vec::new();
-    for i in 0..WORKERS {
-        let mut store = Store::open(&cfg.store)?;
-        let server = Arc::clone(&server);
-        let limits = cfg.limits.clone();
-        workers.push(
-            std::thread::Builder::new()
-                .name(format!("serve-{i}"))
-                .spawn(move || {
-                    while let Ok(req) = server.recv() {
-                        handle(&mut store, &limits, req);
-                    }
-                })?,
-        );
-    }
-    Ok(Running {
-        server,
-        addr,
-        workers,
-    })
-}
-
-fn handle(store: &mut Store, limits: &Limits, mut req: Request) {
-    let method = req.method().to_string();
-    let target = req.url().to_string();
-    let result = route(store, limits, &mut req, &method, &target);
-    let sent = match result {
-        Ok(Reply::Data(r)) => req.respond(r),
-        Ok(Reply::File(r)) => req.respond(r),
-        Err(e) => {
-            if e.status >= 500 {
-                eprintln!("runlog serve: {method} {target}: {e}");
-            }
-            req.respond(http::error(&e))
-        }
+    let max_conns = listen::raise_fd_limit();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("serve")
+        .build()
+        .context("cannot start the server's runtime")?;
+    let std_listener = std::net::TcpListener::bind(&cfg.addr)
+        .with_context(|| format!("cannot listen on {}", cfg.addr))?;
+    std_listener.set_nonblocking(true)?;
+    let addr = std_listener.local_addr()?;
+    let app = routes::router(&cfg, addr)?;
+    let listener = {
+        let _guard = rt.enter();
+        tokio::net::TcpListener::from_std(std_listener)?
     };
-    if let Err(e) = sent {
-        eprintln!("runlog serve: {method} {target}: cannot send the response: {e}");
-    }
-}
-
-enum Reply {
-    Data(http::Reply),
-    File(Response<std::fs::File>),
-}
-
-const API: &str = "/api/2.0/mlflow/";
-const AJAX_API: &str = "/ajax-api/2.0/mlflow/";
-const ARTIFACTS: &str = "/api/2.0/mlflow-artifacts/artifacts";
-
-fn route(
-    store: &mut Store,
-    limits: &Limits,
-    req: &mut Request,
-    method: &str,
-    target: &str,
-) -> ApiResult<Reply> {
-    let url = http::Url::parse(target)?;
-    let path = url.path.as_str();
-    // The page's static shell holds no data, so a browser can load it before
-    // it knows the token; everything else needs the token.
-    if let Some(page) = web::page(path) {
-        return Ok(Reply::Data(page));
-    }
-    http::check_token(req, limits)?;
-    if path == "/health" {
-        return Ok(Reply::Data(http::text("OK", "text/plain")));
-    }
-    let endpoint = path
-        .strip_prefix(API)
-        .or_else(|| path.strip_prefix(AJAX_API));
-    if let Some(endpoint) = endpoint {
-        let body = http::read_body(req, limits.max_json)?;
-        let v = if endpoint == "runs/log-batch" && method == "POST" {
-            api::log_batch(store, &body)?
-        } else {
-            let p = api::Params::new(url.query_json(), &body)?;
-            api::handle(store, method, endpoint, &p)?
-        };
-        return Ok(Reply::Data(http::json(&v)));
-    }
-    if let Some(rest) = path.strip_prefix(ARTIFACTS) {
-        return artifact_route(store, limits, req, method, &url, rest);
-    }
-    Err(ApiError::no_endpoint(method, path))
-}
-
-fn artifact_route(
-    store: &mut Store,
-    limits: &Limits,
-    req: &mut Request,
-    method: &str,
-    url: &http::Url,
-    rest: &str,
-) -> ApiResult<Reply> {
-    if rest.is_empty() || rest == "/" {
-        // Listing: GET .../artifacts?path=<exp>/<run>/artifacts[/dir]
-        if method != "GET" {
-            return Err(ApiError::method(method, ARTIFACTS, "GET"));
-        }
-        let q = url.query_json();
-        let p = q.get("path").and_then(|v| v.as_str()).unwrap_or("");
-        let t = artifacts::parse_target(p)?;
-        let run = db::run_row(store.conn(), &t.run_id)?;
-        let all = db::artifacts(store.conn(), &run)?;
-        let base = if t.path.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", t.path)
-        };
-        let files: Vec<serde_json::Value> = db::list_dir(&all, &t.path)
-            .into_iter()
-            .map(|e| {
-                let name = e.path.strip_prefix(&base).unwrap_or(&e.path).to_string();
-                let mut f = serde_json::json!({ "path": name, "is_dir": e.is_dir });
-                if let Some(s) = e.size {
-                    f["file_size"] = s.into();
-                }
-                f
-            })
-            .collect();
-        return Ok(Reply::Data(http::json(
-            &serde_json::json!({ "files": files }),
-        )));
-    }
-    let t = artifacts::parse_target(rest)?;
-    if t.path.is_empty() {
-        return Err(ApiError::invalid("name a file under the run's artifacts"));
-    }
-    let run = db::run_row(store.conn(), &t.run_id)?;
-    match *req.method() {
-        Method::Put | Method::Post => {
-            http::check_declared_len(req, limits.max_artifact)?;
-            artifacts::upload(
-                store,
-                &run,
-                &t.path,
-                &mut req.as_reader(),
-                limits.max_artifact,
-            )?;
-            Ok(Reply::Data(http::json(&serde_json::json!({}))))
-        }
-        Method::Get => {
-            let (f, _) = artifacts::open(store, &run, &t.path)?;
-            let ct = tiny_http::Header::from_bytes(
-                &b"Content-Type"[..],
-                &b"application/octet-stream"[..],
-            )
-            .expect("static header is valid");
-            Ok(Reply::File(Response::from_file(f).with_header(ct)))
-        }
-        _ => Err(ApiError::method(method, ARTIFACTS, "GET or PUT")),
-    }
+    let (stop, stopped) = watch::channel(false);
+    let accept = rt.spawn(listen::accept_loop(listener, app, max_conns, stopped));
+    Ok(Running {
+        rt,
+        addr,
+        stop,
+        accept,
+    })
 }
 
 /// `runlog serve`: serves `store` until the process is stopped.
@@ -274,6 +141,7 @@ pub fn serve(store: &Path, args: &crate::cli::ServeArgs) -> Result<()> {
             max_json: args.max_json_bytes,
             max_artifact: args.max_artifact_bytes,
             token,
+            allowed_hosts: args.allowed_host.clone(),
         },
     };
     let running = start(cfg)?;

@@ -5,6 +5,10 @@
 
 const API = "api/2.0/mlflow/";
 const ARTIFACTS = "api/2.0/mlflow-artifacts/artifacts/";
+const LIVE = "api/2.0/runlog/runs/live";
+
+// The live feed of the run on screen, if it is running.
+let live = null;
 
 function token() { return sessionStorage.getItem("runlog_token"); }
 
@@ -130,14 +134,52 @@ function download(url, name) {
   };
 }
 
+// Follows the live feed of a running run (Server-Sent Events, read through
+// fetch so the token can go in a header); calls onEvent(name, data) per event.
+function follow(runId, onEvent) {
+  const ctrl = new AbortController();
+  const headers = { Accept: "text/event-stream" };
+  if (token()) headers["Authorization"] = "Bearer " + token();
+  (async () => {
+    const r = await fetch(LIVE + "?run_id=" + encodeURIComponent(runId), { headers, signal: ctrl.signal });
+    if (!r.ok || !r.body) return;
+    const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buf += value;
+      let end;
+      while ((end = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, end);
+        buf = buf.slice(end + 2);
+        let name = "message", data = "";
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event:")) name = line.slice(6).trim();
+          else if (line.startsWith("data:")) data += line.slice(5).trim();
+        }
+        if (data) onEvent(name, JSON.parse(data));
+      }
+    }
+  })().catch(() => {});
+  return ctrl;
+}
+
+const pointId = p => p.step + "|" + p.timestamp + "|" + p.value;
+
 async function showRun(main, runId) {
   const run = (await api("GET", API + "runs/get?run_id=" + encodeURIComponent(runId))).run;
   const info = run.info, data = run.data || {};
+  // Open the feed before reading the histories, so no point falls between
+  // the two; points that arrive through both are drawn once.
+  const early = [];
+  let onLive = (name, d) => early.push([name, d]);
+  if (info.status === "RUNNING") live = follow(runId, (name, d) => onLive(name, d));
   main.replaceChildren(
     el("p", {}, el("a", { href: "#/" }, "← all runs")),
     el("h1", {}, "Run ", el("code", { id: "run-id" }, runName(run))),
     table(["Run id", "Status", "Started", "Ended", "Duration"], [[
-      el("code", {}, info.run_id), el("span", { class: "status-" + info.status }, info.status),
+      el("code", {}, info.run_id), el("span", { class: "status-" + info.status, id: "run-status" }, info.status),
       fmtTime(info.start_time), fmtTime(info.end_time), fmtDur(info.start_time, info.end_time)]]));
 
   const metrics = data.metrics || [];
@@ -151,7 +193,37 @@ async function showRun(main, runId) {
     else scalars.push([m.key, fmtNum(m.value), String(m.step || 0), fmtTime(m.timestamp)]);
   }
   main.append(el("h2", {}, "Charts"));
-  main.append(charts.childElementCount ? charts : el("p", { class: "muted" }, "No list or repeated metrics."));
+  if (!charts.childElementCount) main.append(el("p", { class: "muted", id: "no-charts" }, "No list or repeated metrics."));
+  main.append(charts);
+  const series = new Map(histories.map(([m, h]) => [m.key, h]));
+  const seen = new Map(histories.map(([m, h]) => [m.key, new Set(h.map(pointId))]));
+  onLive = (name, d) => {
+    if (name === "status") {
+      const s = document.getElementById("run-status");
+      if (s) { s.textContent = d.status; s.className = "status-" + d.status; }
+      return;
+    }
+    const touched = new Set();
+    for (const p of d.metrics || []) {
+      if (!series.has(p.key)) { series.set(p.key, []); seen.set(p.key, new Set()); }
+      const id = pointId(p);
+      if (seen.get(p.key).has(id)) continue;
+      seen.get(p.key).add(id);
+      series.get(p.key).push(p);
+      touched.add(p.key);
+    }
+    for (const key of touched) {
+      const pts = series.get(key);
+      if (pts.length < 2) continue;
+      const fig = chart(key, pts);
+      fig.dataset.liveAt = String(Date.now());
+      const old = [...charts.children].find(f => f.dataset.metric === key);
+      if (old) old.replaceWith(fig); else charts.append(fig);
+      const none = document.getElementById("no-charts");
+      if (none) none.remove();
+    }
+  };
+  early.splice(0).forEach(([name, d]) => onLive(name, d));
   if (scalars.length) {
     main.append(el("h2", {}, "Metrics"));
     const t = table(["Name", "Value", "Step", "Time"], scalars, [false, true, true, false]);
@@ -181,6 +253,7 @@ async function showRun(main, runId) {
 async function render() {
   const main = document.getElementById("main");
   document.body.dataset.state = "loading";
+  if (live) { live.abort(); live = null; }
   try {
     const m = location.hash.match(/^#\/run\/(.+)$/);
     if (m) await showRun(main, decodeURIComponent(m[1])); else await showRuns(main);
