@@ -813,13 +813,26 @@ impl runlog_logger {
         let waited = match &self.kind {
             #[cfg(feature = "std")]
             Kind::Spool(c) => {
-                let live = {
-                    let g = tri!(self.acquire());
-                    g.as_ref()
-                        .is_some_and(|o| c.uploader_live(o.producer.consumer_heartbeat()))
+                let started = std::time::Instant::now();
+                let heartbeat = || -> Result<u32, runlog_status> {
+                    let g = self.acquire()?;
+                    Ok(g.as_ref().map_or(0, |o| o.producer.consumer_heartbeat()))
                 };
-                if live {
-                    self.wait_until(None, timeout_ms)
+                let mut beat = tri!(heartbeat());
+                // An uploader scans for new rings periodically: one that
+                // holds the spool directory's lock attaches this ring soon,
+                // so wait for its first heartbeat (within the timeout)
+                // rather than report that nobody drains.
+                if beat == 0 && c.uploader_present() {
+                    let limit = std::time::Duration::from_millis(timeout_ms.into());
+                    while beat == 0 && started.elapsed() < limit {
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                        beat = tri!(heartbeat());
+                    }
+                }
+                if c.uploader_live(beat) {
+                    let spent = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+                    self.wait_until(None, timeout_ms.saturating_sub(spent))
                 } else {
                     let msg = {
                         let g = tri!(self.acquire());
