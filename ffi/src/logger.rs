@@ -139,15 +139,31 @@ impl runlog_logger {
         if open.ending {
             return Err(fail(RUNLOG_STATUS_CLOSED, "logger is closing"));
         }
+        self.push_policy(open, encode, true)
+    }
+
+    /// The full-ring policy: fail fast, or wait up to the logger's timeout.
+    /// With `count_drop`, a final refusal is counted as a dropped log call
+    /// (and reported in the stream); the run's end record is not a log call
+    /// and is pushed without.
+    #[inline]
+    fn push_policy(
+        &self,
+        open: &mut Open,
+        encode: &impl Fn(&mut [u8]) -> Result<usize, WireError>,
+        count_drop: bool,
+    ) -> Result<u64, runlog_status> {
         let block_ms = self.full_timeout_ms();
-        let first = if block_ms == 0 {
+        let first = if block_ms == 0 && count_drop {
             open.producer.push_with(encode)
         } else {
             open.producer.try_push_with(encode)
         };
         match first {
             Ok(seq) => Ok(seq),
-            Err(PushError::Full) if block_ms != 0 => self.push_blocking(open, encode, block_ms),
+            Err(PushError::Full) if block_ms != 0 => {
+                self.push_blocking(open, encode, block_ms, count_drop)
+            }
             Err(e) => Err(push_error(e)),
         }
     }
@@ -166,6 +182,7 @@ impl runlog_logger {
         open: &mut Open,
         encode: &impl Fn(&mut [u8]) -> Result<usize, WireError>,
         block_ms: u32,
+        count_drop: bool,
     ) -> Result<u64, runlog_status> {
         #[cfg(feature = "std")]
         {
@@ -177,7 +194,7 @@ impl runlog_logger {
                 pause = (pause * 2).min(std::time::Duration::from_millis(2));
                 let last = std::time::Instant::now() >= deadline;
                 // The last attempt counts a drop if it fails, so the stream says so.
-                let r = if last {
+                let r = if last && count_drop {
                     open.producer.push_with(encode)
                 } else {
                     open.producer.try_push_with(encode)
@@ -200,7 +217,7 @@ impl runlog_logger {
         }
         #[cfg(not(feature = "std"))]
         {
-            let _ = (open, encode, block_ms);
+            let _ = (open, encode, block_ms, count_drop);
             Err(fail(RUNLOG_STATUS_FULL, "ring is full"))
         }
     }
@@ -349,7 +366,9 @@ impl runlog_logger {
             status: RunStatus::Finished,
             time_ms,
         };
-        let r = self.push_locked(open, &|buf| wire::encode(&end, buf));
+        // Not a log call: a full ring that refuses it counts no drop (the
+        // uploader ends the run from the closed flag instead).
+        let r = self.push_policy(open, &|buf| wire::encode(&end, buf), false);
         open.ending = true;
         open.producer.close();
         r
