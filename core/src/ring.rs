@@ -657,6 +657,8 @@ pub struct Consumer<'a, const TRUSTED: bool = false> {
     released_seq: Option<u64>,
     seq_hint: Option<u64>,
     cached_write: u32,
+    /// Where the last record read starts (for [`Consumer::resync`]).
+    last_start: Option<u32>,
     /// Set by [`crate::frame::drain`] when a write failed mid-frame: the
     /// transport may hold a partial frame that the next frame must not extend.
     pub(crate) frame_torn: bool,
@@ -695,6 +697,7 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
             released_seq: None,
             seq_hint: None,
             cached_write: release_pos,
+            last_start: None,
             frame_torn: false,
             _storage: PhantomData,
         }
@@ -734,6 +737,7 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
             self.released_seq = Some(found.seq);
         }
         self.read_seq = Some(found.seq + 1);
+        self.last_start = Some(self.read_pos);
         self.read_pos = found.next_pos;
     }
 
@@ -867,11 +871,13 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
 
     /// After `read` or `read_copy` returned [`RingError::Corrupt`] (a damaged
     /// record header), moves the read cursor to the next intact record:
-    /// the first 4-aligned position past the damage from which a chain of
-    /// well-formed record headers with consecutive sequence numbers reaches
-    /// `write_pos` exactly. Returns how many sequence numbers the damage took
-    /// (records lost). `Corrupt` again when no such position exists or the
-    /// cursors themselves are damaged: nothing more can be read.
+    /// the first 4-aligned position past the start of the last record read
+    /// (whose length may be what was damaged, sending the cursor too far)
+    /// from which a chain of well-formed record headers with consecutive
+    /// sequence numbers, from the next expected one on, reaches `write_pos`
+    /// exactly. Returns how many sequence numbers the damage took (records
+    /// lost). `Corrupt` again when no such position exists or the cursors
+    /// themselves are damaged: nothing more can be read.
     pub fn resync(&mut self) -> Result<u64, RingError> {
         let cap = self.raw.cap;
         let write = self.raw.header().write_pos.load(Ordering::Acquire);
@@ -880,7 +886,11 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
         }
         self.cached_write = write;
         let expected = self.read_seq.or(self.seq_hint).unwrap_or(0);
-        let mut pos = self.read_pos;
+        let unread = self.read_pos.wrapping_sub(self.release_pos);
+        let mut pos = match self.last_start {
+            Some(at) if self.read_pos.wrapping_sub(at) <= unread => at,
+            _ => self.read_pos,
+        };
         while pos != write && write.wrapping_sub(pos) <= cap {
             pos = pos.wrapping_add(ALIGN);
             if let Some(seq) = self.chain_to_write(pos, expected, write) {
@@ -976,6 +986,7 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
         self.read_pos = self.release_pos;
         self.read_seq = self.released_seq;
         self.cached_write = self.release_pos;
+        self.last_start = None;
     }
 
     /// Whether records are published but not yet read.

@@ -66,6 +66,12 @@ fn writer_child() {
                 .stdout(Stdio::null())
                 .spawn()
                 .unwrap();
+            // Exit only once its ring exists (it writes the pid file after creating it).
+            let pidfile = PathBuf::from(pidfile.unwrap());
+            let t = Instant::now();
+            while !pidfile.exists() && t.elapsed() < Duration::from_secs(30) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
         other => panic!("unknown writer mode {other}"),
     }

@@ -90,15 +90,20 @@ fn full_ring_without_uploader_is_ended_and_every_refusal_counted() {
             .unwrap();
         let refused: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
         assert_eq!(refused, 797);
-        // Private by default: only the user can read what the program logged.
         let spool = dir.join(".runlog/spool");
-        assert_eq!(mode(&dir.join(".runlog")), 0o700);
-        assert_eq!(mode(&spool), 0o700);
-        for e in std::fs::read_dir(&spool).unwrap().flatten() {
-            if e.file_name().to_string_lossy().ends_with(".ring") {
-                assert_eq!(mode(&e.path()), 0o600, "{}", e.path().display());
-            }
-        }
+        let modes: Vec<(PathBuf, u32)> = [dir.join(".runlog"), spool.clone()]
+            .into_iter()
+            .chain(
+                std::fs::read_dir(&spool)
+                    .unwrap()
+                    .flatten()
+                    .map(|e| e.path()),
+            )
+            .map(|p| {
+                let m = mode(&p);
+                (p, m)
+            })
+            .collect();
 
         let out = Command::new(runlog_bin())
             .current_dir(&dir)
@@ -112,6 +117,11 @@ fn full_ring_without_uploader_is_ended_and_every_refusal_counted() {
         );
         let (got, dropped, lost) = run_row(&dir, &run_id);
         assert_eq!((got.as_str(), dropped, lost), (status, refused, 0), "{end}");
+        // Private by default: only the user can read what the program logged.
+        for (p, m) in modes {
+            let want = if p.is_dir() { 0o700 } else { 0o600 };
+            assert_eq!(m, want, "{}", p.display());
+        }
         assert_eq!(mode(&dir.join(".runlog/history.sqlite")), 0o600);
     }
 }

@@ -669,12 +669,19 @@ impl RingFile {
     /// Moves the read cursor past damaged bytes to the next intact record.
     /// Returns the records lost that were not committed before, or `None`
     /// (the ring is broken) when no intact record follows.
-    fn skip_damage(&mut self) -> Option<u64> {
+    ///
+    /// After a record that did not decode, `checked_only`: its header may be
+    /// what is damaged (a length that swallows the records after it), so the
+    /// drain looks again from its start; finding nothing amiss is no damage.
+    fn skip_damage(&mut self, checked_only: bool) -> Option<u64> {
         let before = self.consumer.next_seq().unwrap_or(self.watermark);
         self.consumer.resync().ok()?;
         let found = self.consumer.next_seq().unwrap_or(before);
-        self.damaged = true;
         let lost = found.saturating_sub(before.max(self.watermark));
+        if checked_only && lost == 0 {
+            return Some(0);
+        }
+        self.damaged = true;
         if found > self.damage_warned_to {
             self.damage_warned_to = found;
             eprintln!(
@@ -714,7 +721,7 @@ impl RingFile {
             let entry = match self.consumer.read_copy(&mut self.buf) {
                 Ok(Some(e)) => e,
                 Ok(None) => break,
-                Err(RingError::Corrupt) => match self.skip_damage() {
+                Err(RingError::Corrupt) => match self.skip_damage(false) {
                     Some(lost) => {
                         bad = bad.saturating_add(lost);
                         continue;
@@ -736,6 +743,7 @@ impl RingFile {
             if let Ok(Record::Dropped { count }) = &record {
                 dropped = dropped.saturating_add(u64::from(*count));
             }
+            let undecodable = record.is_err();
             if seq < self.watermark {
                 // Committed before a restart; its space is released with this batch.
                 continue;
@@ -780,6 +788,10 @@ impl RingFile {
                         bad += 1;
                     }
                 },
+            }
+            if undecodable {
+                // Nothing found is no damage: the next read checks the cursors anyway.
+                bad = bad.saturating_add(self.skip_damage(true).unwrap_or(0));
             }
             if self.conv.open.is_none() {
                 safe = SafePoint {
@@ -867,7 +879,12 @@ impl RingFile {
         let mut done = 0;
         while done < n {
             match self.consumer.read_copy(&mut self.buf) {
-                Ok(Some(_)) => done += 1,
+                Ok(Some(e)) => {
+                    done += 1;
+                    if e.record().is_err() {
+                        let _ = self.consumer.resync();
+                    }
+                }
                 Ok(None) => break,
                 Err(_) => {
                     if self.consumer.resync().is_err() {
