@@ -60,7 +60,9 @@ fn writer_child() {
         }
         "spawn-linger" => {
             let argv = writer_command();
-            Command::new(&argv[0])
+            // Left running on purpose: it outlives this program; the test kills it.
+            #[allow(clippy::zombie_processes)]
+            let _linger = Command::new(&argv[0])
                 .args(&argv[1..])
                 .env(MODE_VAR, "linger")
                 .stdout(Stdio::null())

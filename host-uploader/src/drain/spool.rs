@@ -566,6 +566,20 @@ impl SpoolDrainer {
     }
 }
 
+impl Drop for SpoolDrainer {
+    /// Removes the directory's lock file when no other uploader holds it, so
+    /// that a drained spool is left empty.
+    fn drop(&mut self) {
+        if let Some(f) = self.presence.take() {
+            // SAFETY: flock on a valid open descriptor has no memory-safety preconditions.
+            let alone = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+            if alone {
+                let _ = fs::remove_file(self.dir.join(UPLOADER_LOCK));
+            }
+        }
+    }
+}
+
 /// Reads a staged blob's CRC-32 with bounded memory.
 fn file_crc32(path: &Path) -> std::io::Result<(u64, u32)> {
     let mut f = File::open(path)?;
