@@ -127,8 +127,9 @@ fn full_ring_without_uploader_is_ended_and_every_refusal_counted() {
 }
 
 /// Defect 1: a child made with a raw `fork` keeps writing into its parent's
-/// ring after the parent exited. `runlog run` must give the ring up within
-/// bounded time, keep what was intact, and not report a clean success.
+/// ring after the parent exited. `runlog run` must end within bounded time,
+/// keep what the parent logged, and report any damage (the deterministic
+/// cases are in host-uploader/tests/trust.rs).
 #[test]
 fn raw_fork_child_writing_into_the_parents_ring_cannot_hang_run() {
     let dir = scratch_dir("trust-c-rawfork");
@@ -168,13 +169,26 @@ fn raw_fork_child_writing_into_the_parents_ring_cannot_hang_run() {
     };
     let out = run.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_ne!(status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("damaged"), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let run_id = stdout.lines().last().unwrap().trim().to_string();
     let (st, _, lost) = run_row(&dir, &run_id);
-    assert_eq!(st, "FAILED");
-    assert!(lost >= 1, "the loss is recorded");
+    // What the two producers do to the ring depends on timing: either the
+    // drain sees the damage (or the writes going on after the parent is
+    // gone) and gives the ring up, or the child's pushes are refused (its
+    // stale cursor is behind the uploader's release cursor) and nothing
+    // foreign ever reaches the ring. Never a hang, never a silent success
+    // with a damaged ring.
+    if stderr.contains("damaged") {
+        assert_eq!(status.code(), Some(3), "{stderr}");
+        assert_eq!(st, "FAILED");
+        assert!(lost >= 1, "the loss is recorded");
+    } else {
+        assert_eq!(
+            (status.code(), st.as_str()),
+            (Some(0), "FINISHED"),
+            "{stderr}"
+        );
+    }
     // What the parent logged before the child took over the ring is kept.
     let parent: i64 = db(&dir)
         .query_row(
