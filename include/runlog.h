@@ -398,7 +398,9 @@ runlog_status runlog_flush(runlog_logger *logger, uint32_t timeout_ms);
 // CLOSED (a few dozen bytes are kept per closed logger for that). Closing the
 // process-wide logger from `runlog_get_logger` is allowed; the exit hook then
 // does nothing. On hosts the wait is skipped when no uploader is draining
-// (no live heartbeat): the records stay in the spool file for a later
+// (no live heartbeat, and no uploader holding the spool directory's lock,
+// which would attach the ring shortly: then its first heartbeat is waited
+// for within the timeout): the records stay in the spool file for a later
 // `runlog drain`, and the result is TIMEOUT. Device builds: the ring stays in
 // the caller's buffer and `runlog_drain` still sends what is left; nothing is
 // freed.

@@ -4,7 +4,9 @@
 # Python client against a real `mlflow server`, when RUNLOG_MLFLOW_PYTHON names a
 # Python with mlflow installed and bench/mlflow_client_bench.py exists (or
 # MLFLOW_CLIENT_BENCH points at it).
-# Environment: RUNLOG_BENCH_N (default 10000000), RUNLOG_BENCH_REPS (default 3).
+# Environment: RUNLOG_BENCH_N (default 10000000), RUNLOG_BENCH_REPS (default 3),
+# RUNLOG_BENCH_BASELINE (path to another `runlog` binary, e.g. built from an earlier
+# commit: its repetitions alternate with this build's, medians side by side).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never

@@ -10,5 +10,6 @@ if [ -z "${RUNLOG_TEST_ALL:-}" ]; then
   # scripts/test-all.sh runs these with the whole workspace.
   cargo test --release -p runlog-uploader
   cargo test --release -p runlog-tests --test uploader
+  cargo test --release -p runlog-tests --test trust_c
 fi
 echo "uploader: ok"

@@ -658,6 +658,8 @@ pub struct Consumer<'a, const TRUSTED: bool = false> {
     released_seq: Option<u64>,
     seq_hint: Option<u64>,
     cached_write: u32,
+    /// Where the last record read starts (for [`Consumer::resync`]).
+    last_start: Option<u32>,
     /// Set by [`crate::frame::drain`] when a write failed mid-frame: the
     /// transport may hold a partial frame that the next frame must not extend.
     pub(crate) frame_torn: bool,
@@ -696,6 +698,7 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
             released_seq: None,
             seq_hint: None,
             cached_write: release_pos,
+            last_start: None,
             frame_torn: false,
             _storage: PhantomData,
         }
@@ -735,6 +738,7 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
             self.released_seq = Some(found.seq);
         }
         self.read_seq = Some(found.seq + 1);
+        self.last_start = Some(self.read_pos);
         self.read_pos = found.next_pos;
     }
 
@@ -822,16 +826,127 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
     }
 
     fn read_word(&self, off: u32) -> u32 {
-        // SAFETY: callers pass a 4-aligned offset with 8 bytes before the end
-        // of the data area, inside the published region.
+        // SAFETY: callers pass a 4-aligned offset with 4 bytes before the end
+        // of the data area. The load is atomic (Relaxed: the Acquire load of
+        // `write_pos` already ordered it): a producer in another process that
+        // breaks the protocol and writes these bytes now races with a plain
+        // load, which would be undefined behaviour; with an atomic it only
+        // yields some value, which every caller validates.
         u32::from_le(unsafe {
-            self.raw
-                .data
-                .as_ptr()
-                .add(off as usize)
-                .cast::<u32>()
-                .read()
+            AtomicU32::from_ptr(self.raw.data.as_ptr().add(off as usize).cast::<u32>())
+                .load(Ordering::Relaxed)
         })
+    }
+
+    /// Reads the next record like [`Consumer::read`], but copies its bytes
+    /// into `buf` (word by word, with atomic loads) before returning them, so
+    /// what the caller validates cannot change afterwards even if the
+    /// producer (another, untrusted process) writes into published records.
+    ///
+    /// `buf` must hold [`max_payload`] bytes of this ring's capacity rounded
+    /// up to 4 ([`Consumer::copy_buf_len`]); a shorter one is `TooSmall`,
+    /// and the read cursor does not move.
+    pub fn read_copy<'b>(&mut self, buf: &'b mut [u8]) -> Result<Option<Entry<'b>>, RingError> {
+        let Some(found) = self.locate()? else {
+            return Ok(None);
+        };
+        let words = align_up(found.len) as usize / 4;
+        let dst = buf.get_mut(..words * 4).ok_or(RingError::TooSmall)?;
+        let base = found.off + RECORD_HEADER_LEN;
+        for (i, out) in dst.chunks_exact_mut(4).enumerate() {
+            // `locate` checked that the padded record lies inside the data
+            // area and the published region.
+            out.copy_from_slice(&self.read_word(base + 4 * i as u32).to_le_bytes());
+        }
+        self.step(&found);
+        Ok(Some(Entry {
+            seq: found.seq,
+            bytes: &dst[..found.len as usize],
+        }))
+    }
+
+    /// The buffer length [`Consumer::read_copy`] needs for any record of this ring.
+    pub fn copy_buf_len(&self) -> usize {
+        align_up(max_payload(self.raw.cap)) as usize
+    }
+
+    /// After `read` or `read_copy` returned [`RingError::Corrupt`] (a damaged
+    /// record header), moves the read cursor to the next intact record:
+    /// the first 4-aligned position past the start of the last record read
+    /// (whose length may be what was damaged, sending the cursor too far)
+    /// from which a chain of well-formed record headers with consecutive
+    /// sequence numbers, from the next expected one on, reaches `write_pos`
+    /// exactly. Returns how many sequence numbers the damage took (records
+    /// lost). `Corrupt` again when no such position exists or the cursors
+    /// themselves are damaged: nothing more can be read.
+    pub fn resync(&mut self) -> Result<u64, RingError> {
+        let cap = self.raw.cap;
+        let write = self.raw.header().write_pos.load(Ordering::Acquire);
+        if write.wrapping_sub(self.release_pos) > cap || write % ALIGN != 0 {
+            return Err(RingError::Corrupt);
+        }
+        self.cached_write = write;
+        let expected = self.read_seq.or(self.seq_hint).unwrap_or(0);
+        let unread = self.read_pos.wrapping_sub(self.release_pos);
+        let mut pos = match self.last_start {
+            Some(at) if self.read_pos.wrapping_sub(at) <= unread => at,
+            _ => self.read_pos,
+        };
+        while pos != write && write.wrapping_sub(pos) <= cap {
+            pos = pos.wrapping_add(ALIGN);
+            if let Some(seq) = self.chain_to_write(pos, expected, write) {
+                self.read_pos = pos;
+                self.read_seq = Some(seq);
+                return Ok(seq - expected);
+            }
+        }
+        Err(RingError::Corrupt)
+    }
+
+    /// If well-formed records with consecutive sequence numbers run from
+    /// `pos` to exactly `write`, the first one's sequence number (at least
+    /// `expected`, and at most one record per 8 bytes past it).
+    fn chain_to_write(&self, mut pos: u32, expected: u64, write: u32) -> Option<u64> {
+        let cap = self.raw.cap;
+        let mut first = None;
+        let mut next = 0u64;
+        while pos != write {
+            let avail = write.wrapping_sub(pos);
+            if avail > cap {
+                return None;
+            }
+            let off = pos & self.mask;
+            let to_end = cap - off;
+            if to_end < RECORD_HEADER_LEN || self.read_word(off) == PAD_MARKER {
+                if to_end > avail {
+                    return None;
+                }
+                pos = pos.wrapping_add(to_end);
+                continue;
+            }
+            let len = self.read_word(off);
+            let total = RECORD_HEADER_LEN.saturating_add(len);
+            if len > max_payload(cap) || total > to_end || align_up(total) > avail {
+                return None;
+            }
+            let seq32 = self.read_word(off + 4);
+            let seq = match first {
+                None => {
+                    let delta = seq32.wrapping_sub(expected as u32);
+                    if delta > cap / RECORD_HEADER_LEN {
+                        return None;
+                    }
+                    let seq = expected.checked_add(u64::from(delta))?;
+                    first = Some(seq);
+                    seq
+                }
+                Some(_) if next as u32 == seq32 => next,
+                Some(_) => return None,
+            };
+            next = seq.checked_add(1)?;
+            pos = pos.wrapping_add(align_up(total));
+        }
+        first
     }
 
     /// Sequence number of the next record `read` would return, once known.
@@ -872,11 +987,19 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
         self.read_pos = self.release_pos;
         self.read_seq = self.released_seq;
         self.cached_write = self.release_pos;
+        self.last_start = None;
     }
 
     /// Whether records are published but not yet read.
     pub fn has_unread(&self) -> bool {
         self.raw.header().write_pos.load(Ordering::Acquire) != self.read_pos
+    }
+
+    /// The producer's published cursor (`write_pos`) as it is now; it only
+    /// moves while a producer writes, so a reader can tell whether anyone
+    /// still writes a ring whose writer it believes gone.
+    pub fn published_pos(&self) -> u32 {
+        self.raw.header().write_pos.load(Ordering::Acquire)
     }
 
     /// Whether the producer marked the stream finished.

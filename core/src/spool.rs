@@ -27,6 +27,11 @@ pub const SPOOL_MAGIC: [u8; 8] = *b"RUNLOG\0S";
 pub const SPOOL_VERSION: u32 = 1;
 /// Bytes before the ring storage.
 pub const SPOOL_HEADER_LEN: usize = 512;
+/// File in a spool directory on which every uploader draining it holds a
+/// shared `flock`: a writer closing its ring before any uploader attached it
+/// (no heartbeat yet) probes it to know whether one is about to, and then
+/// waits for the first heartbeat instead of giving up at once.
+pub const UPLOADER_LOCK: &str = ".uploader.lock";
 /// Longest run id a spool header holds.
 pub const MAX_RUN_ID_LEN: usize = 64;
 /// Longest experiment name a spool header holds.

@@ -141,15 +141,31 @@ impl runlog_logger {
         if open.ending {
             return Err(fail(RUNLOG_STATUS_CLOSED, c"logger is closing"));
         }
+        self.push_policy(open, encode, true)
+    }
+
+    /// The full-ring policy: fail fast, or wait up to the logger's timeout.
+    /// With `count_drop`, a final refusal is counted as a dropped log call
+    /// (and reported in the stream); the run's end record is not a log call
+    /// and is pushed without.
+    #[inline]
+    fn push_policy(
+        &self,
+        open: &mut Open,
+        encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
+        count_drop: bool,
+    ) -> Result<u64, runlog_status> {
         let block_ms = self.full_timeout_ms();
-        let first = if block_ms == 0 {
+        let first = if block_ms == 0 && count_drop {
             open.producer.push_with(encode)
         } else {
             open.producer.try_push_with(encode)
         };
         match first {
             Ok(seq) => Ok(seq),
-            Err(PushError::Full) if block_ms != 0 => self.push_blocking(open, encode, block_ms),
+            Err(PushError::Full) if block_ms != 0 => {
+                self.push_blocking(open, encode, block_ms, count_drop)
+            }
             Err(e) => Err(push_error(e)),
         }
     }
@@ -168,6 +184,7 @@ impl runlog_logger {
         open: &mut Open,
         encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
         block_ms: u32,
+        count_drop: bool,
     ) -> Result<u64, runlog_status> {
         #[cfg(feature = "std")]
         {
@@ -179,7 +196,7 @@ impl runlog_logger {
                 pause = (pause * 2).min(std::time::Duration::from_millis(2));
                 let last = std::time::Instant::now() >= deadline;
                 // The last attempt counts a drop if it fails, so the stream says so.
-                let r = if last {
+                let r = if last && count_drop {
                     open.producer.push_with(encode)
                 } else {
                     open.producer.try_push_with(encode)
@@ -202,7 +219,7 @@ impl runlog_logger {
         }
         #[cfg(not(feature = "std"))]
         {
-            let _ = (open, encode, block_ms);
+            let _ = (open, encode, block_ms, count_drop);
             Err(fail(RUNLOG_STATUS_FULL, c"ring is full"))
         }
     }
@@ -339,9 +356,13 @@ impl runlog_logger {
             return Err(fail(RUNLOG_STATUS_CLOSED, c"logger is already closing"));
         }
         let time_ms = self.now_ms();
-        let r = self.push_locked(open, &|buf| {
-            wire::encode_run_end(RunStatus::Finished, time_ms, buf)
-        });
+        // Not a log call: a full ring that refuses it counts no drop (the
+        // uploader ends the run from the closed flag instead).
+        let r = self.push_policy(
+            open,
+            &|buf| wire::encode_run_end(RunStatus::Finished, time_ms, buf),
+            false,
+        );
         open.ending = true;
         open.producer.close();
         r
@@ -772,7 +793,9 @@ impl runlog_logger {
 /// CLOSED (a few dozen bytes are kept per closed logger for that). Closing the
 /// process-wide logger from `runlog_get_logger` is allowed; the exit hook then
 /// does nothing. On hosts the wait is skipped when no uploader is draining
-/// (no live heartbeat): the records stay in the spool file for a later
+/// (no live heartbeat, and no uploader holding the spool directory's lock,
+/// which would attach the ring shortly: then its first heartbeat is waited
+/// for within the timeout): the records stay in the spool file for a later
 /// `runlog drain`, and the result is TIMEOUT. Device builds: the ring stays in
 /// the caller's buffer and `runlog_drain` still sends what is left; nothing is
 /// freed.
@@ -805,13 +828,26 @@ impl runlog_logger {
         let waited = match &self.kind {
             #[cfg(feature = "std")]
             Kind::Spool(c) => {
-                let live = {
-                    let g = tri!(self.acquire());
-                    g.as_ref()
-                        .is_some_and(|o| c.uploader_live(o.producer.consumer_heartbeat()))
+                let started = std::time::Instant::now();
+                let heartbeat = || -> Result<u32, runlog_status> {
+                    let g = self.acquire()?;
+                    Ok(g.as_ref().map_or(0, |o| o.producer.consumer_heartbeat()))
                 };
-                if live {
-                    self.wait_until(None, timeout_ms)
+                let mut beat = tri!(heartbeat());
+                // An uploader scans for new rings periodically: one that
+                // holds the spool directory's lock attaches this ring soon,
+                // so wait for its first heartbeat (within the timeout)
+                // rather than report that nobody drains.
+                if beat == 0 && c.uploader_present() {
+                    let limit = std::time::Duration::from_millis(timeout_ms.into());
+                    while beat == 0 && started.elapsed() < limit {
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                        beat = tri!(heartbeat());
+                    }
+                }
+                if c.uploader_live(beat) {
+                    let spent = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+                    self.wait_until(None, timeout_ms.saturating_sub(spent))
                 } else {
                     let msg = {
                         let g = tri!(self.acquire());

@@ -4,16 +4,20 @@
 //! over repetitions) and the uploader's peak RSS.
 //!
 //! `cargo bench -p runlog-uploader --bench drain` (release profile).
-//! Environment: RUNLOG_BENCH_N (default 10,000,000), RUNLOG_BENCH_REPS (default 3).
+//! Environment: RUNLOG_BENCH_N (default 10,000,000), RUNLOG_BENCH_REPS (default 3),
+//! RUNLOG_BENCH_BASELINE (another `runlog` binary, e.g. one built from an
+//! earlier commit: its repetitions alternate with this build's in the same
+//! run, and both medians are printed side by side).
 
 #[path = "../tests/spool_writer/mod.rs"]
 mod spool_writer;
 
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use runlog_core::{Metric, Name, Record, RunStatus, Value};
-use spool_writer::{now_ms, runlog, SpoolWriter};
+use spool_writer::{now_ms, SpoolWriter};
 
 const NAMES: [&str; 8] = [
     "loss",
@@ -33,13 +37,13 @@ struct Rep {
     full_retries: u64,
 }
 
-fn one_rep(n: u64) -> Rep {
+fn one_rep(bin: &Path, n: u64) -> Rep {
     let work = tempfile::tempdir().unwrap();
     let store = work.path().join("store");
     let spool = store.join("spool");
     std::fs::create_dir_all(&spool).unwrap();
     #[allow(clippy::zombie_processes)] // reaped by wait4 below
-    let child = runlog()
+    let child = Command::new(bin)
         .args(["--tracking-uri", store.to_str().unwrap(), "drain"])
         .stderr(Stdio::null())
         .spawn()
@@ -90,30 +94,40 @@ fn main() {
     };
     let n = env("RUNLOG_BENCH_N", 10_000_000);
     let reps = env("RUNLOG_BENCH_REPS", 3).max(1);
-    let mut rates = Vec::new();
-    for r in 0..reps {
-        let rep = one_rep(n);
-        let rate = n as f64 / rep.secs;
-        println!(
-            "rep {}: {n} metrics spool ring -> store in {:.2} s = {:.0} metrics/s (uploader CPU {:.2} s = {:.0} metrics per CPU-second); uploader peak RSS {:.1} MiB (ring mapping 8 MiB included); producer waited on a full ring {} times",
-            r + 1,
-            rep.secs,
-            rate,
-            rep.cpu_secs,
-            n as f64 / rep.cpu_secs,
-            rep.peak_kib as f64 / 1024.0,
-            rep.full_retries
-        );
-        rates.push(rate);
+    let this = std::path::PathBuf::from(env!("CARGO_BIN_EXE_runlog"));
+    let mut bins = Vec::new();
+    if let Some(base) = std::env::var_os("RUNLOG_BENCH_BASELINE") {
+        bins.push(("baseline", std::path::PathBuf::from(base)));
     }
-    rates.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let median = rates[rates.len() / 2];
-    println!(
-        "drain throughput: median {:.0} metrics/s, min {:.0}, max {:.0} ({} reps of {} metrics)",
-        median,
-        rates[0],
-        rates[rates.len() - 1],
-        reps,
-        n
-    );
+    bins.push(("this build", this));
+    let mut rates = vec![Vec::new(); bins.len()];
+    for r in 0..reps {
+        for (b, (label, bin)) in bins.iter().enumerate() {
+            let rep = one_rep(bin, n);
+            let rate = n as f64 / rep.secs;
+            println!(
+                "{label} rep {}: {n} metrics spool ring -> store in {:.2} s = {:.0} metrics/s (uploader CPU {:.2} s = {:.0} metrics per CPU-second); uploader peak RSS {:.1} MiB (ring mapping 8 MiB included); producer waited on a full ring {} times",
+                r + 1,
+                rep.secs,
+                rate,
+                rep.cpu_secs,
+                n as f64 / rep.cpu_secs,
+                rep.peak_kib as f64 / 1024.0,
+                rep.full_retries
+            );
+            rates[b].push(rate);
+        }
+    }
+    for ((label, _), rates) in bins.iter().zip(&mut rates) {
+        rates.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let median = rates[rates.len() / 2];
+        println!(
+            "drain throughput ({label}): median {:.0} metrics/s, min {:.0}, max {:.0} ({} reps of {} metrics)",
+            median,
+            rates[0],
+            rates[rates.len() - 1],
+            reps,
+            n
+        );
+    }
 }

@@ -48,6 +48,15 @@ pub fn received() -> Option<i32> {
     }
 }
 
+/// The last SIGINT/SIGTERM received, if any, forgetting it (so that only a
+/// later one is seen).
+pub fn take_received() -> Option<i32> {
+    match RECEIVED.swap(0, Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
+}
+
 /// A signal sent to this process by another process, not yet forwarded.
 pub fn take_forward() -> Option<i32> {
     match TO_FORWARD.swap(0, Ordering::SeqCst) {

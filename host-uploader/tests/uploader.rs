@@ -123,11 +123,13 @@ fn term(child: &mut Child) -> std::process::ExitStatus {
     wait_timeout(child, Duration::from_secs(30)).expect("drain did not stop on SIGTERM")
 }
 
+/// The spool's files, but the lock a running uploader holds on it.
 fn spool_files(spool: &Path) -> Vec<String> {
     fs::read_dir(spool)
         .map(|d| {
             d.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n != runlog_core::spool::UPLOADER_LOCK)
                 .collect()
         })
         .unwrap_or_default()

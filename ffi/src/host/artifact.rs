@@ -6,6 +6,7 @@ use std::ffi::c_char;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use runlog_core::crc::Crc32;
@@ -79,7 +80,12 @@ fn stage(
     staged: &Path,
     write: impl FnOnce(&mut File, &mut Crc32) -> io::Result<u64>,
 ) -> io::Result<(u64, u32)> {
-    let mut f = OpenOptions::new().write(true).create_new(true).open(tmp)?;
+    // 0600: a staged file is as private as the spool (see `spool::create`).
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(tmp)?;
     let mut crc = Crc32::new();
     let len = write(&mut f, &mut crc)?;
     f.sync_all()?;

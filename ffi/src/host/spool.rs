@@ -5,6 +5,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -37,6 +38,19 @@ impl SpoolConfig {
     /// Whether a heartbeat shows a live uploader.
     pub(crate) fn uploader_live(&self, heartbeat: u32) -> bool {
         heartbeat != 0 && clock::now_secs().saturating_sub(heartbeat.into()) <= STALE_HEARTBEAT_SECS
+    }
+
+    /// Whether an uploader drains (or is about to drain) this spool
+    /// directory: one holds a shared lock on its [`spool::UPLOADER_LOCK`]
+    /// file. Only called when closing, never on the hot path.
+    pub(crate) fn uploader_present(&self) -> bool {
+        use std::os::fd::AsRawFd;
+        let Ok(f) = File::open(self.dir.join(spool::UPLOADER_LOCK)) else {
+            return false;
+        };
+        // SAFETY: flock on a valid open descriptor has no memory-safety
+        // preconditions; a lock we get is released when `f` is closed.
+        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) != 0 }
     }
 
     /// A sentence on whether anyone drains this ring.
@@ -93,7 +107,13 @@ fn page_size() -> usize {
 /// Creates the spool file, formats its ring and pushes `RunStart`.
 pub(crate) fn create(p: &Params<'_>) -> Result<Created, String> {
     super::fork::note_logger_created();
-    fs::create_dir_all(p.dir)
+    // Private by default: the spool holds everything the program logs, so
+    // directories made here are 0700 and spool files 0600 (existing
+    // directories keep their modes).
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(p.dir)
         .map_err(|e| format!("cannot create spool directory {}: {e}", p.dir.display()))?;
     // Absolute, so that staging still finds it if the program changes directory.
     let dir = fs::canonicalize(p.dir)
@@ -112,6 +132,7 @@ pub(crate) fn create(p: &Params<'_>) -> Result<Created, String> {
             .read(true)
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(&tmp)
         {
             Ok(f) => break (stem, tmp, f),

@@ -42,7 +42,8 @@ pub fn drain(args: DrainArgs, tracking: &Tracking) -> Result<i32> {
         let refused = drain::drain_spool(&dir, sink, limits, args.once, &stop)?;
         if refused != 0 {
             eprintln!(
-                "runlog: {refused} spool file(s) could not be drained (see the warnings above)"
+                "runlog: {refused} spool file(s) could not be drained, or lost records to damage \
+                 (see the warnings above)"
             );
             return Ok(1);
         }

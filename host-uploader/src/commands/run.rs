@@ -20,7 +20,7 @@ use crate::cli::RunArgs;
 use crate::drain::{new_run_id, Limits, SpoolDrainer, IDLE_SLEEP};
 use crate::signals;
 use crate::sink::{ArtifactContent, ArtifactItem, Batch, Item, RunRef, Sink};
-use crate::store::{files_under, now_ms, status_str};
+use crate::store::{create_private_dir, files_under, now_ms, status_str};
 
 /// Prefix of the artifact paths of files uploaded from the outputs folder.
 pub const OUTPUTS_PREFIX: &str = "outputs";
@@ -58,7 +58,7 @@ pub fn run(args: RunArgs, tracking: &Tracking) -> Result<i32> {
     sink.commit(&start)?;
 
     let spool = std::path::absolute(spool_dir(tracking))?;
-    std::fs::create_dir_all(&spool)
+    create_private_dir(&spool)
         .with_context(|| format!("cannot create the spool directory {}", spool.display()))?;
     signals::install();
     let spawned = Command::new(&args.command[0])
@@ -112,9 +112,21 @@ pub fn run(args: RunArgs, tracking: &Tracking) -> Result<i32> {
         }
     };
     // The program is gone: drain its rings until their writers are all done
-    // (closed, or dead), including any it left to children still running.
+    // (closed, or dead), including any it left to children still running. A
+    // damaged ring is given up by the drainer (at once, or once it has been
+    // written for a while after its writer was gone), so this ends; SIGINT
+    // and SIGTERM end it sooner, leaving what is not drained in the spool
+    // for a later `runlog drain`.
+    // A signal the program also got (Ctrl-C) ended it; only one that comes
+    // during this wait ends the wait.
+    let _ = signals::take_received();
     let _ = drainer.scan_now();
+    let mut interrupted = None;
     loop {
+        if let Some(sig) = signals::received() {
+            interrupted = Some(sig);
+            break;
+        }
         let n = pass(&mut drainer, sink);
         if drainer.attached() == 0 {
             let _ = drainer.scan_now();
@@ -126,24 +138,53 @@ pub fn run(args: RunArgs, tracking: &Tracking) -> Result<i32> {
             std::thread::sleep(IDLE_SLEEP);
         }
     }
+    if let Some(sig) = interrupted {
+        eprintln!(
+            "runlog: interrupted while draining the run's rings; {} ring file(s) left in {} for \
+             `runlog drain`",
+            drainer.attached(),
+            spool.display()
+        );
+        end_run(sink, &run, RunStatus::Killed, status.code())?;
+        println!("{}", run.run_id);
+        return Ok(128 + sig);
+    }
 
     upload_outputs(sink, &run, &args.outputs)?;
 
-    let (status_kind, code) = match (status.code(), status.signal()) {
+    let (mut status_kind, code) = match (status.code(), status.signal()) {
         (Some(0), _) => (RunStatus::Finished, 0),
         (Some(c), _) => (RunStatus::Failed, c),
         (None, Some(sig)) => (RunStatus::Killed, 128 + sig),
         (None, None) => (RunStatus::Failed, 1),
     };
+    // Records lost to a damaged ring: the run is not a success, and neither is `runlog run`.
+    let damaged = drainer.run_damaged(&run.run_id);
+    if damaged && status_kind == RunStatus::Finished {
+        status_kind = RunStatus::Failed;
+    }
     end_run(sink, &run, status_kind, Some(code))?;
     eprintln!(
-        "runlog: run {} {} (exit code {code})",
+        "runlog: run {} {} (exit code {code}){}",
         run.run_id,
-        status_str(status_kind)
+        status_str(status_kind),
+        if damaged {
+            "; records were lost to a damaged ring (see the warnings above)"
+        } else {
+            ""
+        }
     );
     println!("{}", run.run_id);
-    Ok(code)
+    Ok(if damaged && code == 0 {
+        DAMAGED_EXIT
+    } else {
+        code
+    })
 }
+
+/// Exit code of `runlog run` when the program succeeded but records of its
+/// run were lost to a damaged ring.
+pub const DAMAGED_EXIT: i32 = 3;
 
 fn end_run(sink: &mut dyn Sink, run: &RunRef, status: RunStatus, code: Option<i32>) -> Result<()> {
     let mut end = Batch::new(run.clone());

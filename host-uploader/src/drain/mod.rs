@@ -7,6 +7,7 @@
 
 pub mod convert;
 pub mod serial;
+pub mod sigbus;
 pub mod spool;
 pub mod stream;
 
@@ -77,7 +78,8 @@ pub fn commit_retrying(sink: &mut dyn Sink, batch: &Batch, retry: bool) -> Resul
 }
 
 /// Drains the spool directory `dir` until `stop()` says so; with `once`,
-/// until a pass finds nothing left. Returns how many spool files were refused.
+/// until a pass finds nothing left. Returns how many spool files were refused
+/// or lost records to damage (see [`SpoolDrainer::damaged`]).
 pub fn drain_spool(
     dir: &Path,
     sink: &mut dyn Sink,
@@ -116,7 +118,7 @@ pub fn drain_spool(
             break;
         }
     }
-    Ok(drainer.refused())
+    Ok(drainer.refused() + drainer.damaged())
 }
 
 /// Idle time after which `--once` stops reading a live stream (serial, TCP).

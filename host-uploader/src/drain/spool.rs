@@ -28,10 +28,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use memmap2::MmapMut;
 use runlog_core::crc::Crc32;
-use runlog_core::spool::{read_header, SpoolError, SPOOL_HEADER_LEN};
-use runlog_core::{Consumer, RunStatus};
+use runlog_core::spool::{read_header, SpoolError, SPOOL_HEADER_LEN, UPLOADER_LOCK};
+use runlog_core::{Consumer, Record, RingError, RunStatus};
 
 use super::convert::{Converted, Converter};
+use super::sigbus;
 use super::Limits;
 use crate::sink::{ArtifactContent, ArtifactItem, Batch, Item, RunRef, Sink, StreamPos};
 use crate::store::valid_run_id;
@@ -45,6 +46,16 @@ const SCAN_EVERY: Duration = Duration::from_millis(100);
 const ARTIFACT_STALL: Duration = Duration::from_secs(30);
 /// How long one ring is drained before the others get a turn.
 const RING_TURN: Duration = Duration::from_millis(200);
+/// How long a ring may go on being written after its writer closed it or
+/// died (a child made with a raw `fork` system call writing into its
+/// parent's ring) before it is given up.
+const FOREIGN_WRITES: Duration = Duration::from_secs(10);
+/// The watermark of a ring that was finished (or given up) and accounted
+/// for: a later attach of the same file skips all of it and adds nothing.
+const RING_DONE: u64 = i64::MAX as u64;
+/// Suffix a given-up ring file is renamed to: kept for inspection, never
+/// attached again (it no longer ends in `.ring`).
+const BROKEN_SUFFIX: &str = ".broken";
 
 /// Seconds since the Unix epoch, the heartbeat clock writers compare against.
 fn now_secs() -> u32 {
@@ -81,8 +92,10 @@ fn stem_pid(stem: &str) -> Option<u32> {
 
 /// One attached ring file.
 struct RingFile {
-    // Declared before `_map` so it is dropped first: it points into the mapping.
+    // Declared first so it is dropped first: it points into the mapping.
     consumer: Consumer<'static>,
+    // Dropped before the mapping is unmapped (see `sigbus`).
+    guard: sigbus::Guard,
     _map: MmapMut,
     // Holds the flock for as long as the ring is attached.
     _lock: File,
@@ -93,12 +106,28 @@ struct RingFile {
     key: String,
     watermark: u64,
     conv: Converter,
-    broken: bool,
+    /// Records are copied here out of the shared mapping before they are checked.
+    buf: Vec<u8>,
+    /// Why the ring cannot be drained further, once it cannot.
+    broken: Option<String>,
+    /// Whether records of this ring were lost to damage (the run is not a clean success).
+    damaged: bool,
+    /// Whether `damaged` was counted in the drainer's figures yet.
+    damage_counted: bool,
     /// Whether `watermark` was read from the sink yet.
     loaded: bool,
     /// Since when the batch at `watermark` has been held back by an
     /// artifact that does not end (see [`ARTIFACT_STALL`]).
     stalled: Option<(u64, Instant)>,
+    /// When the writer was first seen gone (closed or dead), and `write_pos` then.
+    writer_gone: Option<(Instant, u32)>,
+    /// The first record this drainer read; when it is the ring's first
+    /// (seq 0), every `Dropped` notice of the ring passed through this drainer.
+    first_seq: Option<u64>,
+    /// Damage is reported once: up to which record it was reported.
+    damage_warned_to: u64,
+    /// Sum of the `Dropped` notices committed from this ring by this drainer.
+    dropped_seen: u64,
 }
 
 /// What one pass over the spool directory did.
@@ -117,8 +146,33 @@ pub struct SpoolDrainer {
     rings: BTreeMap<String, RingFile>,
     refused: HashSet<String>,
     refused_count: u64,
+    /// Rings that lost records to damage (bad bytes, truncation, foreign writes).
+    damaged_count: u64,
+    /// Runs that had a damaged ring (they never end as a clean FINISHED).
+    damaged_runs: HashSet<String>,
     last_scan: Option<Instant>,
     limits: Limits,
+    /// The shared lock on the directory's [`UPLOADER_LOCK`] file, which tells
+    /// writers that an uploader is about to attach their rings.
+    presence: Option<File>,
+}
+
+/// Takes a shared lock on `dir`'s [`UPLOADER_LOCK`] file (creating the
+/// directory, 0700, and the file, 0600); `None` if it cannot be had now.
+fn hold_presence(dir: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    crate::store::create_private_dir(dir).ok()?;
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(dir.join(UPLOADER_LOCK))
+        .ok()?;
+    // SAFETY: flock on a valid open descriptor has no memory-safety preconditions.
+    let held = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0;
+    held.then_some(f)
 }
 
 impl SpoolDrainer {
@@ -130,8 +184,11 @@ impl SpoolDrainer {
             rings: BTreeMap::new(),
             refused: HashSet::new(),
             refused_count: 0,
+            damaged_count: 0,
+            damaged_runs: HashSet::new(),
             last_scan: None,
             limits,
+            presence: None,
         }
     }
 
@@ -145,6 +202,17 @@ impl SpoolDrainer {
         self.refused_count
     }
 
+    /// Rings that lost records to damage so far (a damaged record, a
+    /// truncated file, writes after the writer was gone).
+    pub fn damaged(&self) -> u64 {
+        self.damaged_count
+    }
+
+    /// Whether a ring of `run_id` lost records to damage.
+    pub fn run_damaged(&self, run_id: &str) -> bool {
+        self.damaged_runs.contains(run_id)
+    }
+
     /// Lists the directory now (instead of at the next scan interval).
     pub fn scan_now(&mut self) -> Result<()> {
         self.last_scan = None;
@@ -156,6 +224,9 @@ impl SpoolDrainer {
             return Ok(());
         }
         self.last_scan = Some(Instant::now());
+        if self.presence.is_none() {
+            self.presence = hold_presence(&self.dir);
+        }
         let entries = match fs::read_dir(&self.dir) {
             Ok(e) => e,
             // Nothing has been logged yet.
@@ -250,14 +321,35 @@ impl SpoolDrainer {
                 path.display()
             );
         }
-        // SAFETY: the mapping is shared with the writer, which (per the spool
-        // protocol) sets the file's length before renaming it into place and
-        // never truncates it; all access to the ring part goes through
-        // `Consumer`, which reads shared bytes via atomics and validated
-        // ranges. The header part is only read.
+        // SAFETY: the mapping is shared with the writer, another process that
+        // is not trusted: all access to the ring part goes through `Consumer`,
+        // which reads shared bytes with atomic loads, checks every range and
+        // copies records out (`read_copy`) before they are checked; the
+        // header part is only read, by `read_header`, which copies what it
+        // returns. A writer that truncates the file cannot kill this process:
+        // `sigbus::Guard` (registered before the first access) turns the
+        // fault into zero pages and a flag.
         let mut map = unsafe { MmapMut::map_mut(&file) }
             .with_context(|| format!("cannot map the spool file {}", path.display()))?;
-        let info = read_header(&map).map_err(|e| match e {
+        let Some(guard) = sigbus::Guard::new(map.as_ptr(), map.len()) else {
+            // Every guard slot is taken: attach it once others are finished.
+            return Ok(None);
+        };
+        // The header is copied out before it is parsed, like the records.
+        let mut head = [0u8; SPOOL_HEADER_LEN];
+        for (i, b) in head.iter_mut().enumerate() {
+            // SAFETY: `i < SPOOL_HEADER_LEN <= map.len()` (the length check
+            // above); an atomic load, because the writer may store here now.
+            *b = unsafe { std::sync::atomic::AtomicU8::from_ptr(map.as_mut_ptr().add(i)) }
+                .load(std::sync::atomic::Ordering::Relaxed);
+        }
+        if guard.truncated() {
+            bail!(
+                "{} was truncated while being attached; delete it",
+                path.display()
+            );
+        }
+        let info = read_header(&head).map_err(|e| match e {
             SpoolError::UnsupportedVersion(..) => anyhow::anyhow!(
                 "cannot drain {}: {e}. It was written by another version of librunlog: drain it \
                  with the matching runlog, or delete it",
@@ -297,8 +389,10 @@ impl SpoolDrainer {
                 path.display()
             )
         })?;
+        let buf = vec![0u8; consumer.copy_buf_len()];
         Ok(Some(RingFile {
             consumer,
+            guard,
             _map: map,
             _lock: file,
             path,
@@ -308,13 +402,21 @@ impl SpoolDrainer {
             key,
             watermark: 0,
             conv: Converter::new(),
-            broken: false,
+            buf,
+            broken: None,
+            damaged: false,
+            damage_counted: false,
             loaded: false,
             stalled: None,
+            writer_gone: None,
+            first_seq: None,
+            damage_warned_to: 0,
+            dropped_seen: 0,
         }))
     }
 
-    /// One pass: pick up new files, drain every ring, remove finished ones.
+    /// One pass: pick up new files, drain every ring, remove finished ones,
+    /// give up damaged ones.
     pub fn pass(&mut self, sink: &mut dyn Sink) -> Result<PassStats> {
         self.scan()?;
         let mut stats = PassStats::default();
@@ -331,30 +433,150 @@ impl SpoolDrainer {
                 continue;
             };
             ring.consumer.heartbeat(now);
-            if ring.broken {
-                continue;
+            if ring.broken.is_none() {
+                stats.records += ring.pump(sink, &self.dir, others_live, self.limits)?;
             }
-            stats.records += ring.pump(sink, &self.dir, others_live, self.limits)?;
-            if ring.finished() {
-                if !ring.consumer.producer_closed() && !others_live {
-                    // The writer died without closing its run.
-                    if sink.run_status(&ring.run.run_id)?.as_deref() == Some("RUNNING") {
-                        let mut batch = Batch::new(ring.run.clone());
-                        batch.items.push(Item::RunEnd {
-                            status: RunStatus::Killed,
-                            time_ms: None,
-                            exit_code: None,
-                        });
-                        sink.commit(&batch)?;
-                    }
-                }
-                if let Some(ring) = self.rings.remove(&name) {
-                    ring.remove(&self.dir);
-                    stats.removed += 1;
-                }
+            if ring.guard.truncated() {
+                ring.broken = Some("it was truncated while being drained".into());
+            }
+            if ring.broken.is_none() && !ring.finished() {
+                ring.check_foreign_writes();
+            }
+            if ring.broken.is_some() {
+                ring.damaged = true;
+            }
+            if ring.damaged && !ring.damage_counted {
+                ring.damage_counted = true;
+                self.damaged_count += 1;
+                self.damaged_runs.insert(ring.run.run_id.clone());
+            }
+            if ring.broken.is_some() {
+                self.give_up(&name, sink, others_live)?;
+                stats.removed += 1;
+            } else if ring.finished() {
+                self.finish(&name, sink, others_live)?;
+                stats.removed += 1;
             }
         }
         Ok(stats)
+    }
+
+    /// The status a run gets when the ring just finished was its last one,
+    /// or `None` when it needs none (already ended as it should).
+    fn end_status(
+        &self,
+        sink: &mut dyn Sink,
+        run_id: &str,
+        writer_closed: bool,
+    ) -> Result<Option<RunStatus>> {
+        let damaged = self.damaged_runs.contains(run_id);
+        Ok(match sink.run_status(run_id)?.as_deref() {
+            // Lost records: never a clean success.
+            Some("RUNNING" | "FINISHED") if damaged => Some(RunStatus::Failed),
+            // The writer's end record did not reach the store (a full ring
+            // refused it, or the writer died): its flag and its process say.
+            Some("RUNNING") if writer_closed => Some(RunStatus::Finished),
+            Some("RUNNING") => Some(RunStatus::Killed),
+            _ => None,
+        })
+    }
+
+    /// Accounts for a ring whose writer is done and whose records are all
+    /// committed, then removes it: the drops its writer counted but could not
+    /// report, and the run's end if the ring did not carry one.
+    fn finish(&mut self, name: &str, sink: &mut dyn Sink, others_live: bool) -> Result<()> {
+        let ring = &self.rings[name];
+        if ring.watermark != RING_DONE {
+            let mut batch = Batch::new(ring.run.clone());
+            if ring.first_seq == Some(0) {
+                // Exact: every notice of this ring went through this drainer.
+                let counted = u64::from(ring.consumer.dropped_total());
+                let unreported = counted.saturating_sub(ring.dropped_seen);
+                if unreported != 0 {
+                    batch.items.push(Item::Dropped(unreported));
+                }
+            }
+            if !others_live {
+                let closed = ring.consumer.producer_closed();
+                if let Some(status) = self.end_status(sink, &ring.run.run_id, closed)? {
+                    batch.items.push(Item::RunEnd {
+                        status,
+                        time_ms: None,
+                        exit_code: None,
+                    });
+                }
+            }
+            batch.stream = Some(StreamPos {
+                key: ring.key.clone(),
+                next_seq: RING_DONE,
+            });
+            sink.commit(&batch)?;
+        }
+        if let Some(ring) = self.rings.remove(name) {
+            ring.remove(&self.dir);
+        }
+        Ok(())
+    }
+
+    /// Stops draining a damaged ring for good: records the loss on its run
+    /// (and ends the run as FAILED if no other ring of it is attached), and
+    /// renames the file to `*.ring.broken`, kept for inspection.
+    fn give_up(&mut self, name: &str, sink: &mut dyn Sink, others_live: bool) -> Result<()> {
+        let ring = &self.rings[name];
+        if ring.watermark == RING_DONE {
+            // Accounted for by an earlier drainer that could not rename it.
+            if let Some(ring) = self.rings.remove(name) {
+                ring.remove(&self.dir);
+            }
+            return Ok(());
+        }
+        let why = ring.broken.clone().unwrap_or_default();
+        eprintln!(
+            "runlog: warning: {} is damaged ({why}); the records before the damage are stored, \
+             the rest of this ring is lost (counted as at least one lost record); the file is \
+             kept as {}{BROKEN_SUFFIX}",
+            ring.path.display(),
+            ring.path.display()
+        );
+        let mut batch = Batch::new(ring.run.clone());
+        batch.items.push(Item::Lost {
+            frames: 0,
+            records: 1,
+        });
+        if !others_live {
+            if let Some(status) = self.end_status(sink, &ring.run.run_id, false)? {
+                batch.items.push(Item::RunEnd {
+                    status,
+                    time_ms: None,
+                    exit_code: None,
+                });
+            }
+        }
+        batch.stream = Some(StreamPos {
+            key: ring.key.clone(),
+            next_seq: RING_DONE,
+        });
+        sink.commit(&batch)?;
+        if let Some(ring) = self.rings.remove(name) {
+            let mut broken = ring.path.clone().into_os_string();
+            broken.push(BROKEN_SUFFIX);
+            let _ = fs::rename(&ring.path, broken);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SpoolDrainer {
+    /// Removes the directory's lock file when no other uploader holds it, so
+    /// that a drained spool is left empty.
+    fn drop(&mut self) {
+        if let Some(f) = self.presence.take() {
+            // SAFETY: flock on a valid open descriptor has no memory-safety preconditions.
+            let alone = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+            if alone {
+                let _ = fs::remove_file(self.dir.join(UPLOADER_LOCK));
+            }
+        }
     }
 }
 
@@ -382,6 +604,7 @@ struct SafePoint {
     next_seq: u64,
     blobs: usize,
     bad: u64,
+    dropped: u64,
 }
 
 impl RingFile {
@@ -407,6 +630,30 @@ impl RingFile {
         }
     }
 
+    /// Marks the ring broken when records keep being published in it for
+    /// [`FOREIGN_WRITES`] after its writer closed it or died: another process
+    /// (a child made with a raw `fork` system call, or a stray writer) writes
+    /// into it, and waiting for it to finish could last forever.
+    fn check_foreign_writes(&mut self) {
+        let done = self.consumer.producer_closed() || !pid_alive(self.pid);
+        if !done {
+            return;
+        }
+        let pos = self.consumer.published_pos();
+        match self.writer_gone {
+            None => self.writer_gone = Some((Instant::now(), pos)),
+            Some((since, at)) if pos != at && since.elapsed() >= FOREIGN_WRITES => {
+                self.broken = Some(format!(
+                    "it is still being written {} s after its writer (process {}) closed it or \
+                     died: another process writes into it",
+                    since.elapsed().as_secs(),
+                    self.pid
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+
     /// Drains what the ring holds now, in batches. Returns records consumed.
     fn pump(
         &mut self,
@@ -427,10 +674,38 @@ impl RingFile {
         loop {
             let n = self.pump_batch(sink, dir, others_live, limits)?;
             total += n;
-            if n == 0 || turn.elapsed() > RING_TURN {
+            if n == 0 || turn.elapsed() > RING_TURN || self.broken.is_some() {
                 return Ok(total);
             }
         }
+    }
+
+    /// Moves the read cursor past damaged bytes to the next intact record.
+    /// Returns the records lost that were not committed before, or `None`
+    /// (the ring is broken) when no intact record follows.
+    ///
+    /// After a record that did not decode, `checked_only`: its header may be
+    /// what is damaged (a length that swallows the records after it), so the
+    /// drain looks again from its start; finding nothing amiss is no damage.
+    fn skip_damage(&mut self, checked_only: bool) -> Option<u64> {
+        let before = self.consumer.next_seq().unwrap_or(self.watermark);
+        self.consumer.resync().ok()?;
+        let found = self.consumer.next_seq().unwrap_or(before);
+        let lost = found.saturating_sub(before.max(self.watermark));
+        if checked_only && lost == 0 {
+            return Some(0);
+        }
+        self.damaged = true;
+        if found > self.damage_warned_to {
+            self.damage_warned_to = found;
+            eprintln!(
+                "runlog: warning: {}: damaged bytes after record {}; {lost} record(s) lost, \
+                 draining resumes at record {found}",
+                self.path.display(),
+                before.saturating_sub(1)
+            );
+        }
+        Some(lost)
     }
 
     fn pump_batch(
@@ -445,6 +720,7 @@ impl RingFile {
         let mut next_seq = self.watermark;
         let mut reads = 0usize;
         let mut bad = 0u64;
+        let mut dropped = 0u64;
         let mut blobs: Vec<PathBuf> = Vec::new();
         let mut safe = SafePoint {
             next_seq,
@@ -454,9 +730,21 @@ impl RingFile {
         while reads < limits.max_records
             && (reads & 511 != 0 || started.elapsed() < limits.max_time)
         {
-            let entry = match self.consumer.read() {
+            // Copied out of the shared mapping first: what is checked below
+            // cannot change under the check.
+            let entry = match self.consumer.read_copy(&mut self.buf) {
                 Ok(Some(e)) => e,
                 Ok(None) => break,
+                Err(RingError::Corrupt) => match self.skip_damage(false) {
+                    Some(lost) => {
+                        bad = bad.saturating_add(lost);
+                        continue;
+                    }
+                    None => {
+                        corrupt = Some(RingError::Corrupt);
+                        break;
+                    }
+                },
                 Err(e) => {
                     corrupt = Some(e);
                     break;
@@ -464,12 +752,18 @@ impl RingFile {
             };
             reads += 1;
             let seq = entry.seq;
+            self.first_seq.get_or_insert(seq);
+            let record = entry.record();
+            if let Ok(Record::Dropped { count }) = &record {
+                dropped = dropped.saturating_add(u64::from(*count));
+            }
+            let undecodable = record.is_err();
             if seq < self.watermark {
                 // Committed before a restart; its space is released with this batch.
                 continue;
             }
             next_seq = seq + 1;
-            let converted = match entry.record() {
+            let converted = match record {
                 Ok(record) => self.conv.convert(&record),
                 Err(e) => Converted::Bad(format!("record {seq}: {e}")),
             };
@@ -509,6 +803,10 @@ impl RingFile {
                     }
                 },
             }
+            if undecodable {
+                // Nothing found is no damage: the next read checks the cursors anyway.
+                bad = bad.saturating_add(self.skip_damage(true).unwrap_or(0));
+            }
             if self.conv.open.is_none() {
                 safe = SafePoint {
                     reads,
@@ -516,6 +814,7 @@ impl RingFile {
                     next_seq,
                     blobs: blobs.len(),
                     bad,
+                    dropped,
                 };
             }
         }
@@ -545,22 +844,20 @@ impl RingFile {
                 bad += 1;
             } else {
                 // Cut before the artifact began: read up to there again.
-                self.consumer.rewind();
-                for _ in 0..safe.reads {
-                    let _ = self.consumer.read();
-                }
+                self.replay(safe.reads);
                 self.conv.open = None;
                 reads = safe.reads;
                 batch.items.truncate(safe.items);
                 blobs.truncate(safe.blobs);
                 next_seq = safe.next_seq;
                 bad = safe.bad;
+                dropped = safe.dropped;
             }
         }
-        if reads == 0 {
-            if let Some(e) = corrupt {
-                self.mark_broken(e);
-            }
+        if let Some(e) = corrupt {
+            self.broken = Some(e.to_string());
+        }
+        if reads == 0 && bad == 0 {
             return Ok(0);
         }
         if bad != 0 {
@@ -577,26 +874,39 @@ impl RingFile {
             // Nothing is lost: the ring still holds the batch; read it again next time.
             self.consumer.rewind();
             self.conv.open = None;
+            self.broken = None;
             return Err(e);
         }
         self.consumer.commit();
         self.watermark = next_seq;
+        self.dropped_seen = self.dropped_seen.saturating_add(dropped);
         for blob in blobs {
             let _ = fs::remove_file(blob);
-        }
-        if let Some(e) = corrupt {
-            self.mark_broken(e);
         }
         Ok(reads as u64)
     }
 
-    /// Stops draining a ring whose bytes are damaged; the file stays for inspection.
-    fn mark_broken(&mut self, e: impl std::fmt::Display) {
-        self.broken = true;
-        eprintln!(
-            "runlog: warning: {} is corrupted ({e}); it is left in place, not drained further",
-            self.path.display()
-        );
+    /// Reads `n` records again after a rewind, stepping over damage as the
+    /// first reading did.
+    fn replay(&mut self, n: usize) {
+        self.consumer.rewind();
+        let mut done = 0;
+        while done < n {
+            match self.consumer.read_copy(&mut self.buf) {
+                Ok(Some(e)) => {
+                    done += 1;
+                    if e.record().is_err() {
+                        let _ = self.consumer.resync();
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    if self.consumer.resync().is_err() {
+                        break;
+                    }
+                }
+            }
+        }
     }
 
     /// Checks a staged artifact file named by an untrusted record.

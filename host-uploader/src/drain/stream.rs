@@ -100,8 +100,9 @@ impl StreamDrainer {
 
     fn apply(&mut self, ev: Ev, sink: &mut dyn Sink) -> Result<()> {
         match ev {
-            Ev::FrameLost => self.lost_frames += 1,
-            Ev::RecordsLost(n) => self.lost_records += n,
+            Ev::FrameLost => self.lost_frames = self.lost_frames.saturating_add(1),
+            // Saturating: a hostile stream can claim gaps that sum past u64.
+            Ev::RecordsLost(n) => self.lost_records = self.lost_records.saturating_add(n),
             Ev::Conv(Converted::RunStart {
                 run_id,
                 experiment,
@@ -128,14 +129,14 @@ impl StreamDrainer {
             Ev::Conv(Converted::Nothing) => {}
             Ev::Conv(Converted::Bad(why)) => {
                 eprintln!("runlog: warning: {}: {why}; skipped", self.source);
-                self.lost_records += 1;
+                self.lost_records = self.lost_records.saturating_add(1);
             }
             Ev::Conv(Converted::File { file, .. }) => {
                 eprintln!(
                     "runlog: warning: {}: staged artifact file {file:?} cannot come over a byte stream; skipped",
                     self.source
                 );
-                self.lost_records += 1;
+                self.lost_records = self.lost_records.saturating_add(1);
             }
         }
         Ok(())
@@ -197,7 +198,7 @@ impl StreamDrainer {
                 "runlog: warning: {}: artifact {:?} is incomplete at the end of the stream; discarded",
                 self.source, open.path
             );
-            self.lost_records += 1;
+            self.lost_records = self.lost_records.saturating_add(1);
         }
         self.flush(sink)?;
         if (self.lost_frames, self.lost_records) != (0, 0) {

@@ -13,10 +13,13 @@ mod read;
 mod schema;
 mod write;
 
+use std::fs::{DirBuilder, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use rusqlite::Connection;
+use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 pub use schema::MIGRATIONS;
 pub use write::{
@@ -34,14 +37,28 @@ pub struct Store {
 
 impl Store {
     /// Opens the store in `dir`, creating it and migrating its schema as needed.
+    ///
+    /// What it creates is private to the user: directories 0700, the
+    /// database 0600 (SQLite gives its `-wal` and `-shm` files the
+    /// database's mode). Existing files and directories keep their modes.
+    /// Any number of processes may open a new store at once (`runlog run`
+    /// started three times in a fresh directory): each waits its turn.
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir)
+        create_private_dir(dir)
             .with_context(|| format!("cannot create the store directory {}", dir.display()))?;
         let db = dir.join(DB_FILE);
+        // Created here, before SQLite does, so that it is 0600 whatever the umask.
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&db)
+            .with_context(|| format!("cannot create the history database {}", db.display()))?;
         let mut conn = Connection::open(&db)
             .with_context(|| format!("cannot open the history database {}", db.display()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        use_wal(&conn)
             .with_context(|| format!("cannot use {} (is it a runlog store?)", db.display()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -73,7 +90,41 @@ impl Store {
     }
 }
 
-fn migrate(conn: &mut Connection) -> Result<()> {
+/// How long opening the store waits for other processes holding its locks.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Creates `dir` and its missing parents with mode 0700.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Switches the database to WAL. SQLite answers BUSY at once, without its
+/// busy handler, while another connection holds a lock during the switch
+/// (the case of several processes opening a new store together), so this
+/// retries for the busy timeout itself.
+fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        let mode =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0));
+        match mode {
+            Ok(_) => return Ok(()),
+            Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn schema_version(conn: &Connection) -> Result<usize> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let version = usize::try_from(version).unwrap_or(usize::MAX);
     if version > MIGRATIONS.len() {
@@ -82,10 +133,21 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             MIGRATIONS.len()
         );
     }
+    Ok(version)
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    // Versions only grow: an up-to-date store needs no lock.
+    if schema_version(conn)? == MIGRATIONS.len() {
+        return Ok(());
+    }
+    // The write lock first, then the version: another process may have
+    // migrated meanwhile, and must not be migrated over.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version = schema_version(&tx)?;
     if version == MIGRATIONS.len() {
         return Ok(());
     }
-    let tx = conn.transaction()?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         tx.execute_batch(sql)
             .with_context(|| format!("migration {} failed", i + 1))?;

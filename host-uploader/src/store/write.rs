@@ -98,6 +98,17 @@ fn sql_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// SQL for `column + param`, saturating at `i64::MAX` for non-negative
+/// operands. SQLite turns an INTEGER sum that overflows into a REAL, which
+/// the readers then refuse ("Invalid column type Real"); counters fed from
+/// outside (a stream can claim any gap) must never get there.
+fn saturating_sum(column: &str, param: &str) -> String {
+    format!(
+        "CASE WHEN {param} > 9223372036854775807 - {column} THEN 9223372036854775807 \
+         ELSE {column} + {param} END"
+    )
+}
+
 /// A metric value as SQLite stores it (see schema.rs: NaN, which SQLite
 /// cannot hold as a REAL, is stored as NULL with kind 1).
 fn sql_value(v: &MetricValue) -> ToSqlOutput<'_> {
@@ -278,14 +289,18 @@ impl Store {
                         ])?;
                     }
                     Item::Dropped(n) => {
-                        tx.prepare_cached("UPDATE runs SET dropped = dropped + ?2 WHERE id = ?1")?
-                            .execute(params![run, sql_i64(*n)])?;
+                        tx.prepare_cached(&format!(
+                            "UPDATE runs SET dropped = {} WHERE id = ?1",
+                            saturating_sum("dropped", "?2")
+                        ))?
+                        .execute(params![run, sql_i64(*n)])?;
                     }
                     Item::Lost { frames, records } => {
-                        tx.prepare_cached(
-                            "UPDATE runs SET lost_frames = lost_frames + ?2,
-                                    lost_records = lost_records + ?3 WHERE id = ?1",
-                        )?
+                        tx.prepare_cached(&format!(
+                            "UPDATE runs SET lost_frames = {}, lost_records = {} WHERE id = ?1",
+                            saturating_sum("lost_frames", "?2"),
+                            saturating_sum("lost_records", "?3")
+                        ))?
                         .execute(params![
                             run,
                             sql_i64(*frames),
