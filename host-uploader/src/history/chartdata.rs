@@ -4,7 +4,7 @@
 //! logged more than once draws every value (x = step). Non-finite values are
 //! left out of charts (they have no place on an axis); tables still show them.
 
-use super::source::{MetricKind, MetricPoint, MetricSummary};
+use super::source::{MetricKind, MetricSummary};
 
 /// A metric's points, ready to draw.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,8 +31,9 @@ pub fn needs_history(m: &MetricSummary) -> bool {
     is_chartable(m) && !m.kind.is_list()
 }
 
-/// The chart of `m`, given its history when [`needs_history`] says so.
-pub fn chart_data(m: &MetricSummary, history: Option<&[MetricPoint]>) -> Option<ChartData> {
+/// The chart of `m`, given its drawable points (step, value) when
+/// [`needs_history`] says so (see `HistorySource::chart_points`).
+pub fn chart_data(m: &MetricSummary, history: Option<&[(f64, f64)]>) -> Option<ChartData> {
     if !is_chartable(m) {
         return None;
     }
@@ -45,14 +46,7 @@ pub fn chart_data(m: &MetricSummary, history: Option<&[MetricPoint]>) -> Option<
                 .collect(),
         )
     } else {
-        let history = history?;
-        (
-            "step",
-            history
-                .iter()
-                .filter_map(|p| p.value.as_f64().map(|y| (p.step as f64, y)))
-                .collect(),
-        )
+        ("step", history?.to_vec())
     };
     let points: Vec<(f64, f64)> = points
         .into_iter()

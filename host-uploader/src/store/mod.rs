@@ -2,15 +2,19 @@
 //! (`.runlog/` by default).
 //!
 //! ```text
-//! <dir>/history.sqlite    runs, metrics, artifacts' metadata, assets, watermarks
+//! <dir>/history.sqlite    runs, series and their chunks of points, artifacts' metadata,
+//!                         assets, watermarks
 //! <dir>/artifacts/<run_id>/<path>
 //! <dir>/spool/            rings of programs being logged (written by librunlog)
 //! <dir>/tmp/              partial artifacts
 //! ```
 
 pub mod assets;
+mod chunk;
 mod read;
 mod schema;
+pub mod series;
+pub mod value;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -18,7 +22,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use rusqlite::Connection;
 
-pub use schema::MIGRATIONS;
+pub use chunk::{Point, CHUNK_POINTS};
+pub use schema::{Migration, MIGRATIONS};
+pub use value::ValueKind;
 pub use write::{
     explain_at, files_under, now_ms, status_str, valid_run_id, Checkpointer, StoredFile,
 };
@@ -73,8 +79,12 @@ impl Store {
     }
 }
 
+/// Brings the schema up to date, in one immediate transaction: the version
+/// is read inside it, so two processes opening an old store at once migrate
+/// it once.
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let version = usize::try_from(version).unwrap_or(usize::MAX);
     if version > MIGRATIONS.len() {
         bail!(
@@ -85,10 +95,18 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     if version == MIGRATIONS.len() {
         return Ok(());
     }
-    let tx = conn.transaction()?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        tx.execute_batch(sql)
-            .with_context(|| format!("migration {} failed", i + 1))?;
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version) {
+        let run = || -> Result<()> {
+            match step {
+                Migration::Sql(sql) => tx.execute_batch(sql)?,
+                Migration::SqlThen(sql, then) => {
+                    tx.execute_batch(sql)?;
+                    then(&tx)?;
+                }
+            }
+            Ok(())
+        };
+        run().with_context(|| format!("migration {} failed", i + 1))?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
     }
     tx.commit()?;
