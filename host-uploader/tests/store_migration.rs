@@ -19,7 +19,11 @@ fn fixture() -> PathBuf {
 /// A private copy of the fixture store (tests must not upgrade the original).
 fn copy_of_fixture() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(fixture().join("history.sqlite"), dir.path().join("history.sqlite")).unwrap();
+    std::fs::copy(
+        fixture().join("history.sqlite"),
+        dir.path().join("history.sqlite"),
+    )
+    .unwrap();
     let art = dir.path().join("artifacts").join(RUN).join("notes");
     std::fs::create_dir_all(&art).unwrap();
     std::fs::copy(
@@ -32,7 +36,8 @@ fn copy_of_fixture() -> tempfile::TempDir {
 
 fn schema_version(dir: &Path) -> i64 {
     let c = rusqlite::Connection::open(dir.join("history.sqlite")).unwrap();
-    c.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap()
+    c.pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap()
 }
 
 fn history(store: &Store, name: &str) -> Vec<(i64, Hv)> {
@@ -54,7 +59,11 @@ fn float_bits(v: &Hv) -> u64 {
 #[test]
 fn a_60ea9eb_store_is_upgraded_and_reads_back_exactly() {
     let dir = copy_of_fixture();
-    assert_eq!(schema_version(dir.path()), 1, "the fixture is a version-1 store");
+    assert_eq!(
+        schema_version(dir.path()),
+        1,
+        "the fixture is a version-1 store"
+    );
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(schema_version(dir.path()), MIGRATIONS.len() as i64);
     let tables: i64 = store
@@ -71,18 +80,29 @@ fn a_60ea9eb_store_is_upgraded_and_reads_back_exactly() {
     assert_eq!(loss.len(), 3000);
     for (i, (step, v)) in loss.iter().enumerate() {
         assert_eq!(*step, i as i64);
-        assert_eq!(float_bits(v), (1.0 / (i as f64 + 1.0)).to_bits(), "loss[{i}]");
+        assert_eq!(
+            float_bits(v),
+            (1.0 / (i as f64 + 1.0)).to_bits(),
+            "loss[{i}]"
+        );
     }
     let tokens = history(&store, "tokens");
     assert_eq!(tokens.len(), 50);
     for (i, (_, v)) in tokens.iter().enumerate() {
         assert_eq!(*v, Hv::Int(i64::MAX - i as i64), "integers stay integers");
     }
-    let odd: Vec<u64> = history(&store, "odd").iter().map(|(_, v)| float_bits(v)).collect();
+    let odd: Vec<u64> = history(&store, "odd")
+        .iter()
+        .map(|(_, v)| float_bits(v))
+        .collect();
     assert!(f64::from_bits(odd[0]).is_nan());
     assert_eq!(
         &odd[1..],
-        &[f64::INFINITY.to_bits(), f64::NEG_INFINITY.to_bits(), (-0.0f64).to_bits()]
+        &[
+            f64::INFINITY.to_bits(),
+            f64::NEG_INFINITY.to_bits(),
+            (-0.0f64).to_bits()
+        ]
     );
     assert_eq!(
         history(&store, "mixed"),
@@ -90,10 +110,15 @@ fn a_60ea9eb_store_is_upgraded_and_reads_back_exactly() {
     );
     assert_eq!(
         history(&store, "phase"),
-        vec![(0, Hv::Text("warmup".into())), (1, Hv::Text("train".into()))]
+        vec![
+            (0, Hv::Text("warmup".into())),
+            (1, Hv::Text("train".into()))
+        ]
     );
     let hist = history(&store, "hist");
-    let Hv::FloatList(h) = &hist[0].1 else { panic!("{hist:?}") };
+    let Hv::FloatList(h) = &hist[0].1 else {
+        panic!("{hist:?}")
+    };
     assert_eq!((h[0], h[2]), (1.5, -2.0));
     assert!(h[1].is_nan());
     assert_eq!(
@@ -110,7 +135,11 @@ fn history_info_of_the_upgraded_store_prints_what_60ea9eb_printed() {
         .args(["history", "info", "-r", RUN, "-o", "json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let now: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let then: serde_json::Value =
         serde_json::from_slice(&std::fs::read(fixture().join("info-by-60ea9eb.json")).unwrap())

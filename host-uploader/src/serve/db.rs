@@ -994,7 +994,13 @@ mod tests {
         let tx = store.conn_mut().transaction().unwrap();
         let mut points = Appender::new(&tx, run.pk).unwrap();
         points
-            .push(&tx, "l", MetricValue::F64List(vec![1.5, 2.5, 3.5]), Some(0), 7)
+            .push(
+                &tx,
+                "l",
+                MetricValue::F64List(vec![1.5, 2.5, 3.5]),
+                Some(0),
+                7,
+            )
             .unwrap();
         points.finish(&tx).unwrap();
         tx.commit().unwrap();

@@ -110,22 +110,25 @@ pub fn encode(points: &[Point], compress: bool) -> Vec<u8> {
     let mut body = Vec::with_capacity(points.len() * 6 + 16);
     put_varint(&mut body, points.len() as u64);
     let first_kind = points.first().map(|p| ValueKind::of(&p.value));
-    if points.iter().all(|p| Some(ValueKind::of(&p.value)) == first_kind) {
+    if points
+        .iter()
+        .all(|p| Some(ValueKind::of(&p.value)) == first_kind)
+    {
         body.push(first_kind.map_or(0, ValueKind::code));
     } else {
         body.push(MIXED_KINDS);
         body.extend(points.iter().map(|p| ValueKind::of(&p.value).code()));
     }
-    for column in [
-        |p: &Point| p.step,
-        |p: &Point| p.time_ms,
-        |p: &Point| p.ord,
-    ] {
+    for column in [|p: &Point| p.step, |p: &Point| p.time_ms, |p: &Point| p.ord] {
         let (mut prev, mut prev_delta) = (0i64, 0i64);
         for (i, p) in points.iter().enumerate() {
             let v = column(p);
             let delta = v.wrapping_sub(prev);
-            let out = if i == 0 { v } else { delta.wrapping_sub(prev_delta) };
+            let out = if i == 0 {
+                v
+            } else {
+                delta.wrapping_sub(prev_delta)
+            };
             put_varint(&mut body, zigzag(out));
             if i > 0 {
                 prev_delta = delta;
@@ -201,7 +204,11 @@ fn decode_body(body: &[u8]) -> Result<Vec<Point>> {
     let mut r = Reader { buf: body, pos: 0 };
     let n = usize::try_from(r.varint()?)?;
     // Every point takes at least three bytes (its step, time and ord).
-    ensure!(n <= body.len() / 3, "chunk claims {n} points in {} bytes", body.len());
+    ensure!(
+        n <= body.len() / 3,
+        "chunk claims {n} points in {} bytes",
+        body.len()
+    );
     let kind_byte = r.byte()?;
     let kinds: Vec<ValueKind> = if kind_byte == MIXED_KINDS {
         (0..n)
@@ -250,11 +257,19 @@ fn decode_body(body: &[u8]) -> Result<Vec<Point>> {
                 String::from_utf8(r.bytes()?.to_vec())
                     .map_err(|_| anyhow!("chunk holds a string that is not UTF-8"))?,
             ),
-            ValueKind::F64List => MetricValue::F64List(list(r.bytes()?)?.map(f64::from_le_bytes).collect()),
-            ValueKind::I64List => MetricValue::I64List(list(r.bytes()?)?.map(i64::from_le_bytes).collect()),
+            ValueKind::F64List => {
+                MetricValue::F64List(list(r.bytes()?)?.map(f64::from_le_bytes).collect())
+            }
+            ValueKind::I64List => {
+                MetricValue::I64List(list(r.bytes()?)?.map(i64::from_le_bytes).collect())
+            }
         };
     }
-    ensure!(r.pos == body.len(), "chunk has {} bytes after its points", body.len() - r.pos);
+    ensure!(
+        r.pos == body.len(),
+        "chunk has {} bytes after its points",
+        body.len() - r.pos
+    );
     Ok(steps
         .into_iter()
         .zip(times)
@@ -274,7 +289,12 @@ fn kind(b: u8) -> Result<ValueKind> {
 }
 
 fn list(b: &[u8]) -> Result<impl Iterator<Item = [u8; 8]> + '_> {
-    super::value::words(b).ok_or_else(|| anyhow!("chunk holds a list of {} bytes, not a multiple of 8", b.len()))
+    super::value::words(b).ok_or_else(|| {
+        anyhow!(
+            "chunk holds a list of {} bytes, not a multiple of 8",
+            b.len()
+        )
+    })
 }
 
 fn zigzag(v: i64) -> u64 {
@@ -358,7 +378,10 @@ impl<'a> Reader<'a> {
             return Ok(0);
         }
         let (lead, trail) = (usize::from(head >> 4), usize::from(head & 0x0F));
-        ensure!(lead + trail < 8, "chunk holds a bad value header {head:#04x}");
+        ensure!(
+            lead + trail < 8,
+            "chunk holds a bad value header {head:#04x}"
+        );
         let mid = self.take(8 - lead - trail)?;
         let mut be = [0u8; 8];
         be[lead..8 - trail].copy_from_slice(mid);
@@ -382,12 +405,15 @@ mod tests {
     fn same(a: &[Point], b: &[Point]) -> bool {
         let bits = |v: &MetricValue| match v {
             MetricValue::F64(f) => MetricValue::I64(f.to_bits() as i64),
-            MetricValue::F64List(l) => MetricValue::I64List(l.iter().map(|f| f.to_bits() as i64).collect()),
+            MetricValue::F64List(l) => {
+                MetricValue::I64List(l.iter().map(|f| f.to_bits() as i64).collect())
+            }
             other => other.clone(),
         };
         a.len() == b.len()
             && a.iter().zip(b).all(|(x, y)| {
-                (x.step, x.time_ms, x.ord) == (y.step, y.time_ms, y.ord) && bits(&x.value) == bits(&y.value)
+                (x.step, x.time_ms, x.ord) == (y.step, y.time_ms, y.ord)
+                    && bits(&x.value) == bits(&y.value)
             })
     }
 
@@ -410,9 +436,23 @@ mod tests {
             MetricValue::I64List(vec![i64::MIN, 42]),
             MetricValue::F64List(Vec::new()),
         ];
-        let mut points: Vec<Point> = values.into_iter().enumerate().map(|(i, v)| p(i as i64, v)).collect();
-        points.push(Point { step: i64::MIN, time_ms: i64::MAX, ord: -1, value: MetricValue::I64(0) });
-        points.push(Point { step: i64::MAX, time_ms: i64::MIN, ord: i64::MAX, value: MetricValue::F64(1.0) });
+        let mut points: Vec<Point> = values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| p(i as i64, v))
+            .collect();
+        points.push(Point {
+            step: i64::MIN,
+            time_ms: i64::MAX,
+            ord: -1,
+            value: MetricValue::I64(0),
+        });
+        points.push(Point {
+            step: i64::MAX,
+            time_ms: i64::MIN,
+            ord: i64::MAX,
+            value: MetricValue::F64(1.0),
+        });
         for compress in [false, true] {
             let back = decode(&encode(&points, compress)).unwrap();
             assert!(same(&points, &back), "compress={compress}: {back:?}");
@@ -429,13 +469,25 @@ mod tests {
         assert!(deflated < plain && deflated < 4.0, "{plain} {deflated}");
         assert!(same(&points, &decode(&encode(&points, true)).unwrap()));
         let s = summarize(&points);
-        assert_eq!((s.count, s.min, s.max), (CHUNK_POINTS, Some((0.0, 0)), Some((4092.0 * 1.0, 1023))));
+        assert_eq!(
+            (s.count, s.min, s.max),
+            (CHUNK_POINTS, Some((0.0, 0)), Some((4092.0 * 1.0, 1023)))
+        );
     }
 
     #[test]
     fn damaged_chunks_are_errors_not_panics() {
         let points: Vec<Point> = (0..50)
-            .map(|i| p(i, if i % 7 == 0 { MetricValue::Str(format!("s{i}")) } else { MetricValue::F64(i as f64 / 3.0) }))
+            .map(|i| {
+                p(
+                    i,
+                    if i % 7 == 0 {
+                        MetricValue::Str(format!("s{i}"))
+                    } else {
+                        MetricValue::F64(i as f64 / 3.0)
+                    },
+                )
+            })
             .collect();
         for compress in [false, true] {
             let good = encode(&points, compress);
@@ -456,6 +508,9 @@ mod tests {
         put_varint(&mut huge, u64::MAX >> 1);
         assert!(decode(&huge).is_err());
         assert!(decode(&[FORMAT, 9]).is_err());
-        assert!(decode(&[2, 0, 0]).unwrap_err().to_string().contains("upgrade runlog"));
+        assert!(decode(&[2, 0, 0])
+            .unwrap_err()
+            .to_string()
+            .contains("upgrade runlog"));
     }
 }

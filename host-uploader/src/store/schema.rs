@@ -29,7 +29,10 @@ pub enum Migration {
 }
 
 /// Migrations in order; migration `i` brings a database to `user_version = i + 1`.
-pub const MIGRATIONS: &[Migration] = &[Migration::Sql(V1), Migration::SqlThen(V2, points_into_chunks)];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration::Sql(V1),
+    Migration::SqlThen(V2, points_into_chunks),
+];
 
 const V1: &str = r#"
 CREATE TABLE experiments (
@@ -200,7 +203,9 @@ fn points_into_chunks(tx: &Transaction<'_>) -> Result<()> {
         let kind: i64 = r.get(5)?;
         let value = ValueKind::from_code(kind)
             .and_then(|k| value::from_sql(k, r.get_ref(6).ok()?))
-            .with_context(|| format!("point {idx} of series {series} holds a malformed value (kind {kind})"))?;
+            .with_context(|| {
+                format!("point {idx} of series {series} holds a malformed value (kind {kind})")
+            })?;
         current = Some(match current {
             Some((s, first)) if s == series && points.len() < CHUNK_POINTS => (s, first),
             Some((s, first)) => {

@@ -84,7 +84,9 @@ impl Appender {
              WHERE id = ?1",
         )?;
         for p in self.series.values() {
-            let Some(last) = p.points.last() else { continue };
+            let Some(last) = p.points.last() else {
+                continue;
+            };
             summary.execute(params![
                 p.id,
                 p.stored + p.points.len() as i64,
@@ -103,7 +105,13 @@ impl Appender {
     }
 }
 
-fn load_or_create(conn: &Connection, run: i64, name: &str, kind: ValueKind, ord: i64) -> Result<Pending> {
+fn load_or_create(
+    conn: &Connection,
+    run: i64,
+    name: &str,
+    kind: ValueKind,
+    ord: i64,
+) -> Result<Pending> {
     let found = conn
         .prepare_cached("SELECT id, count FROM series WHERE run = ?1 AND name = ?2")?
         .query_row(params![run, name], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -134,13 +142,22 @@ pub(crate) fn append_chunks(conn: &Connection, id: i64, stored: i64, new: &[Poin
             "SELECT first_idx, count, data FROM chunks WHERE series = ?1
              ORDER BY first_idx DESC LIMIT 1",
         )?
-        .query_row([id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?)))
+        .query_row([id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })
         .optional()?;
     let merged;
     let (start, points): (i64, &[Point]) = match tail {
-        Some((first, count, data)) if (count as usize) < CHUNK_POINTS && first + count == stored => {
-            let mut old = chunk::decode(&data)
-                .with_context(|| format!("series {id}: its last chunk (from point {first}) is damaged"))?;
+        Some((first, count, data))
+            if (count as usize) < CHUNK_POINTS && first + count == stored =>
+        {
+            let mut old = chunk::decode(&data).with_context(|| {
+                format!("series {id}: its last chunk (from point {first}) is damaged")
+            })?;
             old.extend_from_slice(new);
             merged = old;
             (first, &merged)
@@ -154,7 +171,12 @@ pub(crate) fn append_chunks(conn: &Connection, id: i64, stored: i64, new: &[Poin
 }
 
 /// Writes (or rewrites) the chunk of series `id` starting at point `first_idx`.
-pub(crate) fn write_chunk(conn: &Connection, id: i64, first_idx: i64, points: &[Point]) -> Result<()> {
+pub(crate) fn write_chunk(
+    conn: &Connection,
+    id: i64,
+    first_idx: i64,
+    points: &[Point],
+) -> Result<()> {
     let s = chunk::summarize(points);
     let full = points.len() >= CHUNK_POINTS;
     let last = points.last().and_then(|p| chunk::drawable(&p.value));
@@ -214,7 +236,12 @@ pub enum Scalar {
 /// Numbers `offset..offset + limit` of series `id` (strings left out, each
 /// list element one number with its index as step), and whether more follow.
 /// Chunks before `offset` are skipped by their `numbers` column, not decoded.
-pub fn numbers(conn: &Connection, id: i64, offset: u64, limit: usize) -> Result<(Vec<Number>, bool)> {
+pub fn numbers(
+    conn: &Connection,
+    id: i64,
+    offset: u64,
+    limit: usize,
+) -> Result<(Vec<Number>, bool)> {
     let mut st = conn.prepare_cached(
         "SELECT first_idx, numbers FROM chunks WHERE series = ?1 ORDER BY first_idx",
     )?;
@@ -241,7 +268,11 @@ pub fn numbers(conn: &Connection, id: i64, offset: u64, limit: usize) -> Result<
         for p in &points {
             let mut emit = |step: i64, value: Scalar| {
                 if seen >= offset && out.len() <= limit {
-                    out.push(Number { step, time_ms: p.time_ms, value });
+                    out.push(Number {
+                        step,
+                        time_ms: p.time_ms,
+                        value,
+                    });
                 }
                 seen += 1;
             };
@@ -350,8 +381,14 @@ pub fn chart(conn: &Connection, id: i64, max_points: usize) -> Result<Vec<(f64, 
     let per_bucket = summaries.len().div_ceil(buckets).max(1);
     let mut out = Vec::with_capacity(2 * summaries.len().div_ceil(per_bucket));
     for group in summaries.chunks(per_bucket) {
-        let min = group.iter().filter_map(|s| s.min).min_by(|a, b| a.0.total_cmp(&b.0));
-        let max = group.iter().filter_map(|s| s.max).max_by(|a, b| a.0.total_cmp(&b.0));
+        let min = group
+            .iter()
+            .filter_map(|s| s.min)
+            .min_by(|a, b| a.0.total_cmp(&b.0));
+        let max = group
+            .iter()
+            .filter_map(|s| s.max)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
         let mut pair: Vec<(f64, f64)> = min
             .into_iter()
             .chain(max)

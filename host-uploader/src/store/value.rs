@@ -82,12 +82,12 @@ pub fn to_sql(v: &MetricValue) -> ToSqlOutput<'_> {
         MetricValue::F64(f) if f.is_nan() => ToSqlOutput::Owned(Value::Null),
         MetricValue::F64(f) => ToSqlOutput::Owned(Value::Real(*f)),
         MetricValue::Str(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-        MetricValue::F64List(l) => {
-            ToSqlOutput::Owned(Value::Blob(l.iter().flat_map(|x| x.to_le_bytes()).collect()))
-        }
-        MetricValue::I64List(l) => {
-            ToSqlOutput::Owned(Value::Blob(l.iter().flat_map(|x| x.to_le_bytes()).collect()))
-        }
+        MetricValue::F64List(l) => ToSqlOutput::Owned(Value::Blob(
+            l.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        )),
+        MetricValue::I64List(l) => ToSqlOutput::Owned(Value::Blob(
+            l.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        )),
     }
 }
 
@@ -105,8 +105,12 @@ pub fn from_sql(kind: ValueKind, v: ValueRef<'_>) -> Option<MetricValue> {
         }
         (ValueKind::F64List, ValueRef::Null) => MetricValue::F64List(Vec::new()),
         (ValueKind::I64List, ValueRef::Null) => MetricValue::I64List(Vec::new()),
-        (ValueKind::F64List, ValueRef::Blob(b)) => MetricValue::F64List(words(b)?.map(f64::from_le_bytes).collect()),
-        (ValueKind::I64List, ValueRef::Blob(b)) => MetricValue::I64List(words(b)?.map(i64::from_le_bytes).collect()),
+        (ValueKind::F64List, ValueRef::Blob(b)) => {
+            MetricValue::F64List(words(b)?.map(f64::from_le_bytes).collect())
+        }
+        (ValueKind::I64List, ValueRef::Blob(b)) => {
+            MetricValue::I64List(words(b)?.map(i64::from_le_bytes).collect())
+        }
         _ => return None,
     })
 }

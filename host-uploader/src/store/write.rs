@@ -25,9 +25,7 @@ use sha2::{Digest, Sha256};
 
 use super::series::Appender;
 use super::Store;
-use crate::sink::{
-    valid_artifact_path, ArtifactContent, Batch, Item, Progress, RunRef, Sink,
-};
+use crate::sink::{valid_artifact_path, ArtifactContent, Batch, Item, Progress, RunRef, Sink};
 
 /// Buffer for streaming artifact content: memory stays bounded whatever the file size.
 const COPY_BUF: usize = 1 << 20;
@@ -201,7 +199,13 @@ impl Store {
                             "INSERT OR REPLACE INTO artifacts (run, path, size, sha256, created_ms)
                              VALUES (?1, ?2, ?3, ?4, ?5)",
                         )?
-                        .execute(params![run, a.path, sql_i64(f.size), f.sha256, sql_i64(now)])?;
+                        .execute(params![
+                            run,
+                            a.path,
+                            sql_i64(f.size),
+                            f.sha256,
+                            sql_i64(now)
+                        ])?;
                     }
                 }
                 Item::RunEnd {
@@ -229,7 +233,11 @@ impl Store {
                         "UPDATE runs SET lost_frames = lost_frames + ?2,
                                 lost_records = lost_records + ?3 WHERE id = ?1",
                     )?
-                    .execute(params![run, sql_i64(*frames), sql_i64(*records)])?;
+                    .execute(params![
+                        run,
+                        sql_i64(*frames),
+                        sql_i64(*records)
+                    ])?;
                 }
                 Item::RunStart { .. } => {}
             }
