@@ -13,18 +13,10 @@ use crate::store::series::{self, Appender, Scalar};
 use crate::store::value::{self, ValueKind};
 use crate::store::Store;
 
-/// MLflow's per-request limits for runs/log-batch.
-pub const MAX_BATCH_METRICS: usize = 1000;
-/// Params per log-batch.
-pub const MAX_BATCH_PARAMS: usize = 100;
-/// Tags per log-batch.
-pub const MAX_BATCH_TAGS: usize = 100;
-/// Longest metric, param or tag key MLflow accepts.
-pub const MAX_KEY_LEN: usize = 250;
-/// Longest param value MLflow accepts.
-pub const MAX_PARAM_LEN: usize = 6000;
-/// Longest tag value MLflow accepts.
-pub const MAX_TAG_LEN: usize = 8000;
+pub use crate::mlflow::protocol::{
+    MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, MAX_KEY_LEN, MAX_PARAM_LEN, MAX_TAG_LEN,
+    RUNLOG_RUN_ID_TAG,
+};
 
 /// A metric value: integers stay exact.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -249,9 +241,6 @@ impl ModelVersion {
     }
 }
 
-/// The tag with which runlog's HTTP sink names the run id its program gave a run.
-pub const RUNLOG_RUN_ID_TAG: &str = "runlog.run_id";
-
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -262,9 +251,8 @@ pub fn now_ms() -> i64 {
 
 /// A new random run id: 32 lowercase hex digits, like MLflow's.
 pub fn new_run_id() -> ApiResult<String> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    crate::mlflow::protocol::new_run_id()
+        .map_err(|e| ApiError::internal(format!("no randomness: {e}")))
 }
 
 /// Makes sure experiment id 0 exists, named "Default", as MLflow clients expect.
@@ -677,7 +665,7 @@ pub fn log_batch(
 /// `mlflow::sink`) was applied before: same sending session, and a position
 /// at or before the one already recorded.
 fn already_applied(tx: &Transaction<'_>, run: &RunRow, tags: &[(&str, &str)]) -> ApiResult<bool> {
-    use crate::mlflow::sink::{StreamMark, STREAM_TAG_PREFIX};
+    use crate::mlflow::protocol::{StreamMark, STREAM_TAG_PREFIX};
     for (k, v) in tags {
         if !k.starts_with(STREAM_TAG_PREFIX) {
             continue;
@@ -940,10 +928,10 @@ mod tests {
     #[test]
     fn a_retried_request_is_applied_once_per_session() {
         let (_d, mut store, run) = setup();
-        let key = crate::mlflow::sink::stream_tag("ring-1");
+        let key = crate::mlflow::protocol::stream_tag("ring-1");
         let batch = [m("x", Num::I64(1), 0), m("x", Num::I64(2), 1)];
         let send = |store: &mut Store, seq: u64, part: u64, session: &str| {
-            let mark = crate::mlflow::sink::StreamMark {
+            let mark = crate::mlflow::protocol::StreamMark {
                 next_seq: seq,
                 part,
                 done: true,

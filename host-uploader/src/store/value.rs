@@ -117,7 +117,7 @@ pub fn from_sql(kind: ValueKind, v: ValueRef<'_>) -> Option<MetricValue> {
 
 /// The 8-byte little-endian words of `b`; `None` if its length is not a multiple of 8.
 pub fn words(b: &[u8]) -> Option<impl Iterator<Item = [u8; 8]> + '_> {
-    (b.len() % 8 == 0).then(|| {
+    b.len().is_multiple_of(8).then(|| {
         b.chunks_exact(8)
             .map(|c| <[u8; 8]>::try_from(c).unwrap_or_default())
     })
