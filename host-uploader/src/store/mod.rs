@@ -10,7 +10,7 @@
 //! ```
 
 pub mod assets;
-mod chunk;
+pub mod chunk;
 mod read;
 mod schema;
 pub mod series;

@@ -436,3 +436,120 @@ pub fn create_points_table(conn: &Connection) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// A store with one run and series "m" holding `values`, appended in
+    /// batches of `batch` points (one transaction each, as the drain does).
+    fn store_with(values: &[MetricValue], batch: usize) -> (tempfile::TempDir, Store, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let run = store.create_run("r", "e", 1, None).unwrap();
+        for part in values.chunks(batch.max(1)) {
+            let tx = store.conn_mut().transaction().unwrap();
+            let mut a = Appender::new(&tx, run).unwrap();
+            for v in part {
+                a.push(&tx, "m", v.clone(), None, 5).unwrap();
+            }
+            a.finish(&tx).unwrap();
+            tx.commit().unwrap();
+        }
+        let id = find(store.conn(), run, "m").unwrap().unwrap();
+        (dir, store, id)
+    }
+
+    #[test]
+    fn small_batches_fill_chunks_and_read_back_in_order() {
+        let values: Vec<MetricValue> = (0..3000).map(|i| MetricValue::I64(i * 3)).collect();
+        let (_d, store, id) = store_with(&values, 7);
+        let chunks: Vec<(i64, i64)> = store
+            .conn()
+            .prepare("SELECT first_idx, count FROM chunks WHERE series = ?1 ORDER BY first_idx")
+            .unwrap()
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(chunks, vec![(0, 1024), (1024, 1024), (2048, 952)]);
+        let all = all_points(store.conn(), id).unwrap();
+        assert!(all
+            .iter()
+            .enumerate()
+            .all(|(i, p)| p.step == i as i64 && p.value == MetricValue::I64(i as i64 * 3)));
+        // Pages across chunk boundaries.
+        let (page, more) = points(store.conn(), id, 1020, 10).unwrap();
+        assert!(more);
+        assert_eq!(page.first().unwrap().step, 1020);
+        assert_eq!(page.last().unwrap().step, 1029);
+        let (page, more) = points(store.conn(), id, 2995, 10).unwrap();
+        assert_eq!((page.len(), more), (5, false));
+    }
+
+    #[test]
+    fn numbers_expand_lists_skip_strings_and_page_exactly() {
+        let mut values = vec![MetricValue::F64(0.5), MetricValue::Str("x".into())];
+        values.push(MetricValue::I64List(vec![10, 11, 12]));
+        values.extend((0..2000).map(|i| MetricValue::F64(i as f64)));
+        let (_d, store, id) = store_with(&values, 500);
+        let (first, more) = numbers(store.conn(), id, 0, 4).unwrap();
+        assert!(more);
+        assert_eq!(
+            first.iter().map(|n| (n.step, n.value)).collect::<Vec<_>>(),
+            vec![
+                (0, Scalar::F64(0.5)),
+                (0, Scalar::I64(10)),
+                (1, Scalar::I64(11)),
+                (2, Scalar::I64(12))
+            ]
+        );
+        // Paging the whole series a page at a time sees every number once.
+        let mut seen = Vec::new();
+        let mut offset = 0u64;
+        loop {
+            let (page, more) = numbers(store.conn(), id, offset, 333).unwrap();
+            offset += page.len() as u64;
+            seen.extend(page);
+            if !more {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 1 + 3 + 2000);
+        assert_eq!(seen[4 + 1500].value, Scalar::F64(1500.0));
+    }
+
+    #[test]
+    fn a_chart_of_a_million_points_reads_summaries_and_keeps_spikes() {
+        let n = 1_000_000;
+        let values: Vec<MetricValue> = (0..n)
+            .map(|i| match i {
+                654_321 => MetricValue::F64(1e9),
+                123_456 => MetricValue::F64(-1e9),
+                777 => MetricValue::F64(f64::NAN),
+                _ => MetricValue::F64((i as f64 * 1e-3).sin()),
+            })
+            .collect();
+        let (_d, store, id) = store_with(&values, 100_000);
+        let pts = chart(store.conn(), id, 4000).unwrap();
+        assert!(pts.len() <= 4000 && pts.len() > 1000, "{}", pts.len());
+        assert!(pts.contains(&(654_321.0, 1e9)), "the high spike survives");
+        assert!(pts.contains(&(123_456.0, -1e9)), "the low spike survives");
+        assert!(pts.windows(2).all(|w| w[0].0 <= w[1].0), "in step order");
+        assert!(pts.iter().all(|(_, y)| y.is_finite()));
+    }
+
+    #[test]
+    fn a_damaged_chunk_is_an_error_naming_the_series() {
+        let values: Vec<MetricValue> = (0..10).map(MetricValue::I64).collect();
+        let (_d, store, id) = store_with(&values, 10);
+        store
+            .conn()
+            .execute("UPDATE chunks SET data = x'01000a' WHERE series = ?1", [id])
+            .unwrap();
+        let err = all_points(store.conn(), id).unwrap_err();
+        assert!(format!("{err:#}").contains("is damaged"), "{err:#}");
+        assert!(chart(store.conn(), id, 100).is_err());
+    }
+}
