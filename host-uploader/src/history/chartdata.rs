@@ -15,6 +15,9 @@ pub struct ChartData {
     pub x_label: &'static str,
     /// (x, y) in drawing order, all finite.
     pub points: Vec<(f64, f64)>,
+    /// How many values the chart stands for: a list's finite elements, or
+    /// every value a number series logged (a long series draws fewer points).
+    pub values: u64,
 }
 
 /// Whether `m` draws as a chart.
@@ -52,10 +55,16 @@ pub fn chart_data(m: &MetricSummary, history: Option<&[(f64, f64)]>) -> Option<C
         .into_iter()
         .filter(|(x, y)| x.is_finite() && y.is_finite())
         .collect();
+    let values = if x_label == "index" {
+        points.len() as u64
+    } else {
+        m.count.max(points.len() as u64)
+    };
     (!points.is_empty()).then(|| ChartData {
         name: m.name.clone(),
         x_label,
         points,
+        values,
     })
 }
 
