@@ -187,3 +187,20 @@ fn a_store_newer_than_this_runlog_is_refused() {
     let err = Store::open(dir.path()).err().unwrap();
     assert!(format!("{err:#}").contains("upgrade runlog"), "{err:#}");
 }
+
+#[test]
+fn processes_opening_an_old_store_at_once_migrate_it_once() {
+    let dir = copy_of_fixture();
+    let path = dir.path().to_path_buf();
+    let openers: Vec<_> = (0..4)
+        .map(|_| {
+            let p = path.clone();
+            std::thread::spawn(move || Store::open(&p).map(drop).map_err(|e| format!("{e:#}")))
+        })
+        .collect();
+    for o in openers {
+        o.join().unwrap().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(history(&store, "loss").len(), 3000);
+}

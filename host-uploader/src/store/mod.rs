@@ -79,19 +79,16 @@ impl Store {
     }
 }
 
-/// Brings the schema up to date, in one immediate transaction: the version
-/// is read inside it, so two processes opening an old store at once migrate
-/// it once.
+/// Brings the schema up to date. The usual case (up to date) reads the version
+/// and takes no lock; otherwise the migrations run in one immediate
+/// transaction that reads the version again inside it, so two processes
+/// opening an old store at once migrate it once.
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let version = usize::try_from(version).unwrap_or(usize::MAX);
-    if version > MIGRATIONS.len() {
-        bail!(
-            "the store has schema version {version}, newer than this runlog knows ({}); upgrade runlog",
-            MIGRATIONS.len()
-        );
+    if schema_version(conn)? == MIGRATIONS.len() {
+        return Ok(());
     }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version = schema_version(&tx)?;
     if version == MIGRATIONS.len() {
         return Ok(());
     }
@@ -111,4 +108,17 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     }
     tx.commit()?;
     Ok(())
+}
+
+/// The schema version, refused if newer than this runlog knows.
+fn schema_version(conn: &Connection) -> Result<usize> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > MIGRATIONS.len() {
+        bail!(
+            "the store has schema version {version}, newer than this runlog knows ({}); upgrade runlog",
+            MIGRATIONS.len()
+        );
+    }
+    Ok(version)
 }
