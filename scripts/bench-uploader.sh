@@ -4,13 +4,31 @@
 # Python client against a real `mlflow server`, when RUNLOG_MLFLOW_PYTHON names a
 # Python with mlflow installed and bench/mlflow_client_bench.py exists (or
 # MLFLOW_CLIENT_BENCH points at it).
+# Then the store's read benchmark (history info of an 11 M-point run, --chart of
+# a 1 M-point series, MLflow get-history paging through `runlog serve`) and the
+# chunk encodings compared.
 # Environment: RUNLOG_BENCH_N (default 10000000), RUNLOG_BENCH_REPS (default 3),
-# RUNLOG_BENCH_BASELINE (path to another `runlog` binary, e.g. built from an earlier
-# commit: its repetitions alternate with this build's, medians side by side).
+# RUNLOG_BASE_REV (a commit, e.g. 60ea9eb: its `runlog` is built into
+# target/base-<rev>/ and measured side by side, before and after in one run) or
+# RUNLOG_BASE_BIN (such a binary, already built).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
+if [ -n "${RUNLOG_BASE_REV:-}" ] && [ -z "${RUNLOG_BASE_BIN:-}" ]; then
+  base_dir="$PWD/target/base-$RUNLOG_BASE_REV"
+  if [ ! -x "$base_dir/runlog" ]; then
+    src=$(mktemp -d)
+    git worktree add --detach "$src" "$RUNLOG_BASE_REV" >/dev/null
+    (cd "$src" && cargo build --release -p runlog-uploader --target-dir "$base_dir/target")
+    mkdir -p "$base_dir"
+    cp "$base_dir/target/release/runlog" "$base_dir/runlog"
+    git worktree remove --force "$src"
+  fi
+  export RUNLOG_BASE_BIN="$base_dir/runlog"
+fi
 cargo bench -p runlog-uploader --bench drain
+cargo bench -p runlog-uploader --bench read
+cargo bench -p runlog-uploader --bench chunk_encoding
 
 py="${RUNLOG_MLFLOW_PYTHON:-}"
 bench="${MLFLOW_CLIENT_BENCH:-bench/mlflow_client_bench.py}"

@@ -1,13 +1,12 @@
 //! Drain throughput: a producer (this process) logs N scalar metrics into a
 //! real spool ring as fast as it can while the real `runlog drain` binary
 //! drains them into the embedded store. Prints metrics/s (median and spread
-//! over repetitions) and the uploader's peak RSS.
+//! over repetitions), the uploader's peak RSS and the store's bytes per value.
 //!
 //! `cargo bench -p runlog-uploader --bench drain` (release profile).
 //! Environment: RUNLOG_BENCH_N (default 10,000,000), RUNLOG_BENCH_REPS (default 3),
-//! RUNLOG_BENCH_BASELINE (another `runlog` binary, e.g. one built from an
-//! earlier commit: its repetitions alternate with this build's in the same
-//! run, and both medians are printed side by side).
+//! RUNLOG_BASE_BIN: another `runlog` binary (say, an older commit's) measured
+//! side by side, alternating repetitions with this one.
 
 #[path = "../tests/spool_writer/mod.rs"]
 mod spool_writer;
@@ -31,19 +30,20 @@ const NAMES: [&str; 8] = [
 ];
 
 struct Rep {
+    bytes_per_value: f64,
     secs: f64,
     cpu_secs: f64,
     peak_kib: i64,
     full_retries: u64,
 }
 
-fn one_rep(bin: &Path, n: u64) -> Rep {
+fn one_rep(bin: &std::path::Path, n: u64) -> Rep {
     let work = tempfile::tempdir().unwrap();
     let store = work.path().join("store");
     let spool = store.join("spool");
     std::fs::create_dir_all(&spool).unwrap();
     #[allow(clippy::zombie_processes)] // reaped by wait4 below
-    let child = Command::new(bin)
+    let child = std::process::Command::new(bin)
         .args(["--tracking-uri", store.to_str().unwrap(), "drain"])
         .stderr(Stdio::null())
         .spawn()
@@ -71,10 +71,20 @@ fn one_rep(bin: &Path, n: u64) -> Rep {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: waits for our own child, writing into the two locals.
     unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    let stored = spool_writer::query_i64(&store, "SELECT COUNT(*) FROM metric_values");
+    // The series' counts: the same column in stores before and after chunks.
+    let conn = rusqlite::Connection::open(store.join("history.sqlite")).unwrap();
+    let stored: i64 = conn
+        .query_row("SELECT SUM(count) FROM series", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(stored as u64, n, "every metric stored once");
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    let bytes = std::fs::metadata(store.join("history.sqlite"))
+        .unwrap()
+        .len();
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Rep {
+        bytes_per_value: bytes as f64 / n as f64,
         secs,
         cpu_secs: tv(usage.ru_utime) + tv(usage.ru_stime),
         peak_kib: usage.ru_maxrss,
@@ -94,31 +104,33 @@ fn main() {
     };
     let n = env("RUNLOG_BENCH_N", 10_000_000);
     let reps = env("RUNLOG_BENCH_REPS", 3).max(1);
-    let this = std::path::PathBuf::from(env!("CARGO_BIN_EXE_runlog"));
-    let mut bins = Vec::new();
-    if let Some(base) = std::env::var_os("RUNLOG_BENCH_BASELINE") {
-        bins.push(("baseline", std::path::PathBuf::from(base)));
+    let mut bins = vec![(
+        "this build",
+        std::path::PathBuf::from(env!("CARGO_BIN_EXE_runlog")),
+    )];
+    if let Some(base) = std::env::var_os("RUNLOG_BASE_BIN") {
+        bins.insert(0, ("base", base.into()));
     }
-    bins.push(("this build", this));
     let mut rates = vec![Vec::new(); bins.len()];
     for r in 0..reps {
         for (b, (label, bin)) in bins.iter().enumerate() {
             let rep = one_rep(bin, n);
             let rate = n as f64 / rep.secs;
             println!(
-                "{label} rep {}: {n} metrics spool ring -> store in {:.2} s = {:.0} metrics/s (uploader CPU {:.2} s = {:.0} metrics per CPU-second); uploader peak RSS {:.1} MiB (ring mapping 8 MiB included); producer waited on a full ring {} times",
+                "{label} rep {}: {n} metrics spool ring -> store in {:.2} s = {:.0} metrics/s (uploader CPU {:.2} s = {:.0} metrics per CPU-second); uploader peak RSS {:.1} MiB (ring mapping 8 MiB included); store {:.2} bytes per value; producer waited on a full ring {} times",
                 r + 1,
                 rep.secs,
                 rate,
                 rep.cpu_secs,
                 n as f64 / rep.cpu_secs,
                 rep.peak_kib as f64 / 1024.0,
+                rep.bytes_per_value,
                 rep.full_retries
             );
             rates[b].push(rate);
         }
     }
-    for ((label, _), rates) in bins.iter().zip(&mut rates) {
+    for ((label, _), mut rates) in bins.iter().zip(rates) {
         rates.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let median = rates[rates.len() / 2];
         println!(

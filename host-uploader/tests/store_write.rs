@@ -62,6 +62,7 @@ fn batch_commits_metrics_artifacts_and_watermark() {
     store.commit(&b2).unwrap();
 
     let conn = store.conn();
+    runlog_uploader::store::series::create_points_table(conn).unwrap();
     let rows: Vec<(String, i64, i64, i64, i64)> = conn
         .prepare(
             "SELECT s.name, v.idx, v.ord, v.step, v.kind FROM metric_values v

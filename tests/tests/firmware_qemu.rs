@@ -140,6 +140,7 @@ fn check_store(bin: &Path, dir: &Path, run_id: &str, experiment: &str) {
     // Every value of the repeated scalar, in order, from the store itself.
     let db = rusqlite::Connection::open(dir.join(".runlog").join("history.sqlite"))
         .expect("open the store");
+    runlog_uploader::store::series::create_points_table(&db).expect("list the points");
     let mut q = db
         .prepare(
             "SELECT v.step, v.value FROM metric_values v JOIN series s ON s.id = v.series \

@@ -51,8 +51,12 @@ fn c_build() -> CBuild {
     }
 }
 
+/// The store's database, with every point listed in `metric_values` (see
+/// `runlog_uploader::store::series::create_points_table`).
 fn db(dir: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(dir.join(".runlog").join("history.sqlite")).unwrap()
+    let conn = rusqlite::Connection::open(dir.join(".runlog").join("history.sqlite")).unwrap();
+    runlog_uploader::store::series::create_points_table(&conn).unwrap();
+    conn
 }
 
 #[test]

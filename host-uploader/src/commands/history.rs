@@ -127,7 +127,7 @@ pub fn gather_info(source: &dyn HistorySource, id_or_prefix: &str) -> Result<Run
     let mut charts = Vec::new();
     for m in metrics.iter().filter(|m| is_chartable(m)) {
         let history = if needs_history(m) {
-            Some(source.metric_history(&id, &m.name)?)
+            Some(source.chart_points(&id, &m.name, chart::MAX_POINTS)?)
         } else {
             None
         };

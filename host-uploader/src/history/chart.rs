@@ -125,7 +125,7 @@ fn draw<DB: DrawingBackend>(
         let (ylo, yhi) = padded(ylo * scale, yhi * scale);
         let mut ctx = ChartBuilder::on(panel)
             .caption(
-                format!("{} ({} points)", clean(&chart.name), chart.points.len()),
+                format!("{} ({} points)", clean(&chart.name), chart.values),
                 (FONT, 18),
             )
             .margin(10)
@@ -156,6 +156,7 @@ mod tests {
         ChartData {
             name: "m".into(),
             x_label: "step",
+            values: points.len() as u64,
             points,
         }
     }

@@ -4,7 +4,7 @@
 //! logged more than once draws every value (x = step). Non-finite values are
 //! left out of charts (they have no place on an axis); tables still show them.
 
-use super::source::{MetricKind, MetricPoint, MetricSummary};
+use super::source::{MetricKind, MetricSummary};
 
 /// A metric's points, ready to draw.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +15,9 @@ pub struct ChartData {
     pub x_label: &'static str,
     /// (x, y) in drawing order, all finite.
     pub points: Vec<(f64, f64)>,
+    /// How many values the chart stands for: a list's finite elements, or
+    /// every value a number series logged (a long series draws fewer points).
+    pub values: u64,
 }
 
 /// Whether `m` draws as a chart.
@@ -31,8 +34,9 @@ pub fn needs_history(m: &MetricSummary) -> bool {
     is_chartable(m) && !m.kind.is_list()
 }
 
-/// The chart of `m`, given its history when [`needs_history`] says so.
-pub fn chart_data(m: &MetricSummary, history: Option<&[MetricPoint]>) -> Option<ChartData> {
+/// The chart of `m`, given its drawable points (step, value) when
+/// [`needs_history`] says so (see `HistorySource::chart_points`).
+pub fn chart_data(m: &MetricSummary, history: Option<&[(f64, f64)]>) -> Option<ChartData> {
     if !is_chartable(m) {
         return None;
     }
@@ -45,23 +49,22 @@ pub fn chart_data(m: &MetricSummary, history: Option<&[MetricPoint]>) -> Option<
                 .collect(),
         )
     } else {
-        let history = history?;
-        (
-            "step",
-            history
-                .iter()
-                .filter_map(|p| p.value.as_f64().map(|y| (p.step as f64, y)))
-                .collect(),
-        )
+        ("step", history?.to_vec())
     };
     let points: Vec<(f64, f64)> = points
         .into_iter()
         .filter(|(x, y)| x.is_finite() && y.is_finite())
         .collect();
+    let values = if x_label == "index" {
+        points.len() as u64
+    } else {
+        m.count.max(points.len() as u64)
+    };
     (!points.is_empty()).then(|| ChartData {
         name: m.name.clone(),
         x_label,
         points,
+        values,
     })
 }
 

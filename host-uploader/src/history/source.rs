@@ -389,6 +389,25 @@ pub trait HistorySource {
     /// Every value logged under `name`, in logging order.
     fn metric_history(&self, run_id: &str, name: &str) -> HistoryResult<Vec<MetricPoint>>;
 
+    /// What a chart of metric `name` draws: its finite numbers as (step, value),
+    /// at most about `max_points`; a longer series is reduced to the minimum
+    /// and maximum of each bucket, so spikes survive. Sources that keep
+    /// summaries (the embedded store) answer without reading every point.
+    fn chart_points(
+        &self,
+        run_id: &str,
+        name: &str,
+        max_points: usize,
+    ) -> HistoryResult<Vec<(f64, f64)>> {
+        let points: Vec<(f64, f64)> = self
+            .metric_history(run_id, name)?
+            .iter()
+            .filter_map(|p| p.value.as_f64().map(|y| (p.step as f64, y)))
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect();
+        Ok(super::chartdata::decimate(&points, max_points))
+    }
+
     /// The run's artifact files, sorted by path.
     fn artifacts(&self, run_id: &str) -> HistoryResult<Vec<ArtifactEntry>>;
 

@@ -13,12 +13,12 @@ use std::io::Write;
 use serde_json::{json, Value};
 
 use super::client::{is_already_exists, is_not_found, Client};
+use super::protocol::RUNLOG_RUN_ID_TAG;
 use crate::history::{
     ArtifactEntry, Asset, AssetFile, AssetVersion, HistoryError, HistoryResult, HistorySource,
     MetricKind, MetricPoint, MetricSummary, MetricValue, RunDetail, RunFilter, RunStatus,
     RunSummary,
 };
-use crate::serve::db::RUNLOG_RUN_ID_TAG;
 
 /// A run history on an MLflow tracking server.
 #[derive(Debug)]

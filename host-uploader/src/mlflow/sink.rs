@@ -23,69 +23,11 @@ use std::fmt::Write as _;
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use super::client::{is_already_exists, is_not_found, Client};
-use crate::serve::db::{MAX_BATCH_METRICS, MAX_BATCH_TAGS, RUNLOG_RUN_ID_TAG};
+pub use super::protocol::{stream_tag, StreamMark, STREAM_TAG_PREFIX};
+use super::protocol::{MAX_BATCH_METRICS, MAX_BATCH_TAGS, RUNLOG_RUN_ID_TAG};
 use crate::sink::{ArtifactContent, Batch, Item, MetricValue, RunRef, Sink};
-
-/// Prefix of the watermark tags.
-pub const STREAM_TAG_PREFIX: &str = "runlog.stream.";
-
-/// The tag key holding `stream`'s watermark.
-pub fn stream_tag(stream: &str) -> String {
-    let h = Sha256::digest(stream.as_bytes());
-    let mut key = String::from(STREAM_TAG_PREFIX);
-    for b in &h[..8] {
-        let _ = write!(key, "{b:02x}");
-    }
-    key
-}
-
-/// A parsed watermark tag value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StreamMark<'a> {
-    /// The stream position after the batch.
-    pub next_seq: u64,
-    /// Which request of the batch.
-    pub part: u64,
-    /// Whether this was the batch's last request.
-    pub done: bool,
-    /// The sending process's session.
-    pub session: &'a str,
-}
-
-impl<'a> StreamMark<'a> {
-    /// Parses `next_seq:part:done:session`.
-    pub fn parse(v: &'a str) -> Option<Self> {
-        let mut it = v.splitn(4, ':');
-        let next_seq = it.next()?.parse().ok()?;
-        let part = it.next()?.parse().ok()?;
-        let done = match it.next()? {
-            "1" => true,
-            "0" => false,
-            _ => return None,
-        };
-        let session = it.next()?;
-        Some(Self {
-            next_seq,
-            part,
-            done,
-            session,
-        })
-    }
-
-    /// The tag value.
-    pub fn format(&self) -> String {
-        format!(
-            "{}:{}:{}:{}",
-            self.next_seq,
-            self.part,
-            u8::from(self.done),
-            self.session
-        )
-    }
-}
 
 /// What the sink knows of a run on the server.
 #[derive(Debug, Clone)]

@@ -5,37 +5,18 @@
 //! (integers stay integers in the store); a list is one metric with steps
 //! 0..n-1; a string series is a tag (its latest value).
 
-use std::collections::HashMap;
-
-use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::error::{ApiError, ApiResult};
+use crate::sink::MetricValue;
+use crate::store::series::{self, Appender, Scalar};
+use crate::store::value::{self, ValueKind};
 use crate::store::Store;
 
-/// Series kinds (schema.rs): 0 i64, 1 f64, 2 string, 3 f64 list, 4 i64 list.
-pub const KIND_I64: i64 = 0;
-/// A float series.
-pub const KIND_F64: i64 = 1;
-/// A string series.
-pub const KIND_STR: i64 = 2;
-/// A float list series.
-pub const KIND_F64_LIST: i64 = 3;
-/// An integer list series.
-pub const KIND_I64_LIST: i64 = 4;
-
-/// MLflow's per-request limits for runs/log-batch.
-pub const MAX_BATCH_METRICS: usize = 1000;
-/// Params per log-batch.
-pub const MAX_BATCH_PARAMS: usize = 100;
-/// Tags per log-batch.
-pub const MAX_BATCH_TAGS: usize = 100;
-/// Longest metric, param or tag key MLflow accepts.
-pub const MAX_KEY_LEN: usize = 250;
-/// Longest param value MLflow accepts.
-pub const MAX_PARAM_LEN: usize = 6000;
-/// Longest tag value MLflow accepts.
-pub const MAX_TAG_LEN: usize = 8000;
+pub use crate::mlflow::protocol::{
+    MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, MAX_KEY_LEN, MAX_PARAM_LEN, MAX_TAG_LEN,
+    RUNLOG_RUN_ID_TAG,
+};
 
 /// A metric value: integers stay exact.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -260,9 +241,6 @@ impl ModelVersion {
     }
 }
 
-/// The tag with which runlog's HTTP sink names the run id its program gave a run.
-pub const RUNLOG_RUN_ID_TAG: &str = "runlog.run_id";
-
 /// Milliseconds since the Unix epoch: [`runlog_core::host::now_ms`] as SQLite's integer.
 pub fn now_ms() -> i64 {
     i64::try_from(runlog_core::host::now_ms()).unwrap_or(i64::MAX)
@@ -463,37 +441,12 @@ fn immediate(store: &mut Store) -> ApiResult<Transaction<'_>> {
         .transaction_with_behavior(TransactionBehavior::Immediate)?)
 }
 
-/// Reads one stored value (scalar kinds) as a number; strings and lists give `None`.
-fn scalar(kind: i64, v: ValueRef<'_>) -> Option<Num> {
-    match (kind, v) {
-        (KIND_I64, ValueRef::Integer(i)) => Some(Num::I64(i)),
-        (KIND_F64, ValueRef::Real(f)) => Some(Num::F64(f)),
-        (KIND_F64, ValueRef::Integer(i)) => Some(Num::F64(i as f64)),
-        // SQLite stores NaN as NULL.
-        (KIND_F64, ValueRef::Null) => Some(Num::F64(f64::NAN)),
-        _ => None,
-    }
-}
-
-/// The elements of a stored list value.
-fn list(kind: i64, v: ValueRef<'_>) -> Option<Vec<Num>> {
-    let ValueRef::Blob(b) = v else { return None };
-    let chunks = b.chunks_exact(8).map(|c| {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(c);
-        a
-    });
-    match kind {
-        KIND_F64_LIST => Some(chunks.map(|a| Num::F64(f64::from_le_bytes(a))).collect()),
-        KIND_I64_LIST => Some(chunks.map(|a| Num::I64(i64::from_le_bytes(a))).collect()),
-        _ => None,
-    }
-}
-
-fn text(v: ValueRef<'_>) -> Option<String> {
-    match v {
-        ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
-        _ => None,
+impl From<Scalar> for Num {
+    fn from(v: Scalar) -> Self {
+        match v {
+            Scalar::I64(i) => Num::I64(i),
+            Scalar::F64(f) => Num::F64(f),
+        }
     }
 }
 
@@ -507,31 +460,32 @@ pub fn run_data(c: &Connection, run: &RunRow) -> ApiResult<RunData> {
     let mut string_tags = Vec::new();
     while let Some(r) = rows.next()? {
         let name: String = r.get(0)?;
-        let kind: i64 = r.get(1)?;
-        let v = r.get_ref(2)?;
+        let kind: ValueKind = r.get(1)?;
         let step: Option<i64> = r.get(3)?;
         let ts: i64 = r.get::<_, Option<i64>>(4)?.unwrap_or(run.start_ms);
-        if let Some(value) = scalar(kind, v) {
-            data.metrics.push(Point {
-                key: name,
-                value,
-                timestamp: ts,
-                step: step.unwrap_or(0),
-            });
-        } else if let Some(l) = list(kind, v) {
-            if let Some(last) = l.last() {
-                data.metrics.push(Point {
-                    key: name,
-                    value: *last,
-                    timestamp: ts,
-                    step: l.len() as i64 - 1,
-                });
-            }
-        } else if kind == KIND_STR {
-            if let Some(t) = text(v) {
+        let (value, step) = match value::from_sql(kind, r.get_ref(2)?) {
+            Some(MetricValue::I64(i)) => (Num::I64(i), step.unwrap_or(0)),
+            Some(MetricValue::F64(f)) => (Num::F64(f), step.unwrap_or(0)),
+            Some(MetricValue::F64List(l)) => match l.last() {
+                Some(f) => (Num::F64(*f), l.len() as i64 - 1),
+                None => continue,
+            },
+            Some(MetricValue::I64List(l)) => match l.last() {
+                Some(i) => (Num::I64(*i), l.len() as i64 - 1),
+                None => continue,
+            },
+            Some(MetricValue::Str(t)) => {
                 string_tags.push((name, t));
+                continue;
             }
-        }
+            None => continue,
+        };
+        data.metrics.push(Point {
+            key: name,
+            value,
+            timestamp: ts,
+            step,
+        });
     }
     drop(rows);
     let mut st = c.prepare_cached("SELECT key, value FROM params WHERE run = ?1 ORDER BY key")?;
@@ -574,52 +528,21 @@ pub fn metric_history(
     offset: usize,
     limit: usize,
 ) -> ApiResult<(Vec<Point>, bool)> {
-    let series: Option<i64> = c
-        .prepare_cached("SELECT id FROM series WHERE run = ?1 AND name = ?2")?
-        .query_row(params![run.pk, key], |r| r.get(0))
-        .optional()?;
-    let Some(series) = series else {
+    let Some(series) = series::find(c, run.pk, key)? else {
         return Ok((Vec::new(), false));
     };
-    let mut st = c.prepare_cached(
-        "SELECT step, time_ms, kind, value FROM metric_values WHERE series = ?1 ORDER BY idx",
-    )?;
-    let mut rows = st.query([series])?;
-    let mut out = Vec::new();
-    let mut seen = 0usize;
-    let mut more = false;
-    'rows: while let Some(r) = rows.next()? {
-        let step: i64 = r.get(0)?;
-        let ts: i64 = r.get(1)?;
-        let kind: i64 = r.get(2)?;
-        let v = r.get_ref(3)?;
-        let points: Vec<(i64, Num)> = if let Some(n) = scalar(kind, v) {
-            vec![(step, n)]
-        } else if let Some(l) = list(kind, v) {
-            l.into_iter()
-                .enumerate()
-                .map(|(i, n)| (i as i64, n))
-                .collect()
-        } else {
-            continue;
-        };
-        for (step, value) in points {
-            if seen >= offset {
-                if out.len() == limit {
-                    more = true;
-                    break 'rows;
-                }
-                out.push(Point {
-                    key: key.to_string(),
-                    value,
-                    timestamp: ts,
-                    step,
-                });
-            }
-            seen += 1;
-        }
-    }
-    Ok((out, more))
+    let (numbers, more) = series::numbers(c, series, offset as u64, limit)
+        .map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    let points = numbers
+        .into_iter()
+        .map(|n| Point {
+            key: key.to_string(),
+            value: n.value.into(),
+            timestamp: n.time_ms,
+            step: n.step,
+        })
+        .collect();
+    Ok((points, more))
 }
 
 /// Checks an MLflow key (metric, param or tag name).
@@ -658,14 +581,6 @@ pub struct MetricIn<'a> {
     pub timestamp: i64,
     /// Step.
     pub step: i64,
-}
-
-struct SeriesAcc {
-    id: i64,
-    next_idx: i64,
-    kind: i64,
-    last: (Num, i64, i64),
-    added: i64,
 }
 
 /// Logs metrics, params and tags into a run in one transaction (MLflow's
@@ -746,7 +661,7 @@ pub fn log_batch(
 /// `mlflow::sink`) was applied before: same sending session, and a position
 /// at or before the one already recorded.
 fn already_applied(tx: &Transaction<'_>, run: &RunRow, tags: &[(&str, &str)]) -> ApiResult<bool> {
-    use crate::mlflow::sink::{StreamMark, STREAM_TAG_PREFIX};
+    use crate::mlflow::protocol::{StreamMark, STREAM_TAG_PREFIX};
     for (k, v) in tags {
         if !k.starts_with(STREAM_TAG_PREFIX) {
             continue;
@@ -767,89 +682,19 @@ fn already_applied(tx: &Transaction<'_>, run: &RunRow, tags: &[(&str, &str)]) ->
     Ok(false)
 }
 
-fn bind(n: Num) -> rusqlite::types::Value {
-    match n {
-        Num::I64(i) => rusqlite::types::Value::Integer(i),
-        Num::F64(f) if f.is_nan() => rusqlite::types::Value::Null,
-        Num::F64(f) => rusqlite::types::Value::Real(f),
-    }
-}
-
-fn kind_of(n: Num) -> i64 {
-    match n {
-        Num::I64(_) => KIND_I64,
-        Num::F64(_) => KIND_F64,
-    }
-}
-
 fn append_metrics(tx: &Transaction<'_>, run: i64, metrics: &[MetricIn<'_>]) -> ApiResult<()> {
-    let mut ord: i64 = tx
-        .prepare_cached("SELECT next_ord FROM runs WHERE id = ?1")?
-        .query_row([run], |r| r.get(0))?;
-    let mut acc: HashMap<&str, SeriesAcc> = HashMap::new();
-    let mut find =
-        tx.prepare_cached("SELECT id, count FROM series WHERE run = ?1 AND name = ?2")?;
-    let mut create = tx.prepare_cached(
-        "INSERT INTO series (run, name, kind, count, first_ord) VALUES (?1, ?2, ?3, 0, ?4)",
-    )?;
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO metric_values (series, idx, ord, step, time_ms, kind, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
+    let internal = |e: anyhow::Error| ApiError::internal(format!("{e:#}"));
+    let mut points = Appender::new(tx, run).map_err(internal)?;
     for m in metrics {
-        let kind = kind_of(m.value);
-        let s = match acc.get_mut(m.key) {
-            Some(s) => s,
-            None => {
-                let found: Option<(i64, i64)> = find
-                    .query_row(params![run, m.key], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
-                let (id, count) = match found {
-                    Some(f) => f,
-                    None => {
-                        create.execute(params![run, m.key, kind, ord])?;
-                        (tx.last_insert_rowid(), 0)
-                    }
-                };
-                acc.entry(m.key).or_insert(SeriesAcc {
-                    id,
-                    next_idx: count,
-                    kind,
-                    last: (m.value, m.step, m.timestamp),
-                    added: 0,
-                })
-            }
+        let value = match m.value {
+            Num::I64(i) => MetricValue::I64(i),
+            Num::F64(f) => MetricValue::F64(f),
         };
-        insert.execute(params![
-            s.id,
-            s.next_idx,
-            ord,
-            m.step,
-            m.timestamp,
-            kind,
-            bind(m.value)
-        ])?;
-        s.next_idx += 1;
-        s.added += 1;
-        s.kind = kind;
-        s.last = (m.value, m.step, m.timestamp);
-        ord += 1;
+        points
+            .push(tx, m.key, value, Some(m.step), m.timestamp)
+            .map_err(internal)?;
     }
-    let mut summary = tx.prepare_cached(
-        "UPDATE series SET kind = ?2, count = count + ?3, last_value = ?4, last_step = ?5, last_ms = ?6 WHERE id = ?1",
-    )?;
-    for s in acc.values() {
-        summary.execute(params![
-            s.id,
-            s.kind,
-            s.added,
-            bind(s.last.0),
-            s.last.1,
-            s.last.2
-        ])?;
-    }
-    tx.prepare_cached("UPDATE runs SET next_ord = ?2 WHERE id = ?1")?
-        .execute(params![run, ord])?;
-    Ok(())
+    points.finish(tx).map_err(internal)
 }
 
 /// Sets one tag.
@@ -1069,10 +914,10 @@ pub fn series_of(c: &Connection, run: &RunRow) -> ApiResult<Vec<(i64, String)>> 
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// The index the next value of a series will get.
+/// The index the next value of a series will get: how many points its chunks hold.
 pub fn series_end(c: &Connection, series: i64) -> ApiResult<i64> {
     Ok(
-        c.prepare_cached("SELECT COALESCE(MAX(idx) + 1, 0) FROM metric_values WHERE series = ?1")?
+        c.prepare_cached("SELECT COALESCE(SUM(count), 0) FROM chunks WHERE series = ?1")?
             .query_row([series], |r| r.get(0))?,
     )
 }
@@ -1087,27 +932,32 @@ pub fn series_tail(
     from: i64,
     limit: usize,
 ) -> ApiResult<(Vec<Point>, i64)> {
-    let mut st = c.prepare_cached(
-        "SELECT idx, step, time_ms, kind, value FROM metric_values
-         WHERE series = ?1 AND idx >= ?2 ORDER BY idx LIMIT ?3",
-    )?;
-    let mut rows = st.query(params![series, from, limit as i64])?;
-    let (mut out, mut next) = (Vec::new(), from);
-    while let Some(r) = rows.next()? {
-        let idx: i64 = r.get(0)?;
-        let (step, ts, kind): (i64, i64, i64) = (r.get(1)?, r.get(2)?, r.get(3)?);
-        let v = r.get_ref(4)?;
-        next = idx + 1;
-        let point = |step, value| Point {
+    let from = from.max(0);
+    let (stored, _) = series::points(c, series, from as u64, limit)
+        .map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    let next = from + stored.len() as i64;
+    let mut out = Vec::new();
+    for p in stored {
+        let point = |step, value: Num| Point {
             key: key.to_string(),
             value,
-            timestamp: ts,
+            timestamp: p.time_ms,
             step,
         };
-        if let Some(n) = scalar(kind, v) {
-            out.push(point(step, n));
-        } else if let Some(l) = list(kind, v) {
-            out.extend(l.into_iter().enumerate().map(|(i, n)| point(i as i64, n)));
+        match &p.value {
+            MetricValue::I64(i) => out.push(point(p.step, Num::I64(*i))),
+            MetricValue::F64(f) => out.push(point(p.step, Num::F64(*f))),
+            MetricValue::Str(_) => {}
+            MetricValue::F64List(l) => out.extend(
+                l.iter()
+                    .enumerate()
+                    .map(|(i, f)| point(i as i64, Num::F64(*f))),
+            ),
+            MetricValue::I64List(l) => out.extend(
+                l.iter()
+                    .enumerate()
+                    .map(|(i, v)| point(i as i64, Num::I64(*v))),
+            ),
         }
     }
     Ok((out, next))
@@ -1140,10 +990,10 @@ mod tests {
     #[test]
     fn a_retried_request_is_applied_once_per_session() {
         let (_d, mut store, run) = setup();
-        let key = crate::mlflow::sink::stream_tag("ring-1");
+        let key = crate::mlflow::protocol::stream_tag("ring-1");
         let batch = [m("x", Num::I64(1), 0), m("x", Num::I64(2), 1)];
         let send = |store: &mut Store, seq: u64, part: u64, session: &str| {
-            let mark = crate::mlflow::sink::StreamMark {
+            let mark = crate::mlflow::protocol::StreamMark {
                 next_seq: seq,
                 part,
                 done: true,
@@ -1191,25 +1041,19 @@ mod tests {
         let f = data.metrics.iter().find(|p| p.key == "f").unwrap();
         assert_eq!(f.value.to_json(), serde_json::json!("NaN"));
         // A list series written by the drain: one metric, steps 0..n-1.
-        let blob: Vec<u8> = [1.5f64, 2.5, 3.5]
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
-        store
-            .conn()
-            .execute(
-                "INSERT INTO series (run, name, kind, count, last_value, last_step, last_ms, first_ord) VALUES (?1, 'l', 3, 1, ?2, 0, 7, 0)",
-                params![run.pk, blob],
+        let tx = store.conn_mut().transaction().unwrap();
+        let mut points = Appender::new(&tx, run.pk).unwrap();
+        points
+            .push(
+                &tx,
+                "l",
+                MetricValue::F64List(vec![1.5, 2.5, 3.5]),
+                Some(0),
+                7,
             )
             .unwrap();
-        let sid = store.conn().last_insert_rowid();
-        store
-            .conn()
-            .execute(
-                "INSERT INTO metric_values (series, idx, ord, step, time_ms, kind, value) VALUES (?1, 0, 9, 0, 7, 3, ?2)",
-                params![sid, blob],
-            )
-            .unwrap();
+        points.finish(&tx).unwrap();
+        tx.commit().unwrap();
         let (h, more) = metric_history(store.conn(), &run, "l", 0, 2).unwrap();
         assert!(more);
         assert_eq!(

@@ -2,15 +2,19 @@
 //! (`.runlog/` by default).
 //!
 //! ```text
-//! <dir>/history.sqlite    runs, metrics, artifacts' metadata, assets, watermarks
+//! <dir>/history.sqlite    runs, series and their chunks of points, artifacts' metadata,
+//!                         assets, watermarks
 //! <dir>/artifacts/<run_id>/<path>
 //! <dir>/spool/            rings of programs being logged (written by librunlog)
 //! <dir>/tmp/              partial artifacts
 //! ```
 
 pub mod assets;
+pub mod chunk;
 mod read;
 mod schema;
+pub mod series;
+pub mod value;
 mod write;
 
 use std::fs::{DirBuilder, OpenOptions};
@@ -19,9 +23,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use rusqlite::{Connection, ErrorCode, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode};
 
-pub use schema::MIGRATIONS;
+pub use chunk::{Point, CHUNK_POINTS};
+pub use schema::{Migration, MIGRATIONS};
+pub use value::ValueKind;
 pub use write::{
     explain_at, files_under, now_ms, status_str, valid_run_id, Checkpointer, StoredFile,
 };
@@ -124,6 +130,38 @@ fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
     }
 }
 
+/// Brings the schema up to date. The usual case (up to date) reads the version
+/// and takes no lock; otherwise the migrations run in one immediate
+/// transaction that reads the version again inside it, so two processes
+/// opening an old store at once migrate it once.
+fn migrate(conn: &mut Connection) -> Result<()> {
+    if schema_version(conn)? == MIGRATIONS.len() {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version = schema_version(&tx)?;
+    if version == MIGRATIONS.len() {
+        return Ok(());
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version) {
+        let run = || -> Result<()> {
+            match step {
+                Migration::Sql(sql) => tx.execute_batch(sql)?,
+                Migration::SqlThen(sql, then) => {
+                    tx.execute_batch(sql)?;
+                    then(&tx)?;
+                }
+            }
+            Ok(())
+        };
+        run().with_context(|| format!("migration {} failed", i + 1))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The schema version, refused if newer than this runlog knows.
 fn schema_version(conn: &Connection) -> Result<usize> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let version = usize::try_from(version).unwrap_or(usize::MAX);
@@ -134,25 +172,4 @@ fn schema_version(conn: &Connection) -> Result<usize> {
         );
     }
     Ok(version)
-}
-
-fn migrate(conn: &mut Connection) -> Result<()> {
-    // Versions only grow: an up-to-date store needs no lock.
-    if schema_version(conn)? == MIGRATIONS.len() {
-        return Ok(());
-    }
-    // The write lock first, then the version: another process may have
-    // migrated meanwhile, and must not be migrated over.
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let version = schema_version(&tx)?;
-    if version == MIGRATIONS.len() {
-        return Ok(());
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        tx.execute_batch(sql)
-            .with_context(|| format!("migration {} failed", i + 1))?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-    }
-    tx.commit()?;
-    Ok(())
 }

@@ -1,8 +1,7 @@
 //! Reading the embedded store: its [`HistorySource`] implementation.
 //!
-//! Values are decoded from what the schema stores (see `schema.rs`): an
-//! INTEGER, a REAL (SQLite turns NaN into NULL, so a NULL float is NaN), a
-//! TEXT, or a BLOB of little-endian 8-byte list elements.
+//! Points come from `series.rs` (chunks); a series' latest value from the
+//! `series` table, as `value.rs` encodes it.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -13,7 +12,8 @@ use anyhow::Context;
 use rusqlite::types::ValueRef;
 use rusqlite::{params, OptionalExtension};
 
-use super::{Store, DB_FILE};
+use super::value::{self, ValueKind};
+use super::{series, Store, DB_FILE};
 use crate::history::source::*;
 
 /// How many candidates an ambiguous-prefix error lists.
@@ -149,46 +149,38 @@ fn status_from_db(s: &str) -> RunStatus {
     RunStatus::parse(s).unwrap_or(RunStatus::Running)
 }
 
+/// The history view of a stored value.
+fn history_value(v: crate::sink::MetricValue) -> MetricValue {
+    use crate::sink::MetricValue as Stored;
+    match v {
+        Stored::I64(i) => MetricValue::Int(i),
+        Stored::F64(f) => MetricValue::Float(f),
+        Stored::Str(s) => MetricValue::Text(s),
+        Stored::F64List(l) => MetricValue::FloatList(l),
+        Stored::I64List(l) => MetricValue::IntList(l),
+    }
+}
+
+/// A series' latest value as the `series` table keeps it.
 fn decode_value(kind: i64, v: ValueRef<'_>) -> HistoryResult<MetricValue> {
-    let bad = |what: &str| {
-        HistoryError::Other(anyhow::anyhow!(
-            "the store holds a malformed metric value ({what}, kind {kind})"
-        ))
-    };
-    Ok(match (kind, v) {
-        (_, ValueRef::Integer(i)) if kind == 0 || kind == 1 => {
-            if kind == 0 {
-                MetricValue::Int(i)
-            } else {
-                MetricValue::Float(i as f64)
-            }
-        }
-        (0 | 1, ValueRef::Real(f)) => MetricValue::Float(f),
-        (1, ValueRef::Null) => MetricValue::Float(f64::NAN),
-        (2, ValueRef::Text(t)) => MetricValue::Text(String::from_utf8_lossy(t).into_owned()),
-        (2, ValueRef::Blob(t)) => MetricValue::Text(String::from_utf8_lossy(t).into_owned()),
-        (3 | 4, ValueRef::Null) => {
-            if kind == 3 {
-                MetricValue::FloatList(Vec::new())
-            } else {
-                MetricValue::IntList(Vec::new())
-            }
-        }
-        (3 | 4, ValueRef::Blob(b)) => {
-            if b.len() % 8 != 0 {
-                return Err(bad("list length not a multiple of 8"));
-            }
-            let words = b
-                .chunks_exact(8)
-                .map(|c| <[u8; 8]>::try_from(c).unwrap_or_default());
-            if kind == 3 {
-                MetricValue::FloatList(words.map(f64::from_le_bytes).collect())
-            } else {
-                MetricValue::IntList(words.map(i64::from_le_bytes).collect())
-            }
-        }
-        _ => return Err(bad("unexpected SQLite type")),
-    })
+    ValueKind::from_code(kind)
+        .and_then(|k| value::from_sql(k, v))
+        .map(history_value)
+        .ok_or_else(|| {
+            HistoryError::Other(anyhow::anyhow!(
+                "the store holds a malformed metric value (kind {kind})"
+            ))
+        })
+}
+
+impl Store {
+    /// The row id of series `name` of run `run_id`.
+    fn series_key(&self, run_id: &str, name: &str) -> HistoryResult<i64> {
+        let key = self.run_key(run_id)?;
+        series::find(self.conn(), key, name)
+            .map_err(sql)?
+            .ok_or_else(|| HistoryError::Invalid(format!("run {run_id} has no metric {name:?}")))
+    }
 }
 
 impl HistorySource for Store {
@@ -323,38 +315,25 @@ impl HistorySource for Store {
     }
 
     fn metric_history(&self, run_id: &str, name: &str) -> HistoryResult<Vec<MetricPoint>> {
-        let key = self.run_key(run_id)?;
-        let conn = self.conn();
-        let series: Option<i64> = conn
-            .query_row(
-                "SELECT id FROM series WHERE run = ?1 AND name = ?2",
-                params![key, name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sql)?;
-        let Some(series) = series else {
-            return Err(HistoryError::Invalid(format!(
-                "run {run_id} has no metric {name:?}"
-            )));
-        };
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT step, time_ms, kind, value FROM metric_values
-                 WHERE series = ?1 ORDER BY idx",
-            )
-            .map_err(sql)?;
-        let mut rows = stmt.query([series]).map_err(sql)?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next().map_err(sql)? {
-            let kind: i64 = r.get(2).map_err(sql)?;
-            out.push(MetricPoint {
-                step: r.get(0).map_err(sql)?,
-                time_ms: r.get(1).map_err(sql)?,
-                value: decode_value(kind, r.get_ref(3).map_err(sql)?)?,
-            });
-        }
-        Ok(out)
+        let series = self.series_key(run_id, name)?;
+        Ok(series::all_points(self.conn(), series)?
+            .into_iter()
+            .map(|p| MetricPoint {
+                step: p.step,
+                time_ms: p.time_ms,
+                value: history_value(p.value),
+            })
+            .collect())
+    }
+
+    fn chart_points(
+        &self,
+        run_id: &str,
+        name: &str,
+        max_points: usize,
+    ) -> HistoryResult<Vec<(f64, f64)>> {
+        let series = self.series_key(run_id, name)?;
+        Ok(series::chart(self.conn(), series, max_points)?)
     }
 
     fn artifacts(&self, run_id: &str) -> HistoryResult<Vec<ArtifactEntry>> {

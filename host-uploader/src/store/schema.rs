@@ -4,13 +4,37 @@
 //! opening a store applies the missing ones in one transaction. Never edit a
 //! released migration: append a new one.
 //!
-//! Shapes chosen for the drain's insert rate: integer keys everywhere, one
-//! row per logged value clustered by series (`WITHOUT ROWID`), and a per-series
-//! summary (count, latest value) kept up to date so that listing a run's
-//! metrics never scans its values.
+//! Shapes chosen for the drain's insert rate and for reads of long series:
+//! integer keys everywhere, a per-series summary (count, latest value) kept
+//! up to date so that listing a run's metrics never scans its values, and
+//! (since migration 2) points in compressed chunks of up to 1024 with their
+//! own summaries (see `chunk.rs`, `series.rs`).
+//!
+//! Ranks (a later migration) join the series key: `series` gets a `rank`
+//! column and `UNIQUE (run, name, rank)`; chunks refer to series by row id,
+//! so they are untouched.
+
+use anyhow::{Context, Result};
+use rusqlite::Transaction;
+
+use super::chunk::{Point, CHUNK_POINTS};
+use super::value::{self, ValueKind};
+
+/// One step of the schema's history.
+pub enum Migration {
+    /// SQL statements.
+    Sql(&'static str),
+    /// SQL, then data moved by code.
+    SqlThen(&'static str, fn(&Transaction<'_>) -> Result<()>),
+}
 
 /// Migrations in order; migration `i` brings a database to `user_version = i + 1`.
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration::Sql(V1),
+    Migration::SqlThen(V2, points_into_chunks),
+];
+
+const V1: &str = r#"
 CREATE TABLE experiments (
     id          INTEGER PRIMARY KEY,
     name        TEXT NOT NULL UNIQUE,
@@ -132,4 +156,76 @@ CREATE TABLE pending_artifacts (
     received     INTEGER NOT NULL DEFAULT 0,
     UNIQUE (stream, artifact_id)
 );
-"#];
+"#;
+
+const V2: &str = r#"
+-- Points of a series in chunks of up to 1024 (chunk.rs), in series order:
+-- chunk k holds points first_idx .. first_idx + count. The summary columns
+-- (numbers, steps, min and max of the numbers with their steps, the last number) let
+-- charts and listings skip the points; NULL when the chunk has no finite number.
+CREATE TABLE chunks (
+    id          INTEGER PRIMARY KEY,
+    series      INTEGER NOT NULL REFERENCES series(id),
+    first_idx   INTEGER NOT NULL,
+    count       INTEGER NOT NULL,
+    numbers     INTEGER NOT NULL,  -- numbers in it, list elements counted one by one
+    first_step  INTEGER NOT NULL,
+    last_step   INTEGER NOT NULL,
+    min_value   REAL,
+    min_step    INTEGER,
+    max_value   REAL,
+    max_step    INTEGER,
+    last_value  REAL,
+    data        BLOB NOT NULL
+);
+CREATE UNIQUE INDEX chunks_by_series ON chunks(series, first_idx);
+"#;
+
+/// Migration 2's data step: every row of `metric_values` into chunks, series
+/// by series, one chunk in memory at a time; then the table goes.
+fn points_into_chunks(tx: &Transaction<'_>) -> Result<()> {
+    let mut rows_stmt = tx.prepare(
+        "SELECT series, idx, ord, step, time_ms, kind, value FROM metric_values ORDER BY series, idx",
+    )?;
+    let mut rows = rows_stmt.query([])?;
+    let mut current: Option<(i64, i64)> = None; // (series, first_idx of the chunk being filled)
+    let mut points: Vec<Point> = Vec::with_capacity(CHUNK_POINTS);
+    let flush = |series: i64, first: i64, points: &mut Vec<Point>| -> Result<()> {
+        if !points.is_empty() {
+            super::series::write_chunk(tx, series, first, points)?;
+            points.clear();
+        }
+        Ok(())
+    };
+    while let Some(r) = rows.next()? {
+        let series: i64 = r.get(0)?;
+        let idx: i64 = r.get(1)?;
+        let kind: i64 = r.get(5)?;
+        let value = ValueKind::from_code(kind)
+            .and_then(|k| value::from_sql(k, r.get_ref(6).ok()?))
+            .with_context(|| {
+                format!("point {idx} of series {series} holds a malformed value (kind {kind})")
+            })?;
+        current = Some(match current {
+            Some((s, first)) if s == series && points.len() < CHUNK_POINTS => (s, first),
+            Some((s, first)) => {
+                flush(s, first, &mut points)?;
+                (series, idx)
+            }
+            None => (series, idx),
+        });
+        points.push(Point {
+            step: r.get(3)?,
+            time_ms: r.get(4)?,
+            ord: r.get(2)?,
+            value,
+        });
+    }
+    if let Some((s, first)) = current {
+        flush(s, first, &mut points)?;
+    }
+    drop(rows);
+    drop(rows_stmt);
+    tx.execute_batch("DROP TABLE metric_values;")?;
+    Ok(())
+}

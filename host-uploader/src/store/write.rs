@@ -7,10 +7,9 @@
 //! renamed into place) before the transaction: a row never names a missing
 //! file, and a file without a row is overwritten when the batch is retried.
 //!
-//! The insert path is what the drain's throughput rests on: statements are
-//! prepared once and cached, series are looked up once per batch and their
-//! summaries (count, latest value) written once per batch, and
-//! `runs.next_ord` likewise.
+//! The insert path is what the drain's throughput rests on: points go
+//! through `series::Appender`, which looks each series up once per batch and
+//! writes its chunks and summary once per batch.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -20,13 +19,12 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use runlog_core::RunStatus;
-use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
+use super::series::Appender;
 use super::Store;
-use crate::drain::convert::NameMap;
-use crate::sink::{ArtifactContent, Batch, Item, MetricValue, Progress, RunRef, Sink};
+use crate::sink::{ArtifactContent, Batch, Item, Progress, RunRef, Sink};
 
 /// Buffer for streaming artifact content: memory stays bounded whatever the file size.
 const COPY_BUF: usize = 1 << 20;
@@ -57,43 +55,6 @@ pub struct StoredFile {
     pub sha256: String,
 }
 
-/// The metric value insert, bound parameter by parameter (no argument
-/// array per row). One row per execution measured faster here than
-/// multi-row `VALUES` lists, which SQLite runs through a co-routine.
-struct RowInsert<'t> {
-    stmt: rusqlite::CachedStatement<'t>,
-}
-
-impl<'t> RowInsert<'t> {
-    fn new(tx: &'t Transaction<'_>) -> Result<Self> {
-        Ok(Self {
-            stmt: tx.prepare_cached(
-                "INSERT INTO metric_values (series, idx, ord, step, time_ms, kind, value)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?,
-        })
-    }
-
-    fn push(&mut self, ints: [i64; 6], value: &MetricValue) -> Result<()> {
-        for (i, v) in ints.iter().enumerate() {
-            self.stmt.raw_bind_parameter(i + 1, v)?;
-        }
-        self.stmt.raw_bind_parameter(7, sql_value(value))?;
-        self.stmt.raw_execute()?;
-        Ok(())
-    }
-}
-
-/// A metric series' state while a batch is written.
-struct SeriesAgg {
-    id: i64,
-    count: i64,
-    /// Index in the batch of the series' latest value, if the batch has one.
-    last: Option<usize>,
-    last_step: i64,
-    last_ms: i64,
-}
-
 fn sql_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -107,23 +68,6 @@ fn saturating_sum(column: &str, param: &str) -> String {
         "CASE WHEN {param} > 9223372036854775807 - {column} THEN 9223372036854775807 \
          ELSE {column} + {param} END"
     )
-}
-
-/// A metric value as SQLite stores it (see schema.rs: NaN, which SQLite
-/// cannot hold as a REAL, is stored as NULL with kind 1).
-fn sql_value(v: &MetricValue) -> ToSqlOutput<'_> {
-    match v {
-        MetricValue::I64(i) => ToSqlOutput::Owned(SqlValue::Integer(*i)),
-        MetricValue::F64(f) if f.is_nan() => ToSqlOutput::Owned(SqlValue::Null),
-        MetricValue::F64(f) => ToSqlOutput::Owned(SqlValue::Real(*f)),
-        MetricValue::Str(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-        MetricValue::F64List(l) => ToSqlOutput::Owned(SqlValue::Blob(
-            l.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        )),
-        MetricValue::I64List(l) => ToSqlOutput::Owned(SqlValue::Blob(
-            l.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        )),
-    }
 }
 
 impl Store {
@@ -237,103 +181,72 @@ impl Store {
             Item::RunStart { command, .. } => command.as_deref(),
             _ => None,
         });
-        let (run, next_ord) = ensure_run(&tx, &batch.run, start.or(Some(now)), command)?;
-        let mut ord = next_ord;
-        let mut series: NameMap<Arc<str>, SeriesAgg> = NameMap::default();
+        let (run, _) = ensure_run(&tx, &batch.run, start.or(Some(now)), command)?;
+        let mut points = Appender::new(&tx, run)?;
         let mut files = files.iter();
-        {
-            let mut rows = RowInsert::new(&tx)?;
-            for (i, item) in batch.items.iter().enumerate() {
-                match item {
-                    Item::Metric(m) => {
-                        let agg = match series.get_mut(&m.name) {
-                            Some(agg) => agg,
-                            None => {
-                                let agg = load_series(&tx, run, &m.name, m.value.kind(), ord)?;
-                                series.entry(m.name.clone()).or_insert(agg)
-                            }
-                        };
-                        let idx = agg.count;
-                        let step = m.step.map(sql_i64).unwrap_or(idx);
-                        let time = sql_i64(m.time_ms.unwrap_or(now));
-                        rows.push([agg.id, idx, ord, step, time, m.value.kind()], &m.value)?;
-                        agg.count += 1;
-                        agg.last = Some(i);
-                        agg.last_step = step;
-                        agg.last_ms = time;
-                        ord += 1;
-                    }
-                    Item::Artifact(a) => {
-                        if let Some(Some(f)) = files.next() {
-                            tx.prepare_cached(
-                                "INSERT OR REPLACE INTO artifacts (run, path, size, sha256, created_ms)
-                                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                            )?
-                            .execute(params![run, a.path, sql_i64(f.size), f.sha256, sql_i64(now)])?;
-                        }
-                    }
-                    Item::RunEnd {
-                        status,
-                        time_ms,
-                        exit_code,
-                    } => {
+        for item in &batch.items {
+            match item {
+                Item::Metric(m) => points.push(
+                    &tx,
+                    &m.name,
+                    m.value.clone(),
+                    m.step.map(sql_i64),
+                    sql_i64(m.time_ms.unwrap_or(now)),
+                )?,
+                Item::Artifact(a) => {
+                    if let Some(Some(f)) = files.next() {
                         tx.prepare_cached(
-                            "UPDATE runs SET status = ?2, end_ms = ?3,
-                                    exit_code = COALESCE(?4, exit_code) WHERE id = ?1",
+                            "INSERT OR REPLACE INTO artifacts (run, path, size, sha256, created_ms)
+                             VALUES (?1, ?2, ?3, ?4, ?5)",
                         )?
                         .execute(params![
                             run,
-                            status_str(*status),
-                            sql_i64(time_ms.unwrap_or(now)),
-                            exit_code
+                            a.path,
+                            sql_i64(f.size),
+                            f.sha256,
+                            sql_i64(now)
                         ])?;
                     }
-                    Item::Dropped(n) => {
-                        tx.prepare_cached(&format!(
-                            "UPDATE runs SET dropped = {} WHERE id = ?1",
-                            saturating_sum("dropped", "?2")
-                        ))?
-                        .execute(params![run, sql_i64(*n)])?;
-                    }
-                    Item::Lost { frames, records } => {
-                        tx.prepare_cached(&format!(
-                            "UPDATE runs SET lost_frames = {}, lost_records = {} WHERE id = ?1",
-                            saturating_sum("lost_frames", "?2"),
-                            saturating_sum("lost_records", "?3")
-                        ))?
-                        .execute(params![
-                            run,
-                            sql_i64(*frames),
-                            sql_i64(*records)
-                        ])?;
-                    }
-                    Item::RunStart { .. } => {}
                 }
+                Item::RunEnd {
+                    status,
+                    time_ms,
+                    exit_code,
+                } => {
+                    tx.prepare_cached(
+                        "UPDATE runs SET status = ?2, end_ms = ?3,
+                                exit_code = COALESCE(?4, exit_code) WHERE id = ?1",
+                    )?
+                    .execute(params![
+                        run,
+                        status_str(*status),
+                        sql_i64(time_ms.unwrap_or(now)),
+                        exit_code
+                    ])?;
+                }
+                Item::Dropped(n) => {
+                    tx.prepare_cached(&format!(
+                        "UPDATE runs SET dropped = {} WHERE id = ?1",
+                        saturating_sum("dropped", "?2")
+                    ))?
+                    .execute(params![run, sql_i64(*n)])?;
+                }
+                Item::Lost { frames, records } => {
+                    tx.prepare_cached(&format!(
+                        "UPDATE runs SET lost_frames = {}, lost_records = {} WHERE id = ?1",
+                        saturating_sum("lost_frames", "?2"),
+                        saturating_sum("lost_records", "?3")
+                    ))?
+                    .execute(params![
+                        run,
+                        sql_i64(*frames),
+                        sql_i64(*records)
+                    ])?;
+                }
+                Item::RunStart { .. } => {}
             }
         }
-        {
-            let mut update = tx.prepare_cached(
-                "UPDATE series SET count = ?2, kind = ?3, last_value = ?4, last_step = ?5, last_ms = ?6
-                 WHERE id = ?1",
-            )?;
-            for agg in series.values() {
-                let Some(Item::Metric(m)) = agg.last.map(|i| &batch.items[i]) else {
-                    continue;
-                };
-                update.execute(params![
-                    agg.id,
-                    agg.count,
-                    m.value.kind(),
-                    sql_value(&m.value),
-                    agg.last_step,
-                    agg.last_ms
-                ])?;
-            }
-        }
-        if ord != next_ord {
-            tx.prepare_cached("UPDATE runs SET next_ord = ?2 WHERE id = ?1")?
-                .execute(params![run, ord])?;
-        }
+        points.finish(&tx)?;
         if let Some(pos) = &batch.stream {
             tx.prepare_cached(
                 "INSERT INTO streams (key, run, next_seq) VALUES (?1, ?2, ?3)
@@ -515,36 +428,6 @@ fn ensure_run(
         command
     ])?;
     Ok((tx.last_insert_rowid(), 0))
-}
-
-fn load_series(
-    tx: &Transaction<'_>,
-    run: i64,
-    name: &str,
-    kind: i64,
-    ord: i64,
-) -> Result<SeriesAgg> {
-    let found = tx
-        .prepare_cached("SELECT id, count FROM series WHERE run = ?1 AND name = ?2")?
-        .query_row(params![run, name], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let (id, count) = match found {
-        Some(f) => f,
-        None => {
-            tx.prepare_cached(
-                "INSERT INTO series (run, name, kind, count, first_ord) VALUES (?1, ?2, ?3, 0, ?4)",
-            )?
-            .execute(params![run, name, kind, ord])?;
-            (tx.last_insert_rowid(), 0)
-        }
-    };
-    Ok(SeriesAgg {
-        id,
-        count,
-        last: None,
-        last_step: 0,
-        last_ms: 0,
-    })
 }
 
 fn io_kind(err: &anyhow::Error) -> Option<io::ErrorKind> {

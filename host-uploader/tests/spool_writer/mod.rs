@@ -222,9 +222,19 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// A connection to the store's database where `metric_values` lists every
+/// point, one row each, as stores before chunks held them (see
+/// `store::series::create_points_table`).
+pub fn open_db(store: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(store.join("history.sqlite")).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    runlog_uploader::store::series::create_points_table(&conn).unwrap();
+    conn
+}
+
 /// Lists rows of a query on the store's database.
 pub fn query(store: &Path, sql: &str) -> Vec<Vec<rusqlite::types::Value>> {
-    let conn = rusqlite::Connection::open(store.join("history.sqlite")).unwrap();
+    let conn = open_db(store);
     let mut stmt = conn.prepare(sql).unwrap();
     let n = stmt.column_count();
     stmt.query_map([], |r| (0..n).map(|i| r.get(i)).collect())
@@ -235,13 +245,13 @@ pub fn query(store: &Path, sql: &str) -> Vec<Vec<rusqlite::types::Value>> {
 
 /// One integer from a query.
 pub fn query_i64(store: &Path, sql: &str) -> i64 {
-    let conn = rusqlite::Connection::open(store.join("history.sqlite")).unwrap();
+    let conn = open_db(store);
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
 /// One string from a query.
 pub fn query_str(store: &Path, sql: &str) -> String {
-    let conn = rusqlite::Connection::open(store.join("history.sqlite")).unwrap();
+    let conn = open_db(store);
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
