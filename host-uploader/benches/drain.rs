@@ -11,8 +11,7 @@
 #[path = "../tests/spool_writer/mod.rs"]
 mod spool_writer;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use runlog_core::{Metric, Name, Record, RunStatus, Value};
