@@ -136,6 +136,8 @@ impl Out<'_> {
             Record::ArtifactEnd { .. } => 6,
             Record::ArtifactFile { .. } => 7,
             Record::Dropped { .. } => 8,
+            Record::Param { .. } => 9,
+            Record::Tag { .. } => 10,
         };
         self.bytes(&[tag]);
         match *record {
@@ -184,6 +186,10 @@ impl Out<'_> {
                 self.varint(u64::from(crc32))
             }
             Record::Dropped { count } => self.varint(u64::from(count)),
+            Record::Param { key, value } | Record::Tag { key, value } => {
+                self.string(key.as_bytes());
+                self.string(value.as_bytes())
+            }
         }
     }
 
@@ -297,6 +303,8 @@ mod tests {
                 Record::ArtifactEnd { id: x, crc32: y },
                 Record::ArtifactFile { path: &a, file: &b, len: n, crc32: y },
                 Record::Dropped { count: x },
+                Record::Param { key: &a, value: &b },
+                Record::Tag { key: &a, value: &b },
             ] {
                 same_as_postcard(&r)?;
             }

@@ -5,7 +5,10 @@ use crate::record::Record;
 
 /// Version of the record encoding. A reader refuses frames and spool files of
 /// any other version instead of misreading them.
-pub const WIRE_VERSION: u8 = 1;
+///
+/// 1: metrics, names, run start/end, artifacts, drop notices.
+/// 2: adds `Param` (tag 9) and `Tag` (tag 10).
+pub const WIRE_VERSION: u8 = 2;
 
 /// Why a record could not be encoded or decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,14 +14,19 @@ pub(crate) enum Scalar {
 }
 
 /// The same metric as a `Record`.
-pub(crate) fn record(name: &str, value: Scalar, time_ms: Option<u64>) -> Record<'_> {
+pub(crate) fn record(
+    name: &str,
+    value: Scalar,
+    step: Option<u64>,
+    time_ms: Option<u64>,
+) -> Record<'_> {
     Record::Metric(Metric {
         name: Name::Text(name),
         value: match value {
             Scalar::I64(v) => Value::I64(v),
             Scalar::F64(v) => Value::F64(v),
         },
-        step: None,
+        step,
         time_ms,
     })
 }

@@ -177,6 +177,22 @@ pub enum Rec {
         value: Val,
         /// Wall-clock time, if stamped.
         time_ms: Option<u64>,
+        /// The explicit step, if any (`runlog_log_*_at`).
+        step: Option<u64>,
+    },
+    /// `Param` (`runlog_log_param`).
+    Param {
+        /// Key.
+        key: String,
+        /// Value.
+        value: String,
+    },
+    /// `Tag` (`runlog_set_tag`).
+    Tag {
+        /// Key.
+        key: String,
+        /// Value.
+        value: String,
     },
     /// `RunEnd`.
     RunEnd(RunStatus),
@@ -258,6 +274,15 @@ impl Rec {
                     Value::I64List(l) => Val::I64List(l.iter().collect()),
                 },
                 time_ms: m.time_ms,
+                step: m.step,
+            },
+            Record::Param { key, value } => Rec::Param {
+                key: key.into(),
+                value: value.into(),
+            },
+            Record::Tag { key, value } => Rec::Tag {
+                key: key.into(),
+                value: value.into(),
             },
             Record::RunEnd { status, .. } => Rec::RunEnd(status),
             Record::ArtifactBegin { id, path, len } => Rec::ArtifactBegin {
