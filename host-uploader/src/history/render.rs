@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::chartdata::ChartData;
 use super::source::*;
-use super::termchart::{braille_chart, compact_num, sparkline};
+use super::termchart::{braille_chart_over, compact_num, sparkline};
 use super::timefmt;
 use crate::cli::Format;
 
@@ -469,6 +469,16 @@ fn info_table(info: &RunInfo, layout: Layout) -> String {
     if !info.charts.is_empty() {
         // Indent 2; braille_chart's width includes its labels.
         let chart_width = layout.columns.saturating_sub(2).min(80);
+        // Step charts share one x range, so the same step is the same column
+        // in each (train/loss every step and val/acc every 10th line up).
+        let steps = info
+            .charts
+            .iter()
+            .filter(|c| c.x_label == "step")
+            .flat_map(|c| c.points.iter().map(|p| p.0));
+        let step_range = steps.fold(None, |r: Option<(f64, f64)>, x| {
+            Some(r.map_or((x, x), |(lo, hi)| (lo.min(x), hi.max(x))))
+        });
         for c in &info.charts {
             let _ = writeln!(
                 out,
@@ -477,7 +487,8 @@ fn info_table(info: &RunInfo, layout: Layout) -> String {
                 c.points.len(),
                 c.x_label
             );
-            for line in braille_chart(&c.points, chart_width, 4) {
+            let range = if c.x_label == "step" { step_range } else { None };
+            for line in braille_chart_over(&c.points, range, chart_width, 4) {
                 let _ = writeln!(out, "  {line}");
             }
         }
