@@ -265,7 +265,10 @@ fn param_record() {
     );
     // An empty value is a value (keys are checked by the C calls, not the wire).
     pin(
-        Record::Param { key: "k", value: "" },
+        Record::Param {
+            key: "k",
+            value: "",
+        },
         &[0x09, 0x01, b'k', 0x00],
     );
 }

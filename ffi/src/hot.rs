@@ -358,9 +358,8 @@ mod tests {
         let bytes = std::vec![b'a'; RUNLOG_MAX_NAME_LEN + 1].into_boxed_slice();
         let mut buf = [0u8; MAX_SCALAR_PAYLOAD];
         // SAFETY: 251 readable bytes, as the contract allows.
-        let r = unsafe {
-            encode_c_name(&mut buf, bytes.as_ptr().cast(), Scalar::I64(1), None, None)
-        };
+        let r =
+            unsafe { encode_c_name(&mut buf, bytes.as_ptr().cast(), Scalar::I64(1), None, None) };
         assert_eq!(r, None);
     }
 }

@@ -14,15 +14,16 @@ use common::*;
 use runlog_core::{Record, RunStatus};
 use serde_json::Value as Json;
 
-/// What the `mlflow` client sees of the run tagged `runlog.run_id` = argv[3].
+/// What the `mlflow` client sees of run argv[3] in experiment argv[2].
 const READ_RUN: &str = r#"
 import json, sys
 from mlflow.tracking import MlflowClient
 c = MlflowClient(sys.argv[1])
 exp = c.get_experiment_by_name(sys.argv[2])
 runs = c.search_runs([exp.experiment_id], filter_string="tags.`runlog.run_id` = '%s'" % sys.argv[3])
-assert len(runs) == 1, runs
-r = runs[0]
+# A real server knows the run by the tag the sink sets; runlog serve by its id.
+r = runs[0] if runs else c.get_run(sys.argv[3])
+assert r.info.experiment_id == exp.experiment_id
 hist = {k: [[m.step, m.value] for m in sorted(c.get_metric_history(r.info.run_id, k), key=lambda m: m.step)]
         for k in ("train/loss", "val/acc")}
 tags = {k: v for k, v in r.data.tags.items() if not k.startswith("mlflow.")}
@@ -48,7 +49,14 @@ fn build_train_steps(dir: &Path) -> PathBuf {
         .join("librunlog.a");
     let exe = dir.join("train_steps");
     let out = Command::new("g++")
-        .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1"])
+        .args([
+            "-std=c++17",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-O1",
+        ])
         .arg("-I")
         .arg(workspace().join("include"))
         .arg(workspace().join("examples/train_steps.cpp"))
@@ -134,7 +142,10 @@ fn check_mlflow_view(v: &Json) {
     let acc19 = &v["history"]["val/acc"][1];
     assert_eq!(acc19[0], 19);
     assert_eq!(acc19[1].as_f64().unwrap(), 1.0 - loss(19) / 2.5);
-    assert_eq!(v["history"]["train/loss"][57][1].as_f64().unwrap(), loss(57));
+    assert_eq!(
+        v["history"]["train/loss"][57][1].as_f64().unwrap(),
+        loss(57)
+    );
 }
 
 #[test]
@@ -146,9 +157,11 @@ fn cpp_trainer_steps_params_tags_through_history_serve_and_mlflow() {
     // 1. Into the embedded store.
     let work = tmp.path().join("local");
     let run_id = run_example(&exe, &work, None, "steps");
-    let info: Json =
-        serde_json::from_str(&in_dir(&work, &["-o", "json", "history", "info", "-r", &run_id]))
-            .unwrap();
+    let info: Json = serde_json::from_str(&in_dir(
+        &work,
+        &["-o", "json", "history", "info", "-r", &run_id],
+    ))
+    .unwrap();
     assert_eq!(
         info["run"]["params"],
         serde_json::json!({"lr": "0.01", "batch_size": "32", "optimizer": "sgd"})
@@ -160,11 +173,16 @@ fn cpp_trainer_steps_params_tags_through_history_serve_and_mlflow() {
         .iter()
         .find(|m| m["name"] == "val/acc")
         .unwrap();
-    assert_eq!((acc["count"].as_u64(), acc["last_step"].as_i64()), (Some(20), Some(199)));
+    assert_eq!(
+        (acc["count"].as_u64(), acc["last_step"].as_i64()),
+        (Some(20), Some(199))
+    );
     // Every value with its step.
     let export: Json = serde_json::from_str(&in_dir(
         &work,
-        &["-o", "json", "history", "export", "-r", &run_id, "-m", "val/acc"],
+        &[
+            "-o", "json", "history", "export", "-r", &run_id, "-m", "val/acc",
+        ],
     ))
     .unwrap();
     let text = export.to_string();
@@ -179,9 +197,27 @@ fn cpp_trainer_steps_params_tags_through_history_serve_and_mlflow() {
     assert!(tsv.contains("metric\tval/acc\tfloat\t20\t199"), "{tsv}");
     // The table: params, tags, and both charts over the same steps 0..199.
     let table = in_dir(&work, &["history", "info", "-r", &run_id]);
-    assert!(table.contains("batch_size=32, lr=0.01, optimizer=sgd"), "{table}");
-    assert!(table.contains("model=resnet18"), "{table}");
-    for chart in ["train/loss (200 points, x = step)", "val/acc (20 points, x = step)"] {
+    let section = |title: &str| -> Vec<String> {
+        let at = table
+            .find(&format!("\n{title} ("))
+            .unwrap_or_else(|| panic!("{title} in {table}"));
+        table[at + 1..]
+            .lines()
+            .skip(2)
+            .take_while(|l| !l.is_empty())
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    assert_eq!(
+        section("params"),
+        ["batch_size 32", "lr 0.01", "optimizer sgd"],
+        "{table}"
+    );
+    assert_eq!(section("tags"), ["model resnet18"], "{table}");
+    for chart in [
+        "train/loss (200 points, x = step)",
+        "val/acc (20 points, x = step)",
+    ] {
         let at = table
             .find(chart)
             .unwrap_or_else(|| panic!("{chart} in {table}"));
@@ -196,9 +232,13 @@ fn cpp_trainer_steps_params_tags_through_history_serve_and_mlflow() {
     let port = free_port();
     let _serve = start_serve(&work.join(".runlog"), port, &[]);
     let uri = format!("http://127.0.0.1:{port}");
-    let served: Json =
-        serde_json::from_str(python(&py, READ_RUN, &[&uri, "steps", &run_id]).lines().last().unwrap())
-            .unwrap();
+    let served: Json = serde_json::from_str(
+        python(&py, READ_RUN, &[&uri, "steps", &run_id])
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
     check_mlflow_view(&served);
 
     // 3. A real mlflow server the run is drained into.
@@ -223,7 +263,10 @@ fn cpp_trainer_steps_params_tags_through_history_serve_and_mlflow() {
     let spool = tmp.path().join("conflict");
     for (i, lr) in ["0.01", "0.5"].into_iter().enumerate() {
         let mut w = RingWriter::create(&spool.join(i.to_string()), "disagree", "steps", 1 << 16);
-        w.push(&Record::Param { key: "lr", value: lr });
+        w.push(&Record::Param {
+            key: "lr",
+            value: lr,
+        });
         w.push(&Record::Tag {
             key: "writer",
             value: &i.to_string(),
@@ -243,7 +286,10 @@ fn cpp_trainer_steps_params_tags_through_history_serve_and_mlflow() {
             ]);
             assert!(ok, "drain into {dest}: {out}{err}");
             if i == 1 {
-                assert!(err.contains("param \"lr\" already has the value \"0.01\""), "{err}");
+                assert!(
+                    err.contains("param \"lr\" already has the value \"0.01\""),
+                    "{err}"
+                );
             }
         }
     }
@@ -261,7 +307,10 @@ fn cpp_trainer_steps_params_tags_through_history_serve_and_mlflow() {
     let local: Json = serde_json::from_str(&out).unwrap();
     assert_eq!(local["run"]["params"]["lr"], "0.01");
     assert_eq!(local["run"]["tags"]["runlog.param_conflict.lr"], "0.5");
-    assert_eq!(local["run"]["tags"]["writer"], "1", "a tag's last value wins");
+    assert_eq!(
+        local["run"]["tags"]["writer"], "1",
+        "a tag's last value wins"
+    );
     let script = "import sys, json\nfrom mlflow.tracking import MlflowClient\nc = MlflowClient(sys.argv[1])\nr = c.search_runs([c.get_experiment_by_name('steps').experiment_id], filter_string=\"tags.`runlog.run_id` = 'disagree'\")[0]\nprint(json.dumps({'params': r.data.params, 'tags': r.data.tags}))";
     let remote: Json =
         serde_json::from_str(python(&py, script, &[&uri]).lines().last().unwrap()).unwrap();

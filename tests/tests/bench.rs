@@ -69,7 +69,15 @@ fn c_benchmark_log_f64_against_a_base_commit() {
     .build(&[repo_root().join("benches/c/bench_log.c")], &new_exe);
     let base_exe = dir.join("bench_base");
     let cc = Command::new("gcc")
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-O2"])
+        .args([
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-g",
+            "-O2",
+        ])
         .arg("-D_POSIX_C_SOURCE=200809L")
         .arg("-I")
         .arg(base.join("include"))
@@ -79,15 +87,24 @@ fn c_benchmark_log_f64_against_a_base_commit() {
         .arg(&base_exe)
         .output()
         .unwrap();
-    assert!(cc.status.success(), "{}", String::from_utf8_lossy(&cc.stderr));
+    assert!(
+        cc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
     let calls = std::env::var("RUNLOG_BENCH_CALLS").unwrap_or_else(|_| "1000000".into());
     let rounds: usize = std::env::var("RUNLOG_BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(5);
     let median_of = |out: &str, line: &str| -> Option<f64> {
-        let l = out.lines().find(|l| l.starts_with(&format!("{line:<34}")))?;
-        l.split_whitespace().nth(l.split_whitespace().position(|w| w == "median")? + 1)?.parse().ok()
+        let l = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{line:<34}")))?;
+        l.split_whitespace()
+            .nth(l.split_whitespace().position(|w| w == "median")? + 1)?
+            .parse()
+            .ok()
     };
     let (mut base_f64, mut new_f64, mut new_at) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
@@ -106,7 +123,11 @@ fn c_benchmark_log_f64_against_a_base_commit() {
                 .unwrap();
             drainer.finish();
             let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let f = median_of(&stdout, "runlog_log_f64").expect("f64 line");
             if is_new {
                 new_f64.push(f);
@@ -125,7 +146,13 @@ fn c_benchmark_log_f64_against_a_base_commit() {
     let (a, a_lo, a_hi) = summary(&mut new_at);
     println!("{rounds} alternating runs of {calls} calls each (median of the per-run medians, min..max):");
     println!("base runlog_log_f64      {b:6.2} ns  ({b_lo:.2}..{b_hi:.2})");
-    println!("this runlog_log_f64      {n:6.2} ns  ({n_lo:.2}..{n_hi:.2})   this/base {:.3}", n / b);
-    println!("this runlog_log_f64_at   {a:6.2} ns  ({a_lo:.2}..{a_hi:.2})   _at/f64 {:.3}", a / n);
+    println!(
+        "this runlog_log_f64      {n:6.2} ns  ({n_lo:.2}..{n_hi:.2})   this/base {:.3}",
+        n / b
+    );
+    println!(
+        "this runlog_log_f64_at   {a:6.2} ns  ({a_lo:.2}..{a_hi:.2})   _at/f64 {:.3}",
+        a / n
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

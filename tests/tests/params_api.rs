@@ -128,7 +128,8 @@ fn null_arguments_are_refused() {
 fn invalid_utf8_is_refused() {
     let out = assert_nothing_written("invalid_utf8");
     assert!(
-        out.contains("param value is not valid UTF-8") && out.contains("tag key is not valid UTF-8"),
+        out.contains("param value is not valid UTF-8")
+            && out.contains("tag key is not valid UTF-8"),
         "{out}"
     );
 }

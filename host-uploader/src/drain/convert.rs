@@ -350,7 +350,10 @@ mod tests {
         let long_param = "é".repeat(6001);
         let long_tag = "v".repeat(8001);
         for bad in [
-            Record::Param { key: "", value: "1" },
+            Record::Param {
+                key: "",
+                value: "1",
+            },
             Record::Param {
                 key: &long_key,
                 value: "1",

@@ -424,9 +424,18 @@ fn info_table(info: &RunInfo, layout: Layout) -> String {
     for (k, v) in &kv {
         let _ = writeln!(out, "{k:<11}{}", clean(v));
     }
+
+    // Params and tags each get a section (MLflow's hyperparameters can be
+    // many, and long): NAME and VALUE, sorted by name.
+    let value_width = (layout.columns / 2).clamp(16, 100);
     for (title, pairs) in [("params", &r.params), ("tags", &r.tags)] {
         if !pairs.is_empty() {
-            let _ = writeln!(out, "{title:<11}{}", clean(&join_pairs(pairs)));
+            let _ = writeln!(out, "\n{title} ({})", pairs.len());
+            let rows: Vec<Vec<String>> = pairs
+                .iter()
+                .map(|(k, v)| vec![k.clone(), truncate(v, value_width)])
+                .collect();
+            out.push_str(&table(&["NAME", "VALUE"], &rows, &[false, false]));
         }
     }
 
@@ -487,7 +496,11 @@ fn info_table(info: &RunInfo, layout: Layout) -> String {
                 c.points.len(),
                 c.x_label
             );
-            let range = if c.x_label == "step" { step_range } else { None };
+            let range = if c.x_label == "step" {
+                step_range
+            } else {
+                None
+            };
             for line in braille_chart_over(&c.points, range, chart_width, 4) {
                 let _ = writeln!(out, "  {line}");
             }
@@ -517,14 +530,6 @@ fn info_table(info: &RunInfo, layout: Layout) -> String {
         ));
     }
     out
-}
-
-fn join_pairs(pairs: &std::collections::BTreeMap<String, String>) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// `runlog history promote`.

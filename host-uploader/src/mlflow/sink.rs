@@ -292,7 +292,12 @@ impl HttpSink {
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|p| Some((p["key"].as_str()?.to_string(), p["value"].as_str()?.to_string())))
+            .filter_map(|p| {
+                Some((
+                    p["key"].as_str()?.to_string(),
+                    p["value"].as_str()?.to_string(),
+                ))
+            })
             .collect();
         let count = |k: &str| tag_of(run, k).and_then(|v| v.parse().ok()).unwrap_or(0);
         Remote {
