@@ -177,19 +177,42 @@ fn cpp_trainer_steps_params_tags_through_history_serve_and_mlflow() {
         (acc["count"].as_u64(), acc["last_step"].as_i64()),
         (Some(20), Some(199))
     );
-    // Every value with its step.
-    let export: Json = serde_json::from_str(&in_dir(
+    // Every value with its step: JSON, TSV and the table.
+    let points: Json = serde_json::from_str(&in_dir(
         &work,
         &[
-            "-o", "json", "history", "export", "-r", &run_id, "-m", "val/acc",
+            "-o", "json", "history", "info", "-r", &run_id, "-m", "val/acc",
         ],
     ))
     .unwrap();
-    let text = export.to_string();
-    for step in [9, 19, 199] {
-        assert!(text.contains(&format!("\"step\":{step}")), "{text}");
-    }
-    assert!(!text.contains("\"step\":0,"), "{text}");
+    let steps: Vec<i64> = points["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["step"].as_i64().unwrap())
+        .collect();
+    assert_eq!(steps, (0..20).map(|i| 9 + 10 * i).collect::<Vec<_>>());
+    assert_eq!(
+        points["points"][0]["value"]["float"].as_f64().unwrap(),
+        1.0 - loss(9) / 2.5
+    );
+    let tsv = in_dir(
+        &work,
+        &[
+            "-o", "tsv", "history", "info", "-r", &run_id, "-m", "val/acc",
+        ],
+    );
+    let tsv_steps: Vec<&str> = tsv
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(tsv_steps.first(), Some(&"9"), "{tsv}");
+    assert_eq!(tsv_steps.last(), Some(&"199"), "{tsv}");
+    let listed = in_dir(&work, &["history", "info", "-r", &run_id, "-m", "val/acc"]);
+    assert!(listed.starts_with("val/acc (20 values)\n"), "{listed}");
+    let second = listed.lines().nth(3).unwrap().trim_start();
+    assert!(second.starts_with("19 "), "{listed}");
     // TSV: a params section and the tag.
     let tsv = in_dir(&work, &["-o", "tsv", "history", "info", "-r", &run_id]);
     assert!(tsv.contains("param\tlr\t\t\t\t\t0.01"), "{tsv}");
@@ -260,35 +283,37 @@ fn cpp_trainer_steps_params_tags_through_history_serve_and_mlflow() {
     // 4. Two producers of one run disagreeing on a param (each logger only
     //    checks its own calls): both destinations keep the first value and
     //    mark the refused one with a tag; the stream is not blocked.
-    let spool = tmp.path().join("conflict");
-    for (i, lr) in ["0.01", "0.5"].into_iter().enumerate() {
-        let mut w = RingWriter::create(&spool.join(i.to_string()), "disagree", "steps", 1 << 16);
-        w.push(&Record::Param {
-            key: "lr",
-            value: lr,
-        });
-        w.push(&Record::Tag {
-            key: "writer",
-            value: &i.to_string(),
-        });
-        w.end(RunStatus::Finished);
-    }
     let store = tmp.path().join("conflict-store");
-    for dest in [store.to_str().unwrap(), uri.as_str()] {
-        for i in 0..2 {
+    for (d, dest) in [store.to_str().unwrap(), uri.as_str()]
+        .into_iter()
+        .enumerate()
+    {
+        // A drain deletes the rings it finished: each destination gets its own.
+        for (i, lr) in ["0.01", "0.5"].into_iter().enumerate() {
+            let dir = tmp.path().join(format!("conflict-{d}-{i}"));
+            let mut w = RingWriter::create(&dir, "disagree", "steps", 1 << 16);
+            w.push(&Record::Param {
+                key: "lr",
+                value: lr,
+            });
+            w.push(&Record::Tag {
+                key: "writer",
+                value: &i.to_string(),
+            });
+            w.end(RunStatus::Finished);
             let (ok, out, err) = runlog(&[
                 "--tracking-uri",
                 dest,
                 "drain",
                 "--spool",
-                spool.join(i.to_string()).to_str().unwrap(),
+                dir.to_str().unwrap(),
                 "--once",
             ]);
             assert!(ok, "drain into {dest}: {out}{err}");
             if i == 1 {
                 assert!(
                     err.contains("param \"lr\" already has the value \"0.01\""),
-                    "{err}"
+                    "{dest}: {err}"
                 );
             }
         }

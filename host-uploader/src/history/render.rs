@@ -570,6 +570,53 @@ pub fn promoted(v: &AssetVersion, format: Format) -> String {
     }
 }
 
+#[derive(Serialize)]
+struct PointsDoc<'a> {
+    name: &'a str,
+    points: &'a [MetricPoint],
+}
+
+/// `runlog history info -r RUN -m NAME`: every value of one metric, in
+/// logging order, with its step (explicit, or the logging order) and time.
+pub fn metric_points(name: &str, points: &[MetricPoint], format: Format) -> String {
+    match format {
+        Format::Json => json(&PointsDoc { name, points }),
+        Format::Tsv => tsv(
+            &["step", "time_ms", "kind", "value"],
+            &points
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.step.to_string(),
+                        p.time_ms.to_string(),
+                        p.value.kind().as_str().into(),
+                        value_field(&p.value),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Format::Table => {
+            let mut out = format!("{} ({} values)\n", clean(name), points.len());
+            let rows: Vec<Vec<String>> = points
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.step.to_string(),
+                        timefmt::utc(p.time_ms),
+                        value_cell(&p.value, 60),
+                    ]
+                })
+                .collect();
+            out.push_str(&table(
+                &["STEP", "TIME (UTC)", "VALUE"],
+                &rows,
+                &[true, false, true],
+            ));
+            out
+        }
+    }
+}
+
 /// `runlog history assets`.
 pub fn assets(assets: &[Asset], format: Format) -> String {
     match format {
