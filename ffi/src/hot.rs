@@ -42,7 +42,7 @@ fn put_varint(buf: &mut [u8; MAX_SCALAR_PAYLOAD], mut at: usize, mut v: u64) -> 
     Some(at + 1)
 }
 
-/// A metric time as its varint bytes, ready for one 8-byte store.
+/// A metric time (or step) as its varint bytes, ready for one 8-byte store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct EncodedTime {
     /// The varint's bytes, little end first; bytes past `len` are junk.
@@ -296,7 +296,16 @@ mod tests {
             Some(1 << 56),
             Some(u64::MAX),
         ];
-        let steps = [None, Some(0), Some(9), Some(128), Some(u64::MAX)];
+        let steps = [
+            None,
+            Some(0),
+            Some(9),
+            Some(128),
+            Some(16_384),
+            Some((1 << 56) - 1),
+            Some(1 << 56),
+            Some(u64::MAX),
+        ];
         for name in &names {
             let text = std::str::from_utf8(name).unwrap();
             for value in values {

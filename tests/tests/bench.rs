@@ -107,12 +107,15 @@ fn c_benchmark_log_f64_against_a_base_commit() {
             .ok()
     };
     let (mut base_f64, mut new_f64, mut new_at) = (Vec::new(), Vec::new(), Vec::new());
+    // This tree's first f64 line: the same position in the run as the base's.
+    let mut new_first = Vec::new();
     for _ in 0..rounds {
         for (exe, is_new) in [(&base_exe, false), (&new_exe, true)] {
             let spool = dir.join("spool");
             let _ = std::fs::remove_dir_all(&spool);
             std::fs::create_dir_all(&spool).unwrap();
-            let drainer = Drainer::start(&spool, false);
+            // Raw: the base library writes an older wire version.
+            let drainer = Drainer::start_raw(&spool);
             let out = Command::new(exe)
                 .arg(&calls)
                 .arg("train/loss")
@@ -130,7 +133,10 @@ fn c_benchmark_log_f64_against_a_base_commit() {
             );
             let f = median_of(&stdout, "runlog_log_f64").expect("f64 line");
             if is_new {
-                new_f64.push(f);
+                // The mean of the f64 lines before and after the _at line.
+                let again = median_of(&stdout, "runlog_log_f64 (again)").expect("again line");
+                new_f64.push((f + again) / 2.0);
+                new_first.push(f);
                 new_at.push(median_of(&stdout, "runlog_log_f64_at").expect("_at line"));
             } else {
                 base_f64.push(f);
@@ -141,8 +147,19 @@ fn c_benchmark_log_f64_against_a_base_commit() {
         v.sort_by(f64::total_cmp);
         (v[v.len() / 2], v[0], v[v.len() - 1])
     };
+    // Paired ratios: each new run against the base run just before it, and
+    // each run's _at line against its own f64 line (same process, same ring).
+    let mut pair: Vec<f64> = new_first
+        .iter()
+        .zip(&base_f64)
+        .map(|(n, b)| n / b)
+        .collect();
+    let mut at_pair: Vec<f64> = new_at.iter().zip(&new_f64).map(|(a, f)| a / f).collect();
+    let (p, p_lo, p_hi) = summary(&mut pair);
+    let (q, q_lo, q_hi) = summary(&mut at_pair);
     let (b, b_lo, b_hi) = summary(&mut base_f64);
-    let (n, n_lo, n_hi) = summary(&mut new_f64);
+    let (n, n_lo, n_hi) = summary(&mut new_first);
+    let (m, _, _) = summary(&mut new_f64);
     let (a, a_lo, a_hi) = summary(&mut new_at);
     println!("{rounds} alternating runs of {calls} calls each (median of the per-run medians, min..max):");
     println!("base runlog_log_f64      {b:6.2} ns  ({b_lo:.2}..{b_hi:.2})");
@@ -151,8 +168,9 @@ fn c_benchmark_log_f64_against_a_base_commit() {
         n / b
     );
     println!(
-        "this runlog_log_f64_at   {a:6.2} ns  ({a_lo:.2}..{a_hi:.2})   _at/f64 {:.3}",
-        a / n
+        "this runlog_log_f64_at   {a:6.2} ns  ({a_lo:.2}..{a_hi:.2})   _at/f64 (mean of the f64 lines around it) {:.3}",
+        a / m
     );
+    println!("paired ratios (median, min..max): this/base {p:.3} ({p_lo:.3}..{p_hi:.3}), _at/f64 {q:.3} ({q_lo:.3}..{q_hi:.3})");
     let _ = std::fs::remove_dir_all(&dir);
 }
