@@ -434,9 +434,8 @@ pub unsafe extern "C" fn runlog_log_i64(
         #[cfg(feature = "std")]
         if !name.is_null() {
             // SAFETY: caller contract (name non-NULL, NUL-terminated).
-            if let Some(s) =
-                unsafe { logger.log_scalar_fast(name, Scalar::I64(value), None, ticket) }
-            {
+            let fast = unsafe { logger.log_scalar_fast(name, Scalar::I64(value), None, ticket) };
+            if let Some(s) = fast {
                 return s;
             }
         }
@@ -468,9 +467,8 @@ pub unsafe extern "C" fn runlog_log_f64(
         #[cfg(feature = "std")]
         if !name.is_null() {
             // SAFETY: caller contract (name non-NULL, NUL-terminated).
-            if let Some(s) =
-                unsafe { logger.log_scalar_fast(name, Scalar::F64(value), None, ticket) }
-            {
+            let fast = unsafe { logger.log_scalar_fast(name, Scalar::F64(value), None, ticket) };
+            if let Some(s) = fast {
                 return s;
             }
         }
@@ -517,9 +515,9 @@ pub unsafe extern "C" fn runlog_log_f64_at(
         #[cfg(feature = "std")]
         if !name.is_null() {
             // SAFETY: caller contract (name non-NULL, NUL-terminated).
-            if let Some(s) =
-                unsafe { logger.log_scalar_fast(name, Scalar::F64(value), Some(step), ticket) }
-            {
+            let fast =
+                unsafe { logger.log_scalar_fast(name, Scalar::F64(value), Some(step), ticket) };
+            if let Some(s) = fast {
                 return s;
             }
         }
@@ -550,9 +548,9 @@ pub unsafe extern "C" fn runlog_log_i64_at(
         #[cfg(feature = "std")]
         if !name.is_null() {
             // SAFETY: caller contract (name non-NULL, NUL-terminated).
-            if let Some(s) =
-                unsafe { logger.log_scalar_fast(name, Scalar::I64(value), Some(step), ticket) }
-            {
+            let fast =
+                unsafe { logger.log_scalar_fast(name, Scalar::I64(value), Some(step), ticket) };
+            if let Some(s) = fast {
                 return s;
             }
         }
