@@ -80,7 +80,7 @@ int main(void) {
   char summary[256];
   int n = snprintf(summary, sizeof summary, "epochs=%d\naccuracy=%.3f\nloss=%.6f\n",
                    EPOCHS, accuracy, losses[EPOCHS - 1]);
-  CHECK(runlog_upload(logger, "reports/summary.txt", (const uint8_t *)summary, (size_t)n, NULL));
+  CHECK(runlog_upload(logger, "reports/summary.txt", summary, (size_t)n, NULL));
 
   /* Files written to outputs/ are kept with the run (`runlog run` uploads them). */
   if (mkdir("outputs", 0755) != 0 && errno != EEXIST) {

@@ -36,6 +36,16 @@ typedef struct runlog_logger runlog_logger;
 // Longest experiment name in bytes.
 #define RUNLOG_MAX_EXPERIMENT_LEN 256
 
+// Longest param value in characters (MLflow's `MAX_PARAM_VAL_LENGTH`).
+#define RUNLOG_MAX_PARAM_VALUE_LEN 6000
+
+// Longest tag value in characters (MLflow's `MAX_TAG_VAL_LENGTH`).
+#define RUNLOG_MAX_TAG_VALUE_LEN 8000
+
+// How many distinct param keys a device (`no_std`) logger remembers; a
+// further key is refused with INVALID_ARGUMENT.
+#define RUNLOG_DEVICE_MAX_PARAMS 16
+
 // Longest metric name in bytes (MLflow's limit for metric keys).
 #define RUNLOG_MAX_NAME_LEN 250
 
@@ -85,6 +95,9 @@ enum runlog_status
   RUNLOG_STATUS_INTERNAL = 14,
   // The transport's write function reported an error (device drain).
   RUNLOG_STATUS_TRANSPORT = 15,
+  // `runlog_log_param` was given a different value for a key that already has one
+  // (MLflow params take one value per key); nothing was written.
+  RUNLOG_STATUS_PARAM_CONFLICT = 16,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -301,6 +314,35 @@ runlog_status runlog_log_f64(runlog_logger *logger,
                              double value,
                              runlog_ticket *ticket);
 
+// Logs a floating-point metric at an explicit training step (MLflow's
+// `log_metric(key, value, step)`): a chart's x axis is the step, so series
+// logged at different rates line up (e.g. `train/loss` every step and
+// `val/acc` every 10th).
+//
+// `step`: 0 or more, else INVALID_ARGUMENT. Steps need not be increasing or
+// distinct. Other arguments, ownership, thread safety and statuses as for
+// `runlog_log_f64`; the same hot path (no allocation, no system call).
+//
+// # Safety
+// As for `runlog_log_i64`.
+runlog_status runlog_log_f64_at(runlog_logger *logger,
+                                const char *name,
+                                double value,
+                                int64_t step,
+                                runlog_ticket *ticket);
+
+// Logs an integer metric at an explicit training step.
+//
+// As `runlog_log_f64_at`, with an `int64_t` value.
+//
+// # Safety
+// As for `runlog_log_i64`.
+runlog_status runlog_log_i64_at(runlog_logger *logger,
+                                const char *name,
+                                int64_t value,
+                                int64_t step,
+                                runlog_ticket *ticket);
+
 // Logs a string metric (a tag on the MLflow wire).
 //
 // `value`: NUL-terminated UTF-8 (may be empty), copied. It must fit in one
@@ -344,6 +386,9 @@ runlog_status runlog_log_i64_list(runlog_logger *logger,
 
 // Uploads `len` bytes as the run's artifact `artifact_path`.
 //
+// `data` is any bytes (`const void *`, as for `fwrite`), so a string literal
+// or a struct needs no cast.
+//
 // `artifact_path`: NUL-terminated UTF-8, relative, at most
 // `RUNLOG_MAX_PATH_LEN` bytes, no `..`/`.`/empty segment, no backslash or
 // control character, else UNSAFE_PATH. `data`: `len` bytes, copied before
@@ -363,7 +408,7 @@ runlog_status runlog_log_i64_list(runlog_logger *logger,
 // `data` NULL or valid for reads of `len` bytes; `ticket` NULL or writable.
 runlog_status runlog_upload(runlog_logger *logger,
                             const char *artifact_path,
-                            const uint8_t *data,
+                            const void *data,
                             size_t len,
                             runlog_ticket *ticket);
 
@@ -413,6 +458,54 @@ runlog_status runlog_flush(runlog_logger *logger, uint32_t timeout_ms);
 // # Safety
 // `logger` must be NULL or a valid handle.
 runlog_status runlog_close(runlog_logger *logger, uint32_t timeout_ms);
+
+// Logs a hyperparameter (MLflow's `log_param(key, value)`).
+//
+// One value per key, as in MLflow: logging the same value again is OK (a
+// new record, a new ticket); a different value for a key this logger already
+// accepted returns PARAM_CONFLICT, with both values in `runlog_last_error`,
+// and writes nothing. The check is this logger's own (host: every key and
+// value it accepted; device: hashes of up to `RUNLOG_DEVICE_MAX_PARAMS` keys,
+// a further key is INVALID_ARGUMENT). If two processes of one run disagree,
+// the store keeps the first value and marks the conflict with a tag.
+//
+// `key`: NUL-terminated UTF-8, 1 to 250 bytes (MLflow's key limit).
+// `value`: NUL-terminated UTF-8, may be empty, at most
+// `RUNLOG_MAX_PARAM_VALUE_LEN` (6000) characters (MLflow's limit) and small
+// enough for one record of the ring. Numbers are text: C++'s
+// `runlog::Logger::param` formats them as MLflow's Python client does.
+// Both are copied. `ticket`: may be NULL. Thread-safe. Not a hot-path call
+// (host: it may allocate to remember the param).
+//
+// Returns OK, or NULL_ARGUMENT, EMPTY_NAME, NAME_TOO_LONG, INVALID_UTF8,
+// VALUE_TOO_LONG, PARAM_CONFLICT, INVALID_ARGUMENT, FULL, CLOSED, BUSY.
+// On failure nothing is written.
+//
+// # Safety
+// `logger` NULL or a valid handle; `key` and `value` NULL or NUL-terminated;
+// `ticket` NULL or valid for writes.
+runlog_status runlog_log_param(runlog_logger *logger,
+                               const char *key,
+                               const char *value,
+                               runlog_ticket *ticket);
+
+// Sets a run tag (MLflow's `set_tag(key, value)`): the last value wins.
+//
+// Unlike `runlog_log_str`, whose every value is kept in the metric's
+// history, a tag keeps only its latest value. `key`: as for
+// `runlog_log_param`. `value`: NUL-terminated UTF-8, may be empty, at most
+// `RUNLOG_MAX_TAG_VALUE_LEN` (8000) characters and small enough for one
+// record of the ring. Both copied. `ticket`: may be NULL. Thread-safe.
+//
+// Returns OK, or NULL_ARGUMENT, EMPTY_NAME, NAME_TOO_LONG, INVALID_UTF8,
+// VALUE_TOO_LONG, FULL, CLOSED, BUSY. On failure nothing is written.
+//
+// # Safety
+// As for `runlog_log_param`.
+runlog_status runlog_set_tag(runlog_logger *logger,
+                             const char *key,
+                             const char *value,
+                             runlog_ticket *ticket);
 
 // A static, NUL-terminated description of a status code.
 //

@@ -4,6 +4,9 @@
 //   log.log("loss", 0.5);                 // returns a runlog::Pending
 //   log.log("epoch", 3).wait();           // waits until committed at the destination
 //   log.log("losses", {0.9, 0.5, 0.3});   // a list: one chart, steps 0..n-1
+//   log.log("train/loss", 0.3, runlog::step(i));   // at a training step (MLflow's step)
+//   log.param("lr", 0.01);                // a hyperparameter: one value per key
+//   log.tag("model", "resnet");           // a run tag: the last value wins
 //   log.upload("reports/summary.txt", "text");
 //
 // Errors are thrown as runlog::Error, carrying the status and the message of
@@ -11,7 +14,9 @@
 #ifndef RUNLOG_HPP
 #define RUNLOG_HPP
 
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -68,6 +73,57 @@ inline uint32_t to_ms(std::chrono::milliseconds t) {
 template <class T>
 using is_int = std::conjunction<std::is_integral<T>, std::negation<std::is_same<T, char>>>;
 
+// A double as Python's str() writes it (what MLflow's client sends for
+// log_param("lr", 0.01)): the shortest digits that read back to the same
+// double, fixed notation for exponents -4..15 with at least one decimal
+// ("1.0"), else d.ddde+XX; "inf", "-inf", "nan".
+inline std::string python_float(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
+  char buf[64];
+  // Shortest round-trip digits in scientific form: [-]d[.ddd]e[+-]XX.
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+  std::string sci(buf, r.ptr);
+  std::string sign;
+  if (!sci.empty() && sci[0] == '-') {
+    sign = "-";
+    sci.erase(0, 1);
+  }
+  const auto e_at = sci.find('e');
+  const int exp = std::stoi(sci.substr(e_at + 1));
+  std::string digits = sci.substr(0, e_at);
+  if (digits.size() > 1) digits.erase(1, 1);  // drop the '.'
+  if (exp < -4 || exp >= 16) {
+    std::string mant = digits.substr(0, 1);
+    if (digits.size() > 1) mant += "." + digits.substr(1);
+    std::string e = std::to_string(exp < 0 ? -exp : exp);
+    if (e.size() < 2) e = "0" + e;
+    return sign + mant + "e" + (exp < 0 ? "-" : "+") + e;
+  }
+  std::string out;
+  if (exp < 0) {
+    out = "0." + std::string(static_cast<std::size_t>(-exp - 1), '0') + digits;
+  } else if (static_cast<std::size_t>(exp) + 1 >= digits.size()) {
+    out = digits + std::string(static_cast<std::size_t>(exp) + 1 - digits.size(), '0') + ".0";
+  } else {
+    out = digits.substr(0, static_cast<std::size_t>(exp) + 1) + "." +
+          digits.substr(static_cast<std::size_t>(exp) + 1);
+  }
+  return sign + out;
+}
+
+// A param value as MLflow's Python client writes it: str(value).
+inline std::string param_text(bool v) { return v ? "True" : "False"; }
+template <class T, std::enable_if_t<is_int<T>::value, int> = 0>
+std::string param_text(T v) {
+  return std::to_string(v);
+}
+inline std::string param_text(double v) { return python_float(v); }
+inline std::string param_text(float v) { return python_float(static_cast<double>(v)); }
+inline std::string param_text(const char* v) { return v; }
+inline std::string param_text(std::string_view v) { return std::string(v); }
+inline std::string param_text(const std::string& v) { return v; }
+
 // Containers with contiguous data() and size() of arithmetic elements.
 template <class C, class = void>
 struct has_data : std::false_type {};
@@ -76,6 +132,14 @@ struct has_data<C, std::void_t<decltype(std::data(std::declval<const C&>())),
                                 decltype(std::size(std::declval<const C&>()))>>
     : std::true_type {};
 }  // namespace detail
+
+/// A training step, as MLflow's `log_metric(key, value, step)` takes it:
+/// `log.log("loss", v, runlog::step(i))`. Steps are 0 or more.
+struct Step {
+  int64_t value;
+};
+/// The step `s`.
+constexpr Step step(int64_t s) noexcept { return Step{s}; }
 
 /// Default time Pending::wait, flush and close wait.
 inline constexpr std::chrono::milliseconds default_timeout{10000};
@@ -144,6 +208,38 @@ class Logger {
     detail::check(runlog_log_f64(logger_, name, static_cast<double>(value), &t));
     return Pending(logger_, t);
   }
+  /// An integer at a training step (bool included).
+  template <class T, std::enable_if_t<detail::is_int<T>::value, int> = 0>
+  Pending log(const char* name, T value, Step at) {
+    runlog_ticket t = 0;
+    detail::check(runlog_log_i64_at(logger_, name, static_cast<int64_t>(value), at.value, &t));
+    return Pending(logger_, t);
+  }
+  /// A float at a training step: series logged at different rates line up by step.
+  template <class T, std::enable_if_t<std::is_floating_point<T>::value, int> = 0>
+  Pending log(const char* name, T value, Step at) {
+    runlog_ticket t = 0;
+    detail::check(runlog_log_f64_at(logger_, name, static_cast<double>(value), at.value, &t));
+    return Pending(logger_, t);
+  }
+  /// A hyperparameter (MLflow's log_param): one value per key; the same value
+  /// again is fine, a different one throws Error (PARAM_CONFLICT). Numbers
+  /// and bools are written as MLflow's Python client writes them (str(v):
+  /// 0.01 -> "0.01", 1e-05, 32, True).
+  template <class T>
+  Pending param(const char* key, const T& value) {
+    runlog_ticket t = 0;
+    const std::string text = detail::param_text(value);
+    detail::check(runlog_log_param(logger_, key, text.c_str(), &t));
+    return Pending(logger_, t);
+  }
+  /// A run tag (MLflow's set_tag): the last value wins.
+  Pending tag(const char* key, std::string_view value) {
+    runlog_ticket t = 0;
+    const std::string text(value);
+    detail::check(runlog_set_tag(logger_, key, text.c_str(), &t));
+    return Pending(logger_, t);
+  }
   /// Strings (a tag on the MLflow wire).
   Pending log(const char* name, const char* value) {
     runlog_ticket t = 0;
@@ -174,14 +270,13 @@ class Logger {
   /// Uploads `content` as the run's artifact `path` (relative, no `..`).
   Pending upload(const char* path, std::string_view content) {
     runlog_ticket t = 0;
-    detail::check(runlog_upload(logger_, path, reinterpret_cast<const uint8_t*>(content.data()),
-                                content.size(), &t));
+    detail::check(runlog_upload(logger_, path, content.data(), content.size(), &t));
     return Pending(logger_, t);
   }
   /// Uploads raw bytes.
   Pending upload(const char* path, const void* data, std::size_t len) {
     runlog_ticket t = 0;
-    detail::check(runlog_upload(logger_, path, static_cast<const uint8_t*>(data), len, &t));
+    detail::check(runlog_upload(logger_, path, data, len, &t));
     return Pending(logger_, t);
   }
   /// Uploads a file's content (read or staged before returning).

@@ -34,5 +34,5 @@ if [ -z "${RUNLOG_TEST_ALL:-}" ]; then
   echo "== clippy (host), unit tests and C/C++ integration tests"
   cargo clippy -q -p runlog-ffi -p runlog-tests --all-targets -- -D warnings
   cargo test -q -p runlog-ffi
-  cargo test -q -p runlog-tests --test examples --test c_api --test host_api --test ring_try_push --test device_sizing
+  cargo test -q -p runlog-tests --test examples --test c_api --test host_api --test ring_try_push --test device_sizing --test params_api
 fi

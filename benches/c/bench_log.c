@@ -3,8 +3,9 @@
  * the ring, beside a memcpy floor, the coarse clock read that stamps each
  * metric, and fprintf of the same metric into a buffered FILE, in one run;
  * then runlog_log_f64 again once a second thread has used the logger (its
- * lock's cache line has been on another core; with the biased lock this
- * project had until issue 11, this line showed what the bias saved).
+ * lock's cache line has been on another core). With a header that has it,
+ * runlog_log_f64_at (a step per call) is timed right after runlog_log_f64,
+ * in the same round, and the ratio of the medians printed.
  *
  * Each sample times a batch of BATCH calls with CLOCK_MONOTONIC (so the
  * timer's own cost is spread over the batch); median and p99 are over the
@@ -73,6 +74,28 @@ static int time_runlog(runlog_logger *logger, const char *name, double *v, doubl
   return 0;
 }
 
+#ifdef RUNLOG_MAX_PARAM_VALUE_LEN /* a header with the step calls */
+/* As time_runlog, through runlog_log_f64_at with the step counting up. */
+static int time_runlog_at(runlog_logger *logger, const char *name, double *v, double *samples,
+                          size_t batches) {
+  int64_t step = 0;
+  for (size_t b = 0; b < batches; b++) {
+    uint64_t t0 = now_ns();
+    for (int i = 0; i < BATCH; i++) {
+      if (runlog_log_f64_at(logger, name, *v, step++, NULL) != RUNLOG_STATUS_OK) {
+        char msg[512];
+        runlog_last_error(msg, sizeof msg);
+        fprintf(stderr, "runlog_log_f64_at: %s\n", msg);
+        return 1;
+      }
+      *v += 1e-6;
+    }
+    samples[b] = (double)(now_ns() - t0) / BATCH;
+  }
+  return 0;
+}
+#endif
+
 static void *log_once(void *logger) {
   return runlog_log_f64(logger, "other/thread", 1.0, NULL) == RUNLOG_STATUS_OK ? NULL
                                                                                : (void *)1;
@@ -132,6 +155,22 @@ int main(int argc, char **argv) {
       report("runlog_log_f64", samples, batches);
       runlog_median = samples[batches / 2];
     }
+#ifdef RUNLOG_MAX_PARAM_VALUE_LEN
+    if (time_runlog_at(logger, name, &v, samples, batches) != 0) return 1;
+    double at_median = 0;
+    if (print) {
+      report("runlog_log_f64_at", samples, batches);
+      at_median = samples[batches / 2];
+    }
+    /* runlog_log_f64 again: the _at line is compared with the mean of the
+     * lines before and after it, so drift within the run does not bias it. */
+    if (time_runlog(logger, name, &v, samples, batches) != 0) return 1;
+    if (print) {
+      report("runlog_log_f64 (again)", samples, batches);
+      printf("runlog_log_f64_at / runlog_log_f64 (medians, f64 before and after): %.3f\n",
+             at_median / ((runlog_median + samples[batches / 2]) / 2));
+    }
+#endif
 
     for (size_t b = 0; b < batches; b++) {
       uint64_t t0 = now_ns();

@@ -31,6 +31,8 @@ mod tag {
     pub const ARTIFACT_END: u8 = 6;
     pub const ARTIFACT_FILE: u8 = 7;
     pub const DROPPED: u8 = 8;
+    pub const PARAM: u8 = 9;
+    pub const TAG: u8 = 10;
 }
 
 /// Encodes `record` at the start of `buf`; returns the encoded length.
@@ -112,6 +114,16 @@ pub fn encode_artifact_end(id: u32, crc32: u32, buf: &mut [u8]) -> Result<usize,
 /// Encodes a `Record::Dropped`.
 pub fn encode_dropped(count: u32, buf: &mut [u8]) -> Result<usize, WireError> {
     write(buf, |o| o.dropped(count))
+}
+
+/// Encodes a `Record::Param`.
+pub fn encode_param(key: &str, value: &str, buf: &mut [u8]) -> Result<usize, WireError> {
+    write(buf, |o| o.key_value(tag::PARAM, key, value))
+}
+
+/// Encodes a `Record::Tag`.
+pub fn encode_tag(key: &str, value: &str, buf: &mut [u8]) -> Result<usize, WireError> {
+    write(buf, |o| o.key_value(tag::TAG, key, value))
 }
 
 /// Runs a writer over `buf`: the length written, or `BufferFull`.
@@ -274,6 +286,8 @@ impl Out<'_> {
                 self.varint(u64::from(crc32))
             }
             Record::Dropped { count } => self.dropped(count),
+            Record::Param { key, value } => self.key_value(tag::PARAM, key, value),
+            Record::Tag { key, value } => self.key_value(tag::TAG, key, value),
         }
     }
 
@@ -323,6 +337,13 @@ impl Out<'_> {
     fn dropped(&mut self, count: u32) {
         self.tag(tag::DROPPED);
         self.varint(u64::from(count))
+    }
+
+    /// A `Param` or a `Tag`: the same fields under two wire tags.
+    fn key_value(&mut self, kind: u8, key: &str, value: &str) {
+        self.tag(kind);
+        self.string(key.as_bytes());
+        self.string(value.as_bytes())
     }
 
     fn metric(&mut self, m: &Metric<'_>) {
@@ -439,6 +460,8 @@ mod tests {
                 Record::ArtifactEnd { id: x, crc32: y },
                 Record::ArtifactFile { path: &a, file: &b, len: n, crc32: y },
                 Record::Dropped { count: x },
+                Record::Param { key: &a, value: &b },
+                Record::Tag { key: &a, value: &b },
             ] {
                 same_as_postcard(&r)?;
             }

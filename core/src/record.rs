@@ -83,6 +83,32 @@ pub struct RunStart<'a> {
     pub time_ms: Option<u64>,
 }
 
+/// Longest param or tag key, in bytes: MLflow's `MAX_ENTITY_KEY_LENGTH` (250
+/// characters; counting bytes is stricter).
+pub const MAX_KEY_LEN: usize = 250;
+/// Longest param value, in characters: MLflow's `MAX_PARAM_VAL_LENGTH`.
+pub const MAX_PARAM_VALUE_CHARS: usize = 6000;
+/// Longest tag value, in characters: MLflow's `MAX_TAG_VAL_LENGTH`.
+pub const MAX_TAG_VALUE_CHARS: usize = 8000;
+
+/// Checks a [`Record::Param`] (`max_value_chars` = [`MAX_PARAM_VALUE_CHARS`])
+/// or [`Record::Tag`] ([`MAX_TAG_VALUE_CHARS`]) against MLflow's limits: a
+/// key of 1 to [`MAX_KEY_LEN`] bytes, a value of at most `max_value_chars`
+/// characters. Producers check this before writing; readers check it again,
+/// since a stream is untrusted.
+pub fn check_key_value(key: &str, value: &str, max_value_chars: usize) -> Result<(), &'static str> {
+    if key.is_empty() {
+        return Err("key is empty");
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err("key is longer than 250 bytes");
+    }
+    if value.len() > max_value_chars && value.chars().count() > max_value_chars {
+        return Err("value is longer than MLflow allows");
+    }
+    Ok(())
+}
+
 /// Opaque bytes, encoded as a postcard byte string (length, then the bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bytes<'a>(pub &'a [u8]);
@@ -161,5 +187,20 @@ pub enum Record<'a> {
     Dropped {
         /// How many log calls failed since the last such notice.
         count: u32,
+    },
+    /// A hyperparameter (MLflow `log_param`): one value per key for the run.
+    /// Wire version 2.
+    Param {
+        /// The parameter's name.
+        key: &'a str,
+        /// Its value, as text (MLflow params are strings).
+        value: &'a str,
+    },
+    /// A run tag (MLflow `set_tag`): the last value of a key wins. Wire version 2.
+    Tag {
+        /// The tag's name.
+        key: &'a str,
+        /// Its value.
+        value: &'a str,
     },
 }

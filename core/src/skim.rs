@@ -26,6 +26,8 @@ const TAG_ARTIFACT_CHUNK: u64 = 5;
 const TAG_ARTIFACT_END: u64 = 6;
 const TAG_ARTIFACT_FILE: u64 = 7;
 const TAG_DROPPED: u64 = 8;
+const TAG_PARAM: u64 = 9;
+const TAG_TAG: u64 = 10;
 /// Variants of [`crate::RunStatus`].
 const RUN_STATUSES: u64 = 3;
 /// Bytes per list element.
@@ -220,6 +222,10 @@ impl Reader<'_> {
             TAG_DROPPED => {
                 self.varint(32);
             }
+            TAG_PARAM | TAG_TAG => {
+                self.str();
+                self.str();
+            }
             _ => self.fail(),
         }
         Shape::Other
@@ -392,6 +398,14 @@ mod tests {
                 crc32: 1,
             },
             Record::Dropped { count: 1 << 20 },
+            Record::Param {
+                key: "lr",
+                value: "0.01",
+            },
+            Record::Tag {
+                key: "model",
+                value: "résnet",
+            },
         ]
         .iter()
         .map(encode)

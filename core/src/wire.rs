@@ -5,7 +5,10 @@ use crate::record::Record;
 
 /// Version of the record encoding. A reader refuses frames and spool files of
 /// any other version instead of misreading them.
-pub const WIRE_VERSION: u8 = 1;
+///
+/// 1: metrics, names, run start/end, artifacts, drop notices.
+/// 2: adds `Param` (tag 9) and `Tag` (tag 10).
+pub const WIRE_VERSION: u8 = 2;
 
 /// Why a record could not be encoded or decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +39,8 @@ pub fn encode(record: &Record<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
 
 pub use crate::encode::{
     encode_artifact_begin, encode_artifact_chunk, encode_artifact_end, encode_dropped,
-    encode_metric, encode_name_def, encode_run_end, encode_run_start, metric_len,
+    encode_metric, encode_name_def, encode_param, encode_run_end, encode_run_start, encode_tag,
+    metric_len,
 };
 
 /// `bytes` as text if they are UTF-8, as `core::str::from_utf8` decides,

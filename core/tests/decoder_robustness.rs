@@ -182,28 +182,28 @@ fn forged_frames_are_refused_with_a_reason() {
     let f64_metric_id = |id: u8| [0x00, 0x01, id, 0, 0, 0, 0, 0, 0, 0, 0];
     let cases: Vec<(Vec<u8>, FrameError)> = vec![
         (
-            forged(b"RL\x02\x00\x08\x01"),
-            FrameError::UnsupportedVersion(2),
+            forged(b"RL\x01\x00\x08\x01"),
+            FrameError::UnsupportedVersion(1),
         ),
         (forged(b"XY\x01\x00\x08\x01"), FrameError::BadMagic),
         // A metric using a name id no NameDef defined.
         (
-            forged(&[b"RL\x01\x00".as_slice(), &f64_metric_id(0)].concat()),
+            forged(&[b"RL\x02\x00".as_slice(), &f64_metric_id(0)].concat()),
             FrameError::Malformed,
         ),
         // NameDef ids must count up from 0.
         (
-            forged(&[b"RL\x01\x00\x01\x01\x01a".as_slice(), &f64_metric_id(1)].concat()),
+            forged(&[b"RL\x02\x00\x01\x01\x01a".as_slice(), &f64_metric_id(1)].concat()),
             FrameError::Malformed,
         ),
         // Trailing garbage after the records.
-        (forged(b"RL\x01\x00\x08\x01\xff"), FrameError::Malformed),
+        (forged(b"RL\x02\x00\x08\x01\xff"), FrameError::Malformed),
         // Sequence numbers that would overflow.
         (
-            forged(b"RL\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\x08\x01\x08\x01"),
+            forged(b"RL\x02\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\x08\x01\x08\x01"),
             FrameError::Malformed,
         ),
-        (forged(b"RL\x01"), FrameError::TooShort),
+        (forged(b"RL\x02"), FrameError::TooShort),
         (vec![0x05, 0x01, 0x00], FrameError::Cobs),
     ];
     for (frame, error) in cases {
@@ -213,7 +213,7 @@ fn forged_frames_are_refused_with_a_reason() {
         assert_eq!(decoder.stats().frames_lost, 1);
     }
     // A forged but valid frame decodes: the format is what the docs say.
-    let ok = forged(&[b"RL\x01\x05\x01\x00\x01x".as_slice(), &f64_metric_id(0)].concat());
+    let ok = forged(&[b"RL\x02\x05\x01\x00\x01x".as_slice(), &f64_metric_id(0)].concat());
     let (seen, _) = decode_all(&ok, 100);
     assert_eq!(seen.records.len(), 1);
     assert_eq!(seen.records[0].0, 5);
@@ -221,7 +221,7 @@ fn forged_frames_are_refused_with_a_reason() {
 
 #[test]
 fn hostile_sequence_gaps_saturate_instead_of_overflowing() {
-    let frame = |seq: &[u8]| forged(&[b"RL\x01".as_slice(), seq, b"\x08\x01"].concat());
+    let frame = |seq: &[u8]| forged(&[b"RL\x02".as_slice(), seq, b"\x08\x01"].concat());
     let low = frame(&[0x00]);
     let high = frame(&[0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
     let input = [low.clone(), high.clone(), low, high].concat();

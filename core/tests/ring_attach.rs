@@ -225,7 +225,7 @@ fn spool_header_is_pinned_and_validated() {
     assert_eq!(&h[0..8], &SPOOL_MAGIC);
     assert_eq!(&h[0..8], b"RUNLOG\0S");
     assert_eq!(word(&h, 8), 1, "spool layout version");
-    assert_eq!(h[12], 1, "wire version");
+    assert_eq!(h[12], 2, "wire version");
     assert_eq!(word(&h, 16), 0x0102_0304, "pid");
     assert_eq!(&h[20..28], &0x0A0B_0C0D_0E0Fu64.to_le_bytes(), "created");
     assert_eq!(&h[28..32], &[3, 0, 3, 0], "text lengths");
@@ -241,7 +241,13 @@ fn spool_header_is_pinned_and_validated() {
         read_header(&c).err()
     };
     assert_eq!(bad(0, b'X'), Some(SpoolError::BadMagic));
-    assert_eq!(bad(8, 2), Some(SpoolError::UnsupportedVersion(2, 1)));
+    assert_eq!(bad(8, 2), Some(SpoolError::UnsupportedVersion(2, 2)));
+    // A spool written by a version-1 runlog: refused, naming both versions.
+    assert_eq!(bad(12, 1), Some(SpoolError::UnsupportedVersion(1, 1)));
+    assert_eq!(
+        SpoolError::UnsupportedVersion(1, 1).to_string(),
+        "spool file has layout version 1 and wire version 1; this runlog reads 1 and 2"
+    );
     assert_eq!(bad(12, 9), Some(SpoolError::UnsupportedVersion(1, 9)));
     assert_eq!(
         bad(28, 65),

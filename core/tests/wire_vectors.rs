@@ -1,6 +1,6 @@
 //! Byte-exact vectors: the encoding of every record kind and of a whole frame.
 //!
-//! These bytes are the wire format (WIRE_VERSION 1). A change that breaks one
+//! These bytes are the wire format (WIRE_VERSION 2). A change that breaks one
 //! of them breaks every reader in the field: bump the version instead.
 //! The frame vector was computed independently (Python: `zlib.crc32` and a
 //! separate COBS encoder), not copied from this crate's output.
@@ -35,8 +35,9 @@ fn metric(name: Name<'static>, value: Value<'static>) -> Record<'static> {
 }
 
 #[test]
-fn wire_version_is_one() {
-    assert_eq!(WIRE_VERSION, 1);
+fn wire_version_is_two() {
+    // 2 added Param (tag 9) and Tag (tag 10).
+    assert_eq!(WIRE_VERSION, 2);
 }
 
 #[test]
@@ -253,9 +254,47 @@ fn dropped_notice() {
 }
 
 #[test]
+fn param_record() {
+    // tag 9, key "lr", value "0.01".
+    pin(
+        Record::Param {
+            key: "lr",
+            value: "0.01",
+        },
+        &[0x09, 0x02, b'l', b'r', 0x04, b'0', b'.', b'0', b'1'],
+    );
+    // An empty value is a value (keys are checked by the C calls, not the wire).
+    pin(
+        Record::Param {
+            key: "k",
+            value: "",
+        },
+        &[0x09, 0x01, b'k', 0x00],
+    );
+}
+
+#[test]
+fn tag_record() {
+    // tag 10, key "model", value "résnet" (UTF-8, 7 bytes).
+    pin(
+        Record::Tag {
+            key: "model",
+            value: "résnet",
+        },
+        &[
+            0x0A, 0x05, b'm', b'o', b'd', b'e', b'l', 0x07, b'r', 0xC3, 0xA9, b's', b'n', b'e',
+            b't',
+        ],
+    );
+}
+
+#[test]
 fn unknown_tags_and_flags_are_refused() {
-    // Record tag 9 does not exist.
-    assert!(decode(&[0x09, 0x00]).is_err());
+    // Record tag 11 does not exist.
+    assert!(decode(&[0x0B, 0x00]).is_err());
+    // A param whose value is not UTF-8, and one cut short.
+    assert!(decode(&[0x09, 0x01, b'k', 0x01, 0xFF]).is_err());
+    assert!(decode(&[0x0A, 0x01, b'k', 0x05, b'a']).is_err());
     // Metric head with bit 6 set.
     assert!(decode(&[0x00, 0x41, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]).is_err());
     // Metric value kind 5 does not exist.
@@ -272,17 +311,41 @@ fn unknown_tags_and_flags_are_refused() {
 
 /// The framed stream of a small run, as `drain` writes it.
 ///
-/// Payload: `RL` 01, first_seq 0, RunStart, NameDef 0 "loss", two metrics
-/// using id 0, NameDef 1 "acc", a metric using id 1, RunEnd, CRC-32 LE;
-/// then COBS and a 0x00 delimiter.
-const FRAME: [u8; 60] = [
+/// Payload: `RL` 02, first_seq 0, RunStart, NameDef 0 "loss", two metrics
+/// using id 0, NameDef 1 "acc", a metric using id 1, Param lr=0.01,
+/// Tag model=cnn, RunEnd, CRC-32 LE; then COBS and a 0x00 delimiter.
+const FRAME: [u8; 80] = [
+    0x04, 0x52, 0x4c, 0x02, 0x07, 0x02, 0x02, 0x72, 0x31, 0x01, 0x65, 0x02, 0x01, 0x06, 0x04, 0x6c,
+    0x6f, 0x73, 0x73, 0x02, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x03, 0xe0, 0x3f, 0x02, 0x11,
+    0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x0a, 0xd0, 0x3f, 0x02, 0x01, 0x01, 0x03, 0x61, 0x63, 0x63,
+    0x01, 0x18, 0x01, 0x06, 0x09, 0x02, 0x6c, 0x72, 0x04, 0x30, 0x2e, 0x30, 0x31, 0x0a, 0x05, 0x6d,
+    0x6f, 0x64, 0x65, 0x6c, 0x03, 0x63, 0x6e, 0x6e, 0x03, 0x01, 0x05, 0x5a, 0xa4, 0xf2, 0xfb, 0x00,
+];
+
+/// The same run as version 1 wrote it (without the param and tag): what an
+/// old producer sends. This build refuses it, naming both versions.
+const FRAME_V1: [u8; 60] = [
     0x04, 0x52, 0x4c, 0x01, 0x07, 0x02, 0x02, 0x72, 0x31, 0x01, 0x65, 0x02, 0x01, 0x06, 0x04, 0x6c,
     0x6f, 0x73, 0x73, 0x02, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x03, 0xe0, 0x3f, 0x02, 0x11,
     0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x0a, 0xd0, 0x3f, 0x02, 0x01, 0x01, 0x03, 0x61, 0x63, 0x63,
     0x01, 0x04, 0x01, 0x06, 0x03, 0x01, 0x05, 0x83, 0x87, 0x0b, 0x70, 0x00,
 ];
 
-fn small_run() -> [Record<'static>; 5] {
+#[test]
+fn version_one_frames_are_refused_naming_both_versions() {
+    let mut events = Vec::new();
+    let mut decoder = FrameDecoder::new();
+    decoder.feed(&FRAME_V1, |event| events.push(format!("{event:?}")));
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(events[0].contains("UnsupportedVersion(1)"), "{events:?}");
+    let msg = runlog_core::FrameError::UnsupportedVersion(1).to_string();
+    assert_eq!(
+        msg,
+        "wire version 1 is not supported (this build reads version 2)"
+    );
+}
+
+fn small_run() -> [Record<'static>; 7] {
     [
         Record::RunStart(RunStart {
             run_id: "r1",
@@ -307,6 +370,14 @@ fn small_run() -> [Record<'static>; 5] {
             step: None,
             time_ms: None,
         }),
+        Record::Param {
+            key: "lr",
+            value: "0.01",
+        },
+        Record::Tag {
+            key: "model",
+            value: "cnn",
+        },
         Record::RunEnd {
             status: RunStatus::Finished,
             time_ms: None,
@@ -325,9 +396,9 @@ fn whole_frame_is_pinned() {
     let mut out = Vec::new();
     let stats = drain(&mut consumer, &mut scratch, &mut out, usize::MAX).unwrap();
     assert_eq!(out, FRAME);
-    assert_eq!((stats.frames, stats.records, stats.bytes), (1, 5, 60));
+    assert_eq!((stats.frames, stats.records, stats.bytes), (1, 7, 80));
     // Draining acknowledged every record.
-    assert_eq!(producer.acked(), 5);
+    assert_eq!(producer.acked(), 7);
 }
 
 #[test]
@@ -353,5 +424,5 @@ fn pinned_frame_decodes_with_names_resolved() {
         .collect();
     assert_eq!(seen, expected);
     let stats = decoder.stats();
-    assert_eq!((stats.frames, stats.records, stats.frames_lost), (1, 5, 0));
+    assert_eq!((stats.frames, stats.records, stats.frames_lost), (1, 7, 0));
 }

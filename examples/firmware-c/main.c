@@ -113,7 +113,7 @@ int main(void) {
     LOG(runlog_log_i64(log, "steps", LOSS_STEPS, NULL));
 
     runlog_ticket last = 0;
-    LOG(runlog_upload(log, artifact_path, (const uint8_t *)artifact, sizeof artifact - 1, &last));
+    LOG(runlog_upload(log, artifact_path, artifact, sizeof artifact - 1, &last));
 
     /* RunEnd (finished), then send what is left. */
     s = runlog_close(log, 0);

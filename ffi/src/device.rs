@@ -183,6 +183,7 @@ pub unsafe extern "C" fn runlog_init_static(
                 producer,
                 next_artifact: 0,
                 ending: false,
+                params: crate::params::Accepted::new(),
                 #[cfg(feature = "std")]
                 _spool: None,
                 #[cfg(feature = "std")]

@@ -20,6 +20,7 @@ const TAG_METRIC: u8 = 0;
 const KIND_I64: u8 = 0;
 const KIND_F64: u8 = 1;
 const NAME_IS_TEXT: u8 = 1 << 3;
+const HAS_STEP: u8 = 1 << 4;
 const HAS_TIME: u8 = 1 << 5;
 /// Longest varint of a u64.
 const MAX_VARINT: usize = 10;
@@ -27,8 +28,8 @@ const MAX_VARINT: usize = 10;
 const NAME_AT: usize = 3;
 
 /// Payload bytes a scalar metric can take: tag, head, name length (2 bytes
-/// up to 250), name, value and time (one varint each at worst).
-pub(crate) const MAX_SCALAR_PAYLOAD: usize = 2 + 2 + RUNLOG_MAX_NAME_LEN + MAX_VARINT * 2;
+/// up to 250), name, value, step and time (one varint each at worst).
+pub(crate) const MAX_SCALAR_PAYLOAD: usize = 2 + 2 + RUNLOG_MAX_NAME_LEN + MAX_VARINT * 3;
 
 #[inline(always)]
 fn put_varint(buf: &mut [u8; MAX_SCALAR_PAYLOAD], mut at: usize, mut v: u64) -> Option<usize> {
@@ -41,7 +42,7 @@ fn put_varint(buf: &mut [u8; MAX_SCALAR_PAYLOAD], mut at: usize, mut v: u64) -> 
     Some(at + 1)
 }
 
-/// A metric time as its varint bytes, ready for one 8-byte store.
+/// A metric time (or step) as its varint bytes, ready for one 8-byte store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct EncodedTime {
     /// The varint's bytes, little end first; bytes past `len` are junk.
@@ -104,8 +105,8 @@ impl TimeCache {
     }
 }
 
-/// Encodes the metric named by the C string `name`, with its time if any,
-/// into `buf`, returning the
+/// Encodes the metric named by the C string `name`, with its step and time
+/// if any, into `buf`, returning the
 /// payload length; `None` (leaving garbage in `buf`) when `buf` is shorter
 /// than [`MAX_SCALAR_PAYLOAD`] or the name is empty, longer than
 /// [`RUNLOG_MAX_NAME_LEN`] or not UTF-8.
@@ -119,6 +120,7 @@ pub(crate) unsafe fn encode_c_name(
     buf: &mut [u8],
     name: *const c_char,
     value: Scalar,
+    step: Option<u64>,
     time: Option<EncodedTime>,
 ) -> Option<usize> {
     let buf: &mut [u8; MAX_SCALAR_PAYLOAD] = buf.get_mut(..MAX_SCALAR_PAYLOAD)?.try_into().ok()?;
@@ -153,7 +155,10 @@ pub(crate) unsafe fn encode_c_name(
         Scalar::I64(_) => KIND_I64,
         Scalar::F64(_) => KIND_F64,
     };
-    buf[1] = kind | NAME_IS_TEXT | if time.is_some() { HAS_TIME } else { 0 };
+    buf[1] = kind
+        | NAME_IS_TEXT
+        | if step.is_some() { HAS_STEP } else { 0 }
+        | if time.is_some() { HAS_TIME } else { 0 };
     let mut at = if len < 0x80 {
         buf[2] = len as u8;
         NAME_AT + len
@@ -170,6 +175,10 @@ pub(crate) unsafe fn encode_c_name(
             at += 8;
         }
         Scalar::I64(v) => at = put_varint(buf, at, ((v << 1) ^ (v >> 63)) as u64)?,
+    }
+    // `None` for the step-less calls: a constant there, so this folds away.
+    if let Some(step) = step {
+        at = put_varint(buf, at, step)?;
     }
     if let Some(t) = time {
         // The 8-byte store may run past the varint's end: still inside `buf`
@@ -192,6 +201,7 @@ impl runlog_logger {
         &self,
         name: *const c_char,
         value: Scalar,
+        step: Option<u64>,
         ticket: *mut runlog_ticket,
     ) -> Option<runlog_status> {
         // Read before the lock: the critical section stays short.
@@ -213,7 +223,7 @@ impl runlog_logger {
                 #[inline(always)]
                 |buf| {
                     // SAFETY: forwarded caller contract.
-                    unsafe { encode_c_name(buf, name, value, time) }
+                    unsafe { encode_c_name(buf, name, value, step, time) }
                 },
             )?;
         drop(guard);
@@ -233,6 +243,15 @@ mod tests {
     use crate::scalar;
 
     fn fast(name: &[u8], value: Scalar, time: Option<u64>) -> Option<Vec<u8>> {
+        fast_at(name, value, None, time)
+    }
+
+    fn fast_at(
+        name: &[u8],
+        value: Scalar,
+        step: Option<u64>,
+        time: Option<u64>,
+    ) -> Option<Vec<u8>> {
         let c = CString::new(name).unwrap();
         let mut buf = [0xAAu8; MAX_SCALAR_PAYLOAD];
         let time = match time {
@@ -240,7 +259,7 @@ mod tests {
             None => None,
         };
         // SAFETY: `c` is NUL-terminated.
-        let n = unsafe { encode_c_name(&mut buf, c.as_ptr(), value, time) }?;
+        let n = unsafe { encode_c_name(&mut buf, c.as_ptr(), value, step, time) }?;
         Some(buf[..n].to_vec())
     }
 
@@ -277,21 +296,33 @@ mod tests {
             Some(1 << 56),
             Some(u64::MAX),
         ];
+        let steps = [
+            None,
+            Some(0),
+            Some(9),
+            Some(128),
+            Some(16_384),
+            Some((1 << 56) - 1),
+            Some(1 << 56),
+            Some(u64::MAX),
+        ];
         for name in &names {
             let text = std::str::from_utf8(name).unwrap();
             for value in values {
-                for time in times {
+                for (time, step) in times.iter().flat_map(|&t| steps.map(|s| (t, s))) {
                     let mut want = [0u8; 400];
-                    let n =
-                        runlog_core::wire::encode(&scalar::record(text, value, time), &mut want)
-                            .unwrap();
-                    let got = fast(name, value, time);
+                    let n = runlog_core::wire::encode(
+                        &scalar::record(text, value, step, time),
+                        &mut want,
+                    )
+                    .unwrap();
+                    let got = fast_at(name, value, step, time);
                     if time.is_some_and(|t| t >= 1 << 56) {
                         assert_eq!(got, None, "left to the checked path");
                         continue;
                     }
                     let got = got.expect("fast path takes it");
-                    assert_eq!(got, want[..n], "{text:?} {value:?} {time:?}");
+                    assert_eq!(got, want[..n], "{text:?} {value:?} {step:?} {time:?}");
                 }
             }
         }
@@ -325,7 +356,7 @@ mod tests {
         let c = CString::new("x").unwrap();
         let mut short = [0u8; MAX_SCALAR_PAYLOAD - 1];
         // SAFETY: `c` is NUL-terminated.
-        let r = unsafe { encode_c_name(&mut short, c.as_ptr(), v, None) };
+        let r = unsafe { encode_c_name(&mut short, c.as_ptr(), v, Some(u64::MAX), None) };
         assert_eq!(r, None);
     }
 
@@ -336,7 +367,8 @@ mod tests {
         let bytes = std::vec![b'a'; RUNLOG_MAX_NAME_LEN + 1].into_boxed_slice();
         let mut buf = [0u8; MAX_SCALAR_PAYLOAD];
         // SAFETY: 251 readable bytes, as the contract allows.
-        let r = unsafe { encode_c_name(&mut buf, bytes.as_ptr().cast(), Scalar::I64(1), None) };
+        let r =
+            unsafe { encode_c_name(&mut buf, bytes.as_ptr().cast(), Scalar::I64(1), None, None) };
         assert_eq!(r, None);
     }
 }

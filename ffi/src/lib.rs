@@ -5,6 +5,7 @@
 //! - [`status`]: `runlog_status` and `runlog_status_str`.
 //! - [`error`]: the per-thread last error and `runlog_last_error`.
 //! - [`logger`]: the opaque `runlog_logger` and the log/upload/wait/close calls.
+//! - [`params`]: `runlog_log_param` and `runlog_set_tag` (MLflow params and tags).
 //! - [`device`]: `runlog_init_static` and `runlog_drain` (a ring in a caller's buffer).
 //! - `host` (feature `std`): the spool file, `runlog_options`, `runlog_open`,
 //!   `runlog_get_logger`, `runlog_upload_file`.
@@ -22,6 +23,7 @@ pub mod host;
 mod hot;
 mod lock;
 pub mod logger;
+pub mod params;
 mod scalar;
 pub mod status;
 pub mod text;

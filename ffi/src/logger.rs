@@ -7,7 +7,7 @@
 //! tombstone, so that a call through a closed handle returns
 //! `RUNLOG_STATUS_CLOSED` instead of touching freed memory.
 
-use core::ffi::c_char;
+use core::ffi::{c_char, c_void};
 
 use runlog_core::crc::Crc32;
 use runlog_core::list::{F64List, I64List};
@@ -42,6 +42,8 @@ pub(crate) struct Open {
     pub(crate) next_artifact: u32,
     /// Set once `RunEnd` is pushed: later log calls are refused.
     pub(crate) ending: bool,
+    /// The params this logger accepted, to refuse a different second value.
+    pub(crate) params: crate::params::Accepted,
     /// Keeps the spool file mapped for as long as `producer` is used.
     #[cfg(feature = "std")]
     pub(crate) _spool: Option<crate::host::spool::SpoolMap>,
@@ -271,6 +273,7 @@ impl runlog_logger {
         &self,
         name: &str,
         value: Scalar,
+        step: Option<u64>,
         ticket: *mut runlog_ticket,
     ) -> runlog_status {
         let time_ms = self.now_ms();
@@ -282,7 +285,7 @@ impl runlog_logger {
             return fail(RUNLOG_STATUS_CLOSED, c"logger is closed");
         };
         match self.push_locked(open, &|buf| {
-            wire::encode_metric(&scalar::metric(name, value, time_ms), buf)
+            wire::encode_metric(&scalar::metric(name, value, step, time_ms), buf)
         }) {
             Ok(seq) => {
                 drop(guard);
@@ -444,13 +447,14 @@ pub unsafe extern "C" fn runlog_log_i64(
         #[cfg(feature = "std")]
         if !name.is_null() {
             // SAFETY: caller contract (name non-NULL, NUL-terminated).
-            if let Some(s) = unsafe { logger.log_scalar_fast(name, Scalar::I64(value), ticket) } {
+            let fast = unsafe { logger.log_scalar_fast(name, Scalar::I64(value), None, ticket) };
+            if let Some(s) = fast {
                 return s;
             }
         }
         // SAFETY: caller contract.
         let name = tri!(unsafe { text::name(name) });
-        logger.log_scalar(name, Scalar::I64(value), ticket)
+        logger.log_scalar(name, Scalar::I64(value), None, ticket)
     })
 }
 
@@ -476,13 +480,96 @@ pub unsafe extern "C" fn runlog_log_f64(
         #[cfg(feature = "std")]
         if !name.is_null() {
             // SAFETY: caller contract (name non-NULL, NUL-terminated).
-            if let Some(s) = unsafe { logger.log_scalar_fast(name, Scalar::F64(value), ticket) } {
+            let fast = unsafe { logger.log_scalar_fast(name, Scalar::F64(value), None, ticket) };
+            if let Some(s) = fast {
                 return s;
             }
         }
         // SAFETY: caller contract.
         let name = tri!(unsafe { text::name(name) });
-        logger.log_scalar(name, Scalar::F64(value), ticket)
+        logger.log_scalar(name, Scalar::F64(value), None, ticket)
+    })
+}
+
+/// A step from C: MLflow's steps are `int64`; runlog's wire keeps 0 or more.
+#[inline(always)]
+fn step(step: i64) -> Result<u64, runlog_status> {
+    u64::try_from(step).map_err(|_| {
+        fail(
+            RUNLOG_STATUS_INVALID_ARGUMENT,
+            c"step is negative; steps are 0 or more",
+        )
+    })
+}
+
+/// Logs a floating-point metric at an explicit training step (MLflow's
+/// `log_metric(key, value, step)`): a chart's x axis is the step, so series
+/// logged at different rates line up (e.g. `train/loss` every step and
+/// `val/acc` every 10th).
+///
+/// `step`: 0 or more, else INVALID_ARGUMENT. Steps need not be increasing or
+/// distinct. Other arguments, ownership, thread safety and statuses as for
+/// `runlog_log_f64`; the same hot path (no allocation, no system call).
+///
+/// # Safety
+/// As for `runlog_log_i64`.
+#[no_mangle]
+pub unsafe extern "C" fn runlog_log_f64_at(
+    logger: *mut runlog_logger,
+    name: *const c_char,
+    value: f64,
+    step: i64,
+    ticket: *mut runlog_ticket,
+) -> runlog_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let logger = tri!(unsafe { logger_ref(logger) });
+        let step = tri!(self::step(step));
+        #[cfg(feature = "std")]
+        if !name.is_null() {
+            // SAFETY: caller contract (name non-NULL, NUL-terminated).
+            let fast =
+                unsafe { logger.log_scalar_fast(name, Scalar::F64(value), Some(step), ticket) };
+            if let Some(s) = fast {
+                return s;
+            }
+        }
+        // SAFETY: caller contract.
+        let name = tri!(unsafe { text::name(name) });
+        logger.log_scalar(name, Scalar::F64(value), Some(step), ticket)
+    })
+}
+
+/// Logs an integer metric at an explicit training step.
+///
+/// As `runlog_log_f64_at`, with an `int64_t` value.
+///
+/// # Safety
+/// As for `runlog_log_i64`.
+#[no_mangle]
+pub unsafe extern "C" fn runlog_log_i64_at(
+    logger: *mut runlog_logger,
+    name: *const c_char,
+    value: i64,
+    step: i64,
+    ticket: *mut runlog_ticket,
+) -> runlog_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let logger = tri!(unsafe { logger_ref(logger) });
+        let step = tri!(self::step(step));
+        #[cfg(feature = "std")]
+        if !name.is_null() {
+            // SAFETY: caller contract (name non-NULL, NUL-terminated).
+            let fast =
+                unsafe { logger.log_scalar_fast(name, Scalar::I64(value), Some(step), ticket) };
+            if let Some(s) = fast {
+                return s;
+            }
+        }
+        // SAFETY: caller contract.
+        let name = tri!(unsafe { text::name(name) });
+        logger.log_scalar(name, Scalar::I64(value), Some(step), ticket)
     })
 }
 
@@ -621,6 +708,9 @@ pub unsafe extern "C" fn runlog_log_i64_list(
 
 /// Uploads `len` bytes as the run's artifact `artifact_path`.
 ///
+/// `data` is any bytes (`const void *`, as for `fwrite`), so a string literal
+/// or a struct needs no cast.
+///
 /// `artifact_path`: NUL-terminated UTF-8, relative, at most
 /// `RUNLOG_MAX_PATH_LEN` bytes, no `..`/`.`/empty segment, no backslash or
 /// control character, else UNSAFE_PATH. `data`: `len` bytes, copied before
@@ -642,7 +732,7 @@ pub unsafe extern "C" fn runlog_log_i64_list(
 pub unsafe extern "C" fn runlog_upload(
     logger: *mut runlog_logger,
     artifact_path: *const c_char,
-    data: *const u8,
+    data: *const c_void,
     len: usize,
     ticket: *mut runlog_ticket,
 ) -> runlog_status {
@@ -651,8 +741,8 @@ pub unsafe extern "C" fn runlog_upload(
         let logger = tri!(unsafe { logger_ref(logger) });
         // SAFETY: caller contract.
         let path = tri!(unsafe { text::artifact_path(artifact_path) });
-        // SAFETY: caller contract.
-        let data = tri!(unsafe { c_slice(data, len) });
+        // SAFETY: caller contract (`len` readable bytes at `data`).
+        let data = tri!(unsafe { c_slice(data.cast::<u8>(), len) });
         let seq = tri!(logger.upload(path, data));
         put_ticket(ticket, seq);
         RUNLOG_STATUS_OK

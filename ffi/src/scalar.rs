@@ -16,20 +16,30 @@ pub(crate) enum Scalar {
 }
 
 /// The metric a scalar log call records.
-pub(crate) fn metric(name: &str, value: Scalar, time_ms: Option<u64>) -> Metric<'_> {
+pub(crate) fn metric(
+    name: &str,
+    value: Scalar,
+    step: Option<u64>,
+    time_ms: Option<u64>,
+) -> Metric<'_> {
     Metric {
         name: Name::Text(name),
         value: match value {
             Scalar::I64(v) => Value::I64(v),
             Scalar::F64(v) => Value::F64(v),
         },
-        step: None,
+        step,
         time_ms,
     }
 }
 
 /// The same metric as a `Record`.
 #[cfg(test)]
-pub(crate) fn record(name: &str, value: Scalar, time_ms: Option<u64>) -> Record<'_> {
-    Record::Metric(metric(name, value, time_ms))
+pub(crate) fn record(
+    name: &str,
+    value: Scalar,
+    step: Option<u64>,
+    time_ms: Option<u64>,
+) -> Record<'_> {
+    Record::Metric(metric(name, value, step, time_ms))
 }

@@ -41,6 +41,9 @@ pub enum runlog_status {
     RUNLOG_STATUS_INTERNAL = 14,
     /// The transport's write function reported an error (device drain).
     RUNLOG_STATUS_TRANSPORT = 15,
+    /// `runlog_log_param` was given a different value for a key that already has one
+    /// (MLflow params take one value per key); nothing was written.
+    RUNLOG_STATUS_PARAM_CONFLICT = 16,
 }
 
 pub use runlog_status::*;
@@ -54,7 +57,7 @@ impl runlog_status {
     /// The status with numeric value `code`, if there is one (bindings use it
     /// to list every status without repeating the table).
     pub fn from_u32(code: u32) -> Option<Self> {
-        const ALL: [runlog_status; 16] = [
+        const ALL: [runlog_status; 17] = [
             RUNLOG_STATUS_OK,
             RUNLOG_STATUS_NULL_ARGUMENT,
             RUNLOG_STATUS_INVALID_UTF8,
@@ -71,6 +74,7 @@ impl runlog_status {
             RUNLOG_STATUS_BUSY,
             RUNLOG_STATUS_INTERNAL,
             RUNLOG_STATUS_TRANSPORT,
+            RUNLOG_STATUS_PARAM_CONFLICT,
         ];
         ALL.get(code as usize).copied()
     }
@@ -104,6 +108,7 @@ fn status_cstr(status: Option<runlog_status>) -> &'static core::ffi::CStr {
         Some(RUNLOG_STATUS_BUSY) => c"logger is busy (call interrupted another call)",
         Some(RUNLOG_STATUS_INTERNAL) => c"internal error",
         Some(RUNLOG_STATUS_TRANSPORT) => c"transport write failed",
+        Some(RUNLOG_STATUS_PARAM_CONFLICT) => c"param already has a different value",
         None => c"unknown status",
     }
 }

@@ -126,6 +126,9 @@ pub enum HistoryCommand {
         /// With --artifact: write the content to this file instead of standard output.
         #[arg(long, requires = "artifact")]
         out: Option<PathBuf>,
+        /// Print every value of this metric with its step and time instead.
+        #[arg(short = 'm', long = "metric", conflicts_with_all = ["artifact", "chart"])]
+        metric: Option<String>,
         /// Draw the run's charts into this file (.svg or .png).
         #[arg(long)]
         chart: Option<PathBuf>,

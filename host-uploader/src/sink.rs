@@ -120,6 +120,20 @@ pub enum Item {
         /// The process exit code, when `runlog run` saw it.
         exit_code: Option<i32>,
     },
+    /// A hyperparameter (MLflow param): the run keeps the first value of a key.
+    Param {
+        /// Its name.
+        key: String,
+        /// Its value.
+        value: String,
+    },
+    /// A run tag (MLflow tag): the last value of a key wins.
+    Tag {
+        /// Its name.
+        key: String,
+        /// Its value.
+        value: String,
+    },
     /// The writer refused this many log calls because its ring was full.
     Dropped(u64),
     /// Loss on a byte stream: frames discarded and records known missing.
@@ -176,4 +190,21 @@ pub trait Sink {
     /// The status the destination has for `run_id`, if it knows the run
     /// (`RUNNING`, `FINISHED`, `FAILED`, `KILLED`).
     fn run_status(&mut self, run_id: &str) -> Result<Option<String>>;
+}
+
+/// Prefix of the tag that marks a refused second param value.
+pub const PARAM_CONFLICT_TAG: &str = "runlog.param_conflict.";
+
+/// The tag that records a refused second value for param `key` (when two
+/// producers of one run disagree, every destination keeps the first value,
+/// as MLflow does, and sets this tag to the refused one). Cut to MLflow's
+/// 250-byte key limit at a character boundary.
+pub fn param_conflict_tag(key: &str) -> String {
+    let mut tag = format!("{PARAM_CONFLICT_TAG}{key}");
+    let mut end = tag.len().min(runlog_core::record::MAX_KEY_LEN);
+    while !tag.is_char_boundary(end) {
+        end -= 1;
+    }
+    tag.truncate(end);
+    tag
 }

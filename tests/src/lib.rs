@@ -193,6 +193,22 @@ pub enum Rec {
         value: Val,
         /// Wall-clock time, if stamped.
         time_ms: Option<u64>,
+        /// The explicit step, if any (`runlog_log_*_at`).
+        step: Option<u64>,
+    },
+    /// `Param` (`runlog_log_param`).
+    Param {
+        /// Key.
+        key: String,
+        /// Value.
+        value: String,
+    },
+    /// `Tag` (`runlog_set_tag`).
+    Tag {
+        /// Key.
+        key: String,
+        /// Value.
+        value: String,
     },
     /// `RunEnd`.
     RunEnd(RunStatus),
@@ -274,6 +290,15 @@ impl Rec {
                     Value::I64List(l) => Val::I64List(l.iter().collect()),
                 },
                 time_ms: m.time_ms,
+                step: m.step,
+            },
+            Record::Param { key, value } => Rec::Param {
+                key: key.into(),
+                value: value.into(),
+            },
+            Record::Tag { key, value } => Rec::Tag {
+                key: key.into(),
+                value: value.into(),
             },
             Record::RunEnd { status, .. } => Rec::RunEnd(status),
             Record::ArtifactBegin { id, path, len } => Rec::ArtifactBegin {
@@ -316,6 +341,8 @@ impl Rec {
 pub struct SpoolReader {
     consumer: Consumer<'static>,
     _map: MmapMut,
+    /// Releases records without decoding them (any wire version).
+    raw: bool,
     /// The run id in the spool header.
     pub run_id: String,
     /// The experiment in the spool header.
@@ -325,6 +352,17 @@ pub struct SpoolReader {
 impl SpoolReader {
     /// Maps `path` and attaches to its ring, validating the header.
     pub fn attach(path: &Path) -> Result<Self, String> {
+        Self::attach_with(path, false)
+    }
+
+    /// Attaches without reading the spool header's versions or decoding
+    /// records: for benchmarks of older librunlog builds, whose rings have
+    /// the same layout but another wire version. `drain` only counts.
+    pub fn attach_raw(path: &Path) -> Result<Self, String> {
+        Self::attach_with(path, true)
+    }
+
+    fn attach_with(path: &Path, raw: bool) -> Result<Self, String> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -333,8 +371,15 @@ impl SpoolReader {
         // SAFETY: the writer only changes the file through the ring protocol;
         // the consumer validates everything it reads.
         let mut map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| e.to_string())?;
-        let info = read_header(&map).map_err(|e| e.to_string())?;
-        let (run_id, experiment) = (info.run_id.to_owned(), info.experiment.to_owned());
+        let (run_id, experiment) = if raw {
+            (String::new(), String::new())
+        } else {
+            let info = read_header(&map).map_err(|e| e.to_string())?;
+            (info.run_id.to_owned(), info.experiment.to_owned())
+        };
+        if map.len() < SPOOL_HEADER_LEN {
+            return Err(format!("{}: shorter than a spool header", path.display()));
+        }
         let len = map.len() - SPOOL_HEADER_LEN;
         // SAFETY: the mapping lives in `_map` as long as the consumer (both in
         // `Self`; moving an `MmapMut` does not move the mapping); this is the
@@ -344,6 +389,7 @@ impl SpoolReader {
         Ok(Self {
             consumer,
             _map: map,
+            raw,
             run_id,
             experiment,
         })
@@ -354,6 +400,10 @@ impl SpoolReader {
     pub fn drain(&mut self, mut on: impl FnMut(u64, Rec)) -> Result<usize, String> {
         let mut n = 0;
         while let Some(entry) = self.consumer.read().map_err(|e| e.to_string())? {
+            if self.raw {
+                n += 1;
+                continue;
+            }
             let rec = entry.record().map_err(|e| e.to_string())?;
             on(entry.seq, Rec::from_record(&rec));
             n += 1;
@@ -413,6 +463,16 @@ pub struct Drainer {
 impl Drainer {
     /// Starts draining `dir`; `keep` stores the records (else only counts them).
     pub fn start(dir: &Path, keep: bool) -> Self {
+        Self::start_with(dir, keep, false)
+    }
+
+    /// Drains rings of any wire version without decoding their records (see
+    /// [`SpoolReader::attach_raw`]); records are only counted.
+    pub fn start_raw(dir: &Path) -> Self {
+        Self::start_with(dir, false, true)
+    }
+
+    fn start_with(dir: &Path, keep: bool, raw: bool) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let records: Arc<Mutex<Drained>> = Arc::default();
         let (dir, stop2, rec2) = (dir.to_path_buf(), stop.clone(), records.clone());
@@ -424,7 +484,12 @@ impl Drainer {
                 if stopping || last_scan.elapsed() > Duration::from_millis(5) {
                     for path in ring_files(&dir) {
                         if !readers.contains_key(&path) {
-                            readers.insert(path.clone(), SpoolReader::attach(&path)?);
+                            let reader = if raw {
+                                SpoolReader::attach_raw(&path)?
+                            } else {
+                                SpoolReader::attach(&path)?
+                            };
+                            readers.insert(path.clone(), reader);
                         }
                     }
                     last_scan = std::time::Instant::now();

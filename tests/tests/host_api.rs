@@ -53,14 +53,20 @@ fn large_artifacts_are_staged_as_files_and_small_ones_go_through_the_ring() {
     // SAFETY: valid handle, strings and buffers.
     unsafe {
         assert_eq!(
-            runlog_upload(l, c"big.bin".as_ptr(), big.as_ptr(), big.len(), &mut t),
+            runlog_upload(
+                l,
+                c"big.bin".as_ptr(),
+                big.as_ptr().cast(),
+                big.len(),
+                &mut t
+            ),
             RUNLOG_STATUS_OK
         );
         assert_eq!(
             runlog_upload(
                 l,
                 c"small.bin".as_ptr(),
-                small.as_ptr(),
+                small.as_ptr().cast(),
                 small.len(),
                 ptr::null_mut()
             ),

@@ -170,6 +170,7 @@ impl Resolved {
                 producer: created.producer,
                 next_artifact: 0,
                 ending: false,
+                params: crate::params::Accepted::new(),
                 _spool: Some(created.map),
                 time: crate::hot::TimeCache::new(),
             })),

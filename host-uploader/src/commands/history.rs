@@ -68,9 +68,22 @@ pub fn run_on(source: &dyn HistorySource, cmd: HistoryCommand, format: Format) -
         }
         HistoryCommand::Info {
             run,
+            metric: Some(name),
+            ..
+        } => {
+            let detail = source.run(&run)?;
+            let points = source.metric_history(&detail.summary.run_id, &name)?;
+            if points.is_empty() {
+                bail!("run {} has no metric {name:?}", detail.summary.run_id);
+            }
+            emit(render::metric_points(&name, &points, format))
+        }
+        HistoryCommand::Info {
+            run,
             artifact,
             out,
             chart,
+            metric: None,
         } => match artifact {
             Some(path) => {
                 if chart.is_some() {

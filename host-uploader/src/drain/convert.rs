@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use runlog_core::crc::Crc32;
+use runlog_core::record::{check_key_value, MAX_PARAM_VALUE_CHARS, MAX_TAG_VALUE_CHARS};
 use runlog_core::{Metric, Name, Record, Value};
 
 use crate::sink::{ArtifactContent, ArtifactItem, Item, MetricItem, MetricValue};
@@ -146,6 +147,22 @@ impl Converter {
                 }))
             }
             Record::NameDef { .. } => Converted::Nothing,
+            Record::Param { key, value } => {
+                match check_key_value(key, value, MAX_PARAM_VALUE_CHARS) {
+                    Ok(()) => Converted::Item(Item::Param {
+                        key: key.to_string(),
+                        value: value.to_string(),
+                    }),
+                    Err(why) => Converted::Bad(format!("param {:.60?}: {why}", key)),
+                }
+            }
+            Record::Tag { key, value } => match check_key_value(key, value, MAX_TAG_VALUE_CHARS) {
+                Ok(()) => Converted::Item(Item::Tag {
+                    key: key.to_string(),
+                    value: value.to_string(),
+                }),
+                Err(why) => Converted::Bad(format!("tag {:.60?}: {why}", key)),
+            },
             Record::RunStart(s) => Converted::RunStart {
                 run_id: s.run_id.to_string(),
                 experiment: s.experiment.to_string(),
@@ -322,6 +339,51 @@ mod tests {
             len: 1,
         });
         assert!(matches!(r, Converted::Bad(_)));
+    }
+
+    #[test]
+    fn params_and_tags_are_checked_against_mlflow_limits() {
+        let mut c = Converter::new();
+        let long_key = "k".repeat(251);
+        let long_param = "é".repeat(6001);
+        let long_tag = "v".repeat(8001);
+        for bad in [
+            Record::Param {
+                key: "",
+                value: "1",
+            },
+            Record::Param {
+                key: &long_key,
+                value: "1",
+            },
+            Record::Param {
+                key: "k",
+                value: &long_param,
+            },
+            Record::Tag { key: "", value: "" },
+            Record::Tag {
+                key: "k",
+                value: &long_tag,
+            },
+        ] {
+            assert!(matches!(c.convert(&bad), Converted::Bad(_)), "{bad:?}");
+        }
+        // At the limits: accepted (6000 two-byte characters are 12000 bytes).
+        let at_limit = "é".repeat(6000);
+        assert!(matches!(
+            c.convert(&Record::Param {
+                key: &long_key[..250],
+                value: &at_limit,
+            }),
+            Converted::Item(Item::Param { .. })
+        ));
+        assert!(matches!(
+            c.convert(&Record::Tag {
+                key: "model",
+                value: "cnn",
+            }),
+            Converted::Item(Item::Tag { .. })
+        ));
     }
 
     #[test]

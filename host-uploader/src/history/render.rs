@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::chartdata::ChartData;
 use super::source::*;
-use super::termchart::{braille_chart, compact_num, sparkline};
+use super::termchart::{braille_chart_over, compact_num, sparkline};
 use super::timefmt;
 use crate::cli::Format;
 
@@ -424,9 +424,18 @@ fn info_table(info: &RunInfo, layout: Layout) -> String {
     for (k, v) in &kv {
         let _ = writeln!(out, "{k:<11}{}", clean(v));
     }
+
+    // Params and tags each get a section (MLflow's hyperparameters can be
+    // many, and long): NAME and VALUE, sorted by name.
+    let value_width = (layout.columns / 2).clamp(16, 100);
     for (title, pairs) in [("params", &r.params), ("tags", &r.tags)] {
         if !pairs.is_empty() {
-            let _ = writeln!(out, "{title:<11}{}", clean(&join_pairs(pairs)));
+            let _ = writeln!(out, "\n{title} ({})", pairs.len());
+            let rows: Vec<Vec<String>> = pairs
+                .iter()
+                .map(|(k, v)| vec![k.clone(), truncate(v, value_width)])
+                .collect();
+            out.push_str(&table(&["NAME", "VALUE"], &rows, &[false, false]));
         }
     }
 
@@ -469,6 +478,16 @@ fn info_table(info: &RunInfo, layout: Layout) -> String {
     if !info.charts.is_empty() {
         // Indent 2; braille_chart's width includes its labels.
         let chart_width = layout.columns.saturating_sub(2).min(80);
+        // Step charts share one x range, so the same step is the same column
+        // in each (train/loss every step and val/acc every 10th line up).
+        let steps = info
+            .charts
+            .iter()
+            .filter(|c| c.x_label == "step")
+            .flat_map(|c| c.points.iter().map(|p| p.0));
+        let step_range = steps.fold(None, |r: Option<(f64, f64)>, x| {
+            Some(r.map_or((x, x), |(lo, hi)| (lo.min(x), hi.max(x))))
+        });
         for c in &info.charts {
             let _ = writeln!(
                 out,
@@ -477,7 +496,12 @@ fn info_table(info: &RunInfo, layout: Layout) -> String {
                 c.points.len(),
                 c.x_label
             );
-            for line in braille_chart(&c.points, chart_width, 4) {
+            let range = if c.x_label == "step" {
+                step_range
+            } else {
+                None
+            };
+            for line in braille_chart_over(&c.points, range, chart_width, 4) {
                 let _ = writeln!(out, "  {line}");
             }
         }
@@ -506,14 +530,6 @@ fn info_table(info: &RunInfo, layout: Layout) -> String {
         ));
     }
     out
-}
-
-fn join_pairs(pairs: &std::collections::BTreeMap<String, String>) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// `runlog history promote`.
@@ -549,6 +565,53 @@ pub fn promoted(v: &AssetVersion, format: Format) -> String {
             if let Some(loc) = &v.location {
                 let _ = writeln!(out, "stored at {}", clean(loc));
             }
+            out
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct PointsDoc<'a> {
+    name: &'a str,
+    points: &'a [MetricPoint],
+}
+
+/// `runlog history info -r RUN -m NAME`: every value of one metric, in
+/// logging order, with its step (explicit, or the logging order) and time.
+pub fn metric_points(name: &str, points: &[MetricPoint], format: Format) -> String {
+    match format {
+        Format::Json => json(&PointsDoc { name, points }),
+        Format::Tsv => tsv(
+            &["step", "time_ms", "kind", "value"],
+            &points
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.step.to_string(),
+                        p.time_ms.to_string(),
+                        p.value.kind().as_str().into(),
+                        value_field(&p.value),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Format::Table => {
+            let mut out = format!("{} ({} values)\n", clean(name), points.len());
+            let rows: Vec<Vec<String>> = points
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.step.to_string(),
+                        timefmt::utc(p.time_ms),
+                        value_cell(&p.value, 60),
+                    ]
+                })
+                .collect();
+            out.push_str(&table(
+                &["STEP", "TIME (UTC)", "VALUE"],
+                &rows,
+                &[true, false, true],
+            ));
             out
         }
     }

@@ -76,6 +76,18 @@ pub fn compact_num(v: f64) -> String {
 /// `height` lines high plus a line with the x range. Returns the lines
 /// without trailing newlines.
 pub fn braille_chart(points: &[(f64, f64)], total_width: usize, height: usize) -> Vec<String> {
+    braille_chart_over(points, None, total_width, height)
+}
+
+/// As [`braille_chart`], with the x axis spanning at least `x_range`: charts
+/// of one run given the same range put the same step in the same column, so
+/// series logged at different steps (every step, every 10th) line up.
+pub fn braille_chart_over(
+    points: &[(f64, f64)],
+    x_range: Option<(f64, f64)>,
+    total_width: usize,
+    height: usize,
+) -> Vec<String> {
     let height = height.max(1);
     let (ylo0, yhi0) = bounds(points.iter().map(|p| p.1));
     let top = compact_num(yhi0);
@@ -84,7 +96,10 @@ pub fn braille_chart(points: &[(f64, f64)], total_width: usize, height: usize) -
     let width = total_width.saturating_sub(gutter + 2).max(2);
     let (dw, dh) = (width * 2, height * 4);
     let mut dots = vec![false; dw * dh];
-    let (xlo, xhi) = bounds(points.iter().map(|p| p.0));
+    let (xlo, xhi) = match x_range {
+        Some((lo, hi)) => bounds(points.iter().map(|p| p.0).chain([lo, hi])),
+        None => bounds(points.iter().map(|p| p.0)),
+    };
     let (ylo, yhi) = bounds(points.iter().map(|p| p.1));
     if !(xlo.is_finite() && ylo.is_finite()) {
         return Vec::new();
@@ -206,6 +221,21 @@ mod tests {
         assert_eq!(s.chars().count(), 30);
         assert!(s.starts_with('▁') && s.ends_with('█'));
         assert_eq!(sparkline(&[2.0, 2.0], 10), "▄▄");
+    }
+
+    #[test]
+    fn a_shared_step_range_lines_series_up() {
+        // val/acc at steps 9..199 drawn over train/loss's range 0..199.
+        let acc: Vec<(f64, f64)> = (0..20).map(|i| (9.0 + 10.0 * i as f64, i as f64)).collect();
+        let own = braille_chart(&acc, 40, 4);
+        assert!(own.last().unwrap().contains("└9 "), "{own:?}");
+        let shared = braille_chart_over(&acc, Some((0.0, 199.0)), 40, 4);
+        let axis = shared.last().unwrap();
+        assert!(axis.contains("└0 ") && axis.ends_with("199"), "{axis}");
+        // Step 9 is no longer the first column: the first cell is blank.
+        let bottom = &shared[3];
+        let first_cell = bottom.split('┤').nth(1).unwrap().chars().next().unwrap();
+        assert_eq!(first_cell, ' ', "{shared:?}");
     }
 
     #[test]

@@ -26,8 +26,8 @@ use serde_json::{json, Value};
 
 use super::client::{is_already_exists, is_not_found, Client};
 pub use super::protocol::{stream_tag, StreamMark, STREAM_TAG_PREFIX};
-use super::protocol::{MAX_BATCH_METRICS, MAX_BATCH_TAGS, RUNLOG_RUN_ID_TAG};
-use crate::sink::{ArtifactContent, Batch, Item, MetricValue, RunRef, Sink};
+use super::protocol::{MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, RUNLOG_RUN_ID_TAG};
+use crate::sink::{param_conflict_tag, ArtifactContent, Batch, Item, MetricValue, RunRef, Sink};
 
 /// What the sink knows of a run on the server.
 #[derive(Debug, Clone)]
@@ -36,6 +36,8 @@ struct Remote {
     artifact_uri: String,
     /// Next automatic step of each scalar metric.
     next_step: HashMap<String, i64>,
+    /// The run's params on the server: a key is sent once, with its first value.
+    params: HashMap<String, String>,
     dropped: u64,
     lost_frames: u64,
     lost_records: u64,
@@ -97,6 +99,7 @@ enum MetricNum {
 struct Pending {
     metrics: String,
     n_metrics: usize,
+    params: Vec<(String, String)>,
     tags: Vec<(String, String)>,
 }
 
@@ -105,12 +108,13 @@ impl Pending {
         Self {
             metrics: String::new(),
             n_metrics: 0,
+            params: Vec::new(),
             tags: Vec::new(),
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.n_metrics == 0 && self.tags.is_empty()
+        self.n_metrics == 0 && self.tags.is_empty() && self.params.is_empty()
     }
 }
 
@@ -225,6 +229,17 @@ impl HttpSink {
                 next_step.insert(k.to_string(), s + 1);
             }
         }
+        let params = run["data"]["params"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| {
+                Some((
+                    p["key"].as_str()?.to_string(),
+                    p["value"].as_str()?.to_string(),
+                ))
+            })
+            .collect();
         let count = |k: &str| tag_of(run, k).and_then(|v| v.parse().ok()).unwrap_or(0);
         Remote {
             id: run["info"]["run_id"].as_str().unwrap_or("").to_string(),
@@ -233,6 +248,7 @@ impl HttpSink {
                 .unwrap_or("")
                 .to_string(),
             next_step,
+            params,
             dropped: count("runlog.dropped"),
             lost_frames: count("runlog.lost_frames"),
             lost_records: count("runlog.lost_records"),
@@ -285,7 +301,14 @@ impl HttpSink {
         body.push_str(&serde_json::to_string(&remote.id)?);
         body.push_str(",\"metrics\":[");
         body.push_str(&p.metrics);
-        body.push_str("],\"tags\":");
+        body.push_str("],\"params\":");
+        let params: Vec<Value> = p
+            .params
+            .iter()
+            .map(|(k, v)| json!({ "key": k, "value": v }))
+            .collect();
+        body.push_str(&serde_json::to_string(&params)?);
+        body.push_str(",\"tags\":");
         let mut tags: Vec<Value> = p
             .tags
             .iter()
@@ -400,6 +423,22 @@ impl HttpSink {
                         )
                         .context("cannot record the run's end")?;
                 }
+                Item::Param { key, value } => match remote.params.get(key) {
+                    None => {
+                        remote.params.insert(key.clone(), value.clone());
+                        p.params.push((key.clone(), value.clone()));
+                    }
+                    Some(first) if first == value => {}
+                    Some(first) => {
+                        eprintln!(
+                            "runlog: warning: param {key:?} already has the value {first:?} on the \
+                             server; kept it and refused {value:?} (tag {})",
+                            param_conflict_tag(key)
+                        );
+                        p.tags.push((param_conflict_tag(key), value.clone()));
+                    }
+                },
+                Item::Tag { key, value } => p.tags.push((key.clone(), value.clone())),
                 Item::Dropped(n) => {
                     remote.dropped += n;
                     p.tags
@@ -416,7 +455,10 @@ impl HttpSink {
                     ));
                 }
             }
-            if p.n_metrics >= MAX_BATCH_METRICS || p.tags.len() >= tag_room - 1 {
+            if p.n_metrics >= MAX_BATCH_METRICS
+                || p.tags.len() >= tag_room - 1
+                || p.params.len() >= MAX_BATCH_PARAMS
+            {
                 flush!(false);
             }
         }

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::series::Appender;
 use super::Store;
-use crate::sink::{ArtifactContent, Batch, Item, Progress, RunRef, Sink};
+use crate::sink::{param_conflict_tag, ArtifactContent, Batch, Item, Progress, RunRef, Sink};
 
 /// Buffer for streaming artifact content: memory stays bounded whatever the file size.
 const COPY_BUF: usize = 1 << 20;
@@ -53,6 +53,41 @@ pub struct StoredFile {
     pub size: u64,
     /// SHA-256 of the content, lowercase hex.
     pub sha256: String,
+}
+
+/// Stores param `key` of `run` with MLflow's rule: the first value stays.
+/// The same value again changes nothing; a different one (two processes of
+/// one run disagreeing: each process's own logger already refuses a change)
+/// is not stored but kept visible in the tag [`param_conflict_tag`] and a
+/// warning.
+fn write_param(tx: &Transaction<'_>, run: i64, key: &str, value: &str) -> Result<()> {
+    let first: Option<String> = tx
+        .prepare_cached("SELECT value FROM params WHERE run = ?1 AND key = ?2")?
+        .query_row(params![run, key], |r| r.get(0))
+        .optional()?;
+    match first {
+        None => {
+            tx.prepare_cached("INSERT INTO params (run, key, value) VALUES (?1, ?2, ?3)")?
+                .execute(params![run, key, value])?;
+        }
+        Some(v) if v == value => {}
+        Some(v) => {
+            eprintln!(
+                "runlog: warning: param {key:?} already has the value {v:?}; kept it and \
+                 refused {value:?} (tag {})",
+                param_conflict_tag(key)
+            );
+            write_tag(tx, run, &param_conflict_tag(key), value)?;
+        }
+    }
+    Ok(())
+}
+
+/// Stores tag `key` of `run`: the last value wins.
+fn write_tag(tx: &Transaction<'_>, run: i64, key: &str, value: &str) -> Result<()> {
+    tx.prepare_cached("INSERT OR REPLACE INTO tags (run, key, value) VALUES (?1, ?2, ?3)")?
+        .execute(params![run, key, value])?;
+    Ok(())
 }
 
 fn sql_i64(v: u64) -> i64 {
@@ -243,6 +278,8 @@ impl Store {
                         sql_i64(*records)
                     ])?;
                 }
+                Item::Param { key, value } => write_param(&tx, run, key, value)?,
+                Item::Tag { key, value } => write_tag(&tx, run, key, value)?,
                 Item::RunStart { .. } => {}
             }
         }

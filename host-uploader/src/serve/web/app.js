@@ -79,13 +79,14 @@ async function showRuns(main) {
   main.querySelector("table").id = "runs";
 }
 
-// A line chart of one metric's history as inline SVG.
-function chart(key, points) {
+// A line chart of one metric's history as inline SVG. `xr`: the step range
+// every chart of the run shares, so series logged at different steps line up.
+function chart(key, points, xr) {
   const W = 520, H = 220, L = 58, R = 12, T = 10, B = 28;
   const pts = points.map(p => [Number(p.step), typeof p.value === "number" ? p.value : Number(p.value)])
     .filter(p => Number.isFinite(p[0]) && Number.isFinite(p[1]));
   const xs = pts.map(p => p[0]), ys = pts.map(p => p[1]);
-  let [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  let [x0, x1, y0, y1] = [Math.min(...xs, xr[0]), Math.max(...xs, xr[1]), Math.min(...ys), Math.max(...ys)];
   if (x0 === x1) { x0 -= 1; x1 += 1; }
   if (y0 === y1) { y0 -= 1; y1 += 1; }
   const sx = x => L + (x - x0) / (x1 - x0) * (W - L - R);
@@ -188,8 +189,11 @@ async function showRun(main, runId) {
       .then(h => [m, h.metrics || []])));
   const charts = el("div", { class: "charts", id: "charts" });
   const scalars = [];
+  const steps = histories.filter(([, h]) => h.length > 1).flatMap(([, h]) => h.map(p => Number(p.step)))
+    .filter(Number.isFinite);
+  const xr = [steps.reduce((a, b) => Math.min(a, b), Infinity), steps.reduce((a, b) => Math.max(a, b), -Infinity)];
   for (const [m, h] of histories) {
-    if (h.length > 1) charts.append(chart(m.key, h));
+    if (h.length > 1) charts.append(chart(m.key, h, xr));
     else scalars.push([m.key, fmtNum(m.value), String(m.step || 0), fmtTime(m.timestamp)]);
   }
   main.append(el("h2", {}, "Charts"));
@@ -236,7 +240,7 @@ async function showRun(main, runId) {
   }
   if ((data.params || []).length) {
     main.append(el("h2", {}, "Parameters"));
-    main.append(table(["Name", "Value"], data.params.map(p => [p.key, p.value])));
+    const t = table(["Name", "Value"], data.params.map(p => [p.key, p.value])); t.id = "params"; main.append(t);
   }
   const files = await listArtifacts(runId, "", []);
   main.append(el("h2", {}, "Artifacts"));
