@@ -192,8 +192,8 @@ fn raw_fork_child_writing_into_the_parents_ring_cannot_hang_run() {
     // What the parent logged before the child took over the ring is kept.
     let parent: i64 = db(&dir)
         .query_row(
-            "SELECT COUNT(*) FROM series s JOIN runs r ON r.id = s.run
-             JOIN metric_values v ON v.series = s.id
+            "SELECT COALESCE(SUM(c.count), 0) FROM series s JOIN runs r ON r.id = s.run
+             JOIN chunks c ON c.series = s.id
              WHERE r.run_id = ?1 AND s.name = 'parent'",
             [&run_id],
             |r| r.get(0),
