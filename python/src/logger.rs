@@ -57,7 +57,6 @@ pub struct Logger {
 
 impl Logger {
     /// The C handle.
-    #[cfg_attr(not(feature = "c-training-calls"), allow(dead_code))]
     pub(crate) fn handle_ptr(&self) -> *mut runlog_logger {
         self.handle.ptr()
     }

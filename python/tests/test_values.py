@@ -1,6 +1,7 @@
 """Every kind of value a Python program logs reaches the store with its type:
 through `runlog.open` into a spool, then the real `runlog drain` into SQLite."""
 
+import json
 import math
 import tracemalloc
 from fractions import Fraction
@@ -174,22 +175,43 @@ def test_get_logger_is_one_object_and_the_alias(tmp_path, monkeypatch):
     assert list(tmp_path.glob("*.ring")), "the process-wide logger writes into RUNLOG_SPOOL"
 
 
-@pytest.mark.xfail(raises=NotImplementedError, strict=True, reason="C calls for steps, params and tags not merged yet")
-def test_step(tmp_path):
-    with runlog.open(spool_dir=tmp_path) as logger:
-        logger.log("loss", 0.5, step=3)
-
-
-@pytest.mark.xfail(raises=NotImplementedError, strict=True, reason="C calls for steps, params and tags not merged yet")
-def test_param(tmp_path):
-    with runlog.open(spool_dir=tmp_path) as logger:
-        logger.log_param("lr", 0.01)
-
-
-@pytest.mark.xfail(raises=NotImplementedError, strict=True, reason="C calls for steps, params and tags not merged yet")
-def test_tag(tmp_path):
-    with runlog.open(spool_dir=tmp_path) as logger:
-        logger.set_tag("team", "vision")
+def test_steps_params_and_tags_reach_the_store(cli):
+    """log(..., step=), log_param and set_tag over the C calls, drained into SQLite."""
+    logger = runlog.open(spool_dir=cli.cwd / "spool", run_id="training", experiment="py")
+    for i in range(3):
+        logger.log("loss", 1.0 / (i + 1), step=10 * i)
+    logger.log("epoch", 2, step=7)
+    logger.log_param("lr", 0.01)
+    logger.log_param("batch_size", 32)
+    logger.log_param("lr", 0.01)  # the same value again is fine, as in MLflow
+    with pytest.raises(runlog.Error) as e:
+        logger.log_param("lr", 0.02)
+    assert e.value.status == runlog.Status.PARAM_CONFLICT
+    assert "lr" in e.value.message
+    logger.set_tag("team", "vision")
+    logger.set_tag("team", "speech")  # the last value wins
+    with pytest.raises(runlog.Error) as e:
+        logger.log("loss", 0.5, step=-1)
+    assert e.value.status == runlog.Status.INVALID_ARGUMENT
+    with pytest.raises(runlog.Error) as e:
+        logger.close(timeout=0)
+    assert e.value.status == runlog.Status.TIMEOUT  # no uploader yet: kept in the spool
+    cli.drain(cli.cwd / "spool")
+    info = cli.info("training")
+    assert info["run"]["params"] == {"lr": "0.01", "batch_size": "32"}
+    assert info["run"]["tags"]["team"] == "speech"
+    loss = json.loads(
+        cli.run("-o", "json", "history", "info", "-r", "training", "-m", "loss").stdout
+    )
+    assert [(p["step"], p["value"]["float"]) for p in loss["points"]] == [
+        (0, 1.0),
+        (10, 0.5),
+        (20, 1.0 / 3),
+    ]
+    epoch = json.loads(
+        cli.run("-o", "json", "history", "info", "-r", "training", "-m", "epoch").stdout
+    )
+    assert [(p["step"], p["value"]["int"]) for p in epoch["points"]] == [(7, 2)]
 
 
 def test_threads_share_one_logger(cli):
