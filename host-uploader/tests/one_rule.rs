@@ -17,7 +17,7 @@ fn server_refuses_artifact_paths_the_c_api_refuses() {
         raw_http(
             port,
             format!(
-                "POST /api/2.0/mlflow/{path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "POST /api/2.0/mlflow/{path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             )
             .as_bytes(),
@@ -36,7 +36,7 @@ fn server_refuses_artifact_paths_the_c_api_refuses() {
         raw_http(
             port,
             format!(
-                "PUT /api/2.0/mlflow-artifacts/artifacts/{exp_id}/{run_id}/artifacts/{path} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
+                "PUT /api/2.0/mlflow-artifacts/artifacts/{exp_id}/{run_id}/artifacts/{path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
             )
             .as_bytes(),
         )

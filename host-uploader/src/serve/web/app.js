@@ -81,7 +81,7 @@ async function showRuns(main) {
 
 // A line chart of one metric's history as inline SVG. `xr`: the step range
 // every chart of the run shares, so series logged at different steps line up.
-function chart(key, points, xr) {
+function chart(key, points, xr = [Infinity, -Infinity]) {
   const W = 520, H = 220, L = 58, R = 12, T = 10, B = 28;
   const pts = points.map(p => [Number(p.step), typeof p.value === "number" ? p.value : Number(p.value)])
     .filter(p => Number.isFinite(p[0]) && Number.isFinite(p[1]));
@@ -219,7 +219,7 @@ async function showRun(main, runId) {
     for (const key of touched) {
       const pts = series.get(key);
       if (pts.length < 2) continue;
-      const fig = chart(key, pts);
+      const fig = chart(key, pts, xr);
       fig.dataset.liveAt = String(Date.now());
       const old = [...charts.children].find(f => f.dataset.metric === key);
       if (old) old.replaceWith(fig); else charts.append(fig);
