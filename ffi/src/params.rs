@@ -307,17 +307,8 @@ pub unsafe extern "C" fn runlog_log_param(
     value: *const c_char,
     ticket: *mut runlog_ticket,
 ) -> runlog_status {
-    guard(|| {
-        // SAFETY: caller contract.
-        let logger = tri!(unsafe { logger_ref(logger) });
-        // SAFETY: caller contract.
-        let key = tri!(unsafe { self::key(key, Kind::Param) });
-        // SAFETY: caller contract.
-        let value = tri!(unsafe { self::value(value, Kind::Param) });
-        let seq = tri!(logger.log_param(key, value));
-        put_ticket(ticket, seq);
-        RUNLOG_STATUS_OK
-    })
+    // SAFETY: forwarded caller contract.
+    unsafe { key_value_call(logger, key, value, ticket, Kind::Param) }
 }
 
 /// Sets a run tag (MLflow's `set_tag(key, value)`): the last value wins.
@@ -340,14 +331,33 @@ pub unsafe extern "C" fn runlog_set_tag(
     value: *const c_char,
     ticket: *mut runlog_ticket,
 ) -> runlog_status {
+    // SAFETY: forwarded caller contract.
+    unsafe { key_value_call(logger, key, value, ticket, Kind::Tag) }
+}
+
+/// The body both `runlog_log_param` and `runlog_set_tag` share: check the
+/// handle, the key and the value for `kind`, push, write the ticket.
+///
+/// # Safety
+/// As for `runlog_log_param`.
+unsafe fn key_value_call(
+    logger: *mut runlog_logger,
+    key: *const c_char,
+    value: *const c_char,
+    ticket: *mut runlog_ticket,
+    kind: Kind,
+) -> runlog_status {
     guard(|| {
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
         // SAFETY: caller contract.
-        let key = tri!(unsafe { self::key(key, Kind::Tag) });
+        let key = tri!(unsafe { self::key(key, kind) });
         // SAFETY: caller contract.
-        let value = tri!(unsafe { self::value(value, Kind::Tag) });
-        let seq = tri!(logger.set_tag(key, value));
+        let value = tri!(unsafe { self::value(value, kind) });
+        let seq = tri!(match kind {
+            Kind::Param => logger.log_param(key, value),
+            Kind::Tag => logger.set_tag(key, value),
+        });
         put_ticket(ticket, seq);
         RUNLOG_STATUS_OK
     })
