@@ -61,28 +61,42 @@ static runlog_status drain_all(runlog_logger *log) {
 
 static unsigned since_drain;
 
-/* Drains every DRAIN_EVERY records; on FULL (records larger than planned),
- * drains and tries once more. */
-#define LOG(call)                                                                                  \
+/* The drain policy, run before each log call: drain every DRAIN_EVERY
+ * records, as an idle loop or a timer would. */
+static runlog_status drain_due(runlog_logger *log) {
+    if (++since_drain < DRAIN_EVERY) {
+        return RUNLOG_STATUS_OK;
+    }
+    since_drain = 0;
+    return drain_all(log);
+}
+
+/* After a log call that returned *s: on the first FULL (records larger than
+ * planned) drains and says to call again; *s becomes the drain's status. */
+static int drain_and_retry(runlog_logger *log, runlog_status *s, int tries) {
+    if (*s != RUNLOG_STATUS_FULL || tries > 0) {
+        return 0;
+    }
+    since_drain = 0;
+    *s = drain_all(log);
+    return *s == RUNLOG_STATUS_OK;
+}
+
+/* Logs through `fn` after the drain policy, retrying once after a drain on
+ * FULL. The call is written once per site and a failure names the function
+ * only: every call site costs flash, and a firmware's error path need not
+ * carry each call's source text. */
+#define LOG(fn, ...)                                                                               \
     do {                                                                                           \
-        if (++since_drain >= DRAIN_EVERY) {                                                        \
-            runlog_status d_ = drain_all(log);                                                     \
-            if (d_ != RUNLOG_STATUS_OK) {                                                          \
-                return fail("runlog_drain", d_);                                                   \
+        runlog_status s_ = drain_due(log);                                                         \
+        for (int tries_ = 0; s_ == RUNLOG_STATUS_OK; tries_++) {                                   \
+            s_ = fn(log, __VA_ARGS__);                                                             \
+            if (!drain_and_retry(log, &s_, tries_)) {                                              \
+                break;                                                                             \
             }                                                                                      \
-            since_drain = 0;                                                                       \
-        }                                                                                          \
-        runlog_status s_ = (call);                                                                 \
-        if (s_ == RUNLOG_STATUS_FULL) {                                                            \
-            runlog_status d_ = drain_all(log);                                                     \
-            if (d_ != RUNLOG_STATUS_OK) {                                                          \
-                return fail("runlog_drain", d_);                                                   \
-            }                                                                                      \
-            since_drain = 0;                                                                       \
-            s_ = (call);                                                                           \
         }                                                                                          \
         if (s_ != RUNLOG_STATUS_OK) {                                                              \
-            return fail(#call, s_);                                                                \
+            return fail(#fn, s_);                                                                  \
         }                                                                                          \
     } while (0)
 
@@ -99,21 +113,21 @@ int main(void) {
     static const double calibration[] = {0.5, -1.25, 1e-300, 6.02214076e23};
     static const int64_t histogram[] = {0, 1, -1, INT64_MAX, INT64_MIN, 42};
 
-    LOG(runlog_log_i64(log, "batch_size", 32, NULL));
-    LOG(runlog_log_i64(log, "offset_ns", -1234567890123LL, NULL));
-    LOG(runlog_log_f64(log, "learning_rate", 0.001, NULL));
-    LOG(runlog_log_f64(log, "pi", 3.14159265358979323846, NULL));
-    LOG(runlog_log_str(log, "board", "mps2-an386", NULL));
-    LOG(runlog_log_f64_list(log, "calibration", calibration, 4, NULL));
-    LOG(runlog_log_i64_list(log, "histogram", histogram, 6, NULL));
+    LOG(runlog_log_i64, "batch_size", 32, NULL);
+    LOG(runlog_log_i64, "offset_ns", -1234567890123LL, NULL);
+    LOG(runlog_log_f64, "learning_rate", 0.001, NULL);
+    LOG(runlog_log_f64, "pi", 3.14159265358979323846, NULL);
+    LOG(runlog_log_str, "board", "mps2-an386", NULL);
+    LOG(runlog_log_f64_list, "calibration", calibration, 4, NULL);
+    LOG(runlog_log_i64_list, "histogram", histogram, 6, NULL);
     for (uint32_t i = 0; i < LOSS_STEPS; i++) {
         /* Exact IEEE arithmetic: the host recomputes it bit for bit. */
-        LOG(runlog_log_f64(log, "loss", 1.0 / (double)(i + 1), NULL));
+        LOG(runlog_log_f64, "loss", 1.0 / (double)(i + 1), NULL);
     }
-    LOG(runlog_log_i64(log, "steps", LOSS_STEPS, NULL));
+    LOG(runlog_log_i64, "steps", LOSS_STEPS, NULL);
 
     runlog_ticket last = 0;
-    LOG(runlog_upload(log, artifact_path, artifact, sizeof artifact - 1, &last));
+    LOG(runlog_upload, artifact_path, artifact, sizeof artifact - 1, &last);
 
     /* RunEnd (finished), then send what is left. */
     s = runlog_close(log, 0);

@@ -2,7 +2,11 @@
 //!
 //! Host builds keep a formatted message in a thread-local, so threads never
 //! see each other's errors. Device builds have no threads and no allocator:
-//! they keep one pointer to a static C string (one word of RAM).
+//! with the `messages` feature they keep one pointer to a static C string
+//! (one word of RAM); without it (the default for devices) they keep only
+//! the failing status (one byte), and `runlog_last_error` gives that status's
+//! description: the ~60 detailed messages would cost a firmware about 2 KB
+//! of flash (docs/firmware.md).
 
 use core::ffi::c_char;
 
@@ -64,7 +68,7 @@ mod imp {
 /// message's pointer with another's length; one atomic store of a pointer to
 /// a NUL-terminated `&'static CStr` cannot tear, and the read is bounded by
 /// that message's own NUL. Compiled on hosts too for its test.
-#[cfg(any(not(feature = "std"), test))]
+#[cfg(any(all(not(feature = "std"), feature = "messages"), test))]
 mod static_msg {
     use core::ffi::{c_char, CStr};
     use core::sync::atomic::{AtomicPtr, Ordering};
@@ -127,18 +131,71 @@ mod static_msg {
     }
 }
 
-#[cfg(not(feature = "std"))]
+#[cfg(all(not(feature = "std"), feature = "messages"))]
 use static_msg as imp;
+
+/// Device builds without the `messages` feature: the last error is the
+/// failing status, one byte (an atomic store cannot tear, as for
+/// `static_msg`), and its text is `runlog_status_str`'s. No message string
+/// is referenced, so the linker drops them all. Compiled on hosts too for
+/// its test.
+#[cfg(any(all(not(feature = "std"), not(feature = "messages")), test))]
+mod last_status {
+    use core::sync::atomic::{AtomicU8, Ordering};
+
+    use crate::status::runlog_status;
+
+    /// 0 (`RUNLOG_STATUS_OK`): no call failed yet.
+    static LAST: AtomicU8 = AtomicU8::new(0);
+
+    // Not inlined: one copy of the store instead of one per failing site.
+    #[inline(never)]
+    pub(super) fn set(status: runlog_status) {
+        LAST.store(status as u8, Ordering::Release);
+    }
+
+    pub(super) fn with<R>(f: impl FnOnce(&str) -> R) -> R {
+        match runlog_status::from_u32(LAST.load(Ordering::Acquire).into()) {
+            None | Some(runlog_status::RUNLOG_STATUS_OK) => f(""),
+            // The texts are ASCII; runlog-core's compact check is already linked.
+            s => f(runlog_core::wire::utf8(crate::status::status_cstr(s).to_bytes()).unwrap_or("")),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use crate::status::*;
+
+        #[test]
+        fn the_last_failing_status_is_described() {
+            super::set(RUNLOG_STATUS_NAME_TOO_LONG);
+            super::with(|m| assert_eq!(m, "metric name is too long"));
+            super::set(RUNLOG_STATUS_BUSY);
+            super::with(|m| assert_eq!(m, RUNLOG_STATUS_BUSY.as_str()));
+        }
+    }
+}
+
+#[cfg(all(not(feature = "std"), not(feature = "messages")))]
+use last_status as imp;
 
 /// Records `msg` as this thread's last error and returns `status`.
 ///
 /// `msg` is a static C string (`c"..."`) so that a device build can publish
-/// it with one pointer store (see `static_msg`).
+/// it with one pointer store (see `static_msg`). Always inlined, so that a
+/// device build without `messages` never references `msg` and links none of
+/// the strings.
+#[inline(always)]
 pub(crate) fn fail(status: runlog_status, msg: &'static core::ffi::CStr) -> runlog_status {
     #[cfg(feature = "std")]
     imp::set_str(msg.to_str().unwrap_or("(message is not UTF-8)"));
-    #[cfg(not(feature = "std"))]
+    #[cfg(all(not(feature = "std"), feature = "messages"))]
     imp::set(msg);
+    #[cfg(all(not(feature = "std"), not(feature = "messages")))]
+    {
+        let _ = msg;
+        imp::set(status);
+    }
     status
 }
 
@@ -157,6 +214,10 @@ pub(crate) fn fail_fmt(status: runlog_status, args: core::fmt::Arguments<'_>) ->
 /// and `buf` is always NUL-terminated when `len > 0`. Returns the full
 /// message length in bytes (without the NUL), like `snprintf`, so a caller can
 /// detect truncation; `buf` may be NULL when `len` is 0 to ask for the length.
+///
+/// Device builds (no `std`) keep one message for the whole program; without
+/// the `messages` feature (the default there, to save ~2 KB of flash) the
+/// message is the failing status's description, as `runlog_status_str`.
 ///
 /// Ownership: `buf` belongs to the caller. Thread-safe: each thread has its
 /// own message (device builds: one message for the whole program).

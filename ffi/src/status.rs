@@ -90,7 +90,8 @@ pub extern "C" fn runlog_status_str(status: u32) -> *const c_char {
     status_cstr(runlog_status::from_u32(status)).as_ptr()
 }
 
-fn status_cstr(status: Option<runlog_status>) -> &'static core::ffi::CStr {
+/// The description of `status` (`None`: an unknown code).
+pub(crate) fn status_cstr(status: Option<runlog_status>) -> &'static core::ffi::CStr {
     match status {
         Some(RUNLOG_STATUS_OK) => c"ok",
         Some(RUNLOG_STATUS_NULL_ARGUMENT) => c"a required pointer argument is NULL",
