@@ -211,6 +211,10 @@ runlog_status runlog_drain(runlog_logger *logger,
 // message length in bytes (without the NUL), like `snprintf`, so a caller can
 // detect truncation; `buf` may be NULL when `len` is 0 to ask for the length.
 //
+// Device builds (no `std`) keep one message for the whole program; without
+// the `messages` feature (the default there, to save ~2 KB of flash) the
+// message is the failing status's description, as `runlog_status_str`.
+//
 // Ownership: `buf` belongs to the caller. Thread-safe: each thread has its
 // own message (device builds: one message for the whole program).
 //
