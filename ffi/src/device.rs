@@ -287,10 +287,17 @@ pub unsafe extern "C" fn runlog_drain(
         };
         let side = &mut *side;
         // SAFETY: the scratch area lies in the caller's buffer, reserved for
-        // this drain side, and only used under its lock.
-        let scratch = unsafe { core::slice::from_raw_parts_mut(side.scratch, side.scratch_len) };
+        // this drain side, and only used under its lock. As `MaybeUninit`:
+        // the caller's bytes need not be initialised, and the frame builder
+        // only reads what it wrote (no zeroing of its name table either).
+        let scratch = unsafe {
+            core::slice::from_raw_parts_mut(
+                side.scratch.cast::<core::mem::MaybeUninit<u8>>(),
+                side.scratch_len,
+            )
+        };
         let mut w = CWriter { f, ctx };
-        let result = frame::drain(&mut side.consumer, scratch, &mut w, max_bytes);
+        let result = frame::drain_uninit(&mut side.consumer, scratch, &mut w, max_bytes);
         let (status, bytes) = match result {
             Ok(stats) => (RUNLOG_STATUS_OK, stats.bytes),
             Err(DrainError::Write(_)) => {
