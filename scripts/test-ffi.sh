@@ -26,8 +26,9 @@ else
   exit 1
 fi
 
-echo "== clippy (device)"
+echo "== clippy (device; and with the detailed messages feature)"
 cargo clippy -q -p runlog-ffi --no-default-features --target thumbv7em-none-eabihf -- -D warnings
+cargo clippy -q -p runlog-ffi --no-default-features --features messages --target thumbv7em-none-eabihf -- -D warnings
 
 if [ -z "${RUNLOG_TEST_ALL:-}" ]; then
   # scripts/test-all.sh runs these with the whole workspace.
