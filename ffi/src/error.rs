@@ -148,8 +148,6 @@ mod last_status {
     /// 0 (`RUNLOG_STATUS_OK`): no call failed yet.
     static LAST: AtomicU8 = AtomicU8::new(0);
 
-    // Not inlined: one copy of the store instead of one per failing site.
-    #[inline(never)]
     pub(super) fn set(status: runlog_status) {
         LAST.store(status as u8, Ordering::Release);
     }
