@@ -35,7 +35,8 @@ static ptrdiff_t uart_sink(void *ctx, const uint8_t *data, size_t len) {
 
 /* Prints what failed on the host console and returns nonzero. */
 static int fail(const char *what, runlog_status status) {
-    char message[80]; /* device messages are static and at most 64 bytes */
+    char message[80]; /* the status's description (or, built with the `messages`
+                         feature, a static message of at most 64 bytes) */
     runlog_last_error(message, sizeof message);
     semihosting_print("firmware-c: ");
     semihosting_print(what);
