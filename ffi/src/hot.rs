@@ -1,7 +1,8 @@
 //! The scalar log calls' fast path: the C name is scanned, checked and copied
-//! in one pass straight into the record's slot in the ring, and the value and
-//! time are written after it. No intermediate buffer, no separate `strlen`,
-//! and no second pass over the name for UTF-8 when it is ASCII.
+//! in one pass straight into the record's slot in the ring, and the value,
+//! step (the `_at` calls) and time are written after it. No intermediate
+//! buffer, no separate `strlen`, no second pass over the name for UTF-8 when
+//! it is ASCII, and no loop for a step below 2^28.
 //!
 //! Anything unusual (NULL, empty, too long or non-UTF-8 name; a closed
 //! logger; a ring that is full, must wrap, or owes a drop notice) makes the

@@ -197,7 +197,12 @@ fn steps_at_every_varint_length_edge_come_back_exactly() {
         .flat_map(|(i, &step)| {
             [
                 ("edge/f".to_string(), Val::F64(i as f64), Some(step), true),
-                ("edge/i".to_string(), Val::I64(-(i as i64)), Some(step), true),
+                (
+                    "edge/i".to_string(),
+                    Val::I64(-(i as i64)),
+                    Some(step),
+                    true,
+                ),
                 (long_name.clone(), Val::F64(i as f64), Some(step), true),
             ]
         })
