@@ -8,7 +8,8 @@
 # scripts/bench-ffi.sh BASE_REV also builds the library of commit BASE_REV (in
 # a temporary worktree, target/bench-base) and runs the benchmark built
 # against it and against this tree alternately, RUNLOG_BENCH_ROUNDS pairs
-# (default 5): runlog_log_f64 before/after and runlog_log_f64_at, one run.
+# (default 5): runlog_log_f64 before/after and runlog_log_f64_at, one run
+# (and runlog_log_f64_at before/after when BASE_REV has it).
 set -euo pipefail
 if [ $# -ge 1 ]; then
   base_rev=$1

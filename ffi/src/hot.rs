@@ -1,7 +1,8 @@
 //! The scalar log calls' fast path: the C name is scanned, checked and copied
-//! in one pass straight into the record's slot in the ring, and the value and
-//! time are written after it. No intermediate buffer, no separate `strlen`,
-//! and no second pass over the name for UTF-8 when it is ASCII.
+//! in one pass straight into the record's slot in the ring, and the value,
+//! step (the `_at` calls) and time are written after it. No intermediate
+//! buffer, no separate `strlen`, no second pass over the name for UTF-8 when
+//! it is ASCII, and no loop for a step below 2^28.
 //!
 //! Anything unusual (NULL, empty, too long or non-UTF-8 name; a closed
 //! logger; a ring that is full, must wrap, or owes a drop notice) makes the
@@ -30,9 +31,17 @@ const NAME_AT: usize = 3;
 /// Payload bytes a scalar metric can take: tag, head, name length (2 bytes
 /// up to 250), name, value, step and time (one varint each at worst).
 pub(crate) const MAX_SCALAR_PAYLOAD: usize = 2 + 2 + RUNLOG_MAX_NAME_LEN + MAX_VARINT * 3;
+/// Bytes after the name that the encoder writes into: the value and the step
+/// (a varint of at most 10 bytes each, 8 for an f64) and the time's 8-byte
+/// store. Taken as one fixed-size array, so its stores need no bounds checks
+/// of their own (one check for the lot).
+const TAIL: usize = MAX_VARINT * 2 + 8;
+/// Steps below this take the branch-free encoder ([`step_word`]): 4 varint
+/// bytes at most. 2^28 = 268 million steps; larger ones take the loop.
+const WORD_STEP_LIMIT: u64 = 1 << 28;
 
 #[inline(always)]
-fn put_varint(buf: &mut [u8; MAX_SCALAR_PAYLOAD], mut at: usize, mut v: u64) -> Option<usize> {
+fn put_varint<const N: usize>(buf: &mut [u8; N], mut at: usize, mut v: u64) -> Option<usize> {
     while v >= 0x80 {
         *buf.get_mut(at)? = (v as u8) | 0x80;
         v >>= 7;
@@ -40,6 +49,29 @@ fn put_varint(buf: &mut [u8; MAX_SCALAR_PAYLOAD], mut at: usize, mut v: u64) -> 
     }
     *buf.get_mut(at)? = v as u8;
     Some(at + 1)
+}
+
+/// The varint of a step below [`WORD_STEP_LIMIT`] as one little-endian word
+/// (bytes past the length are zero) and its length, 1 to 4, with no loop and
+/// no branch: the four 7-bit groups are spread into bytes in two halving
+/// steps, the highest non-zero byte (`bsr`) gives the length, and the
+/// continuation bits of the bytes below it come from a 4-entry table.
+///
+/// Why: `runlog_log_f64_at` was ~10-24% slower than `runlog_log_f64`, most
+/// of it the byte loop (3 trips for steps past 16,384) and its bounds checks.
+#[inline(always)]
+fn step_word(step: u64) -> (u32, usize) {
+    debug_assert!(step < WORD_STEP_LIMIT);
+    const CONTINUATION: [u32; 4] = [0, 0x80, 0x8080, 0x80_8080];
+    let s = step as u32;
+    // Two 14-bit halves at bits 0 and 16, then each half's 7-bit groups at
+    // bits 0 and 8: group k ends at bits 8k..8k+7.
+    let halves = (s & 0x3fff) | ((s << 2) & 0x3fff_0000);
+    let groups = (halves & 0x007f_007f) | ((halves << 1) & 0x7f00_7f00);
+    // Index of the highest set bit (`| 1`: step 0 is one byte); /8 is the
+    // index of the last byte, 0..=3.
+    let last = ((31 - (groups | 1).leading_zeros()) / 8) as usize;
+    (groups | CONTINUATION[last], last + 1)
 }
 
 /// A metric time (or step) as its varint bytes, ready for one 8-byte store.
@@ -159,7 +191,7 @@ pub(crate) unsafe fn encode_c_name(
         | NAME_IS_TEXT
         | if step.is_some() { HAS_STEP } else { 0 }
         | if time.is_some() { HAS_TIME } else { 0 };
-    let mut at = if len < 0x80 {
+    let at = if len < 0x80 {
         buf[2] = len as u8;
         NAME_AT + len
     } else {
@@ -169,25 +201,35 @@ pub(crate) unsafe fn encode_c_name(
         buf[3] = (len >> 7) as u8;
         NAME_AT + 1 + len
     };
-    match value {
+    // at <= 4 + 250, so the tail ends by 282, inside the 284-byte `buf`.
+    let tail: &mut [u8; TAIL] = buf.get_mut(at..at + TAIL)?.try_into().ok()?;
+    let mut end = match value {
         Scalar::F64(v) => {
-            buf.get_mut(at..at + 8)?.copy_from_slice(&v.to_le_bytes());
-            at += 8;
+            tail[..8].copy_from_slice(&v.to_le_bytes());
+            8
         }
-        Scalar::I64(v) => at = put_varint(buf, at, ((v << 1) ^ (v >> 63)) as u64)?,
-    }
+        Scalar::I64(v) => put_varint(tail, 0, ((v << 1) ^ (v >> 63)) as u64)?,
+    };
     // `None` for the step-less calls: a constant there, so this folds away.
     if let Some(step) = step {
-        at = put_varint(buf, at, step)?;
+        if step < WORD_STEP_LIMIT {
+            // The 4-byte store may run past the varint's end: inside `tail`,
+            // in the record's free slot, and overwritten by the time or unused.
+            let (word, len) = step_word(step);
+            tail.get_mut(end..end + 4)?
+                .copy_from_slice(&word.to_le_bytes());
+            end += len;
+        } else {
+            end = put_varint(tail, end, step)?;
+        }
     }
     if let Some(t) = time {
-        // The 8-byte store may run past the varint's end: still inside `buf`
-        // (checked), in the record's free slot, and overwritten or unused.
-        buf.get_mut(at..at + 8)?
+        // As the step's store: may run past the varint's end, inside `tail`.
+        tail.get_mut(end..end + 8)?
             .copy_from_slice(&t.word.to_le_bytes());
-        at += usize::from(t.len);
+        end += usize::from(t.len);
     }
-    Some(at)
+    Some(at + end)
 }
 
 impl runlog_logger {
@@ -300,8 +342,14 @@ mod tests {
             None,
             Some(0),
             Some(9),
+            Some(127),
             Some(128),
+            Some(16_383),
             Some(16_384),
+            Some((1 << 21) - 1),
+            Some(1 << 21),
+            Some((1 << 28) - 1),
+            Some(1 << 28),
             Some((1 << 56) - 1),
             Some(1 << 56),
             Some(u64::MAX),
@@ -326,6 +374,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn step_word_is_the_varint_of_every_step_below_its_limit() {
+        let check = |step: u64| {
+            let mut want = [0u8; MAX_VARINT];
+            let n = put_varint(&mut want, 0, step).unwrap();
+            let (word, len) = step_word(step);
+            assert_eq!(len, n, "length of {step}");
+            assert_eq!(word.to_le_bytes()[..n], want[..n], "bytes of {step}");
+            assert!(word.to_le_bytes()[n..].iter().all(|&b| b == 0), "{step}");
+        };
+        // Every step up to 2^21 (1-3 bytes), then each length's edges and a
+        // spread of 4-byte steps up to the limit.
+        (0..1 << 21).for_each(check);
+        for bits in 1..=28u32 {
+            let edge = 1u64 << bits;
+            [edge - 1, edge, edge + 1, edge.saturating_sub(2)]
+                .into_iter()
+                .filter(|&s| s < WORD_STEP_LIMIT)
+                .for_each(check);
+        }
+        (0..WORD_STEP_LIMIT).step_by(65_537).for_each(check);
     }
 
     #[test]

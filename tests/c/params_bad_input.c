@@ -130,6 +130,23 @@ int main(int argc, char **argv) {
     expect("the first value again", runlog_log_param(l, "lr", "0.01", &t), RUNLOG_STATUS_OK);
     if (t == first) failures++;
     strcpy(last_msg, keep);
+  } else if (!strcmp(c, "step_edges")) {
+    /* A step at each edge of the varint's lengths (the fast path encodes
+     * steps below 2^28 without a loop), through both calls, with a short
+     * name and a 250-byte one (the longest record). */
+    static const int64_t steps[] = {0, 127, 128, 16383, 16384, 2097151, 2097152,
+                                    268435455, 268435456, 34359738368, 72057594037927935,
+                                    72057594037927936, INT64_MAX};
+    char *long_name = repeat("n", 250);
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+      expect("f64_at edge", runlog_log_f64_at(l, "edge/f", (double)i, steps[i], &t),
+             RUNLOG_STATUS_OK);
+      expect("i64_at edge", runlog_log_i64_at(l, "edge/i", -(int64_t)i, steps[i], &t),
+             RUNLOG_STATUS_OK);
+      expect("f64_at long name", runlog_log_f64_at(l, long_name, (double)i, steps[i], &t),
+             RUNLOG_STATUS_OK);
+    }
+    free(long_name);
   } else if (!strcmp(c, "after_close")) {
     runlog_close(l, 0);
     expect("f64_at after close", runlog_log_f64_at(l, "x", 1.0, 1, &t), RUNLOG_STATUS_CLOSED);
@@ -139,7 +156,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "unknown case %s\n", c);
     return 2;
   }
-  if (strcmp(c, "good") && strcmp(c, "param_conflict") && t != 12345) {
+  if (strcmp(c, "good") && strcmp(c, "param_conflict") && strcmp(c, "step_edges") &&
+      t != 12345) {
     fprintf(stderr, "%s: a failed call wrote its ticket\n", c);
     failures++;
   }

@@ -49,7 +49,8 @@ fn c_benchmark_log_f64_against_memcpy_and_fprintf() {
 /// library (`$RUNLOG_BENCH_BASE`: a directory with `include/` and
 /// `librunlog.a`, made by `scripts/bench-ffi.sh BASE_REV`), run alternately
 /// (`$RUNLOG_BENCH_ROUNDS` pairs, default 5) so both see the same machine;
-/// prints each run's `runlog_log_f64` median and the ratio of their medians.
+/// prints each run's `runlog_log_f64` median and the ratio of their medians,
+/// and, when the base has the step calls too, both `runlog_log_f64_at` lines.
 #[test]
 #[ignore]
 fn c_benchmark_log_f64_against_a_base_commit() {
@@ -106,7 +107,20 @@ fn c_benchmark_log_f64_against_a_base_commit() {
             .parse()
             .ok()
     };
+    // The ratio a run prints for its interleaved pass (f64 and _at batches
+    // alternating), when its header has the step calls.
+    let interleaved_ratio = |out: &str| -> Option<f64> {
+        out.lines()
+            .find(|l| l.contains("(medians, interleaved batches):"))?
+            .split_whitespace()
+            .last()?
+            .parse()
+            .ok()
+    };
+    let (mut new_inter, mut base_inter) = (Vec::new(), Vec::new());
     let (mut base_f64, mut new_f64, mut new_at) = (Vec::new(), Vec::new(), Vec::new());
+    // The base's own _at line, when its header has the step calls.
+    let mut base_at = Vec::new();
     // This tree's first f64 line: the same position in the run as the base's.
     let mut new_first = Vec::new();
     for _ in 0..rounds {
@@ -138,8 +152,11 @@ fn c_benchmark_log_f64_against_a_base_commit() {
                 new_f64.push((f + again) / 2.0);
                 new_first.push(f);
                 new_at.push(median_of(&stdout, "runlog_log_f64_at").expect("_at line"));
+                new_inter.push(interleaved_ratio(&stdout).expect("interleaved line"));
             } else {
                 base_f64.push(f);
+                base_at.extend(median_of(&stdout, "runlog_log_f64_at"));
+                base_inter.extend(interleaved_ratio(&stdout));
             }
         }
     }
@@ -155,6 +172,7 @@ fn c_benchmark_log_f64_against_a_base_commit() {
         .map(|(n, b)| n / b)
         .collect();
     let mut at_pair: Vec<f64> = new_at.iter().zip(&new_f64).map(|(a, f)| a / f).collect();
+    let mut at_vs_base: Vec<f64> = new_at.iter().zip(&base_at).map(|(n, b)| n / b).collect();
     let (p, p_lo, p_hi) = summary(&mut pair);
     let (q, q_lo, q_hi) = summary(&mut at_pair);
     let (b, b_lo, b_hi) = summary(&mut base_f64);
@@ -172,5 +190,18 @@ fn c_benchmark_log_f64_against_a_base_commit() {
         a / m
     );
     println!("paired ratios (median, min..max): this/base {p:.3} ({p_lo:.3}..{p_hi:.3}), _at/f64 {q:.3} ({q_lo:.3}..{q_hi:.3})");
+    if base_at.len() == rounds {
+        let (r, r_lo, r_hi) = summary(&mut at_vs_base);
+        let (c, c_lo, c_hi) = summary(&mut base_at);
+        println!("base runlog_log_f64_at   {c:6.2} ns  ({c_lo:.2}..{c_hi:.2})   paired this/base _at {r:.3} ({r_lo:.3}..{r_hi:.3})");
+    }
+    let (i, i_lo, i_hi) = summary(&mut new_inter);
+    println!("interleaved _at/f64 per run (median, min..max): this {i:.3} ({i_lo:.3}..{i_hi:.3})");
+    if base_inter.len() == rounds {
+        let (j, j_lo, j_hi) = summary(&mut base_inter);
+        println!(
+            "interleaved _at/f64 per run (median, min..max): base {j:.3} ({j_lo:.3}..{j_hi:.3})"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

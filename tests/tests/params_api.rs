@@ -156,6 +156,60 @@ fn keys_and_values_over_mlflows_limits_are_refused() {
     }
 }
 
+/// Steps at each edge of the varint's lengths (1 to 10 bytes; the fast path
+/// encodes those below 2^28 branch-free, the rest with a loop) come back from
+/// the ring exactly, with their values and times, for both calls and for the
+/// longest name.
+#[test]
+fn steps_at_every_varint_length_edge_come_back_exactly() {
+    let (_, recs) = run_case("step_edges");
+    let steps: [u64; 13] = [
+        0,
+        127,
+        128,
+        16_383,
+        16_384,
+        (1 << 21) - 1,
+        1 << 21,
+        (1 << 28) - 1,
+        1 << 28,
+        1 << 35,
+        (1 << 56) - 1,
+        1 << 56,
+        i64::MAX as u64,
+    ];
+    let long_name = "n".repeat(250);
+    let got: Vec<(String, Val, Option<u64>, bool)> = recs
+        .iter()
+        .filter_map(|r| match r {
+            Rec::Metric {
+                name,
+                value,
+                step,
+                time_ms,
+            } => Some((name.clone(), value.clone(), *step, time_ms.is_some())),
+            _ => None,
+        })
+        .collect();
+    let want: Vec<(String, Val, Option<u64>, bool)> = steps
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &step)| {
+            [
+                ("edge/f".to_string(), Val::F64(i as f64), Some(step), true),
+                (
+                    "edge/i".to_string(),
+                    Val::I64(-(i as i64)),
+                    Some(step),
+                    true,
+                ),
+                (long_name.clone(), Val::F64(i as f64), Some(step), true),
+            ]
+        })
+        .collect();
+    assert_eq!(got, want);
+}
+
 #[test]
 fn negative_steps_are_refused() {
     let out = assert_nothing_written("negative_step");
