@@ -60,9 +60,8 @@ pub fn chart(store: &Store, req: &ChartRequest) -> ApiResult<Value> {
     let run_id = req.run.get().map_err(ApiError::invalid)?;
     let run = db::run_row(store.conn(), run_id)?;
     let key = &req.metric_key;
-    let id = series::find(store.conn(), run.pk, key)?.ok_or_else(|| {
-        ApiError::not_found(format!("run {run_id:?} has no metric {key:?}"))
-    })?;
+    let id = series::find(store.conn(), run.pk, key)?
+        .ok_or_else(|| ApiError::not_found(format!("run {run_id:?} has no metric {key:?}")))?;
     let internal = |e: anyhow::Error| ApiError::internal(format!("{e:#}"));
     let (numbers, more) = series::numbers(store.conn(), id, 0, max).map_err(internal)?;
     let points: Vec<(f64, f64)> = if more {
