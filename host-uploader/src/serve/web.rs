@@ -65,3 +65,39 @@ pub async fn vendor(Path(file): Path<String>) -> Response {
         None => ApiError::no_endpoint("GET", &format!("/vendor/{file}")).into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_pages_own_files_skip_the_token() {
+        for p in [
+            "/",
+            "/index.html",
+            "/app.js",
+            "/charts.js",
+            "/vendor/uPlot.iife.min.js",
+            "/vendor/uPlot.min.css",
+            "/vendor/LICENSE",
+        ] {
+            assert!(is_page(p), "{p}");
+        }
+        for p in [
+            "/vendor/",
+            "/vendor/other.js",
+            "/vendor/../api/2.0/mlflow/runs/search",
+            "/api/2.0/runlog/metrics/chart",
+            "/api/2.0/runlog/runs/live",
+        ] {
+            assert!(!is_page(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn the_vendored_script_is_uplot() {
+        let (_, js, kind) = VENDOR[0];
+        assert!(js.starts_with("/*! https://github.com/leeoniya/uPlot (v"));
+        assert!(kind.starts_with("text/javascript"));
+    }
+}
