@@ -316,7 +316,7 @@ const PAGE_STATE: &str = r#"JSON.stringify({
   state: document.body.dataset.state,
   charts: [...document.querySelectorAll("figure.chart")].map(f => ({
     metric: f.dataset.metric,
-    points: Number((f.querySelector("polyline") || {dataset: {}}).dataset.points || 0),
+    points: Number(f.dataset.points || 0),
     liveAt: Number(f.dataset.liveAt || 0) })),
   status: (document.getElementById("run-status") || {}).textContent })"#;
 

@@ -6,6 +6,7 @@
 //! - [`artifacts`]: proxied artifact upload, download and listing
 //!   (`/api/2.0/mlflow-artifacts/artifacts/...`), with path checks; files
 //!   are reached through [`beneath`], which never follows a link.
+//! - [`chart`]: the page's chart data, downsampled (`/api/2.0/runlog/metrics/chart`).
 //! - [`db`]: the store, seen as MLflow sees it; [`pool`] lends its
 //!   connections to blocking tasks.
 //! - [`filter`]: the subset of MLflow's search filter runlog understands.
@@ -19,6 +20,7 @@
 pub mod api;
 pub mod artifacts;
 pub mod beneath;
+pub mod chart;
 pub mod db;
 pub mod error;
 pub mod filter;

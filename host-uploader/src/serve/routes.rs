@@ -9,8 +9,9 @@
 //! |---|---|---|---|
 //! | JSON API | `/api/2.0/mlflow/*`, `/ajax-api/2.0/mlflow/*`, artifact listing, `/health` | `--max-json-bytes` | [`API_CONCURRENCY`] (then queued) |
 //! | artifact files | `/api/2.0/mlflow-artifacts/artifacts/*` | `--max-artifact-bytes` | [`FILE_CONCURRENCY`] (then queued) |
+//! | chart data | `/api/2.0/runlog/metrics/chart` ([`chart`]) | `--max-json-bytes` | [`API_CONCURRENCY`] (shared with the JSON API) |
 //! | live feed | `/api/2.0/runlog/runs/live` | none | `live::MAX_STREAMS` (then 503) |
-//! | page | `/`, `/index.html`, `/app.js` | none | - |
+//! | page | `/`, `/index.html`, `/app.js`, `/charts.js`, `/vendor/*` | none | - |
 //!
 //! A request body that stalls for [`BODY_TIMEOUT`] ends the request (408);
 //! a JSON API request that takes longer than [`API_TIMEOUT`] is answered 503.
@@ -36,7 +37,7 @@ use super::error::{ApiError, ApiResult};
 use super::guard::{self, AllowedHosts};
 use super::http::{self, Limits, Url};
 use super::pool::Pool;
-use super::{api, artifacts, db, live, protocol, web, Config};
+use super::{api, artifacts, chart, db, live, protocol, web, Config};
 
 /// JSON API requests handled at once; more wait their turn.
 pub const API_CONCURRENCY: usize = 128;
@@ -54,6 +55,8 @@ const AJAX_API: &str = "/ajax-api/2.0/mlflow/";
 const ARTIFACTS: &str = "/api/2.0/mlflow-artifacts/artifacts";
 /// The live feed's path.
 pub const LIVE: &str = "/api/2.0/runlog/runs/live";
+/// The chart data endpoint's path.
+pub const CHART: &str = "/api/2.0/runlog/metrics/chart";
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -80,6 +83,7 @@ pub fn router(cfg: &Config, bound: SocketAddr) -> anyhow::Result<Router> {
         .route(&format!("{API}{{*endpoint}}"), any(mlflow))
         .route(&format!("{AJAX_API}{{*endpoint}}"), any(mlflow))
         .route(ARTIFACTS, any(artifact_listing))
+        .route(CHART, any(chart_data))
         .route("/health", get(|| async { http::text("OK", "text/plain") }))
         .layer(RequestBodyLimitLayer::new(as_usize(cfg.limits.max_json)))
         .layer(GlobalConcurrencyLimitLayer::new(API_CONCURRENCY));
@@ -93,6 +97,8 @@ pub fn router(cfg: &Config, bound: SocketAddr) -> anyhow::Result<Router> {
         .route("/", get(web::index))
         .route("/index.html", get(web::index))
         .route("/app.js", get(web::app_js))
+        .route("/charts.js", get(web::charts_js))
+        .route("/vendor/{file}", get(web::vendor))
         .route(LIVE, get(live_feed));
     Ok(Router::new()
         .merge(json_api)
@@ -284,4 +290,35 @@ async fn live_feed(State(app): State<App>, uri: Uri) -> Response {
         live::stream(Arc::clone(&app.pool), &app.streams, run_id).await
     };
     work.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `GET /api/2.0/runlog/metrics/chart?run_id=RUN&metric_key=KEY&max_points=N`
+/// (see [`chart`]).
+async fn chart_data(
+    State(app): State<App>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let work = async {
+        if method != Method::GET && method != Method::POST {
+            return Err(ApiError::method(method.as_str(), CHART, "GET or POST"));
+        }
+        if method == Method::POST {
+            guard::require_json(&headers)?;
+        }
+        let body = http::read_body(&headers, body, app.limits.max_json).await?;
+        let req = chart::decode(api::merge(url(&uri)?.query_json(), &body)?)?;
+        app.pool.run(move |store| chart::chart(store, &req)).await
+    };
+    match tokio::time::timeout(API_TIMEOUT, work).await {
+        Ok(Ok(v)) => http::json(&v),
+        Ok(Err(e)) => e.into_response(),
+        Err(_) => ApiError::busy(format!(
+            "the request took longer than {} s",
+            API_TIMEOUT.as_secs()
+        ))
+        .into_response(),
+    }
 }

@@ -1,14 +1,24 @@
-// runlog's web page: the runs list and a run's page, drawn from the MLflow
-// REST API of the server that serves this file. Plain JavaScript, no
-// dependencies, works offline.
+// runlog's web page: the runs list (search, sort, experiment filter, params
+// and metrics columns), the compare view, and a run's page, drawn from the
+// MLflow REST API of the server that serves this file and its chart data
+// endpoint. Plain JavaScript, no build step, works offline; charts are in
+// charts.js (uPlot).
 "use strict";
 
 const API = "api/2.0/mlflow/";
 const ARTIFACTS = "api/2.0/mlflow-artifacts/artifacts/";
 const LIVE = "api/2.0/runlog/runs/live";
+const CHART = "api/2.0/runlog/metrics/chart";
+// Points per line the server sends (it downsamples longer series to min/max per bucket).
+const CHART_POINTS = 2000;
+// Largest artifact previewed in the page (bigger ones: download).
+const PREVIEW_TEXT_BYTES = 1 << 20;
+const PREVIEW_IMAGE_BYTES = 20 << 20;
 
 // The live feed of the run on screen, if it is running.
 let live = null;
+// Chart options shared by every chart on screen.
+const chartOpts = { log: false, smoothing: 0 };
 
 function token() { return sessionStorage.getItem("runlog_token"); }
 
@@ -37,9 +47,11 @@ async function api(method, path, body, raw) {
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "class") e.className = v; else if (k.startsWith("on")) e.addEventListener(k.slice(2), v); else e.setAttribute(k, v);
+    if (k === "class") e.className = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (v !== false && v !== null && v !== undefined) e.setAttribute(k, v === true ? "" : v);
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
   return e;
 }
 
@@ -49,12 +61,8 @@ function fmtDur(a, b) {
   const s = (Number(b) - Number(a)) / 1000;
   return s < 60 ? s.toFixed(1) + " s" : s < 3600 ? (s / 60).toFixed(1) + " min" : (s / 3600).toFixed(1) + " h";
 }
-function fmtNum(v) {
-  if (typeof v === "string") return v;
-  if (Number.isInteger(v)) return String(v);
-  return Math.abs(v) >= 1e6 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(4) : String(Number(v.toPrecision(6)));
-}
 function runName(run) { return run.info.run_name || run.info.run_id; }
+const q = encodeURIComponent;
 
 function table(headers, rows, numeric) {
   return el("table", {},
@@ -62,63 +70,232 @@ function table(headers, rows, numeric) {
     el("tbody", {}, rows.map(r => el("tr", {}, r.map((c, i) => el("td", numeric && numeric[i] ? { class: "num" } : {}, c))))));
 }
 
-async function showRuns(main) {
+// ---- routes -------------------------------------------------------------
+
+// The hash as {path, params}: `#/compare?runs=a,b` -> {path: "/compare", params}.
+function route() {
+  const h = location.hash.replace(/^#/, "") || "/";
+  const i = h.indexOf("?");
+  return { path: i < 0 ? h : h.slice(0, i), params: new URLSearchParams(i < 0 ? "" : h.slice(i + 1)) };
+}
+
+function listHash(state) {
+  const p = new URLSearchParams();
+  for (const k of ["filter", "exp", "sort", "dir"]) if (state[k]) p.set(k, state[k]);
+  const s = p.toString();
+  return "#/" + (s ? "?" + s : "");
+}
+
+// ---- runs list ----------------------------------------------------------
+
+// A search box entry as an MLflow filter: a filter as typed when it has an
+// operator, else a run-name search.
+function toFilter(text) {
+  const t = text.trim();
+  if (!t) return "";
+  if (/(=|<|>|\bLIKE\b|\bILIKE\b)/i.test(t)) return t;
+  return "attributes.run_name ILIKE '%" + t.replace(/'/g, "") + "%'";
+}
+
+function cellValue(run, col) {
+  const d = run.data || {};
+  switch (col.kind) {
+    case "name": return runName(run);
+    case "exp": return col.names[run.info.experiment_id] || run.info.experiment_id;
+    case "status": return run.info.status;
+    case "start": return Number(run.info.start_time) || 0;
+    case "dur": return run.info.end_time ? Number(run.info.end_time) - Number(run.info.start_time) : -1;
+    case "param": { const p = (d.params || []).find(p => p.key === col.key); return p ? p.value : undefined; }
+    case "metric": { const m = (d.metrics || []).find(m => m.key === col.key); return m ? m.value : undefined; }
+  }
+}
+
+function compareValues(a, b) {
+  if (a === undefined) return b === undefined ? 0 : 1;
+  if (b === undefined) return -1;
+  const na = Number(a), nb = Number(b);
+  if (a !== "" && b !== "" && Number.isFinite(na) && Number.isFinite(nb)) return na - nb;
+  return String(a).localeCompare(String(b));
+}
+
+async function showRuns(main, params) {
+  const state = { filter: params.get("filter") || "", exp: params.get("exp") || "", sort: params.get("sort") || "", dir: params.get("dir") || "" };
   const exps = (await api("POST", API + "experiments/search", { max_results: 50000 })).experiments || [];
   const names = Object.fromEntries(exps.map(e => [e.experiment_id, e.name]));
-  const res = await api("POST", API + "runs/search", { experiment_ids: exps.map(e => e.experiment_id), max_results: 1000 });
-  const runs = res.runs || [];
-  main.replaceChildren(el("h1", {}, "Runs"));
-  if (!runs.length) { main.append(el("p", { class: "muted" }, "No runs yet.")); return; }
-  main.append(table(["Run", "Experiment", "Status", "Started", "Duration", "Metrics"], runs.map(r => [
-    el("a", { href: "#/run/" + encodeURIComponent(r.info.run_id), class: "run-link" }, runName(r)),
-    names[r.info.experiment_id] || r.info.experiment_id,
-    el("span", { class: "status-" + r.info.status }, r.info.status),
-    fmtTime(r.info.start_time), fmtDur(r.info.start_time, r.info.end_time),
-    String(((r.data && r.data.metrics) || []).length),
-  ]), [false, false, false, false, true, true]));
-  main.querySelector("table").id = "runs";
+  const ids = state.exp ? [state.exp] : exps.map(e => e.experiment_id);
+  let runs = [], searchError = null;
+  try {
+    const res = await api("POST", API + "runs/search", { experiment_ids: ids, filter: toFilter(state.filter), max_results: 1000 });
+    runs = res.runs || [];
+  } catch (e) { searchError = e.message; }
+
+  const search = el("input", { type: "search", id: "search", size: 48, value: state.filter,
+    placeholder: "params.lr = '0.01' AND metrics.loss < 0.5, or a run name" });
+  const expSelect = el("select", { id: "experiment" }, el("option", { value: "" }, "All experiments"),
+    exps.map(e => el("option", { value: e.experiment_id, selected: e.experiment_id === state.exp }, e.name)));
+  const apply = () => { location.hash = listHash(Object.assign({}, state, { filter: search.value, exp: expSelect.value })); };
+  search.addEventListener("keydown", e => { if (e.key === "Enter") apply(); });
+  expSelect.addEventListener("change", apply);
+  const compareBtn = el("button", { id: "compare", disabled: true }, "Compare");
+  const bar = el("div", { class: "toolbar" }, search, el("button", { id: "search-go", onclick: apply }, "Search"), expSelect, compareBtn);
+  main.replaceChildren(el("h1", {}, "Runs"), bar);
+  if (state.exp && names[state.exp]) main.querySelector("h1").append(" in ", el("span", { id: "exp-name" }, names[state.exp]));
+  if (searchError) main.append(el("p", { class: "error", id: "search-error" }, searchError));
+
+  const paramKeys = [...new Set(runs.flatMap(r => ((r.data || {}).params || []).map(p => p.key)))].sort();
+  const metricKeys = [...new Set(runs.flatMap(r => ((r.data || {}).metrics || []).map(m => m.key)))].sort();
+  const cols = [
+    { kind: "name", title: "Run" }, { kind: "exp", title: "Experiment", names }, { kind: "status", title: "Status" },
+    { kind: "start", title: "Started" }, { kind: "dur", title: "Duration", num: true },
+    ...paramKeys.map(k => ({ kind: "param", key: k, title: k, group: "param" })),
+    ...metricKeys.map(k => ({ kind: "metric", key: k, title: k, group: "metric", num: true })),
+  ];
+  cols.forEach((c, i) => { c.id = c.kind + (c.key !== undefined ? ":" + c.key : ""); c.index = i; });
+  const hidden = new Set(JSON.parse(localStorage.getItem("runlog_hidden_cols") || "[]"));
+  const sortCol = cols.find(c => c.id === state.sort);
+  if (sortCol) {
+    const sign = state.dir === "desc" ? -1 : 1;
+    runs.sort((a, b) => sign * compareValues(cellValue(a, sortCol), cellValue(b, sortCol)));
+  }
+
+  if (paramKeys.length + metricKeys.length) {
+    const picker = el("details", { class: "columns", id: "columns" }, el("summary", {}, "Columns"),
+      cols.filter(c => c.group).map(c => el("label", {},
+        el("input", { type: "checkbox", checked: !hidden.has(c.id), "data-col": c.id, onchange: e => {
+          if (e.target.checked) hidden.delete(c.id); else hidden.add(c.id);
+          localStorage.setItem("runlog_hidden_cols", JSON.stringify([...hidden]));
+          render();
+        } }), (c.group === "param" ? "params." : "metrics.") + c.key)));
+    main.append(picker);
+  }
+  if (!runs.length) {
+    main.append(el("p", { class: "muted", id: "no-runs" }, state.filter || state.exp ? "No runs match." : "No runs yet."));
+    return;
+  }
+  const shown = cols.filter(c => !hidden.has(c.id));
+  const head = el("tr", {}, el("th", {}, ""), shown.map(c => {
+    const dir = state.sort === c.id && state.dir !== "desc" ? "desc" : "asc";
+    const mark = state.sort === c.id ? (state.dir === "desc" ? " ▼" : " ▲") : "";
+    return el("th", { class: c.group ? "col-" + c.group : "", "data-col": c.id },
+      el("a", { href: listHash(Object.assign({}, state, { sort: c.id, dir })), class: "sort" },
+        c.group ? el("span", { class: "muted" }, c.group === "param" ? "params." : "metrics.") : null, c.title, mark));
+  }));
+  const selected = new Set();
+  const updateCompare = () => {
+    compareBtn.disabled = selected.size < 2;
+    compareBtn.textContent = "Compare" + (selected.size ? " (" + selected.size + ")" : "");
+  };
+  compareBtn.addEventListener("click", () => { location.hash = "#/compare?runs=" + [...selected].map(q).join(","); });
+  const body = el("tbody", {}, runs.map(r => el("tr", { "data-run": r.info.run_id },
+    el("td", {}, el("input", { type: "checkbox", class: "select", "data-run": r.info.run_id, onchange: e => {
+      if (e.target.checked) selected.add(r.info.run_id); else selected.delete(r.info.run_id);
+      updateCompare();
+    } })),
+    shown.map(c => {
+      const v = cellValue(r, c);
+      switch (c.kind) {
+        case "name": return el("td", {}, el("a", { href: "#/run/" + q(r.info.run_id), class: "run-link" }, v));
+        case "status": return el("td", {}, el("span", { class: "status-" + v }, v));
+        case "start": return el("td", {}, fmtTime(v));
+        case "dur": return el("td", { class: "num" }, fmtDur(r.info.start_time, r.info.end_time));
+        case "metric": return el("td", { class: "num" }, v === undefined ? "" : fmtNum(v));
+        default: return el("td", {}, v === undefined ? "" : v);
+      }
+    }))));
+  main.append(el("table", { id: "runs", "data-count": runs.length }, el("thead", {}, head), body));
 }
 
-// A line chart of one metric's history as inline SVG. `xr`: the step range
-// every chart of the run shares, so series logged at different steps line up.
-function chart(key, points, xr = [Infinity, -Infinity]) {
-  const W = 520, H = 220, L = 58, R = 12, T = 10, B = 28;
-  const pts = points.map(p => [Number(p.step), typeof p.value === "number" ? p.value : Number(p.value)])
-    .filter(p => Number.isFinite(p[0]) && Number.isFinite(p[1]));
-  const xs = pts.map(p => p[0]), ys = pts.map(p => p[1]);
-  let [x0, x1, y0, y1] = [Math.min(...xs, xr[0]), Math.max(...xs, xr[1]), Math.min(...ys), Math.max(...ys)];
-  if (x0 === x1) { x0 -= 1; x1 += 1; }
-  if (y0 === y1) { y0 -= 1; y1 += 1; }
-  const sx = x => L + (x - x0) / (x1 - x0) * (W - L - R);
-  const sy = y => H - B - (y - y0) / (y1 - y0) * (H - T - B);
-  const ns = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("viewBox", `0 0 ${W} ${H}`); svg.setAttribute("width", W); svg.setAttribute("height", H);
-  const add = (tag, attrs, text) => {
-    const e = document.createElementNS(ns, tag);
-    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-    if (text !== undefined) e.textContent = text;
-    svg.append(e); return e;
-  };
-  add("rect", { x: L, y: T, width: W - L - R, height: H - T - B, fill: "#fbfcfd", stroke: "#d5dae0" });
-  for (const f of [0, 0.5, 1]) {
-    const y = y0 + f * (y1 - y0);
-    add("line", { x1: L, x2: W - R, y1: sy(y), y2: sy(y), stroke: "#e6e9ed" });
-    add("text", { x: L - 6, y: sy(y) + 4, "text-anchor": "end" }, fmtNum(y));
-  }
-  add("text", { x: L, y: H - 8, "text-anchor": "start" }, "step " + fmtNum(x0));
-  add("text", { x: W - R, y: H - 8, "text-anchor": "end" }, "step " + fmtNum(x1));
-  const line = add("polyline", {
-    points: pts.map(p => sx(p[0]).toFixed(1) + "," + sy(p[1]).toFixed(1)).join(" "),
-    fill: "none", stroke: "#1565c0", "stroke-width": 2, class: "series",
-  });
-  line.dataset.points = String(pts.length);
-  return el("figure", { class: "chart", "data-metric": key }, el("figcaption", {}, key + " ", el("span", { class: "muted" }, `(${pts.length} points)`)), svg);
+// ---- charts -------------------------------------------------------------
+
+// One metric's chart data for one run: its lines (one per series the server
+// sends: one per rank when there are several), labelled `label`.
+async function chartLines(runId, key, label) {
+  const res = await api("GET", CHART + "?run_id=" + q(runId) + "&metric_key=" + q(key) + "&max_points=" + CHART_POINTS);
+  const many = (res.series || []).length > 1;
+  return (res.series || []).map((s, i) => ({
+    label: label + (many ? " rank " + (s.rank !== undefined ? s.rank : i) : ""),
+    steps: s.steps, values: s.values, downsampled: res.downsampled,
+  }));
 }
+
+// A chart figure; redraw(fig) (re)draws it from fig.lines with the shared options.
+function chartFigure(key, lines, width) {
+  const host = el("div", { class: "plot" });
+  const fig = el("figure", { class: "chart", "data-metric": key },
+    el("figcaption", {}, key, " ", el("span", { class: "muted count" })), host);
+  fig.lines = lines;
+  fig.width = width || 520;
+  redraw(fig);
+  return fig;
+}
+
+function redraw(fig) {
+  const lines = fig.lines;
+  const points = lines.reduce((n, l) => n + l.values.length, 0);
+  fig.dataset.lines = String(lines.length);
+  fig.dataset.points = String(points);
+  fig.querySelector(".count").textContent = "(" + points + " points" +
+    (lines.some(l => l.downsampled) ? ", min/max per bucket" : "") + (lines.length > 1 ? ", " + lines.length + " lines" : "") + ")";
+  if (fig.plot) fig.plot.destroy();
+  fig.plot = drawChart(fig.querySelector(".plot"), lines, { log: chartOpts.log, smoothing: chartOpts.smoothing, width: fig.width });
+}
+
+// Log-scale and smoothing controls for every chart inside `scope`.
+function chartControls(scope) {
+  const redrawAll = () => scope.querySelectorAll("figure.chart").forEach(redraw);
+  const smoothLabel = el("span", { class: "muted" }, String(chartOpts.smoothing));
+  return el("div", { class: "toolbar chart-controls" },
+    el("label", {}, el("input", { type: "checkbox", id: "log-scale", checked: chartOpts.log, onchange: e => { chartOpts.log = e.target.checked; redrawAll(); } }),
+      " log scale (y)"),
+    el("label", {}, " smoothing ", el("input", { type: "range", id: "smoothing", min: 0, max: 0.99, step: 0.01, value: chartOpts.smoothing,
+      oninput: e => { chartOpts.smoothing = Number(e.target.value); smoothLabel.textContent = e.target.value; redrawAll(); } }), " ", smoothLabel));
+}
+
+// ---- compare view -------------------------------------------------------
+
+async function showCompare(main, params) {
+  const ids = (params.get("runs") || "").split(",").filter(Boolean).map(decodeURIComponent);
+  const runs = await Promise.all(ids.map(id => api("GET", API + "runs/get?run_id=" + q(id)).then(r => r.run)));
+  main.replaceChildren(el("p", {}, el("a", { href: "#/" }, "← all runs")),
+    el("h1", {}, "Compare ", String(runs.length), " runs"),
+    el("p", {}, runs.map((r, i) => [i ? ", " : "", el("a", { href: "#/run/" + q(r.info.run_id) }, runName(r))])));
+  // Params (and latest metrics) side by side; rows whose values differ marked.
+  const keys = [...new Set(runs.flatMap(r => ((r.data || {}).params || []).map(p => p.key)))].sort();
+  const paramOf = (r, k) => { const p = ((r.data || {}).params || []).find(p => p.key === k); return p ? p.value : undefined; };
+  main.append(el("h2", {}, "Parameters"));
+  const onlyDiff = el("input", { type: "checkbox", id: "only-diff" });
+  main.append(el("label", {}, onlyDiff, " only parameters that differ"));
+  const rows = keys.map(k => {
+    const vals = runs.map(r => paramOf(r, k));
+    const differs = new Set(vals.map(v => v === undefined ? "\u0000" : v)).size > 1;
+    return el("tr", { class: differs ? "differs" : "same", "data-param": k },
+      el("th", {}, k), vals.map(v => el("td", {}, v === undefined ? el("span", { class: "muted" }, "—") : v)));
+  });
+  const diff = el("table", { id: "params-diff" },
+    el("thead", {}, el("tr", {}, el("th", {}, "Parameter"), runs.map(r => el("th", {}, runName(r))))),
+    el("tbody", {}, rows));
+  onlyDiff.addEventListener("change", () => diff.classList.toggle("only-diff", onlyDiff.checked));
+  main.append(keys.length ? diff : el("p", { class: "muted" }, "No parameters."));
+
+  // One chart per metric, one line per run (and per rank).
+  const metricKeys = [...new Set(runs.flatMap(r => ((r.data || {}).metrics || []).map(m => m.key)))].sort();
+  main.append(el("h2", {}, "Metrics"));
+  const charts = el("div", { class: "charts", id: "charts" });
+  main.append(chartControls(charts), charts);
+  const perMetric = await Promise.all(metricKeys.map(async key => {
+    const lines = [];
+    for (const r of runs) {
+      if (((r.data || {}).metrics || []).some(m => m.key === key)) lines.push(...await chartLines(r.info.run_id, key, runName(r)));
+    }
+    return [key, lines];
+  }));
+  for (const [key, lines] of perMetric) charts.append(chartFigure(key, lines, 560));
+}
+
+// ---- run page -----------------------------------------------------------
 
 async function listArtifacts(runId, path, out) {
-  const q = "run_id=" + encodeURIComponent(runId) + (path ? "&path=" + encodeURIComponent(path) : "");
-  const res = await api("GET", API + "artifacts/list?" + q);
+  const res = await api("GET", API + "artifacts/list?run_id=" + q(runId) + (path ? "&path=" + q(path) : ""));
   for (const f of res.files || []) {
     if (f.is_dir) await listArtifacts(runId, f.path, out); else out.push(f);
   }
@@ -135,6 +312,30 @@ function download(url, name) {
   };
 }
 
+const IMAGE = /\.(png|jpe?g|gif|webp|bmp|svg)$/i;
+const TEXT = /\.(txt|log|md|csv|tsv|json|jsonl|ya?ml|toml|ini|cfg|conf|py|c|h|cc|cpp|hpp|rs|sh|xml|html?)$/i;
+
+// Shows an artifact in the page: text in a <pre> (as text, never as HTML),
+// images in an <img> (an image cannot run script), from a blob of the file.
+async function preview(box, url, f) {
+  box.replaceChildren(el("p", { class: "muted" }, "Loading " + f.path + "…"));
+  const isImage = IMAGE.test(f.path);
+  const limit = isImage ? PREVIEW_IMAGE_BYTES : PREVIEW_TEXT_BYTES;
+  if (Number(f.file_size) > limit) {
+    box.replaceChildren(el("p", { class: "muted" }, f.path + " is too large to preview; download it."));
+    return;
+  }
+  const blob = await (await api("GET", url, undefined, true)).blob();
+  const title = el("h3", {}, f.path);
+  if (isImage) {
+    const typed = new Blob([blob], { type: /\.svg$/i.test(f.path) ? "image/svg+xml" : "image/" + f.path.split(".").pop().toLowerCase() });
+    box.replaceChildren(title, el("img", { class: "preview-image", src: URL.createObjectURL(typed), alt: f.path }));
+  } else {
+    box.replaceChildren(title, el("pre", { class: "preview-text" }, await blob.text()));
+  }
+  box.dataset.path = f.path;
+}
+
 // Follows the live feed of a running run (Server-Sent Events, read through
 // fetch so the token can go in a header); calls onEvent(name, data) per event.
 function follow(runId, onEvent) {
@@ -142,7 +343,7 @@ function follow(runId, onEvent) {
   const headers = { Accept: "text/event-stream" };
   if (token()) headers["Authorization"] = "Bearer " + token();
   (async () => {
-    const r = await fetch(LIVE + "?run_id=" + encodeURIComponent(runId), { headers, signal: ctrl.signal });
+    const r = await fetch(LIVE + "?run_id=" + q(runId), { headers, signal: ctrl.signal });
     if (!r.ok || !r.body) return;
     const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
     let buf = "";
@@ -166,41 +367,36 @@ function follow(runId, onEvent) {
   return ctrl;
 }
 
-const pointId = p => p.step + "|" + p.timestamp + "|" + p.value;
-
 async function showRun(main, runId) {
-  const run = (await api("GET", API + "runs/get?run_id=" + encodeURIComponent(runId))).run;
+  const run = (await api("GET", API + "runs/get?run_id=" + q(runId))).run;
   const info = run.info, data = run.data || {};
-  // Open the feed before reading the histories, so no point falls between
-  // the two; points that arrive through both are drawn once.
+  // Open the feed before reading the charts, so no point falls between the
+  // two; a point that arrives through both is drawn once (by its step: a
+  // live point at or before a line's last step is already there).
   const early = [];
   let onLive = (name, d) => early.push([name, d]);
-  if (info.status === "RUNNING") live = follow(runId, (name, d) => onLive(name, d));
+  if (info.status === "RUNNING") live = follow(info.run_id, (name, d) => onLive(name, d));
   main.replaceChildren(
-    el("p", {}, el("a", { href: "#/" }, "← all runs")),
+    el("p", {}, el("a", { href: "#/" }, "← all runs"), " · ",
+      el("a", { href: "#/?exp=" + q(info.experiment_id), id: "experiment-link" }, "experiment " + info.experiment_id)),
     el("h1", {}, "Run ", el("code", { id: "run-id" }, runName(run))),
     table(["Run id", "Status", "Started", "Ended", "Duration"], [[
       el("code", {}, info.run_id), el("span", { class: "status-" + info.status, id: "run-status" }, info.status),
       fmtTime(info.start_time), fmtTime(info.end_time), fmtDur(info.start_time, info.end_time)]]));
 
   const metrics = data.metrics || [];
-  const histories = await Promise.all(metrics.map(m =>
-    api("GET", API + "metrics/get-history?run_id=" + encodeURIComponent(runId) + "&metric_key=" + encodeURIComponent(m.key))
-      .then(h => [m, h.metrics || []])));
+  const lines = await Promise.all(metrics.map(m => chartLines(info.run_id, m.key, m.key).then(l => [m, l])));
   const charts = el("div", { class: "charts", id: "charts" });
   const scalars = [];
-  const steps = histories.filter(([, h]) => h.length > 1).flatMap(([, h]) => h.map(p => Number(p.step)))
-    .filter(Number.isFinite);
-  const xr = [steps.reduce((a, b) => Math.min(a, b), Infinity), steps.reduce((a, b) => Math.max(a, b), -Infinity)];
-  for (const [m, h] of histories) {
-    if (h.length > 1) charts.append(chart(m.key, h, xr));
+  for (const [m, l] of lines) {
+    if (l.some(x => x.values.length > 1)) charts.append(chartFigure(m.key, l));
     else scalars.push([m.key, fmtNum(m.value), String(m.step || 0), fmtTime(m.timestamp)]);
   }
-  main.append(el("h2", {}, "Charts"));
+  main.append(el("h2", {}, "Charts"), chartControls(charts));
   if (!charts.childElementCount) main.append(el("p", { class: "muted", id: "no-charts" }, "No list or repeated metrics."));
   main.append(charts);
-  const series = new Map(histories.map(([m, h]) => [m.key, h]));
-  const seen = new Map(histories.map(([m, h]) => [m.key, new Set(h.map(pointId))]));
+  // Live points, per metric, until a chart takes them.
+  const pending = new Map(lines.map(([m, l]) => [m.key, l.length ? l : [{ label: m.key, steps: [], values: [] }]]));
   onLive = (name, d) => {
     if (name === "status") {
       const s = document.getElementById("run-status");
@@ -209,20 +405,23 @@ async function showRun(main, runId) {
     }
     const touched = new Set();
     for (const p of d.metrics || []) {
-      if (!series.has(p.key)) { series.set(p.key, []); seen.set(p.key, new Set()); }
-      const id = pointId(p);
-      if (seen.get(p.key).has(id)) continue;
-      seen.get(p.key).add(id);
-      series.get(p.key).push(p);
+      const v = typeof p.value === "number" ? p.value : Number(p.value);
+      const step = Number(p.step);
+      if (!Number.isFinite(v) || !Number.isFinite(step)) continue;
+      if (!pending.has(p.key)) pending.set(p.key, [{ label: p.key, steps: [], values: [] }]);
+      const line = pending.get(p.key)[0];
+      const last = line.steps.length ? line.steps[line.steps.length - 1] : -Infinity;
+      if (step < last || (step === last && line.values[line.values.length - 1] === v)) continue;
+      line.steps = line.steps.concat([step]);
+      line.values = line.values.concat([v]);
       touched.add(p.key);
     }
     for (const key of touched) {
-      const pts = series.get(key);
-      if (pts.length < 2) continue;
-      const fig = chart(key, pts, xr);
+      const l = pending.get(key);
+      if (l[0].values.length < 2) continue;
+      let fig = [...charts.children].find(f => f.dataset.metric === key);
+      if (fig) { fig.lines = l; redraw(fig); } else { fig = chartFigure(key, l); charts.append(fig); }
       fig.dataset.liveAt = String(Date.now());
-      const old = [...charts.children].find(f => f.dataset.metric === key);
-      if (old) old.replaceWith(fig); else charts.append(fig);
       const none = document.getElementById("no-charts");
       if (none) none.remove();
     }
@@ -242,25 +441,41 @@ async function showRun(main, runId) {
     main.append(el("h2", {}, "Parameters"));
     const t = table(["Name", "Value"], data.params.map(p => [p.key, p.value])); t.id = "params"; main.append(t);
   }
-  const files = await listArtifacts(runId, "", []);
+  const files = await listArtifacts(info.run_id, "", []);
   main.append(el("h2", {}, "Artifacts"));
   if (!files.length) { main.append(el("p", { class: "muted" }, "No artifacts.")); return; }
-  const base = ARTIFACTS + encodeURIComponent(info.experiment_id) + "/" + encodeURIComponent(info.run_id) + "/artifacts/";
-  const t = table(["Path", "Size"], files.map(f => {
-    const url = base + f.path.split("/").map(encodeURIComponent).join("/");
+  const base = ARTIFACTS + q(info.experiment_id) + "/" + q(info.run_id) + "/artifacts/";
+  const box = el("div", { id: "preview" });
+  const t = table(["Path", "Size", ""], files.map(f => {
+    const url = base + f.path.split("/").map(q).join("/");
     const name = f.path.split("/").pop();
-    return [el("a", { href: url, download: name, class: "artifact", onclick: download(url, name) }, f.path), String(f.file_size) + " B"];
-  }), [false, true]);
-  t.id = "artifacts"; main.append(t);
+    const previewable = IMAGE.test(f.path) || TEXT.test(f.path);
+    return [el("a", { href: url, download: name, class: "artifact", onclick: download(url, name) }, f.path), String(f.file_size) + " B",
+      previewable ? el("button", { class: "preview", "data-path": f.path, onclick: () => preview(box, url, f).catch(e => {
+        box.replaceChildren(el("p", { class: "error" }, "Preview failed: " + e.message));
+      }) }, "preview") : ""];
+  }), [false, true, false]);
+  t.id = "artifacts"; main.append(t, box);
+  // The first text or image artifact is shown without a click.
+  const first = files.find(f => IMAGE.test(f.path) || TEXT.test(f.path));
+  if (first) await preview(box, base + first.path.split("/").map(q).join("/"), first).catch(() => {});
 }
+
+// ---- dispatch -----------------------------------------------------------
 
 async function render() {
   const main = document.getElementById("main");
   document.body.dataset.state = "loading";
   if (live) { live.abort(); live = null; }
   try {
-    const m = location.hash.match(/^#\/run\/(.+)$/);
-    if (m) await showRun(main, decodeURIComponent(m[1])); else await showRuns(main);
+    const { path, params } = route();
+    let m;
+    if ((m = path.match(/^\/run\/(.+)$/))) await showRun(main, decodeURIComponent(m[1]));
+    // MLflow's deep links: #/experiments/<id>/runs/<run>[/...] and #/experiments/<id>.
+    else if ((m = path.match(/^\/experiments\/[^/]+\/runs\/([^/]+)/))) await showRun(main, decodeURIComponent(m[1]));
+    else if ((m = path.match(/^\/experiments\/([^/]+)\/?$/))) await showRuns(main, new URLSearchParams({ exp: decodeURIComponent(m[1]) }));
+    else if (path === "/compare") await showCompare(main, params);
+    else await showRuns(main, params);
     document.body.dataset.state = "ready";
   } catch (e) {
     main.replaceChildren(el("p", { class: "error" }, "Error: " + e.message));

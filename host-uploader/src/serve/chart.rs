@@ -1,0 +1,160 @@
+//! The chart data endpoint: `GET /api/2.0/runlog/metrics/chart?run_id=RUN&
+//! metric_key=KEY[&max_points=N]` gives the web page the points of one
+//! metric to draw, at most about `max_points` of them, however long the
+//! series.
+//!
+//! A series of at most `max_points` numbers comes back whole (lists expanded
+//! to steps 0..n-1, as `metrics/get-history` does); a longer one comes back
+//! as the minimum and maximum of each group of chunks, read from the chunks'
+//! summaries without decoding them ([`series::chart`]), so a 1,000,000-point
+//! series costs a few thousand summary rows and spikes survive. Values that
+//! are not finite (NaN, infinities) are left out: a chart cannot place them.
+//!
+//! Answer: `{"metric_key": K, "downsampled": bool, "series": [{"steps": [...],
+//! "values": [...]}]}`. `series` is a list so that a metric logged by several
+//! ranks becomes one entry per rank, and one line each, without a new shape.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::db;
+use super::error::{ApiError, ApiResult};
+use super::protocol::{self as p, RunRef};
+use crate::store::series::{self, Scalar};
+use crate::store::Store;
+
+/// `max_points` when the request names none.
+pub const DEFAULT_POINTS: i64 = 2000;
+/// The fewest points a request may ask for (one bucket's minimum and maximum).
+pub const MIN_POINTS: i64 = 2;
+/// The most points a request may ask for.
+pub const MAX_POINTS: i64 = 20_000;
+
+/// The request: query parameters (or a JSON body; the body wins).
+#[derive(Debug, Deserialize)]
+pub struct ChartRequest {
+    /// The run.
+    #[serde(flatten)]
+    pub run: RunRef,
+    /// The metric.
+    pub metric_key: String,
+    /// How many points at most (about): [`MIN_POINTS`]..=[`MAX_POINTS`].
+    #[serde(default)]
+    pub max_points: p::Int,
+}
+
+/// Decodes the request from the merged query and body.
+pub fn decode(v: Value) -> ApiResult<ChartRequest> {
+    serde_json::from_value(v).map_err(|e| ApiError::invalid(format!("metrics/chart: {e}")))
+}
+
+/// The points of the requested metric, ready for the page.
+pub fn chart(store: &Store, req: &ChartRequest) -> ApiResult<Value> {
+    let max = req.max_points.0.unwrap_or(DEFAULT_POINTS);
+    if !(MIN_POINTS..=MAX_POINTS).contains(&max) {
+        return Err(ApiError::invalid(format!(
+            "max_points must be {MIN_POINTS} to {MAX_POINTS}, not {max}"
+        )));
+    }
+    let max = max as usize;
+    let run_id = req.run.get().map_err(ApiError::invalid)?;
+    let run = db::run_row(store.conn(), run_id)?;
+    let key = &req.metric_key;
+    let id = series::find(store.conn(), run.pk, key)?
+        .ok_or_else(|| ApiError::not_found(format!("run {run_id:?} has no metric {key:?}")))?;
+    let internal = |e: anyhow::Error| ApiError::internal(format!("{e:#}"));
+    let (numbers, more) = series::numbers(store.conn(), id, 0, max).map_err(internal)?;
+    let points: Vec<(f64, f64)> = if more {
+        series::chart(store.conn(), id, max).map_err(internal)?
+    } else {
+        numbers
+            .iter()
+            .map(|n| {
+                let y = match n.value {
+                    Scalar::I64(i) => i as f64,
+                    Scalar::F64(f) => f,
+                };
+                (n.step as f64, y)
+            })
+            .filter(|(_, y)| y.is_finite())
+            .collect()
+    };
+    let (steps, values): (Vec<f64>, Vec<f64>) = points.into_iter().unzip();
+    Ok(json!({
+        "metric_key": key,
+        "downsampled": more,
+        "series": [{ "steps": steps, "values": values }],
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::MetricValue;
+    use crate::store::series::Appender;
+
+    fn store_with(values: &[MetricValue]) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let run = store.create_run("r", "e", 1, None).unwrap();
+        let tx = store.conn_mut().transaction().unwrap();
+        let mut a = Appender::new(&tx, run).unwrap();
+        for v in values {
+            a.push(&tx, "m", v.clone(), None, 5).unwrap();
+        }
+        a.finish(&tx).unwrap();
+        tx.commit().unwrap();
+        (dir, store)
+    }
+
+    fn req(max: Option<i64>) -> ChartRequest {
+        decode(json!({ "run_id": "r", "metric_key": "m", "max_points": max })).unwrap()
+    }
+
+    #[test]
+    fn a_short_series_comes_back_whole_with_lists_expanded_and_nan_left_out() {
+        let (_d, store) = store_with(&[
+            MetricValue::I64(3),
+            MetricValue::F64(f64::NAN),
+            MetricValue::F64List(vec![0.5, 0.25]),
+        ]);
+        let v = chart(&store, &req(None)).unwrap();
+        assert_eq!(v["downsampled"], false);
+        assert_eq!(v["series"][0]["steps"], json!([0.0, 0.0, 1.0]));
+        assert_eq!(v["series"][0]["values"], json!([3.0, 0.5, 0.25]));
+    }
+
+    #[test]
+    fn a_long_series_is_reduced_to_about_max_points() {
+        let values: Vec<MetricValue> = (0..50_000).map(|i| MetricValue::I64(i % 97)).collect();
+        let (_d, store) = store_with(&values);
+        let v = chart(&store, &req(Some(100))).unwrap();
+        assert_eq!(v["downsampled"], true);
+        let n = v["series"][0]["steps"].as_array().unwrap().len();
+        assert!(n > 10 && n <= 100, "{n}");
+        assert_eq!(v["series"][0]["values"].as_array().unwrap().len(), n);
+    }
+
+    #[test]
+    fn bad_requests_are_mlflow_errors() {
+        let (_d, store) = store_with(&[MetricValue::I64(1)]);
+        for max in [0, 1, MAX_POINTS + 1, -5, i64::MAX] {
+            let e = chart(&store, &req(Some(max))).unwrap_err();
+            assert_eq!(e.code, "INVALID_PARAMETER_VALUE", "{max}");
+        }
+        let e = chart(
+            &store,
+            &decode(json!({"run_id": "nope", "metric_key": "m"})).unwrap(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "RESOURCE_DOES_NOT_EXIST");
+        let e = chart(
+            &store,
+            &decode(json!({"run_id": "r", "metric_key": "other"})).unwrap(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "RESOURCE_DOES_NOT_EXIST");
+        assert!(decode(json!({"run_id": "r"})).is_err());
+        assert!(decode(json!({"run_id": "r", "metric_key": "m", "max_points": "x"})).is_err());
+    }
+}
