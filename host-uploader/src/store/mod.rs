@@ -12,6 +12,7 @@
 pub mod assets;
 pub mod chunk;
 mod read;
+pub mod repo;
 mod schema;
 pub mod series;
 pub mod value;
