@@ -52,7 +52,10 @@ impl Num {
     /// `"-Infinity"`, or a decimal string (a float); `None` for anything else.
     pub fn from_json(v: &Value) -> Option<Self> {
         match v {
-            Value::Number(n) => n.as_i64().map(Num::I64).or(n.as_f64().map(Num::F64)),
+            Value::Number(n) => n
+                .as_i64()
+                .map(Num::I64)
+                .or_else(|| n.as_f64().map(Num::F64)),
             Value::String(s) => match s.as_str() {
                 "NaN" => Some(Num::F64(f64::NAN)),
                 "Infinity" => Some(Num::F64(f64::INFINITY)),

@@ -61,3 +61,20 @@ pub fn paths_under(c: &Connection, run: i64, prefix: &str) -> rusqlite::Result<V
     let rows = st.query_map(params![run, prefix], |r| r.get(0))?;
     rows.collect()
 }
+
+/// `run`'s artifacts that are `prefix` itself or lie in folder `prefix`, by path.
+pub fn at_or_under(c: &Connection, run: i64, prefix: &str) -> rusqlite::Result<Vec<ArtifactRow>> {
+    let mut st = c.prepare_cached(
+        "SELECT path, size, sha256 FROM artifacts WHERE run = ?1
+         AND (path = ?2 OR substr(path, 1, length(?2) + 1) = ?2 || '/')
+         ORDER BY path",
+    )?;
+    let rows = st.query_map(params![run, prefix], |r| {
+        Ok(ArtifactRow {
+            path: r.get(0)?,
+            size: r.get(1)?,
+            sha256: r.get(2)?,
+        })
+    })?;
+    rows.collect()
+}

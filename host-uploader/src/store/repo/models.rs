@@ -101,3 +101,66 @@ pub fn versions(c: &Connection) -> rusqlite::Result<Vec<ModelVersion>> {
     })?;
     rows.collect()
 }
+
+/// The id of model `name`, creating it (at `now_ms`) if needed.
+pub fn ensure(c: &Connection, name: &str, now_ms: i64) -> rusqlite::Result<i64> {
+    c.prepare_cached("INSERT OR IGNORE INTO assets (name, created_ms) VALUES (?1, ?2)")?
+        .execute(params![name, now_ms])?;
+    c.prepare_cached("SELECT id FROM assets WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+}
+
+/// A version with its model's id and creation time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionListing {
+    /// The model's id.
+    pub asset: i64,
+    /// When the model was made, ms.
+    pub asset_created_ms: i64,
+    /// The version.
+    pub version: ModelVersion,
+}
+
+/// Every version of every model with its model's id, by name then version.
+pub fn listing(c: &Connection) -> rusqlite::Result<Vec<VersionListing>> {
+    let mut st = c.prepare_cached(
+        "SELECT a.id, a.created_ms, a.name, v.version, r.run_id, r.experiment_id, v.prefix,
+                v.created_ms
+         FROM assets a JOIN asset_versions v ON v.asset = a.id JOIN runs r ON r.id = v.run
+         ORDER BY a.name, v.version",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok(VersionListing {
+            asset: r.get(0)?,
+            asset_created_ms: r.get(1)?,
+            version: ModelVersion {
+                name: r.get(2)?,
+                version: r.get(3)?,
+                run_id: r.get(4)?,
+                experiment_id: r.get(5)?,
+                prefix: r.get(6)?,
+                created_ms: r.get(7)?,
+            },
+        })
+    })?;
+    rows.collect()
+}
+
+/// The files of version `version` of model `asset`, by path.
+pub fn files_of(
+    c: &Connection,
+    asset: i64,
+    version: i64,
+) -> rusqlite::Result<Vec<super::artifacts::ArtifactRow>> {
+    let mut st = c.prepare_cached(
+        "SELECT path, size, sha256 FROM asset_files WHERE asset = ?1 AND version = ?2 ORDER BY path",
+    )?;
+    let rows = st.query_map(params![asset, version], |r| {
+        Ok(super::artifacts::ArtifactRow {
+            path: r.get(0)?,
+            size: r.get(1)?,
+            sha256: r.get(2)?,
+        })
+    })?;
+    rows.collect()
+}

@@ -166,3 +166,106 @@ pub fn add_lost(c: &Connection, run: i64, frames: i64, records: i64) -> rusqlite
     .execute(params![run, frames, records])?;
     Ok(())
 }
+
+/// A run as `runlog history` lists and shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunListing {
+    /// Integer key.
+    pub pk: i64,
+    /// The external id.
+    pub run_id: String,
+    /// The experiment's name.
+    pub experiment: String,
+    /// RUNNING, FINISHED, FAILED or KILLED.
+    pub status: String,
+    /// Start, ms.
+    pub start_ms: i64,
+    /// End, ms.
+    pub end_ms: Option<i64>,
+    /// How many series.
+    pub series: u64,
+    /// How many artifacts.
+    pub artifacts: u64,
+    /// Command line of `runlog run`.
+    pub command: Option<String>,
+    /// Exit code of `runlog run`.
+    pub exit_code: Option<i64>,
+    /// Log calls the writer dropped (ring full).
+    pub dropped: u64,
+    /// Records known lost on byte streams.
+    pub lost_records: u64,
+    /// Frames lost on byte streams.
+    pub lost_frames: u64,
+}
+
+const LISTING: &str = "SELECT r.id, r.run_id, e.name, r.status, r.start_ms, r.end_ms,
+        (SELECT count(*) FROM series s WHERE s.run = r.id),
+        (SELECT count(*) FROM artifacts a WHERE a.run = r.id),
+        r.command, r.exit_code, r.dropped, r.lost_records, r.lost_frames
+ FROM runs r JOIN experiments e ON e.id = r.experiment_id";
+
+fn listing_from(r: &Row<'_>) -> rusqlite::Result<RunListing> {
+    let count = |i| r.get::<_, i64>(i).map(|n| n.max(0) as u64);
+    Ok(RunListing {
+        pk: r.get(0)?,
+        run_id: r.get(1)?,
+        experiment: r.get(2)?,
+        status: r.get(3)?,
+        start_ms: r.get(4)?,
+        end_ms: r.get(5)?,
+        series: count(6)?,
+        artifacts: count(7)?,
+        command: r.get(8)?,
+        exit_code: r.get(9)?,
+        dropped: count(10)?,
+        lost_records: count(11)?,
+        lost_frames: count(12)?,
+    })
+}
+
+/// Runs newest first, of experiment `experiment` and with status `status`
+/// when given, at most `limit` (all when negative).
+pub fn listings(
+    c: &Connection,
+    experiment: Option<&str>,
+    status: Option<&str>,
+    limit: i64,
+) -> rusqlite::Result<Vec<RunListing>> {
+    let mut st = c.prepare_cached(&format!(
+        "{LISTING} WHERE (?1 IS NULL OR e.name = ?1) AND (?2 IS NULL OR r.status = ?2)
+         ORDER BY r.start_ms DESC, r.id DESC LIMIT ?3"
+    ))?;
+    let rows = st.query_map(params![experiment, status, limit], listing_from)?;
+    rows.collect()
+}
+
+/// Run `run_id` as `runlog history info` shows it.
+pub fn listing(c: &Connection, run_id: &str) -> rusqlite::Result<Option<RunListing>> {
+    c.prepare_cached(&format!("{LISTING} WHERE r.run_id = ?1"))?
+        .query_row([run_id], listing_from)
+        .optional()
+}
+
+/// Run ids that start with `prefix` (literally: no wildcards), sorted, at most `limit`.
+pub fn ids_with_prefix(c: &Connection, prefix: &str, limit: i64) -> rusqlite::Result<Vec<String>> {
+    let mut st = c.prepare_cached(
+        "SELECT run_id FROM runs WHERE substr(run_id, 1, length(?1)) = ?1
+         ORDER BY run_id LIMIT ?2",
+    )?;
+    let rows = st.query_map(params![prefix, limit], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// How many run ids start with `prefix`.
+pub fn count_with_prefix(c: &Connection, prefix: &str) -> rusqlite::Result<u64> {
+    c.prepare_cached("SELECT count(*) FROM runs WHERE substr(run_id, 1, length(?1)) = ?1")?
+        .query_row([prefix], |r| r.get::<_, i64>(0))
+        .map(|n| n.max(0) as u64)
+}
+
+/// Whether the store holds no run at all.
+pub fn none(c: &Connection) -> rusqlite::Result<bool> {
+    c.prepare_cached("SELECT count(*) FROM (SELECT 1 FROM runs LIMIT 1)")?
+        .query_row([], |r| r.get::<_, i64>(0))
+        .map(|n| n == 0)
+}
