@@ -126,6 +126,29 @@ impl Point {
     }
 }
 
+/// Appends MLflow's Metric JSON for one point to `out`, the same shape as
+/// [`Point::to_json`] written straight as text: the client builds
+/// log-batch bodies of 1000 metrics without a JSON tree per point.
+pub fn write_metric(out: &mut String, key: &str, value: Num, timestamp: i64, step: i64) {
+    use std::fmt::Write as _;
+    out.push_str("{\"key\":");
+    out.push_str(&serde_json::to_string(key).unwrap_or_else(|_| "\"\"".into()));
+    out.push_str(",\"value\":");
+    match value {
+        Num::I64(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Num::F64(f) if f.is_nan() => out.push_str("\"NaN\""),
+        Num::F64(f) if f == f64::INFINITY => out.push_str("\"Infinity\""),
+        Num::F64(f) if f == f64::NEG_INFINITY => out.push_str("\"-Infinity\""),
+        // `{:?}` keeps a decimal point (1.0, not 1), so a float stays a float.
+        Num::F64(f) => {
+            let _ = write!(out, "{f:?}");
+        }
+    }
+    let _ = write!(out, ",\"timestamp\":{timestamp},\"step\":{step}}}");
+}
+
 impl Experiment {
     /// MLflow's Experiment JSON.
     pub fn to_json(&self) -> Value {
@@ -297,6 +320,32 @@ impl ModelVersion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_text_writer_and_the_json_tree_agree() {
+        for v in [
+            Num::I64(9_007_199_254_740_993),
+            Num::F64(1.0),
+            Num::F64(-2.5e-300),
+            Num::F64(f64::INFINITY),
+            Num::F64(f64::NEG_INFINITY),
+        ] {
+            let mut text = String::new();
+            write_metric(&mut text, "k\"\u{1}é", v, 5, -3);
+            let parsed: Value = serde_json::from_str(&text).unwrap();
+            let point = Point {
+                key: "k\"\u{1}é".into(),
+                value: v,
+                timestamp: 5,
+                step: -3,
+            };
+            assert_eq!(parsed, point.to_json(), "{text}");
+            assert_eq!(Num::from_json(&parsed["value"]), Some(v));
+        }
+        let mut text = String::new();
+        write_metric(&mut text, "n", Num::F64(f64::NAN), 0, 0);
+        assert!(text.contains(r#""value":"NaN""#), "{text}");
+    }
 
     #[test]
     fn values_round_trip_through_the_wire_spelling() {
