@@ -24,8 +24,10 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use super::client::{is_already_exists, is_not_found, Client};
+use super::protocol::{
+    self, MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, RUNLOG_RUN_ID_TAG,
+};
 pub use super::protocol::{stream_tag, StreamMark, STREAM_TAG_PREFIX};
-use super::protocol::{self, MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, RUNLOG_RUN_ID_TAG};
 use crate::sink::{param_conflict_tag, ArtifactContent, Batch, Item, MetricValue, RunRef, Sink};
 
 /// What the sink knows of a run on the server.
