@@ -3,7 +3,8 @@
 //! holding only a 1 M-point series, and MLflow get-history of that series
 //! through `runlog serve`, paged as MLflow pages it (25 000 points a page).
 //! Prints wall time (median, min, max) and peak RSS of each command, and the
-//! store's bytes per value.
+//! store's bytes per value. The get-history repetitions alternate between
+//! the binaries (both servers up at once).
 //!
 //! `cargo bench -p runlog-uploader --bench read` (release profile).
 //! Environment: RUNLOG_BENCH_REPS (default 3); RUNLOG_READ_SCALE (default 1:
@@ -239,33 +240,57 @@ fn main() {
             stats(chart.0),
             stats(chart.1)
         );
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let mut serve = Command::new(bin)
-            .args(["--tracking-uri", s, "serve", "--port", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let up = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                up.elapsed() < Duration::from_secs(30),
-                "runlog serve did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let mut pages = Vec::new();
-        for _ in 0..reps {
+    }
+    // get-history: every binary's server up at once, repetitions alternating
+    // between them, so that the machine's load drifts hit both alike.
+    let mut servers: Vec<(std::process::Child, u16)> = bins
+        .iter()
+        .zip(&stores)
+        .map(|((_, bin), store)| serve(bin, store))
+        .collect();
+    let mut pages = vec![Vec::new(); bins.len()];
+    for _ in 0..reps {
+        for (i, (_, port)) in servers.iter().enumerate() {
             let start = Instant::now();
-            assert_eq!(get_history(port), sizes.big_points);
-            pages.push(start.elapsed().as_secs_f64());
+            assert_eq!(get_history(*port), sizes.big_points);
+            pages[i].push(start.elapsed().as_secs_f64());
         }
-        let _ = serve.kill();
-        let _ = serve.wait();
+    }
+    for (child, _) in &mut servers {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    for ((label, _), pages) in bins.iter().zip(pages) {
         println!("{label}: MLflow get-history of the {}-point series through runlog serve, all pages: seconds {}",
             sizes.big_points, stats(pages));
     }
+}
+
+/// Starts `bin serve` over `store` on a free port and waits until it accepts connections.
+fn serve(bin: &Path, store: &Path) -> (std::process::Child, u16) {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let child = Command::new(bin)
+        .args([
+            "--tracking-uri",
+            store.to_str().unwrap(),
+            "serve",
+            "--port",
+            &port.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            up.elapsed() < Duration::from_secs(30),
+            "runlog serve did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, port)
 }

@@ -8,6 +8,7 @@
 //! - [`store`]: the embedded history store (SQLite + artifact files).
 //! - [`serve`]: `runlog serve`, the MLflow REST API and web page over the store.
 //! - [`mlflow`]: an MLflow REST client (ureq), the HTTP sink and history source.
+//! - [`protocol`]: the MLflow REST protocol, shared by [`serve`] and [`mlflow`].
 //! - [`sink`]: where drained batches go (the store, or an MLflow server).
 
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod commands;
 pub mod drain;
 pub mod history;
 pub mod mlflow;
+pub mod protocol;
 pub mod serve;
 pub mod signals;
 pub mod sink;

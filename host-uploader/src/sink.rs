@@ -33,33 +33,7 @@ pub struct RunRef {
     pub experiment: String,
 }
 
-/// A metric's value, owned. Integers and floats keep their type.
-#[derive(Debug, Clone, PartialEq)]
-pub enum MetricValue {
-    /// A signed integer (an MLflow metric).
-    I64(i64),
-    /// A float, NaN and infinities included (an MLflow metric).
-    F64(f64),
-    /// A string (an MLflow tag).
-    Str(String),
-    /// A list of floats: one chart with steps 0..n-1.
-    F64List(Vec<f64>),
-    /// A list of integers: one chart with steps 0..n-1.
-    I64List(Vec<i64>),
-}
-
-impl MetricValue {
-    /// The store's kind code: 0 i64, 1 f64, 2 string, 3 f64 list, 4 i64 list.
-    pub fn kind(&self) -> i64 {
-        match self {
-            MetricValue::I64(_) => 0,
-            MetricValue::F64(_) => 1,
-            MetricValue::Str(_) => 2,
-            MetricValue::F64List(_) => 3,
-            MetricValue::I64List(_) => 4,
-        }
-    }
-}
+pub use crate::store::value::MetricValue;
 
 /// One logged metric value.
 #[derive(Debug, Clone, PartialEq)]

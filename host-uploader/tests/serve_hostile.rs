@@ -569,3 +569,60 @@ fn malformed_and_deeply_nested_json_get_mlflow_errors() {
     assert_mlflow_error(s, &b, 404, "ENDPOINT_NOT_FOUND", "unknown endpoint");
     assert!(health_ok(port), "the server no longer answers");
 }
+
+#[test]
+fn param_and_tag_values_are_limited_in_characters_as_mlflow_and_the_c_api_count_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _serve = start_serve(&tmp.path().join("store"), port, &[]);
+    let (_, run) = create_run(port);
+    let post = |endpoint: &str, key: &str, value: &str| {
+        let body = serde_json::json!({ "run_id": run, "key": key, "value": value }).to_string();
+        post_json(port, &format!("/api/2.0/mlflow/{endpoint}"), &body, "")
+    };
+    // 4000 and 8000 two-byte characters: within MLflow's limits (which count
+    // characters, as runlog_log_param and runlog_set_tag do), over them in bytes.
+    let wide_param = "é".repeat(4000);
+    let wide_tag = "é".repeat(8000);
+    let (s, b) = post("runs/log-parameter", "wide", &wide_param);
+    assert_eq!(
+        s, 200,
+        "a 4000-character param is within MLflow's 6000: {b}"
+    );
+    let (s, b) = post("runs/set-tag", "wide", &wide_tag);
+    assert_eq!(s, 200, "an 8000-character tag is within MLflow's 8000: {b}");
+    let (s, b) = post("runs/log-parameter", "long", &"x".repeat(6001));
+    assert_mlflow_error(
+        s,
+        &b,
+        400,
+        "INVALID_PARAMETER_VALUE",
+        "6001-character param",
+    );
+    let (s, b) = post("runs/set-tag", "long", &"é".repeat(8001));
+    assert_mlflow_error(s, &b, 400, "INVALID_PARAMETER_VALUE", "8001-character tag");
+    let (s, b) = post("runs/set-tag", &"k".repeat(251), "v");
+    assert_mlflow_error(s, &b, 400, "INVALID_PARAMETER_VALUE", "251-byte key");
+    let (s, b) = get(port, &format!("/api/2.0/mlflow/runs/get?run_id={run}"));
+    assert_eq!(s, 200, "{b}");
+    let v: Json = serde_json::from_str(&b).unwrap();
+    let value_of = |list: &str, key: &str| -> Option<String> {
+        v["run"]["data"][list]
+            .as_array()?
+            .iter()
+            .find(|p| p["key"] == key)
+            .and_then(|p| p["value"].as_str().map(str::to_string))
+    };
+    assert_eq!(value_of("params", "wide"), Some(wide_param), "kept whole");
+    assert_eq!(value_of("tags", "wide"), Some(wide_tag), "kept whole");
+    assert_eq!(
+        value_of("params", "long"),
+        None,
+        "nothing of a refused param stored"
+    );
+    assert_eq!(
+        value_of("tags", "long"),
+        None,
+        "nothing of a refused tag stored"
+    );
+}

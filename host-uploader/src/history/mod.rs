@@ -2,7 +2,11 @@
 //!
 //! - [`source`]: the [`HistorySource`] trait every history (embedded store,
 //!   MLflow server) implements, and the types it returns.
+//! - [`local`]: its implementation over the embedded store; [`assets`]:
+//!   promote and the asset listing there.
 
+pub mod assets;
+pub mod local;
 pub mod source;
 
 pub use source::{

@@ -365,7 +365,7 @@ fn parse_json(url: &str, bytes: &[u8]) -> Result<Value> {
 }
 
 fn encode_segment(s: &str) -> String {
-    crate::serve::http::percent_encode(s)
+    crate::protocol::url::percent_encode(s)
 }
 
 fn encode_query(q: &[(&str, &str)]) -> String {

@@ -13,6 +13,7 @@ use std::io::Write;
 use serde_json::{json, Value};
 
 use super::client::{is_already_exists, is_not_found, Client};
+use super::protocol::json::Num;
 use super::protocol::RUNLOG_RUN_ID_TAG;
 use crate::history::{
     ArtifactEntry, Asset, AssetFile, AssetVersion, HistoryError, HistoryResult, HistorySource,
@@ -55,17 +56,10 @@ fn int(v: &Value) -> Option<i64> {
 
 /// A metric value from MLflow JSON: integer literals stay integers.
 fn value_of(v: &Value) -> Option<MetricValue> {
-    match v {
-        Value::Number(n) if n.is_i64() => n.as_i64().map(MetricValue::Int),
-        Value::Number(n) => n.as_f64().map(MetricValue::Float),
-        Value::String(s) => match s.as_str() {
-            "NaN" => Some(MetricValue::Float(f64::NAN)),
-            "Infinity" => Some(MetricValue::Float(f64::INFINITY)),
-            "-Infinity" => Some(MetricValue::Float(f64::NEG_INFINITY)),
-            s => s.parse().ok().map(MetricValue::Float),
-        },
-        _ => None,
-    }
+    Num::from_json(v).map(|n| match n {
+        Num::I64(i) => MetricValue::Int(i),
+        Num::F64(f) => MetricValue::Float(f),
+    })
 }
 
 fn status(s: &str) -> RunStatus {

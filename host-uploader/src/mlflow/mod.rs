@@ -5,11 +5,11 @@
 //!   server's `mlflow-artifacts` proxy.
 //! - [`sink`]: [`sink::HttpSink`], where `drain` and `run` send batches.
 //! - [`history`]: [`history::HttpHistory`], what `runlog history` queries.
-//! - [`protocol`]: limits, tags and watermarks shared with `runlog serve`.
+//! - [`protocol`]: [`crate::protocol`], the protocol shared with `runlog serve`.
 
 pub mod client;
 pub mod history;
-pub mod protocol;
+pub use crate::protocol;
 pub mod sink;
 
 pub use client::{Client, MlflowError, Retry};

@@ -19,14 +19,15 @@
 //! once while this process lives.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use super::client::{is_already_exists, is_not_found, Client};
+use super::protocol::{
+    self, MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, RUNLOG_RUN_ID_TAG,
+};
 pub use super::protocol::{stream_tag, StreamMark, STREAM_TAG_PREFIX};
-use super::protocol::{MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, RUNLOG_RUN_ID_TAG};
 use crate::sink::{param_conflict_tag, ArtifactContent, Batch, Item, MetricValue, RunRef, Sink};
 
 /// What the sink knows of a run on the server.
@@ -69,24 +70,13 @@ fn tag_of(run: &Value, key: &str) -> Option<String> {
         .and_then(|t| t["value"].as_str().map(str::to_string))
 }
 
-/// Appends one metric as MLflow JSON, integers as integer literals.
+/// Appends one metric as MLflow JSON ([`protocol::json::write_metric`]).
 fn push_metric(out: &mut String, key: &str, value: MetricNum, ts: i64, step: i64) {
-    out.push_str("{\"key\":");
-    out.push_str(&serde_json::to_string(key).unwrap_or_else(|_| "\"\"".into()));
-    out.push_str(",\"value\":");
-    match value {
-        MetricNum::I(i) => {
-            let _ = write!(out, "{i}");
-        }
-        MetricNum::F(f) if f.is_nan() => out.push_str("\"NaN\""),
-        MetricNum::F(f) if f == f64::INFINITY => out.push_str("\"Infinity\""),
-        MetricNum::F(f) if f == f64::NEG_INFINITY => out.push_str("\"-Infinity\""),
-        // `{:?}` keeps a decimal point (1.0, not 1), so a float stays a float.
-        MetricNum::F(f) => {
-            let _ = write!(out, "{f:?}");
-        }
-    }
-    let _ = write!(out, ",\"timestamp\":{ts},\"step\":{step}}}");
+    let value = match value {
+        MetricNum::I(i) => protocol::json::Num::I64(i),
+        MetricNum::F(f) => protocol::json::Num::F64(f),
+    };
+    protocol::json::write_metric(out, key, value, ts, step);
 }
 
 #[derive(Clone, Copy)]

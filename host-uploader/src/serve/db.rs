@@ -1,249 +1,31 @@
-//! The store, seen as MLflow sees it: experiments, runs with metrics, params
-//! and tags, metric histories, artifacts' metadata, registered models.
-//!
-//! Value mapping (DESIGN.md): integer and float series are MLflow metrics
-//! (integers stay integers in the store); a list is one metric with steps
-//! 0..n-1; a string series is a tag (its latest value).
+//! The store, seen as MLflow sees it: `runlog serve`'s side of the typed
+//! repository (`store::repo`). What is here is MLflow's, not SQL: its
+//! limits and key rules, its error codes (a missing row is
+//! RESOURCE_DOES_NOT_EXIST), which writes go together in one transaction,
+//! and the paging of metric histories. The JSON shapes are
+//! `crate::protocol::json`.
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Transaction, TransactionBehavior};
 
 use super::error::{ApiError, ApiResult};
-use crate::sink::MetricValue;
-use crate::store::series::{self, Appender, Scalar};
-use crate::store::value::{self, ValueKind};
+use crate::store::repo::{self, params::ParamWrite};
+use crate::store::series::{self, Appender};
+use crate::store::value::MetricValue;
 use crate::store::Store;
 
-pub use crate::mlflow::protocol::{
+pub use crate::protocol::json::{Num, Point, Run, RunData};
+pub use crate::protocol::{
     MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, MAX_KEY_LEN, MAX_PARAM_LEN, MAX_TAG_LEN,
     RUNLOG_RUN_ID_TAG,
 };
-
-/// A metric value: integers stay exact.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Num {
-    /// An integer.
-    I64(i64),
-    /// A float (NaN and infinities included).
-    F64(f64),
-}
-
-impl Num {
-    /// As a float, the way MLflow holds every metric.
-    pub fn as_f64(self) -> f64 {
-        match self {
-            Num::I64(v) => v as f64,
-            Num::F64(v) => v,
-        }
-    }
-
-    /// As JSON: integers as integer literals, NaN and infinities as protobuf's strings.
-    pub fn to_json(self) -> serde_json::Value {
-        match self {
-            Num::I64(v) => v.into(),
-            Num::F64(v) if v.is_nan() => "NaN".into(),
-            Num::F64(v) if v == f64::INFINITY => "Infinity".into(),
-            Num::F64(v) if v == f64::NEG_INFINITY => "-Infinity".into(),
-            Num::F64(v) => serde_json::Number::from_f64(v)
-                .map(serde_json::Value::Number)
-                .unwrap_or(serde_json::Value::Null),
-        }
-    }
-}
-
-/// One point of a metric's history.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Point {
-    /// Metric name.
-    pub key: String,
-    /// The value.
-    pub value: Num,
-    /// Milliseconds since the epoch.
-    pub timestamp: i64,
-    /// The step.
-    pub step: i64,
-}
-
-impl Point {
-    /// MLflow's Metric JSON.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "key": self.key, "value": self.value.to_json(),
-            "timestamp": self.timestamp, "step": self.step,
-        })
-    }
-}
-
-/// An experiment.
-#[derive(Debug, Clone)]
-pub struct Experiment {
-    /// Integer id (MLflow shows it as a string).
-    pub id: i64,
-    /// Unique name.
-    pub name: String,
-    /// Creation time, ms.
-    pub created_ms: i64,
-}
-
-impl Experiment {
-    /// MLflow's Experiment JSON.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "experiment_id": self.id.to_string(), "name": self.name,
-            "artifact_location": format!("mlflow-artifacts:/{}", self.id),
-            "lifecycle_stage": "active",
-            "creation_time": self.created_ms, "last_update_time": self.created_ms,
-            "tags": [],
-        })
-    }
-}
-
-/// A run's row.
-#[derive(Debug, Clone)]
-pub struct RunRow {
-    /// Integer key.
-    pub pk: i64,
-    /// The external id.
-    pub run_id: String,
-    /// Experiment id.
-    pub experiment_id: i64,
-    /// RUNNING, FINISHED, FAILED or KILLED.
-    pub status: String,
-    /// Start, ms.
-    pub start_ms: i64,
-    /// End, ms.
-    pub end_ms: Option<i64>,
-    /// Command line of `runlog run`.
-    pub command: Option<String>,
-    /// Exit code of `runlog run`.
-    pub exit_code: Option<i64>,
-}
-
-/// A run's data: latest metrics, params and tags.
-#[derive(Debug, Clone, Default)]
-pub struct RunData {
-    /// Latest value of each numeric metric.
-    pub metrics: Vec<Point>,
-    /// Params, by key.
-    pub params: Vec<(String, String)>,
-    /// Tags, by key (string metrics included, as their latest value).
-    pub tags: Vec<(String, String)>,
-}
-
-/// A run with its data.
-#[derive(Debug, Clone)]
-pub struct Run {
-    /// The row.
-    pub row: RunRow,
-    /// Metrics, params, tags.
-    pub data: RunData,
-}
-
-impl Run {
-    /// The run's name (tag `mlflow.runName`, else its id).
-    pub fn name(&self) -> &str {
-        self.tag("mlflow.runName").unwrap_or(&self.row.run_id)
-    }
-
-    /// A tag's value.
-    pub fn tag(&self, key: &str) -> Option<&str> {
-        self.data
-            .tags
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Where MLflow clients find the run's artifacts (proxied through this server).
-    pub fn artifact_uri(&self) -> String {
-        format!(
-            "mlflow-artifacts:/{}/{}/artifacts",
-            self.row.experiment_id, self.row.run_id
-        )
-    }
-
-    /// MLflow's Run JSON.
-    pub fn to_json(&self) -> serde_json::Value {
-        let kv = |v: &[(String, String)]| -> Vec<serde_json::Value> {
-            v.iter()
-                .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
-                .collect()
-        };
-        let mut info = serde_json::json!({
-            "run_id": self.row.run_id, "run_uuid": self.row.run_id,
-            "run_name": self.name(), "experiment_id": self.row.experiment_id.to_string(),
-            "user_id": self.tag("mlflow.user").unwrap_or(""),
-            "status": self.row.status, "start_time": self.row.start_ms,
-            "artifact_uri": self.artifact_uri(), "lifecycle_stage": "active",
-        });
-        if let Some(end) = self.row.end_ms {
-            info["end_time"] = end.into();
-        }
-        serde_json::json!({
-            "info": info,
-            "data": {
-                "metrics": self.data.metrics.iter().map(Point::to_json).collect::<Vec<_>>(),
-                "params": kv(&self.data.params),
-                "tags": kv(&self.data.tags),
-            },
-            "inputs": {},
-        })
-    }
-}
-
-/// An artifact's metadata.
-#[derive(Debug, Clone)]
-pub struct ArtifactRow {
-    /// Path under the run's artifacts.
-    pub path: String,
-    /// Bytes.
-    pub size: i64,
-    /// Hex SHA-256 of the content.
-    pub sha256: String,
-}
-
-/// A registered model version (an asset version made by promote).
-#[derive(Debug, Clone)]
-pub struct ModelVersion {
-    /// The model's name.
-    pub name: String,
-    /// Version number, from 1.
-    pub version: i64,
-    /// The run it came from.
-    pub run_id: String,
-    /// Its experiment.
-    pub experiment_id: i64,
-    /// Artifact prefix within the run.
-    pub prefix: String,
-    /// When it was made, ms.
-    pub created_ms: i64,
-}
-
-impl ModelVersion {
-    /// MLflow's ModelVersion JSON; the source is the run's artifact prefix.
-    pub fn to_json(&self) -> serde_json::Value {
-        let source = if self.prefix.is_empty() {
-            format!(
-                "mlflow-artifacts:/{}/{}/artifacts",
-                self.experiment_id, self.run_id
-            )
-        } else {
-            format!(
-                "mlflow-artifacts:/{}/{}/artifacts/{}",
-                self.experiment_id, self.run_id, self.prefix
-            )
-        };
-        serde_json::json!({
-            "name": self.name, "version": self.version.to_string(),
-            "creation_timestamp": self.created_ms, "last_updated_timestamp": self.created_ms,
-            "current_stage": "None", "source": source, "run_id": self.run_id,
-            "status": "READY", "description": "",
-        })
-    }
-}
+pub use crate::store::repo::artifacts::ArtifactRow;
+pub use crate::store::repo::experiments::Experiment;
+pub use crate::store::repo::models::ModelVersion;
+pub use crate::store::repo::runs::RunRow;
 
 /// Milliseconds since the Unix epoch: [`runlog_core::host::now_ms`] as SQLite's integer.
 pub fn now_ms() -> i64 {
-    i64::try_from(runlog_core::host::now_ms()).unwrap_or(i64::MAX)
+    repo::sql_i64(runlog_core::host::now_ms())
 }
 
 /// A new random run id: [`runlog_core::host::new_run_id`].
@@ -253,54 +35,30 @@ pub fn new_run_id() -> ApiResult<String> {
 
 /// Makes sure experiment id 0 exists, named "Default", as MLflow clients expect.
 pub fn ensure_default_experiment(store: &Store) -> ApiResult<()> {
-    store.conn().execute(
-        "INSERT OR IGNORE INTO experiments (id, name, created_ms) VALUES (0, 'Default', ?1)",
-        [now_ms()],
-    )?;
-    Ok(())
-}
-
-fn experiment_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Experiment> {
-    Ok(Experiment {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        created_ms: r.get(2)?,
-    })
+    Ok(repo::experiments::ensure_default(store.conn(), now_ms())?)
 }
 
 /// The experiment called `name`.
-pub fn experiment_by_name(c: &Connection, name: &str) -> ApiResult<Option<Experiment>> {
-    Ok(c.query_row(
-        "SELECT id, name, created_ms FROM experiments WHERE name = ?1",
-        [name],
-        experiment_from,
-    )
-    .optional()?)
+pub fn experiment_by_name(c: &rusqlite::Connection, name: &str) -> ApiResult<Option<Experiment>> {
+    Ok(repo::experiments::by_name(c, name)?)
 }
 
 /// The experiment with id `id` (MLflow's string form).
-pub fn experiment_by_id(c: &Connection, id: &str) -> ApiResult<Experiment> {
+pub fn experiment_by_id(c: &rusqlite::Connection, id: &str) -> ApiResult<Experiment> {
     let n: i64 = id
         .parse()
         .map_err(|_| ApiError::invalid(format!("experiment_id {id:?} is not an experiment id")))?;
-    c.query_row(
-        "SELECT id, name, created_ms FROM experiments WHERE id = ?1",
-        [n],
-        experiment_from,
-    )
-    .optional()?
-    .ok_or_else(|| ApiError::not_found(format!("no experiment with id {id}")))
+    repo::experiments::by_id(c, n)?
+        .ok_or_else(|| ApiError::not_found(format!("no experiment with id {id}")))
 }
 
 /// All experiments, by id.
-pub fn experiments(c: &Connection) -> ApiResult<Vec<Experiment>> {
-    let mut st = c.prepare_cached("SELECT id, name, created_ms FROM experiments ORDER BY id")?;
-    let rows = st.query_map([], experiment_from)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn experiments(c: &rusqlite::Connection) -> ApiResult<Vec<Experiment>> {
+    Ok(repo::experiments::all(c)?)
 }
 
 /// Creates an experiment; fails if the name is taken.
-pub fn create_experiment(c: &Connection, name: &str) -> ApiResult<i64> {
+pub fn create_experiment(c: &rusqlite::Connection, name: &str) -> ApiResult<i64> {
     if name.trim().is_empty() {
         return Err(ApiError::invalid("experiment name must not be empty"));
     }
@@ -309,49 +67,19 @@ pub fn create_experiment(c: &Connection, name: &str) -> ApiResult<i64> {
             "experiment {name:?} already exists"
         )));
     }
-    c.execute(
-        "INSERT INTO experiments (name, created_ms) VALUES (?1, ?2)",
-        params![name, now_ms()],
-    )?;
-    Ok(c.last_insert_rowid())
+    Ok(repo::experiments::create(c, name, now_ms())?)
 }
-
-fn run_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
-    Ok(RunRow {
-        pk: r.get(0)?,
-        run_id: r.get(1)?,
-        experiment_id: r.get(2)?,
-        status: r.get(3)?,
-        start_ms: r.get(4)?,
-        end_ms: r.get(5)?,
-        command: r.get(6)?,
-        exit_code: r.get(7)?,
-    })
-}
-
-const RUN_COLS: &str = "id, run_id, experiment_id, status, start_ms, end_ms, command, exit_code";
 
 /// The run `run_id`, or RESOURCE_DOES_NOT_EXIST.
-pub fn run_row(c: &Connection, run_id: &str) -> ApiResult<RunRow> {
-    c.prepare_cached(&format!("SELECT {RUN_COLS} FROM runs WHERE run_id = ?1"))?
-        .query_row([run_id], run_from)
-        .optional()?
+pub fn run_row(c: &rusqlite::Connection, run_id: &str) -> ApiResult<RunRow> {
+    repo::runs::by_run_id(c, run_id)?
         .ok_or_else(|| ApiError::not_found(format!("run {run_id:?} not found")))
 }
 
 /// Runs of these experiments (all when empty), newest first.
-pub fn run_rows(c: &Connection, experiment_ids: &[i64]) -> ApiResult<Vec<RunRow>> {
-    let mut st = c.prepare_cached(&format!(
-        "SELECT {RUN_COLS} FROM runs ORDER BY start_ms DESC, id DESC"
-    ))?;
-    let rows = st.query_map([], run_from)?;
-    let mut out = Vec::new();
-    for r in rows {
-        let r = r?;
-        if experiment_ids.is_empty() || experiment_ids.contains(&r.experiment_id) {
-            out.push(r);
-        }
-    }
+pub fn run_rows(c: &rusqlite::Connection, experiment_ids: &[i64]) -> ApiResult<Vec<RunRow>> {
+    let mut out = repo::runs::all(c)?;
+    out.retain(|r| experiment_ids.is_empty() || experiment_ids.contains(&r.experiment_id));
     Ok(out)
 }
 
@@ -389,16 +117,9 @@ pub fn create_run(
         _ => new_run_id()?,
     };
     let tx = immediate(store)?;
-    tx.execute(
-        "INSERT INTO runs (run_id, experiment_id, status, start_ms) VALUES (?1, ?2, 'RUNNING', ?3)",
-        params![run_id, experiment_id, start_ms],
-    )?;
-    let pk = tx.last_insert_rowid();
+    let pk = repo::runs::insert(&tx, &run_id, experiment_id, start_ms, None)?;
     for (k, v) in tags {
-        tx.execute(
-            "INSERT OR REPLACE INTO tags (run, key, value) VALUES (?1, ?2, ?3)",
-            params![pk, k, v],
-        )?;
+        repo::params::set_tag(&tx, pk, k, v)?;
     }
     tx.commit()?;
     Ok(run_id)
@@ -414,22 +135,13 @@ pub fn update_run(
 ) -> ApiResult<()> {
     let tx = immediate(store)?;
     if let Some(s) = status {
-        tx.execute(
-            "UPDATE runs SET status = ?1 WHERE id = ?2",
-            params![check_status(s)?, run.pk],
-        )?;
+        repo::runs::set_status(&tx, run.pk, check_status(s)?)?;
     }
     if let Some(e) = end_ms {
-        tx.execute(
-            "UPDATE runs SET end_ms = ?1 WHERE id = ?2",
-            params![e, run.pk],
-        )?;
+        repo::runs::set_end_ms(&tx, run.pk, e)?;
     }
     if let Some(n) = run_name {
-        tx.execute(
-            "INSERT OR REPLACE INTO tags (run, key, value) VALUES (?1, 'mlflow.runName', ?2)",
-            params![run.pk, n],
-        )?;
+        repo::params::set_tag(&tx, run.pk, "mlflow.runName", n)?;
     }
     tx.commit()?;
     Ok(())
@@ -441,79 +153,18 @@ fn immediate(store: &mut Store) -> ApiResult<Transaction<'_>> {
         .transaction_with_behavior(TransactionBehavior::Immediate)?)
 }
 
-impl From<Scalar> for Num {
-    fn from(v: Scalar) -> Self {
-        match v {
-            Scalar::I64(i) => Num::I64(i),
-            Scalar::F64(f) => Num::F64(f),
-        }
-    }
-}
-
 /// A run's latest metrics, params and tags.
-pub fn run_data(c: &Connection, run: &RunRow) -> ApiResult<RunData> {
-    let mut data = RunData::default();
-    let mut st = c.prepare_cached(
-        "SELECT name, kind, last_value, last_step, last_ms FROM series WHERE run = ?1 ORDER BY name",
-    )?;
-    let mut rows = st.query([run.pk])?;
-    let mut string_tags = Vec::new();
-    while let Some(r) = rows.next()? {
-        let name: String = r.get(0)?;
-        let kind: ValueKind = r.get(1)?;
-        let step: Option<i64> = r.get(3)?;
-        let ts: i64 = r.get::<_, Option<i64>>(4)?.unwrap_or(run.start_ms);
-        let (value, step) = match value::from_sql(kind, r.get_ref(2)?) {
-            Some(MetricValue::I64(i)) => (Num::I64(i), step.unwrap_or(0)),
-            Some(MetricValue::F64(f)) => (Num::F64(f), step.unwrap_or(0)),
-            Some(MetricValue::F64List(l)) => match l.last() {
-                Some(f) => (Num::F64(*f), l.len() as i64 - 1),
-                None => continue,
-            },
-            Some(MetricValue::I64List(l)) => match l.last() {
-                Some(i) => (Num::I64(*i), l.len() as i64 - 1),
-                None => continue,
-            },
-            Some(MetricValue::Str(t)) => {
-                string_tags.push((name, t));
-                continue;
-            }
-            None => continue,
-        };
-        data.metrics.push(Point {
-            key: name,
-            value,
-            timestamp: ts,
-            step,
-        });
-    }
-    drop(rows);
-    let mut st = c.prepare_cached("SELECT key, value FROM params WHERE run = ?1 ORDER BY key")?;
-    data.params = st
-        .query_map([run.pk], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let mut st = c.prepare_cached("SELECT key, value FROM tags WHERE run = ?1 ORDER BY key")?;
-    let mut tags: Vec<(String, String)> = st
-        .query_map([run.pk], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    for (k, v) in string_tags {
-        if !tags.iter().any(|(t, _)| *t == k) {
-            tags.push((k, v));
-        }
-    }
-    if let Some(cmd) = &run.command {
-        tags.push(("runlog.command".into(), cmd.clone()));
-    }
-    if let Some(code) = run.exit_code {
-        tags.push(("runlog.exit_code".into(), code.to_string()));
-    }
-    tags.sort();
-    data.tags = tags;
-    Ok(data)
+pub fn run_data(c: &rusqlite::Connection, run: &RunRow) -> ApiResult<RunData> {
+    Ok(RunData::from_store(
+        run,
+        repo::metrics::latest(c, run.pk)?,
+        repo::params::params_of(c, run.pk)?,
+        repo::params::tags_of(c, run.pk)?,
+    ))
 }
 
 /// The run `run_id` with its data.
-pub fn run(c: &Connection, run_id: &str) -> ApiResult<Run> {
+pub fn run(c: &rusqlite::Connection, run_id: &str) -> ApiResult<Run> {
     let row = run_row(c, run_id)?;
     let data = run_data(c, &row)?;
     Ok(Run { row, data })
@@ -522,7 +173,7 @@ pub fn run(c: &Connection, run_id: &str) -> ApiResult<Run> {
 /// Every value of metric `key` of a run, in logging order; lists expand to steps 0..n-1.
 /// Returns the points from `offset` on, at most `limit`, and whether more follow.
 pub fn metric_history(
-    c: &Connection,
+    c: &rusqlite::Connection,
     run: &RunRow,
     key: &str,
     offset: usize,
@@ -560,11 +211,13 @@ pub fn check_key(k: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// Checks a param or tag value against MLflow's limit, which counts
+/// characters (as the C API and the drain do, through the same constants).
 fn check_len(what: &str, v: &str, max: usize) -> ApiResult<()> {
-    if v.len() > max {
+    if v.len() > max && v.chars().count() > max {
         return Err(ApiError::invalid(format!(
-            "{what} is {} bytes, over MLflow's limit of {max}",
-            v.len()
+            "{what} is {} characters, over MLflow's limit of {max}",
+            v.chars().count()
         )));
     }
     Ok(())
@@ -629,26 +282,15 @@ pub fn log_batch(
         return Ok(());
     }
     for (k, v) in params_in {
-        let old: Option<String> = tx
-            .prepare_cached("SELECT value FROM params WHERE run = ?1 AND key = ?2")?
-            .query_row(params![run.pk, k], |r| r.get(0))
-            .optional()?;
-        match old {
-            Some(o) if o == *v => {}
-            Some(o) => {
-                return Err(ApiError::invalid(format!(
-                    "param {k:?} was already logged with value {o:?}; params cannot change (new value {v:?})"
-                )))
-            }
-            None => {
-                tx.prepare_cached("INSERT INTO params (run, key, value) VALUES (?1, ?2, ?3)")?
-                    .execute(params![run.pk, k, v])?;
-            }
+        if let ParamWrite::Refused(o) = repo::params::put_param(&tx, run.pk, k, v)? {
+            // Dropping `tx` rolls back what this batch wrote so far.
+            return Err(ApiError::invalid(format!(
+                "param {k:?} was already logged with value {o:?}; params cannot change (new value {v:?})"
+            )));
         }
     }
     for (k, v) in tags {
-        tx.prepare_cached("INSERT OR REPLACE INTO tags (run, key, value) VALUES (?1, ?2, ?3)")?
-            .execute(params![run.pk, k, v])?;
+        repo::params::set_tag(&tx, run.pk, k, v)?;
     }
     if !metrics.is_empty() {
         append_metrics(&tx, run.pk, metrics)?;
@@ -661,7 +303,7 @@ pub fn log_batch(
 /// `mlflow::sink`) was applied before: same sending session, and a position
 /// at or before the one already recorded.
 fn already_applied(tx: &Transaction<'_>, run: &RunRow, tags: &[(&str, &str)]) -> ApiResult<bool> {
-    use crate::mlflow::protocol::{StreamMark, STREAM_TAG_PREFIX};
+    use crate::protocol::{StreamMark, STREAM_TAG_PREFIX};
     for (k, v) in tags {
         if !k.starts_with(STREAM_TAG_PREFIX) {
             continue;
@@ -669,10 +311,7 @@ fn already_applied(tx: &Transaction<'_>, run: &RunRow, tags: &[(&str, &str)]) ->
         let Some(new) = StreamMark::parse(v) else {
             continue;
         };
-        let old: Option<String> = tx
-            .prepare_cached("SELECT value FROM tags WHERE run = ?1 AND key = ?2")?
-            .query_row(params![run.pk, k], |r| r.get(0))
-            .optional()?;
+        let old = repo::params::tag(tx, run.pk, k)?;
         if let Some(old) = old.as_deref().and_then(StreamMark::parse) {
             if old.session == new.session && (new.next_seq, new.part) <= (old.next_seq, old.part) {
                 return Ok(true);
@@ -703,32 +342,27 @@ pub fn set_tag(store: &mut Store, run: &RunRow, key: &str, value: &str) -> ApiRe
 }
 
 /// A run's artifacts, by path.
-pub fn artifacts(c: &Connection, run: &RunRow) -> ApiResult<Vec<ArtifactRow>> {
-    let mut st =
-        c.prepare_cached("SELECT path, size, sha256 FROM artifacts WHERE run = ?1 ORDER BY path")?;
-    let rows = st.query_map([run.pk], |r| {
-        Ok(ArtifactRow {
-            path: r.get(0)?,
-            size: r.get(1)?,
-            sha256: r.get(2)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn artifacts(c: &rusqlite::Connection, run: &RunRow) -> ApiResult<Vec<ArtifactRow>> {
+    Ok(repo::artifacts::of_run(c, run.pk)?)
 }
 
 /// Records (or replaces) an artifact's metadata once its file is in place.
 pub fn record_artifact(
-    c: &Connection,
+    c: &rusqlite::Connection,
     run: &RunRow,
     path: &str,
     size: u64,
     sha: &str,
 ) -> ApiResult<()> {
-    c.prepare_cached(
-        "INSERT OR REPLACE INTO artifacts (run, path, size, sha256, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![run.pk, path, size as i64, sha, now_ms()])?;
-    Ok(())
+    let size = repo::sql_i64(size);
+    Ok(repo::artifacts::record(
+        c,
+        run.pk,
+        path,
+        size,
+        sha,
+        now_ms(),
+    )?)
 }
 
 /// One entry of a directory listing.
@@ -780,45 +414,30 @@ pub fn list_dir(all: &[ArtifactRow], dir: &str) -> Vec<ListEntry> {
     out
 }
 
-/// Creates a registered model (an asset) with no versions yet.
-pub fn create_model(c: &Connection, name: &str) -> ApiResult<i64> {
+/// Creates a registered model (an asset) with no versions yet; returns its creation time.
+pub fn create_model(c: &rusqlite::Connection, name: &str) -> ApiResult<i64> {
     if name.trim().is_empty() {
         return Err(ApiError::invalid("registered model name must not be empty"));
     }
-    let existing: Option<i64> = c
-        .query_row("SELECT id FROM assets WHERE name = ?1", [name], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    if existing.is_some() {
+    if repo::models::by_name(c, name)?.is_some() {
         return Err(ApiError::exists(format!(
             "registered model {name:?} already exists"
         )));
     }
     let now = now_ms();
-    c.execute(
-        "INSERT INTO assets (name, created_ms) VALUES (?1, ?2)",
-        params![name, now],
-    )?;
+    repo::models::create(c, name, now)?;
     Ok(now)
 }
 
 /// A registered model's id and creation time.
-pub fn model(c: &Connection, name: &str) -> ApiResult<(i64, i64)> {
-    c.query_row(
-        "SELECT id, created_ms FROM assets WHERE name = ?1",
-        [name],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
-    .optional()?
-    .ok_or_else(|| ApiError::not_found(format!("registered model {name:?} not found")))
+pub fn model(c: &rusqlite::Connection, name: &str) -> ApiResult<(i64, i64)> {
+    repo::models::by_name(c, name)?
+        .ok_or_else(|| ApiError::not_found(format!("registered model {name:?} not found")))
 }
 
 /// Names of all registered models.
-pub fn model_names(c: &Connection) -> ApiResult<Vec<String>> {
-    let mut st = c.prepare_cached("SELECT name FROM assets ORDER BY name")?;
-    let rows = st.query_map([], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn model_names(c: &rusqlite::Connection) -> ApiResult<Vec<String>> {
+    Ok(repo::models::names(c)?)
 }
 
 /// Makes version n+1 of model `name` from the artifacts of `run` under `prefix`.
@@ -844,20 +463,10 @@ pub fn create_model_version(
     }
     let now = now_ms();
     let tx = immediate(store)?;
-    let version: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(version), 0) + 1 FROM asset_versions WHERE asset = ?1",
-        [asset],
-        |r| r.get(0),
-    )?;
-    tx.execute(
-        "INSERT INTO asset_versions (asset, version, run, prefix, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![asset, version, run.pk, prefix, now],
-    )?;
+    let version = repo::models::next_version(&tx, asset)?;
+    repo::models::insert_version(&tx, asset, version, run.pk, &prefix, now)?;
     for f in &files {
-        tx.execute(
-            "INSERT INTO asset_files (asset, version, path, size, sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![asset, version, f.path, f.size, f.sha256],
-        )?;
+        repo::models::insert_file(&tx, asset, version, &f.path, f.size, &f.sha256)?;
     }
     tx.commit()?;
     Ok(ModelVersion {
@@ -871,62 +480,37 @@ pub fn create_model_version(
 }
 
 /// Versions of model `name` (all models when `None`), oldest first.
-pub fn model_versions(c: &Connection, name: Option<&str>) -> ApiResult<Vec<ModelVersion>> {
-    let mut st = c.prepare_cached(
-        "SELECT a.name, v.version, r.run_id, r.experiment_id, v.prefix, v.created_ms
-         FROM asset_versions v JOIN assets a ON a.id = v.asset JOIN runs r ON r.id = v.run
-         ORDER BY a.name, v.version",
-    )?;
-    let rows = st.query_map([], |r| {
-        Ok(ModelVersion {
-            name: r.get(0)?,
-            version: r.get(1)?,
-            run_id: r.get(2)?,
-            experiment_id: r.get(3)?,
-            prefix: r.get(4)?,
-            created_ms: r.get(5)?,
-        })
-    })?;
-    let mut out = Vec::new();
-    for v in rows {
-        let v = v?;
-        if name.is_none_or(|n| n == v.name) {
-            out.push(v);
-        }
-    }
+pub fn model_versions(
+    c: &rusqlite::Connection,
+    name: Option<&str>,
+) -> ApiResult<Vec<ModelVersion>> {
+    let mut out = repo::models::versions(c)?;
+    out.retain(|v| name.is_none_or(|n| n == v.name));
     Ok(out)
 }
 
 /// How far a run has got: its `next_ord` (which grows with every value
 /// stored into it) and its status. One primary-key lookup: the live feed
 /// polls it.
-pub fn run_progress(c: &Connection, run: &RunRow) -> ApiResult<(i64, String)> {
-    Ok(
-        c.prepare_cached("SELECT next_ord, status FROM runs WHERE id = ?1")?
-            .query_row([run.pk], |r| Ok((r.get(0)?, r.get(1)?)))?,
-    )
+pub fn run_progress(c: &rusqlite::Connection, run: &RunRow) -> ApiResult<(i64, String)> {
+    Ok(repo::runs::progress(c, run.pk)?)
 }
 
 /// A run's series: id and name.
-pub fn series_of(c: &Connection, run: &RunRow) -> ApiResult<Vec<(i64, String)>> {
-    let mut st = c.prepare_cached("SELECT id, name FROM series WHERE run = ?1 ORDER BY id")?;
-    let rows = st.query_map([run.pk], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn series_of(c: &rusqlite::Connection, run: &RunRow) -> ApiResult<Vec<(i64, String)>> {
+    Ok(repo::metrics::series_of(c, run.pk)?)
 }
 
 /// The index the next value of a series will get: how many points its chunks hold.
-pub fn series_end(c: &Connection, series: i64) -> ApiResult<i64> {
-    Ok(
-        c.prepare_cached("SELECT COALESCE(SUM(count), 0) FROM chunks WHERE series = ?1")?
-            .query_row([series], |r| r.get(0))?,
-    )
+pub fn series_end(c: &rusqlite::Connection, series: i64) -> ApiResult<i64> {
+    Ok(repo::metrics::series_end(c, series)?)
 }
 
 /// The numeric points of series `series` (named `key`) stored at index
 /// `from` or later, at most `limit` stored values (lists expand to steps
 /// 0..n-1); returns them and the index to continue from.
 pub fn series_tail(
-    c: &Connection,
+    c: &rusqlite::Connection,
     series: i64,
     key: &str,
     from: i64,
@@ -938,27 +522,7 @@ pub fn series_tail(
     let next = from + stored.len() as i64;
     let mut out = Vec::new();
     for p in stored {
-        let point = |step, value: Num| Point {
-            key: key.to_string(),
-            value,
-            timestamp: p.time_ms,
-            step,
-        };
-        match &p.value {
-            MetricValue::I64(i) => out.push(point(p.step, Num::I64(*i))),
-            MetricValue::F64(f) => out.push(point(p.step, Num::F64(*f))),
-            MetricValue::Str(_) => {}
-            MetricValue::F64List(l) => out.extend(
-                l.iter()
-                    .enumerate()
-                    .map(|(i, f)| point(i as i64, Num::F64(*f))),
-            ),
-            MetricValue::I64List(l) => out.extend(
-                l.iter()
-                    .enumerate()
-                    .map(|(i, v)| point(i as i64, Num::I64(*v))),
-            ),
-        }
+        Point::expand(key, &p.value, p.step, p.time_ms, &mut out);
     }
     Ok((out, next))
 }
@@ -990,10 +554,10 @@ mod tests {
     #[test]
     fn a_retried_request_is_applied_once_per_session() {
         let (_d, mut store, run) = setup();
-        let key = crate::mlflow::protocol::stream_tag("ring-1");
+        let key = crate::protocol::stream_tag("ring-1");
         let batch = [m("x", Num::I64(1), 0), m("x", Num::I64(2), 1)];
         let send = |store: &mut Store, seq: u64, part: u64, session: &str| {
-            let mark = crate::mlflow::protocol::StreamMark {
+            let mark = crate::protocol::StreamMark {
                 next_seq: seq,
                 part,
                 done: true,

@@ -1,4 +1,4 @@
-//! Request plumbing: URL decoding, query strings, bounded bodies, the bearer
+//! Request plumbing: URLs (decoded by [`crate::protocol::url`]), query strings, bounded bodies, the bearer
 //! token, and responses in MLflow's shape.
 
 use axum::body::{Body, Bytes};
@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::error::{ApiError, ApiResult};
+use crate::protocol::url::percent_decode;
 
 /// Limits and credentials every request is checked against.
 #[derive(Debug, Clone)]
@@ -19,46 +20,6 @@ pub struct Limits {
     pub token: Option<String>,
     /// `Host` names served besides loopback ones (`--allowed-host`).
     pub allowed_hosts: Vec<String>,
-}
-
-/// Decodes `%XX` escapes (and `+` as space when `plus` is set); `None` if
-/// the result is not UTF-8 or an escape is malformed.
-pub fn percent_decode(s: &str, plus: bool) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = b.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' if plus => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// Percent-encodes a path segment or query value.
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// A URL split into its decoded path and query pairs.

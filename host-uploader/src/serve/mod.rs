@@ -29,7 +29,7 @@ pub mod http;
 pub mod listen;
 pub mod live;
 pub mod pool;
-pub mod protocol;
+pub use crate::protocol::requests as protocol;
 pub mod routes;
 pub mod web;
 

@@ -29,8 +29,8 @@ use std::io::{Read, Write};
 use anyhow::{anyhow, bail, ensure, Result};
 use flate2::Compression;
 
+use super::value::MetricValue;
 use super::value::ValueKind;
-use crate::sink::MetricValue;
 
 /// Points per full chunk.
 pub const CHUNK_POINTS: usize = 1024;

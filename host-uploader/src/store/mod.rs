@@ -9,9 +9,8 @@
 //! <dir>/tmp/              partial artifacts
 //! ```
 
-pub mod assets;
 pub mod chunk;
-mod read;
+pub mod repo;
 mod schema;
 pub mod series;
 pub mod value;

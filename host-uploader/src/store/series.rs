@@ -14,8 +14,8 @@ use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::chunk::{self, Point, Summary, CHUNK_POINTS};
+use super::value::MetricValue;
 use super::value::{self, ValueKind};
-use crate::sink::MetricValue;
 
 type FnvMap<K, V> = HashMap<K, V, fnv::FnvBuildHasher>;
 

@@ -1,4 +1,5 @@
-//! The kind of a stored value: the one place its code in the database is spelled.
+//! Stored values ([`MetricValue`]) and their kinds ([`ValueKind`]): the one
+//! place a kind's code in the database is spelled.
 //!
 //! `series.kind` holds the kind of a series' latest value; every point in a
 //! chunk carries its own (see `chunk.rs`), since a name may be logged with
@@ -6,7 +7,20 @@
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
-use crate::sink::MetricValue;
+/// A metric's value, owned. Integers and floats keep their type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricValue {
+    /// A signed integer (an MLflow metric).
+    I64(i64),
+    /// A float, NaN and infinities included (an MLflow metric).
+    F64(f64),
+    /// A string (an MLflow tag).
+    Str(String),
+    /// A list of floats: one chart with steps 0..n-1.
+    F64List(Vec<f64>),
+    /// A list of integers: one chart with steps 0..n-1.
+    I64List(Vec<i64>),
+}
 
 /// What kind of value a point holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -19,9 +19,10 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use runlog_core::RunStatus;
-use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
+use super::repo::{self, params::ParamWrite, sql_i64};
 use super::series::Appender;
 use super::Store;
 use crate::sink::{param_conflict_tag, ArtifactContent, Batch, Item, Progress, RunRef, Sink};
@@ -61,48 +62,15 @@ pub struct StoredFile {
 /// is not stored but kept visible in the tag [`param_conflict_tag`] and a
 /// warning.
 fn write_param(tx: &Transaction<'_>, run: i64, key: &str, value: &str) -> Result<()> {
-    let first: Option<String> = tx
-        .prepare_cached("SELECT value FROM params WHERE run = ?1 AND key = ?2")?
-        .query_row(params![run, key], |r| r.get(0))
-        .optional()?;
-    match first {
-        None => {
-            tx.prepare_cached("INSERT INTO params (run, key, value) VALUES (?1, ?2, ?3)")?
-                .execute(params![run, key, value])?;
-        }
-        Some(v) if v == value => {}
-        Some(v) => {
-            eprintln!(
-                "runlog: warning: param {key:?} already has the value {v:?}; kept it and \
-                 refused {value:?} (tag {})",
-                param_conflict_tag(key)
-            );
-            write_tag(tx, run, &param_conflict_tag(key), value)?;
-        }
+    if let ParamWrite::Refused(v) = repo::params::put_param(tx, run, key, value)? {
+        eprintln!(
+            "runlog: warning: param {key:?} already has the value {v:?}; kept it and \
+             refused {value:?} (tag {})",
+            param_conflict_tag(key)
+        );
+        repo::params::set_tag(tx, run, &param_conflict_tag(key), value)?;
     }
     Ok(())
-}
-
-/// Stores tag `key` of `run`: the last value wins.
-fn write_tag(tx: &Transaction<'_>, run: i64, key: &str, value: &str) -> Result<()> {
-    tx.prepare_cached("INSERT OR REPLACE INTO tags (run, key, value) VALUES (?1, ?2, ?3)")?
-        .execute(params![run, key, value])?;
-    Ok(())
-}
-
-fn sql_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// SQL for `column + param`, saturating at `i64::MAX` for non-negative
-/// operands. SQLite turns an INTEGER sum that overflows into a REAL, which
-/// the readers then refuse ("Invalid column type Real"); counters fed from
-/// outside (a stream can claim any gap) must never get there.
-fn saturating_sum(column: &str, param: &str) -> String {
-    format!(
-        "CASE WHEN {param} > 9223372036854775807 - {column} THEN 9223372036854775807 \
-         ELSE {column} + {param} END"
-    )
 }
 
 impl Store {
@@ -137,41 +105,22 @@ impl Store {
         end_ms: u64,
         exit_code: Option<i32>,
     ) -> Result<()> {
-        let n = self
-            .conn()
-            .execute(
-                "UPDATE runs SET status = ?2, end_ms = ?3, exit_code = COALESCE(?4, exit_code)
-                 WHERE run_id = ?1",
-                params![run_id, status_str(status), sql_i64(end_ms), exit_code],
-            )
-            .map_err(|e| self.explain(e.into()))?;
-        if n == 0 {
+        let conn = self.conn();
+        let Some(run) = repo::runs::key_of(conn, run_id)? else {
             bail!("no run {run_id:?} in the store {}", self.dir().display());
-        }
-        Ok(())
+        };
+        repo::runs::end(conn, run, status_str(status), sql_i64(end_ms), exit_code)
+            .map_err(|e| self.explain(e.into()))
     }
 
     /// The status of run `run_id`, if the store has it.
     pub fn run_status(&self, run_id: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn()
-            .query_row("SELECT status FROM runs WHERE run_id = ?1", [run_id], |r| {
-                r.get(0)
-            })
-            .optional()?)
+        Ok(repo::runs::status_of(self.conn(), run_id)?)
     }
 
     /// The committed position of `stream`, if the store has seen it.
     pub fn watermark(&self, stream: &str) -> Result<Option<u64>> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT next_seq FROM streams WHERE key = ?1",
-                [stream],
-                |r| r.get::<_, i64>(0),
-            )
-            .optional()?
-            .map(|v| v.max(0) as u64))
+        Ok(repo::streams::watermark(self.conn(), stream)?)
     }
 
     /// Stores `batch` in one transaction (see the module docs).
@@ -230,17 +179,8 @@ impl Store {
                 )?,
                 Item::Artifact(a) => {
                     if let Some(Some(f)) = files.next() {
-                        tx.prepare_cached(
-                            "INSERT OR REPLACE INTO artifacts (run, path, size, sha256, created_ms)
-                             VALUES (?1, ?2, ?3, ?4, ?5)",
-                        )?
-                        .execute(params![
-                            run,
-                            a.path,
-                            sql_i64(f.size),
-                            f.sha256,
-                            sql_i64(now)
-                        ])?;
+                        let (size, now) = (sql_i64(f.size), sql_i64(now));
+                        repo::artifacts::record(&tx, run, &a.path, size, &f.sha256, now)?;
                     }
                 }
                 Item::RunEnd {
@@ -248,49 +188,21 @@ impl Store {
                     time_ms,
                     exit_code,
                 } => {
-                    tx.prepare_cached(
-                        "UPDATE runs SET status = ?2, end_ms = ?3,
-                                exit_code = COALESCE(?4, exit_code) WHERE id = ?1",
-                    )?
-                    .execute(params![
-                        run,
-                        status_str(*status),
-                        sql_i64(time_ms.unwrap_or(now)),
-                        exit_code
-                    ])?;
+                    let end = sql_i64(time_ms.unwrap_or(now));
+                    repo::runs::end(&tx, run, status_str(*status), end, *exit_code)?;
                 }
-                Item::Dropped(n) => {
-                    tx.prepare_cached(&format!(
-                        "UPDATE runs SET dropped = {} WHERE id = ?1",
-                        saturating_sum("dropped", "?2")
-                    ))?
-                    .execute(params![run, sql_i64(*n)])?;
-                }
+                Item::Dropped(n) => repo::runs::add_dropped(&tx, run, sql_i64(*n))?,
                 Item::Lost { frames, records } => {
-                    tx.prepare_cached(&format!(
-                        "UPDATE runs SET lost_frames = {}, lost_records = {} WHERE id = ?1",
-                        saturating_sum("lost_frames", "?2"),
-                        saturating_sum("lost_records", "?3")
-                    ))?
-                    .execute(params![
-                        run,
-                        sql_i64(*frames),
-                        sql_i64(*records)
-                    ])?;
+                    repo::runs::add_lost(&tx, run, sql_i64(*frames), sql_i64(*records))?
                 }
                 Item::Param { key, value } => write_param(&tx, run, key, value)?,
-                Item::Tag { key, value } => write_tag(&tx, run, key, value)?,
+                Item::Tag { key, value } => repo::params::set_tag(&tx, run, key, value)?,
                 Item::RunStart { .. } => {}
             }
         }
         points.finish(&tx)?;
         if let Some(pos) = &batch.stream {
-            tx.prepare_cached(
-                "INSERT INTO streams (key, run, next_seq) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (key) DO UPDATE
-                 SET run = excluded.run, next_seq = MAX(next_seq, excluded.next_seq)",
-            )?
-            .execute(params![pos.key, run, sql_i64(pos.next_seq)])?;
+            repo::streams::advance(&tx, &pos.key, run, sql_i64(pos.next_seq))?;
         }
         tx.commit()?;
         Ok(())
@@ -411,16 +323,11 @@ impl Sink for Store {
 }
 
 fn experiment_id(conn: &rusqlite::Connection, name: &str) -> Result<i64> {
-    if let Some(id) = conn
-        .prepare_cached("SELECT id FROM experiments WHERE name = ?1")?
-        .query_row([name], |r| r.get(0))
-        .optional()?
-    {
-        return Ok(id);
-    }
-    conn.prepare_cached("INSERT INTO experiments (name, created_ms) VALUES (?1, ?2)")?
-        .execute(params![name, sql_i64(now_ms())])?;
-    Ok(conn.last_insert_rowid())
+    Ok(repo::experiments::id_or_create(
+        conn,
+        name,
+        sql_i64(now_ms()),
+    )?)
 }
 
 /// The run's row id and `next_ord`, creating the run (and its experiment) if needed.
@@ -430,22 +337,9 @@ fn ensure_run(
     start_ms: Option<u64>,
     command: Option<&str>,
 ) -> Result<(i64, i64)> {
-    let found = tx
-        .prepare_cached("SELECT id, next_ord, command IS NULL FROM runs WHERE run_id = ?1")?
-        .query_row([&run.run_id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, bool>(2)?,
-            ))
-        })
-        .optional()?;
-    if let Some((id, next_ord, no_command)) = found {
+    if let Some((id, next_ord, no_command)) = repo::runs::drain_state(tx, &run.run_id)? {
         if let (Some(cmd), true) = (command, no_command) {
-            tx.execute(
-                "UPDATE runs SET command = ?2 WHERE id = ?1",
-                params![id, cmd],
-            )?;
+            repo::runs::set_command(tx, id, cmd)?;
         }
         return Ok((id, next_ord));
     }
@@ -455,16 +349,8 @@ fn ensure_run(
         &run.experiment
     };
     let exp = experiment_id(tx, experiment)?;
-    tx.prepare_cached(
-        "INSERT INTO runs (run_id, experiment_id, start_ms, command) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![
-        run.run_id,
-        exp,
-        sql_i64(start_ms.unwrap_or_else(now_ms)),
-        command
-    ])?;
-    Ok((tx.last_insert_rowid(), 0))
+    let start = sql_i64(start_ms.unwrap_or_else(now_ms));
+    Ok((repo::runs::insert(tx, &run.run_id, exp, start, command)?, 0))
 }
 
 fn io_kind(err: &anyhow::Error) -> Option<io::ErrorKind> {

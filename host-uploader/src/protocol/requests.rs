@@ -9,7 +9,7 @@
 //! client sends that runlog does not use are ignored, as MLflow does.
 //!
 //! This module depends on serde alone, so the MLflow client
-//! (`crate::mlflow`) can share it.
+//! (`crate::mlflow`) can share it with the server.
 
 use std::borrow::Cow;
 

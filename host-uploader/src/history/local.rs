@@ -1,7 +1,7 @@
-//! Reading the embedded store: its [`HistorySource`] implementation.
-//!
-//! Points come from `series.rs` (chunks); a series' latest value from the
-//! `series` table, as `value.rs` encodes it.
+//! `runlog history` over the embedded store: its [`HistorySource`]
+//! implementation, reading through the store's typed repository
+//! (`store::repo`: runs, params, tags, artifacts, series summaries) and its
+//! points (`store::series`: chunks).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -9,12 +9,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use rusqlite::types::ValueRef;
-use rusqlite::{params, OptionalExtension};
 
-use super::value::{self, ValueKind};
-use super::{series, Store, DB_FILE};
-use crate::history::source::*;
+use super::source::*;
+use crate::store::repo::{self, runs::RunListing};
+use crate::store::{series, Store, DB_FILE};
 
 /// How many candidates an ambiguous-prefix error lists.
 const MAX_CANDIDATES: usize = 10;
@@ -34,11 +32,7 @@ impl Store {
 
     /// The internal key of the run `run_id` (exact id).
     pub(crate) fn run_key(&self, run_id: &str) -> HistoryResult<i64> {
-        self.conn()
-            .query_row("SELECT id FROM runs WHERE run_id = ?1", [run_id], |r| {
-                r.get(0)
-            })
-            .optional()
+        repo::runs::key_of(self.conn(), run_id)
             .map_err(sql)?
             .ok_or_else(|| HistoryError::UnknownRun(run_id.to_string()))
     }
@@ -49,29 +43,13 @@ impl Store {
             return Err(HistoryError::Invalid("the run id is empty".into()));
         }
         let conn = self.conn();
-        let exact: Option<String> = conn
-            .query_row(
-                "SELECT run_id FROM runs WHERE run_id = ?1",
-                [id_or_prefix],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sql)?;
-        if let Some(id) = exact {
-            return Ok(id);
-        }
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT run_id FROM runs WHERE substr(run_id, 1, length(?1)) = ?1
-                 ORDER BY run_id LIMIT ?2",
-            )
-            .map_err(sql)?;
-        let found = stmt
-            .query_map(params![id_or_prefix, MAX_CANDIDATES as i64 + 1], |r| {
-                r.get::<_, String>(0)
-            })
+        if repo::runs::key_of(conn, id_or_prefix)
             .map_err(sql)?
-            .collect::<Result<Vec<_>, _>>()
+            .is_some()
+        {
+            return Ok(id_or_prefix.to_string());
+        }
+        let found = repo::runs::ids_with_prefix(conn, id_or_prefix, MAX_CANDIDATES as i64 + 1)
             .map_err(sql)?;
         match found.len() {
             0 => {
@@ -85,13 +63,7 @@ impl Store {
             }
             1 => Ok(found.into_iter().next().unwrap_or_default()),
             _ => {
-                let total: i64 = conn
-                    .query_row(
-                        "SELECT count(*) FROM runs WHERE substr(run_id, 1, length(?1)) = ?1",
-                        [id_or_prefix],
-                        |r| r.get(0),
-                    )
-                    .map_err(sql)?;
+                let total = repo::runs::count_with_prefix(conn, id_or_prefix).map_err(sql)?;
                 let mut candidates: Vec<String> = found.into_iter().take(MAX_CANDIDATES).collect();
                 if total as usize > candidates.len() {
                     candidates.push(format!("... ({} in all)", total));
@@ -105,15 +77,7 @@ impl Store {
     }
 
     fn is_empty(&self) -> HistoryResult<bool> {
-        let n: i64 = self
-            .conn()
-            .query_row(
-                "SELECT count(*) FROM (SELECT 1 FROM runs LIMIT 1)",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(sql)?;
-        Ok(n == 0)
+        repo::runs::none(self.conn()).map_err(sql)
     }
 
     /// Where the file of artifact `path` of run `run_id` is, after checking
@@ -150,8 +114,8 @@ fn status_from_db(s: &str) -> RunStatus {
 }
 
 /// The history view of a stored value.
-fn history_value(v: crate::sink::MetricValue) -> MetricValue {
-    use crate::sink::MetricValue as Stored;
+fn history_value(v: crate::store::value::MetricValue) -> MetricValue {
+    use crate::store::value::MetricValue as Stored;
     match v {
         Stored::I64(i) => MetricValue::Int(i),
         Stored::F64(f) => MetricValue::Float(f),
@@ -161,16 +125,18 @@ fn history_value(v: crate::sink::MetricValue) -> MetricValue {
     }
 }
 
-/// A series' latest value as the `series` table keeps it.
-fn decode_value(kind: i64, v: ValueRef<'_>) -> HistoryResult<MetricValue> {
-    ValueKind::from_code(kind)
-        .and_then(|k| value::from_sql(k, v))
-        .map(history_value)
-        .ok_or_else(|| {
-            HistoryError::Other(anyhow::anyhow!(
-                "the store holds a malformed metric value (kind {kind})"
-            ))
-        })
+/// A run's summary as the history shows it.
+fn summary_of(r: &RunListing) -> RunSummary {
+    RunSummary {
+        run_id: r.run_id.clone(),
+        experiment: r.experiment.clone(),
+        status: status_from_db(&r.status),
+        start_ms: r.start_ms,
+        end_ms: r.end_ms,
+        duration_ms: r.end_ms.map(|e| e.saturating_sub(r.start_ms)),
+        metric_count: r.series,
+        artifact_count: r.artifacts,
+    }
 }
 
 impl Store {
@@ -193,122 +159,50 @@ impl HistorySource for Store {
             .limit
             .map(|l| i64::try_from(l).unwrap_or(i64::MAX))
             .unwrap_or(-1);
-        let mut stmt = self
-            .conn()
-            .prepare_cached(
-                "SELECT r.run_id, e.name, r.status, r.start_ms, r.end_ms,
-                        (SELECT count(*) FROM series s WHERE s.run = r.id),
-                        (SELECT count(*) FROM artifacts a WHERE a.run = r.id)
-                 FROM runs r JOIN experiments e ON e.id = r.experiment_id
-                 WHERE (?1 IS NULL OR e.name = ?1) AND (?2 IS NULL OR r.status = ?2)
-                 ORDER BY r.start_ms DESC, r.id DESC
-                 LIMIT ?3",
-            )
+        let status = filter.status.map(RunStatus::as_str);
+        let rows = repo::runs::listings(self.conn(), filter.experiment.as_deref(), status, limit)
             .map_err(sql)?;
-        let rows = stmt
-            .query_map(
-                params![
-                    filter.experiment,
-                    filter.status.map(RunStatus::as_str),
-                    limit
-                ],
-                |r| {
-                    let start_ms: i64 = r.get(3)?;
-                    let end_ms: Option<i64> = r.get(4)?;
-                    Ok(RunSummary {
-                        run_id: r.get(0)?,
-                        experiment: r.get(1)?,
-                        status: status_from_db(&r.get::<_, String>(2)?),
-                        start_ms,
-                        end_ms,
-                        duration_ms: end_ms.map(|e| e.saturating_sub(start_ms)),
-                        metric_count: r.get::<_, i64>(5)?.max(0) as u64,
-                        artifact_count: r.get::<_, i64>(6)?.max(0) as u64,
-                    })
-                },
-            )
-            .map_err(sql)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(sql)
+        Ok(rows.iter().map(summary_of).collect())
     }
 
     fn run(&self, id_or_prefix: &str) -> HistoryResult<RunDetail> {
         let run_id = self.resolve_run(id_or_prefix)?;
         let conn = self.conn();
-        let (key, summary, command, exit_code, dropped, lost_records, lost_frames) = conn
-            .query_row(
-                "SELECT r.id, r.run_id, e.name, r.status, r.start_ms, r.end_ms,
-                        (SELECT count(*) FROM series s WHERE s.run = r.id),
-                        (SELECT count(*) FROM artifacts a WHERE a.run = r.id),
-                        r.command, r.exit_code, r.dropped, r.lost_records, r.lost_frames
-                 FROM runs r JOIN experiments e ON e.id = r.experiment_id
-                 WHERE r.run_id = ?1",
-                [&run_id],
-                |r| {
-                    let start_ms: i64 = r.get(4)?;
-                    let end_ms: Option<i64> = r.get(5)?;
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        RunSummary {
-                            run_id: r.get(1)?,
-                            experiment: r.get(2)?,
-                            status: status_from_db(&r.get::<_, String>(3)?),
-                            start_ms,
-                            end_ms,
-                            duration_ms: end_ms.map(|e| e.saturating_sub(start_ms)),
-                            metric_count: r.get::<_, i64>(6)?.max(0) as u64,
-                            artifact_count: r.get::<_, i64>(7)?.max(0) as u64,
-                        },
-                        r.get::<_, Option<String>>(8)?,
-                        r.get::<_, Option<i64>>(9)?,
-                        r.get::<_, i64>(10)?.max(0) as u64,
-                        r.get::<_, i64>(11)?.max(0) as u64,
-                        r.get::<_, i64>(12)?.max(0) as u64,
-                    ))
-                },
-            )
-            .map_err(sql)?;
-        let pairs = |table: &str| -> HistoryResult<BTreeMap<String, String>> {
-            let mut stmt = conn
-                .prepare_cached(&format!("SELECT key, value FROM {table} WHERE run = ?1"))
-                .map_err(sql)?;
-            let rows = stmt
-                .query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(sql)?;
-            rows.collect::<Result<_, _>>().map_err(sql)
-        };
+        let r = repo::runs::listing(conn, &run_id)
+            .map_err(sql)?
+            .ok_or_else(|| HistoryError::UnknownRun(run_id.clone()))?;
+        let pairs =
+            |v: Vec<(String, String)>| -> BTreeMap<String, String> { v.into_iter().collect() };
         Ok(RunDetail {
-            summary,
-            command,
-            exit_code,
-            dropped,
-            lost_records,
-            lost_frames,
-            params: pairs("params")?,
-            tags: pairs("tags")?,
+            summary: summary_of(&r),
+            command: r.command,
+            exit_code: r.exit_code,
+            dropped: r.dropped,
+            lost_records: r.lost_records,
+            lost_frames: r.lost_frames,
+            params: pairs(repo::params::params_of(conn, r.pk).map_err(sql)?),
+            tags: pairs(repo::params::tags_of(conn, r.pk).map_err(sql)?),
         })
     }
 
     fn metrics(&self, run_id: &str) -> HistoryResult<Vec<MetricSummary>> {
         let key = self.run_key(run_id)?;
-        let mut stmt = self
-            .conn()
-            .prepare_cached(
-                "SELECT name, kind, count, last_value, last_step, last_ms
-                 FROM series WHERE run = ?1 ORDER BY name",
-            )
-            .map_err(sql)?;
-        let mut rows = stmt.query([key]).map_err(sql)?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next().map_err(sql)? {
-            let kind: i64 = r.get(1).map_err(sql)?;
-            let last = decode_value(kind, r.get_ref(3).map_err(sql)?)?;
+        let rows = repo::metrics::latest(self.conn(), key).map_err(sql)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let last = r.value.map(history_value).ok_or_else(|| {
+                HistoryError::Other(anyhow::anyhow!(
+                    "the store holds a malformed metric value (kind {})",
+                    r.kind
+                ))
+            })?;
             out.push(MetricSummary {
-                name: r.get(0).map_err(sql)?,
+                name: r.name,
                 kind: last.kind(),
-                count: r.get::<_, i64>(2).map_err(sql)?.max(0) as u64,
+                count: r.count,
                 last,
-                last_step: r.get(4).map_err(sql)?,
-                last_time_ms: r.get(5).map_err(sql)?,
+                last_step: r.step,
+                last_time_ms: r.time_ms,
             });
         }
         Ok(out)
@@ -338,46 +232,24 @@ impl HistorySource for Store {
 
     fn artifacts(&self, run_id: &str) -> HistoryResult<Vec<ArtifactEntry>> {
         let key = self.run_key(run_id)?;
-        let mut stmt = self
-            .conn()
-            .prepare_cached("SELECT path, size, sha256 FROM artifacts WHERE run = ?1 ORDER BY path")
-            .map_err(sql)?;
-        let rows = stmt
-            .query_map([key], |r| {
-                Ok(ArtifactEntry {
-                    path: r.get(0)?,
-                    size: r.get::<_, i64>(1)?.max(0) as u64,
-                    sha256: r.get(2)?,
-                })
+        let rows = repo::artifacts::of_run(self.conn(), key).map_err(sql)?;
+        Ok(rows
+            .into_iter()
+            .map(|a| ArtifactEntry {
+                path: a.path,
+                size: a.size.max(0) as u64,
+                sha256: Some(a.sha256),
             })
-            .map_err(sql)?;
-        rows.collect::<Result<_, _>>().map_err(sql)
+            .collect())
     }
 
     fn read_artifact(&self, run_id: &str, path: &str, out: &mut dyn Write) -> HistoryResult<u64> {
         let key = self.run_key(run_id)?;
         let conn = self.conn();
-        let size: Option<i64> = conn
-            .query_row(
-                "SELECT size FROM artifacts WHERE run = ?1 AND path = ?2",
-                params![key, path],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sql)?;
+        let size = repo::artifacts::size_of(conn, key, path).map_err(sql)?;
         if size.is_none() {
             let dir = format!("{}/", path.trim_end_matches('/'));
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT path FROM artifacts WHERE run = ?1
-                     AND substr(path, 1, length(?2)) = ?2 ORDER BY path",
-                )
-                .map_err(sql)?;
-            let under = stmt
-                .query_map(params![key, dir], |r| r.get(0))
-                .map_err(sql)?
-                .collect::<Result<Vec<String>, _>>()
-                .map_err(sql)?;
+            let under = repo::artifacts::paths_under(conn, key, &dir).map_err(sql)?;
             return Err(HistoryError::MissingArtifact {
                 run_id: run_id.to_string(),
                 path: path.to_string(),

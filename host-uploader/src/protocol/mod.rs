@@ -1,11 +1,28 @@
-//! The MLflow protocol as runlog speaks it, shared by the client side
-//! (`mlflow::sink`, `mlflow::history`) and the server (`serve`): MLflow's
-//! request limits, the tags runlog adds, and the watermark tag that makes
-//! delivery into `runlog serve` exactly once.
+//! The MLflow tracking REST protocol as runlog speaks it: the one module that
+//! the server (`serve`) and the client (`mlflow`: its sink and history
+//! source) both import, so that neither imports the other.
+//!
+//! - here: MLflow's request limits (the key and value lengths are owned by
+//!   `runlog_core::record`, which the C API checks; re-exported), the tags
+//!   runlog adds, and the watermark tag that makes delivery into
+//!   `runlog serve` exactly once;
+//! - [`url`]: percent-encoding of path segments and query values;
+//! - [`requests`]: the request bodies, one type per endpoint;
+//! - [`json`]: the JSON shapes of metrics, runs, experiments and model
+//!   versions, and the value mapping (integers stay integers; NaN and the
+//!   infinities as protobuf's strings).
+
+pub mod json;
+pub mod requests;
+pub mod url;
 
 use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
+
+pub use runlog_core::record::{
+    MAX_KEY_LEN, MAX_PARAM_VALUE_CHARS as MAX_PARAM_LEN, MAX_TAG_VALUE_CHARS as MAX_TAG_LEN,
+};
 
 /// MLflow's per-request limits for runs/log-batch: metrics.
 pub const MAX_BATCH_METRICS: usize = 1000;
@@ -13,12 +30,6 @@ pub const MAX_BATCH_METRICS: usize = 1000;
 pub const MAX_BATCH_PARAMS: usize = 100;
 /// Tags per log-batch.
 pub const MAX_BATCH_TAGS: usize = 100;
-/// Longest metric, param or tag key MLflow accepts.
-pub const MAX_KEY_LEN: usize = 250;
-/// Longest param value MLflow accepts.
-pub const MAX_PARAM_LEN: usize = 6000;
-/// Longest tag value MLflow accepts.
-pub const MAX_TAG_LEN: usize = 8000;
 
 /// The tag with which runlog's HTTP sink names the run id its program gave a run.
 pub const RUNLOG_RUN_ID_TAG: &str = "runlog.run_id";

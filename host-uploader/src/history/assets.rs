@@ -20,12 +20,13 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context};
-use rusqlite::{params, Transaction, TransactionBehavior};
+use rusqlite::{Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
-use super::read::sql;
-use super::Store;
-use crate::history::source::*;
+use super::local::sql;
+use super::source::*;
+use crate::store::repo;
+use crate::store::Store;
 
 /// Longest accepted asset name, in bytes.
 const MAX_NAME_LEN: usize = 200;
@@ -69,7 +70,7 @@ fn normalize_prefix(prefix: &str) -> Option<&str> {
     (!p.is_empty()).then_some(p)
 }
 
-pub(super) fn promote(
+pub(crate) fn promote(
     store: &Store,
     run_id: &str,
     prefix: &str,
@@ -83,25 +84,15 @@ pub(super) fn promote(
     };
     let key = store.run_key(run_id)?;
     let conn = store.conn();
-    let files: Vec<AssetFile> = {
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT path, size, sha256 FROM artifacts WHERE run = ?1
-                 AND (path = ?2 OR substr(path, 1, length(?2) + 1) = ?2 || '/')
-                 ORDER BY path",
-            )
-            .map_err(sql)?;
-        let rows = stmt
-            .query_map(params![key, prefix], |r| {
-                Ok(AssetFile {
-                    path: r.get(0)?,
-                    size: r.get::<_, i64>(1)?.max(0) as u64,
-                    sha256: r.get(2)?,
-                })
-            })
-            .map_err(sql)?;
-        rows.collect::<Result<_, _>>().map_err(sql)?
-    };
+    let files: Vec<AssetFile> = repo::artifacts::at_or_under(conn, key, prefix)
+        .map_err(sql)?
+        .into_iter()
+        .map(|a| AssetFile {
+            path: a.path,
+            size: a.size.max(0) as u64,
+            sha256: Some(a.sha256),
+        })
+        .collect();
     if files.is_empty() {
         let all = store.artifacts(run_id)?;
         let listing = if all.is_empty() {
@@ -152,23 +143,8 @@ pub(super) fn promote(
     let created_ms = now_ms();
     let mut dir = None;
     let result = (|| -> HistoryResult<i64> {
-        tx.execute(
-            "INSERT OR IGNORE INTO assets (name, created_ms) VALUES (?1, ?2)",
-            params![name, created_ms],
-        )
-        .map_err(sql)?;
-        let asset: i64 = tx
-            .query_row("SELECT id FROM assets WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .map_err(sql)?;
-        let version: i64 = tx
-            .query_row(
-                "SELECT COALESCE(MAX(version), 0) + 1 FROM asset_versions WHERE asset = ?1",
-                [asset],
-                |r| r.get(0),
-            )
-            .map_err(sql)?;
+        let asset = repo::models::ensure(&tx, name, created_ms).map_err(sql)?;
+        let version = repo::models::next_version(&tx, asset).map_err(sql)?;
         let target = version_dir(store, name, version as u64);
         // A folder without rows is left from a promote that died; replace it.
         if target.exists() {
@@ -179,27 +155,10 @@ pub(super) fn promote(
             format!("cannot move {} to {}", staging.display(), target.display())
         })?;
         dir = Some(target);
-        tx.execute(
-            "INSERT INTO asset_versions (asset, version, run, prefix, created_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![asset, version, key, prefix, created_ms],
-        )
-        .map_err(sql)?;
-        let mut ins = tx
-            .prepare_cached(
-                "INSERT INTO asset_files (asset, version, path, size, sha256)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .map_err(sql)?;
+        repo::models::insert_version(&tx, asset, version, key, prefix, created_ms).map_err(sql)?;
         for f in &files {
-            ins.execute(params![
-                asset,
-                version,
-                f.path,
-                f.size as i64,
-                f.sha256.as_deref().unwrap_or("")
-            ])
-            .map_err(sql)?;
+            let (size, sha) = (repo::sql_i64(f.size), f.sha256.as_deref().unwrap_or(""));
+            repo::models::insert_file(&tx, asset, version, &f.path, size, sha).map_err(sql)?;
         }
         Ok(version)
     })();
@@ -290,59 +249,38 @@ fn copy_checked(src: &Path, dst: &Path, want: &AssetFile) -> HistoryResult<()> {
     Ok(())
 }
 
-pub(super) fn list(store: &Store) -> HistoryResult<Vec<Asset>> {
+pub(crate) fn list(store: &Store) -> HistoryResult<Vec<Asset>> {
     let conn = store.conn();
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT a.id, a.name, a.created_ms, v.version, r.run_id, v.prefix, v.created_ms
-             FROM assets a
-             JOIN asset_versions v ON v.asset = a.id
-             JOIN runs r ON r.id = v.run
-             ORDER BY a.name, v.version",
-        )
-        .map_err(sql)?;
-    let mut files_stmt = conn
-        .prepare_cached(
-            "SELECT path, size, sha256 FROM asset_files
-             WHERE asset = ?1 AND version = ?2 ORDER BY path",
-        )
-        .map_err(sql)?;
-    let mut rows = stmt.query([]).map_err(sql)?;
     let mut out: Vec<Asset> = Vec::new();
-    while let Some(r) = rows.next().map_err(sql)? {
-        let id: i64 = r.get(0).map_err(sql)?;
-        let name: String = r.get(1).map_err(sql)?;
-        let version: i64 = r.get(3).map_err(sql)?;
-        let files = files_stmt
-            .query_map(params![id, version], |f| {
-                let sha: String = f.get(2)?;
-                Ok(AssetFile {
-                    path: f.get(0)?,
-                    size: f.get::<_, i64>(1)?.max(0) as u64,
-                    sha256: (!sha.is_empty()).then_some(sha),
-                })
-            })
+    for l in repo::models::listing(conn).map_err(sql)? {
+        let files = repo::models::files_of(conn, l.asset, l.version.version)
             .map_err(sql)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(sql)?;
+            .into_iter()
+            .map(|f| AssetFile {
+                path: f.path,
+                size: f.size.max(0) as u64,
+                sha256: (!f.sha256.is_empty()).then_some(f.sha256),
+            })
+            .collect();
+        let m = l.version;
         let v = AssetVersion {
             location: Some(
-                version_dir(store, &name, version as u64)
+                version_dir(store, &m.name, m.version as u64)
                     .display()
                     .to_string(),
             ),
-            name: name.clone(),
-            version: version as u64,
-            run_id: r.get(4).map_err(sql)?,
-            prefix: r.get(5).map_err(sql)?,
-            created_ms: r.get(6).map_err(sql)?,
+            name: m.name.clone(),
+            version: m.version as u64,
+            run_id: m.run_id,
+            prefix: m.prefix,
+            created_ms: m.created_ms,
             files,
         };
         match out.last_mut() {
-            Some(a) if a.name == name => a.versions.push(v),
+            Some(a) if a.name == m.name => a.versions.push(v),
             _ => out.push(Asset {
-                name,
-                created_ms: r.get(2).map_err(sql)?,
+                name: m.name,
+                created_ms: l.asset_created_ms,
                 versions: vec![v],
             }),
         }
