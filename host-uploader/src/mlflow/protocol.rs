@@ -80,3 +80,102 @@ impl<'a> StreamMark<'a> {
         )
     }
 }
+
+/// Most entities (metrics, params and tags together) in one log-batch request.
+pub const MAX_BATCH_ENTITIES: usize = 1000;
+
+/// Whether MLflow accepts `c` in a metric, param or tag key (its rule on
+/// POSIX: `^[/\w.\- :]*$`, `\w` being Unicode letters, digits and `_`).
+fn key_char_ok(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '_' | '/' | '.' | '-' | ' ' | ':')
+}
+
+/// `name` as a key a real MLflow server accepts, or `None` if it already is one.
+///
+/// MLflow refuses keys with other characters, keys that are not a normalised
+/// relative path (`a//b`, `./a`, `a/`, `/a`, `..`), and keys over 250 bytes.
+/// The fix is deterministic, so one name always maps to one key: each
+/// refused character becomes `_`, empty and `.` path segments go, `..`
+/// becomes `__`, an empty result becomes `_`, and the key is cut to 250
+/// bytes at a character boundary (then cleaned again).
+pub fn mlflow_key(name: &str) -> Option<String> {
+    let ok = |n: &str| {
+        n.len() <= MAX_KEY_LEN
+            && !n.is_empty()
+            && n.chars().all(key_char_ok)
+            && !n.starts_with('/')
+            && n.split('/').all(|s| !s.is_empty() && s != "." && s != "..")
+    };
+    if ok(name) {
+        return None;
+    }
+    let chars: String = name
+        .chars()
+        .map(|c| if key_char_ok(c) { c } else { '_' })
+        .collect();
+    let mut key = chars
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .map(|s| if s == ".." { "__" } else { s })
+        .collect::<Vec<_>>()
+        .join("/");
+    if key.len() > MAX_KEY_LEN {
+        let mut end = MAX_KEY_LEN;
+        while !key.is_char_boundary(end) {
+            end -= 1;
+        }
+        key.truncate(end);
+        key = key.trim_end_matches('/').to_string();
+        if key.ends_with("/.") || key == "." {
+            key.pop();
+            key.push('_');
+        }
+    }
+    if key.is_empty() {
+        key.push('_');
+    }
+    Some(key)
+}
+
+/// `value` cut to at most `max` bytes at a character boundary, or `None` if it fits.
+pub fn clip(value: &str, max: usize) -> Option<&str> {
+    if value.len() <= max {
+        return None;
+    }
+    let mut end = max;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(&value[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_mlflow_refuses_are_mapped_to_keys_it_accepts() {
+        assert_eq!(mlflow_key("loss"), None);
+        assert_eq!(mlflow_key("train/loss: top-1 v2.0"), None);
+        assert_eq!(mlflow_key("Genauigkeit_é"), None);
+        assert_eq!(mlflow_key("loss@val").as_deref(), Some("loss_val"));
+        assert_eq!(mlflow_key("a//b").as_deref(), Some("a/b"));
+        assert_eq!(mlflow_key("/a/./b/").as_deref(), Some("a/b"));
+        assert_eq!(mlflow_key("../x").as_deref(), Some("__/x"));
+        assert_eq!(mlflow_key("").as_deref(), Some("_"));
+        assert_eq!(mlflow_key("%?#").as_deref(), Some("___"));
+        let long = "é".repeat(200);
+        let k = mlflow_key(&long).unwrap();
+        assert!(k.len() <= MAX_KEY_LEN && mlflow_key(&k).is_none(), "{k}");
+        let slashes = format!("{}/.", "a".repeat(249));
+        let k = mlflow_key(&slashes).unwrap();
+        assert!(mlflow_key(&k).is_none(), "{k}");
+    }
+
+    #[test]
+    fn clip_cuts_at_a_character_boundary() {
+        assert_eq!(clip("abc", 3), None);
+        assert_eq!(clip("abcd", 3), Some("abc"));
+        assert_eq!(clip("aé", 2), Some("a"));
+    }
+}

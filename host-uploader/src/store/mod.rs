@@ -12,6 +12,7 @@
 pub mod assets;
 pub mod chunk;
 mod read;
+mod remote;
 mod schema;
 pub mod series;
 pub mod value;
