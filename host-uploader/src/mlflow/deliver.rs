@@ -238,9 +238,9 @@ impl Deliverer {
         match clip(value, max) {
             None => value,
             Some(cut) => {
-                let len = value.len();
+                let len = value.chars().count();
                 self.warn_once(format!("value {what} {key}"), || {
-                    format!("the {what} {key:?} is {len} bytes, over MLflow's {max}; sent cut to {max}")
+                    format!("the {what} {key:?} is {len} characters, over MLflow's {max}; sent cut to {max}")
                 });
                 cut
             }

@@ -93,14 +93,14 @@ fn key_char_ok(c: char) -> bool {
 /// `name` as a key a real MLflow server accepts, or `None` if it already is one.
 ///
 /// MLflow refuses keys with other characters, keys that are not a normalised
-/// relative path (`a//b`, `./a`, `a/`, `/a`, `..`), and keys over 250 bytes.
+/// relative path (`a//b`, `./a`, `a/`, `/a`, `..`), and keys over 250 characters.
 /// The fix is deterministic, so one name always maps to one key: each
 /// refused character becomes `_`, empty and `.` path segments go, `..`
 /// becomes `__`, an empty result becomes `_`, and the key is cut to 250
-/// bytes at a character boundary (then cleaned again).
+/// characters (then cleaned again).
 pub fn mlflow_key(name: &str) -> Option<String> {
     let ok = |n: &str| {
-        n.len() <= MAX_KEY_LEN
+        n.chars().count() <= MAX_KEY_LEN
             && !n.is_empty()
             && n.chars().all(key_char_ok)
             && !n.starts_with('/')
@@ -119,17 +119,10 @@ pub fn mlflow_key(name: &str) -> Option<String> {
         .map(|s| if s == ".." { "__" } else { s })
         .collect::<Vec<_>>()
         .join("/");
-    if key.len() > MAX_KEY_LEN {
-        let mut end = MAX_KEY_LEN;
-        while !key.is_char_boundary(end) {
-            end -= 1;
-        }
-        key.truncate(end);
-        key = key.trim_end_matches('/').to_string();
-        if key.ends_with("/.") || key == "." {
-            key.pop();
-            key.push('_');
-        }
+    if let Some(cut) = clip(&key, MAX_KEY_LEN) {
+        // The cut may end in `/`, `.` or `..`: clean it again (never longer).
+        let cut = cut.to_string();
+        return Some(mlflow_key(&cut).unwrap_or(cut));
     }
     if key.is_empty() {
         key.push('_');
@@ -137,16 +130,10 @@ pub fn mlflow_key(name: &str) -> Option<String> {
     Some(key)
 }
 
-/// `value` cut to at most `max` bytes at a character boundary, or `None` if it fits.
+/// `value` cut to its first `max` characters (MLflow counts characters,
+/// as Python does), or `None` if it fits.
 pub fn clip(value: &str, max: usize) -> Option<&str> {
-    if value.len() <= max {
-        return None;
-    }
-    let mut end = max;
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    Some(&value[..end])
+    value.char_indices().nth(max).map(|(end, _)| &value[..end])
 }
 
 #[cfg(test)]
@@ -166,16 +153,19 @@ mod tests {
         assert_eq!(mlflow_key("%?#").as_deref(), Some("___"));
         let long = "é".repeat(200);
         let k = mlflow_key(&long).unwrap();
-        assert!(k.len() <= MAX_KEY_LEN && mlflow_key(&k).is_none(), "{k}");
-        let slashes = format!("{}/.", "a".repeat(249));
-        let k = mlflow_key(&slashes).unwrap();
-        assert!(mlflow_key(&k).is_none(), "{k}");
+        assert!(k.chars().count() <= MAX_KEY_LEN && mlflow_key(&k).is_none(), "{k}");
+        assert_eq!(mlflow_key(&"é".repeat(250)), None, "MLflow counts characters");
+        for tail in ["/.", "/..x", "//", "/"] {
+            let k = mlflow_key(&format!("{}{tail}", "a".repeat(248))).unwrap_or_default();
+            assert!(mlflow_key(&k).is_none(), "{k}");
+        }
     }
 
     #[test]
     fn clip_cuts_at_a_character_boundary() {
         assert_eq!(clip("abc", 3), None);
         assert_eq!(clip("abcd", 3), Some("abc"));
-        assert_eq!(clip("aé", 2), Some("a"));
+        assert_eq!(clip("aéb", 2), Some("aé"));
+        assert_eq!(clip("éé", 2), None);
     }
 }
