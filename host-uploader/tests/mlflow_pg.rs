@@ -516,7 +516,7 @@ fn the_program_logs_at_full_speed_through_a_60_s_outage_and_everything_arrives_o
 }
 
 /// The program `runlog run` starts in the outage test (not a test itself):
-/// logs 20 metrics every 10 ms for PRODUCER_SECS, waiting (never dropping)
+/// logs 5 metrics every 10 ms for PRODUCER_SECS, waiting (never dropping)
 /// when the ring is full, and writes per second the log calls it made and
 /// the ns they took.
 #[test]
@@ -539,7 +539,7 @@ fn producer_program() {
         let (mut calls, mut ns) = (0u64, 0u64);
         for tick in 0..100u32 {
             let t = Instant::now();
-            for k in 0..20 {
+            for k in 0..5 {
                 let name = format!("m{k}");
                 let rec = Record::Metric(Metric {
                     name: Name::Text(&name),
@@ -627,4 +627,21 @@ fn run_with_an_unreachable_server_starts_the_program_at_once_and_keeps_the_run()
     let (ok, list, err) = runlog_in(tmp.path(), &["-o", "tsv", "history", "list"], &[]);
     assert!(ok, "{err}");
     assert!(list.contains(run_id) && list.contains("FINISHED"), "{list}");
+}
+
+/// Not a test: records a run offline for scripts/bench-mlflow-pg.sh
+/// (BENCH_STORE, BENCH_RUN, BENCH_SERIES × BENCH_POINTS metrics).
+#[test]
+#[ignore]
+fn bench_record_offline() {
+    let (Ok(store), Ok(run)) = (std::env::var("BENCH_STORE"), std::env::var("BENCH_RUN")) else {
+        return;
+    };
+    let num = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    record_offline(
+        Path::new(&store),
+        &run,
+        num("BENCH_SERIES", 10),
+        num("BENCH_POINTS", 20_000),
+    );
 }
