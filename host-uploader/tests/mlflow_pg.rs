@@ -58,7 +58,9 @@ fn psql(dsn: &str, sql: &str) -> String {
 /// `runlog` with `args`, in `cwd`.
 fn runlog_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let mut cmd = Command::new(runlog_bin());
-    cmd.args(args).current_dir(cwd).env_remove("RUNLOG_TRACKING_URI");
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_remove("RUNLOG_TRACKING_URI");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -83,12 +85,7 @@ fn remote_id(sync_out: &str, run: &str) -> String {
 
 /// Drains the spool of `store` into it, once.
 fn drain_local(store: &Path) {
-    let (ok, out, err) = runlog(&[
-        "--tracking-uri",
-        store.to_str().unwrap(),
-        "drain",
-        "--once",
-    ]);
+    let (ok, out, err) = runlog(&["--tracking-uri", store.to_str().unwrap(), "drain", "--once"]);
     assert!(ok, "drain failed:\n{out}\n{err}");
 }
 
@@ -139,7 +136,10 @@ fn check_exactly_once_in_pg(dsn: &str, id: &str, series: usize, points: usize) {
     got.sort();
     let mut want_sorted = want.clone();
     want_sorted.sort();
-    assert_eq!(got, want_sorted, "key,rows,distinct steps,min,max,wrong values");
+    assert_eq!(
+        got, want_sorted,
+        "key,rows,distinct steps,min,max,wrong values"
+    );
 }
 
 /// Reads every metric history of run `id` with the MLflow client: counts,
@@ -179,7 +179,9 @@ fn next_rand(state: &mut u64) -> u64 {
 
 #[test]
 fn a_million_metrics_reach_mlflow_on_postgres_exactly_once_through_ten_sigkills() {
-    let Some((uri, dsn)) = pg_server() else { return };
+    let Some((uri, dsn)) = pg_server() else {
+        return;
+    };
     let Some(py) = mlflow_python() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
@@ -187,7 +189,11 @@ fn a_million_metrics_reach_mlflow_on_postgres_exactly_once_through_ten_sigkills(
     let (series, points) = (10, 100_000);
     let t = Instant::now();
     let artifact = record_offline(&store, &run_id, series, points);
-    eprintln!("recorded {} metrics offline in {:?}", series * points, t.elapsed());
+    eprintln!(
+        "recorded {} metrics offline in {:?}",
+        series * points,
+        t.elapsed()
+    );
 
     let mut seed = now_ms() | 1;
     eprintln!("kill schedule seed {seed}");
@@ -212,7 +218,10 @@ fn a_million_metrics_reach_mlflow_on_postgres_exactly_once_through_ten_sigkills(
         let after = Duration::from_millis(200 + next_rand(&mut seed) % 3800);
         std::thread::sleep(after);
         if child.try_wait().unwrap().is_some() {
-            panic!("sync finished before kill {}: make the run bigger", kills + 1);
+            panic!(
+                "sync finished before kill {}: make the run bigger",
+                kills + 1
+            );
         }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
@@ -225,13 +234,15 @@ fn a_million_metrics_reach_mlflow_on_postgres_exactly_once_through_ten_sigkills(
 
     check_exactly_once_in_pg(&dsn, &id, series, points);
     let t = Instant::now();
-    let v: Json = serde_json::from_str(
-        python(&py, READ_BACK, &[&uri, &id]).lines().last().unwrap(),
-    )
-    .unwrap();
+    let v: Json =
+        serde_json::from_str(python(&py, READ_BACK, &[&uri, &id]).lines().last().unwrap()).unwrap();
     eprintln!("read back with the MLflow client in {:?}", t.elapsed());
     assert_eq!(v["status"], "FINISHED");
-    assert_eq!(v["run_name"], run_id.as_str(), "one run id: the MLflow run name");
+    assert_eq!(
+        v["run_name"],
+        run_id.as_str(),
+        "one run id: the MLflow run name"
+    );
     for s in 0..series {
         let h = &v["series"][format!("metric{s}")];
         assert_eq!(h["n"], points as u64, "metric{s}: {h}");
@@ -253,7 +264,9 @@ fn a_million_metrics_reach_mlflow_on_postgres_exactly_once_through_ten_sigkills(
 
 #[test]
 fn sync_twice_delivers_nothing_the_second_time() {
-    let Some((uri, dsn)) = pg_server() else { return };
+    let Some((uri, dsn)) = pg_server() else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
     let run_id = format!("twice-{}", now_ms());
@@ -279,13 +292,18 @@ fn sync_twice_delivers_nothing_the_second_time() {
     check_exactly_once_in_pg(&dsn, &id, 3, 1500);
     // The store remembers which server run it became.
     let (ok, out, err) = runlog(&["--tracking-uri", &uri, "history", "info", "-r", &run_id]);
-    assert!(ok, "history info by the runlog run id over HTTP:\n{out}\n{err}");
+    assert!(
+        ok,
+        "history info by the runlog run id over HTTP:\n{out}\n{err}"
+    );
     assert!(out.contains(&id), "{out}");
 }
 
 #[test]
 fn batches_stay_within_mlflow_limits_and_refused_names_are_mapped() {
-    let Some((uri, _dsn)) = pg_server() else { return };
+    let Some((uri, _dsn)) = pg_server() else {
+        return;
+    };
     let Some(py) = mlflow_python() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
@@ -313,7 +331,10 @@ fn batches_stay_within_mlflow_limits_and_refused_names_are_mapped() {
         &run_id,
     ]);
     assert!(ok, "sync failed:\n{out}\n{err}");
-    assert!(err.contains("\"loss@val\"") && err.contains("loss_val"), "{err}");
+    assert!(
+        err.contains("\"loss@val\"") && err.contains("loss_val"),
+        "{err}"
+    );
     let id = remote_id(&out, &run_id);
     let v: Json = serde_json::from_str(
         python(
@@ -451,7 +472,9 @@ fn run_producer(cwd: &Path, uri: &str, secs: u64, name: &str) -> (String, String
 
 #[test]
 fn the_program_logs_at_full_speed_through_a_60_s_outage_and_everything_arrives_once() {
-    let Some((uri, dsn)) = pg_server() else { return };
+    let Some((uri, dsn)) = pg_server() else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     // A run with the server up, for the comparison.
     let relay = Relay::start(&uri);
@@ -475,7 +498,10 @@ fn the_program_logs_at_full_speed_through_a_60_s_outage_and_everything_arrives_o
     });
     let (out, err, during) = run_producer(tmp.path(), &via, 66, "outage");
     outage.join().unwrap();
-    assert!(err.contains("cannot deliver"), "the outage was noticed:\n{err}");
+    assert!(
+        err.contains("cannot deliver"),
+        "the outage was noticed:\n{err}"
+    );
     assert!(err.contains("delivered to"), "{err}");
 
     let per_call = |v: &[(u64, u64)]| -> Vec<f64> {
@@ -493,8 +519,14 @@ fn the_program_logs_at_full_speed_through_a_60_s_outage_and_everything_arrives_o
         "log calls: server up {calls_up}/s at {m_up:.0} ns median; server down {calls_down}/s \
          at {m_down:.0} ns median"
     );
-    assert!(calls_down >= 0.9 * calls_up, "the program was slowed: {calls_down} vs {calls_up}");
-    assert!(m_down < 3.0 * m_up + 2000.0, "log calls got slower: {m_down} vs {m_up} ns");
+    assert!(
+        calls_down >= 0.9 * calls_up,
+        "the program was slowed: {calls_down} vs {calls_up}"
+    );
+    assert!(
+        m_down < 3.0 * m_up + 2000.0,
+        "log calls got slower: {m_down} vs {m_up} ns"
+    );
 
     // Everything arrived, once.
     let run_id = out.trim().lines().last().unwrap().to_string();
@@ -511,7 +543,10 @@ fn the_program_logs_at_full_speed_through_a_60_s_outage_and_everything_arrives_o
         ),
     );
     assert_eq!(counts, format!("{total},{total}"));
-    let status = psql(&dsn, &format!("SELECT status FROM runs WHERE run_uuid = '{id}'"));
+    let status = psql(
+        &dsn,
+        &format!("SELECT status FROM runs WHERE run_uuid = '{id}'"),
+    );
     assert_eq!(status, "FINISHED");
 }
 
@@ -554,7 +589,8 @@ fn producer_program() {
             }
             step += 1;
             ns += t.elapsed().as_nanos() as u64;
-            let next = start + Duration::from_secs(s) + Duration::from_millis(10 * (tick as u64 + 1));
+            let next =
+                start + Duration::from_secs(s) + Duration::from_millis(10 * (tick as u64 + 1));
             if let Some(d) = next.checked_duration_since(Instant::now()) {
                 std::thread::sleep(d);
             }
@@ -619,8 +655,7 @@ fn run_with_an_unreachable_server_starts_the_program_at_once_and_keeps_the_run()
     assert!(took < Duration::from_secs(10), "took {took:?}");
     let run_id = out.trim().lines().last().unwrap();
     assert!(
-        err.contains("not yet delivered to http://127.0.0.1:1")
-            && err.contains(&format!("sync --from")),
+        err.contains("not yet delivered to http://127.0.0.1:1") && err.contains("sync --from"),
         "{err}"
     );
     // The run is in the local store, for `runlog sync` later.
@@ -637,7 +672,12 @@ fn bench_record_offline() {
     let (Ok(store), Ok(run)) = (std::env::var("BENCH_STORE"), std::env::var("BENCH_RUN")) else {
         return;
     };
-    let num = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let num = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
     record_offline(
         Path::new(&store),
         &run,

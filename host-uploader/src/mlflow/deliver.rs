@@ -124,7 +124,11 @@ pub struct Delivered {
 impl Delivered {
     /// Whether the pass sent nothing at all.
     pub fn nothing(&self) -> bool {
-        self.metrics == 0 && self.params == 0 && self.tags == 0 && self.artifacts == 0 && !self.ended
+        self.metrics == 0
+            && self.params == 0
+            && self.tags == 0
+            && self.artifacts == 0
+            && !self.ended
     }
 }
 
@@ -249,7 +253,11 @@ impl Deliverer {
 
     fn open_remote(&mut self, store: &Store, detail: &RunDetail) -> Result<Remote> {
         let run_id = &detail.summary.run_id;
-        let exp = experiment_id(&self.client, &mut self.experiments, &detail.summary.experiment)?;
+        let exp = experiment_id(
+            &self.client,
+            &mut self.experiments,
+            &detail.summary.experiment,
+        )?;
         let mut found = None;
         if let Some(id) = store.remote_run_id(run_id, &self.uri)? {
             match self.client.get("runs/get", &[("run_id", &id)]) {
@@ -564,7 +572,10 @@ impl Deliverer {
                     out.insert(path.to_string(), (size, None));
                 }
                 if out.len() + dirs.len() > MAX_LISTING {
-                    bail!("run {id} on {} lists over {MAX_LISTING} artifacts", self.uri);
+                    bail!(
+                        "run {id} on {} lists over {MAX_LISTING} artifacts",
+                        self.uri
+                    );
                 }
             }
         }
@@ -637,6 +648,6 @@ mod tests {
         let back: SyncMark = serde_json::from_str(&v).unwrap();
         // The most advanced series are the ones kept.
         assert_eq!(back.m.get(&series_key("s1999")), Some(&1999));
-        assert!(back.m.get(&series_key("s0")).is_none());
+        assert!(!back.m.contains_key(&series_key("s0")));
     }
 }

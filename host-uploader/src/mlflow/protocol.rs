@@ -153,8 +153,15 @@ mod tests {
         assert_eq!(mlflow_key("%?#").as_deref(), Some("___"));
         let long = "é".repeat(200);
         let k = mlflow_key(&long).unwrap();
-        assert!(k.chars().count() <= MAX_KEY_LEN && mlflow_key(&k).is_none(), "{k}");
-        assert_eq!(mlflow_key(&"é".repeat(250)), None, "MLflow counts characters");
+        assert!(
+            k.chars().count() <= MAX_KEY_LEN && mlflow_key(&k).is_none(),
+            "{k}"
+        );
+        assert_eq!(
+            mlflow_key(&"é".repeat(250)),
+            None,
+            "MLflow counts characters"
+        );
         for tail in ["/.", "/..x", "//", "/"] {
             let k = mlflow_key(&format!("{}{tail}", "a".repeat(248))).unwrap_or_default();
             assert!(mlflow_key(&k).is_none(), "{k}");

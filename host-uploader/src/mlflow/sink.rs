@@ -454,15 +454,17 @@ pub(crate) fn experiment_id(
             .as_str()
             .unwrap_or("")
             .to_string(),
-        Err(e) if is_not_found(&e) => match client.post("experiments/create", &json!({ "name": name })) {
-            Ok(v) => v["experiment_id"].as_str().unwrap_or("").to_string(),
-            // Someone else created it meanwhile.
-            Err(e) if is_already_exists(&e) => by_name()?["experiment"]["experiment_id"]
-                .as_str()
-                .unwrap_or("")
-                .to_string(),
-            Err(e) => return Err(e),
-        },
+        Err(e) if is_not_found(&e) => {
+            match client.post("experiments/create", &json!({ "name": name })) {
+                Ok(v) => v["experiment_id"].as_str().unwrap_or("").to_string(),
+                // Someone else created it meanwhile.
+                Err(e) if is_already_exists(&e) => by_name()?["experiment"]["experiment_id"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                Err(e) => return Err(e),
+            }
+        }
         Err(e) => return Err(e),
     };
     if id.is_empty() {

@@ -38,7 +38,12 @@ impl Store {
     }
 
     /// Records that `run_id` is run `remote_id` on the server at `tracking_uri`.
-    pub fn set_remote_run_id(&self, run_id: &str, tracking_uri: &str, remote_id: &str) -> Result<()> {
+    pub fn set_remote_run_id(
+        &self,
+        run_id: &str,
+        tracking_uri: &str,
+        remote_id: &str,
+    ) -> Result<()> {
         self.conn()
             .prepare_cached(
                 "INSERT INTO remote_runs (run, tracking_uri, remote_id)
