@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Delivery into a real MLflow server on PostgreSQL (scripts/mlflow-pg.sh),
 # side by side in one run: `runlog sync` of a run recorded offline (10 series
-# x 20,000 points = 200,000 metric values, 1000 per log-batch request) against
+# x 3,000 points = 30,000 metric values, 1000 per log-batch request) against
 # the MLflow Python client's log_batch to the same server
 # (bench/mlflow_client_bench.py from the shared folder). Prints each round and
 # the medians with their spread.
@@ -9,12 +9,12 @@
 #   RUNLOG_MLFLOW_PG_URI=... RUNLOG_MLFLOW_PYTHON=... scripts/bench-mlflow-pg.sh [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=${1:-5}
+rounds=${1:-3}
 uri=${RUNLOG_MLFLOW_PG_URI:?start the server with: eval \"\$(bash scripts/mlflow-pg.sh PYTHON)\"}
 py=${RUNLOG_MLFLOW_PYTHON:-.venv/bin/python}
 peer=${MLFLOW_CLIENT_BENCH:-../shared/bench/mlflow_client_bench.py}
 [ -f "$peer" ] || peer=/work/shared/bench/mlflow_client_bench.py
-series=10 points=20000
+series=10 points=${BENCH_POINTS:-3000}
 cargo build --release -q -p runlog-uploader
 cargo test --release -q -p runlog-uploader --test mlflow_pg --no-run 2>/dev/null
 tmp=$(mktemp -d)

@@ -186,7 +186,12 @@ fn a_million_metrics_reach_mlflow_on_postgres_exactly_once_through_ten_sigkills(
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
     let run_id = format!("million-{}", now_ms());
-    let (series, points) = (10, 100_000);
+    // 10 x 100,000 = 1 M (RUNLOG_PG_KILL_POINTS changes the points per series).
+    let points = std::env::var("RUNLOG_PG_KILL_POINTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let series = 10;
     let t = Instant::now();
     let artifact = record_offline(&store, &run_id, series, points);
     eprintln!(
