@@ -44,6 +44,21 @@ pub enum Command {
     History(HistoryArgs),
     /// Serve the MLflow tracking REST API and a web page over the store.
     Serve(ServeArgs),
+    /// Deliver runs recorded in the local store to the MLflow server at --tracking-uri.
+    Sync(SyncArgs),
+}
+
+/// `runlog sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Runs to deliver (ids or unique prefixes); default: every run in the store.
+    pub runs: Vec<String>,
+    /// Keep delivering while the runs go on, until every one has ended and is delivered.
+    #[arg(long)]
+    pub watch: bool,
+    /// The local store the runs are in.
+    #[arg(long = "from", default_value = ".runlog")]
+    pub from: PathBuf,
 }
 
 /// `runlog run`.

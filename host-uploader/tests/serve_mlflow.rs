@@ -18,7 +18,8 @@ import json, sys, tempfile
 from mlflow.tracking import MlflowClient
 c = MlflowClient(sys.argv[1])
 exp = c.get_experiment_by_name(sys.argv[2])
-runs = c.search_runs([exp.experiment_id], filter_string="tags.`runlog.run_id` = '%s'" % sys.argv[3])
+# The MLflow run is named after the runlog run id (drained, or delivered by `runlog run`).
+runs = c.search_runs([exp.experiment_id], filter_string="attributes.run_name = '%s'" % sys.argv[3])
 assert len(runs) == 1, runs
 r = runs[0]
 hist = {k: [[m.step, m.value] for m in sorted(c.get_metric_history(r.info.run_id, k), key=lambda m: m.step)]

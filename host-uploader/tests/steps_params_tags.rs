@@ -20,8 +20,8 @@ import json, sys
 from mlflow.tracking import MlflowClient
 c = MlflowClient(sys.argv[1])
 exp = c.get_experiment_by_name(sys.argv[2])
-runs = c.search_runs([exp.experiment_id], filter_string="tags.`runlog.run_id` = '%s'" % sys.argv[3])
-# A real server knows the run by the tag the sink sets; runlog serve by its id.
+runs = c.search_runs([exp.experiment_id], filter_string="attributes.run_name = '%s'" % sys.argv[3])
+# A real server names the run after the runlog run id; runlog serve also uses it as its id.
 r = runs[0] if runs else c.get_run(sys.argv[3])
 assert r.info.experiment_id == exp.experiment_id
 hist = {k: [[m.step, m.value] for m in sorted(c.get_metric_history(r.info.run_id, k), key=lambda m: m.step)]

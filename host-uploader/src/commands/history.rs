@@ -19,7 +19,7 @@ pub fn open_source(tracking: &Tracking) -> Result<Box<dyn HistorySource>> {
     match tracking {
         Tracking::Local(dir) => Ok(Box::new(Store::open_existing(dir)?)),
         Tracking::Http(uri) => Ok(Box::new(crate::mlflow::HttpHistory::new(
-            crate::mlflow::Client::new(uri)?,
+            crate::mlflow::Client::interactive(uri)?,
         ))),
     }
 }

@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
+pub mod delivery;
 pub mod drain;
 pub mod history;
 pub mod run;
+pub mod sync;
 
 use std::path::PathBuf;
 
@@ -43,6 +45,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Run(args) => run::run(args, &tracking),
         Command::Drain(args) => drain::drain(args, &tracking),
         Command::History(args) => history::run(args, &tracking, cli.output),
+        Command::Sync(args) => sync::sync(args, &tracking),
         Command::Serve(args) => match &tracking {
             Tracking::Local(dir) => crate::serve::serve(dir, &args).map(|()| 0),
             Tracking::Http(url) => {
@@ -67,6 +70,14 @@ pub fn open_sink(tracking: &Tracking) -> Result<Box<dyn crate::sink::Sink>> {
         Tracking::Http(uri) => Ok(Box::new(crate::mlflow::HttpSink::new(
             crate::mlflow::Client::new(uri)?,
         )?)),
+    }
+}
+
+/// The local store directory of `tracking` (`.runlog` when it is a server).
+pub fn store_dir(tracking: &Tracking) -> PathBuf {
+    match tracking {
+        Tracking::Local(dir) => dir.clone(),
+        Tracking::Http(_) => PathBuf::from(".runlog"),
     }
 }
 

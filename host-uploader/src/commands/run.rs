@@ -42,8 +42,26 @@ fn command_line(args: &[String]) -> String {
         .join(" ")
 }
 
-/// Runs `runlog run`; returns the exit code.
+/// Runs `runlog run`; returns the exit code. With an MLflow tracking URI the
+/// run is recorded locally and delivered in the background (offline first,
+/// `delivery`).
 pub fn run(args: RunArgs, tracking: &Tracking) -> Result<i32> {
+    let (local, deliver_to) = super::delivery::local_first(tracking);
+    let mut background = None;
+    let code = run_recorded(args, &local, &mut |run_id| {
+        background = deliver_to
+            .as_deref()
+            .map(|uri| super::delivery::start(&super::store_dir(&local), uri, run_id));
+    })?;
+    if let Some(b) = background {
+        b.finish();
+    }
+    Ok(code)
+}
+
+/// Runs the program as a run recorded at `tracking`; `started` learns the
+/// run id once the run exists there.
+fn run_recorded(args: RunArgs, tracking: &Tracking, started: &mut dyn FnMut(&str)) -> Result<i32> {
     let mut sink = open_sink(tracking)?;
     let sink = sink.as_mut();
     let run = RunRef {
@@ -56,6 +74,7 @@ pub fn run(args: RunArgs, tracking: &Tracking) -> Result<i32> {
         command: Some(command_line(&args.command)),
     });
     sink.commit(&start)?;
+    started(&run.run_id);
 
     let spool = std::path::absolute(spool_dir(tracking))?;
     create_private_dir(&spool)

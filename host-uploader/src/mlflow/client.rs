@@ -84,7 +84,24 @@ pub struct Client {
     agent: ureq::Agent,
     token: Option<String>,
     retry: Retry,
+    /// Whether retries go unannounced (the caller reports the outcome).
+    quiet: bool,
 }
+
+/// How long a client keeps trying before it reports a failure.
+#[derive(Debug, Clone, Copy)]
+enum Patience {
+    /// Minutes: a drain rides out a server restart.
+    Drain,
+    /// Seconds: a person is waiting.
+    Interactive,
+    /// One short try per call: a delivery loop retries later.
+    Background,
+}
+
+/// The longest an interactive call takes to report an unreachable or
+/// silent server (connect or answer timeouts plus the retries between).
+pub const INTERACTIVE_BOUND: Duration = Duration::from_secs(10);
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -101,21 +118,64 @@ impl Client {
     /// A client of the server at `base` (`http(s)://host:port[/prefix]`).
     /// The bearer token comes from RUNLOG_TRACKING_TOKEN or MLFLOW_TRACKING_TOKEN.
     pub fn new(base: &str) -> Result<Self> {
-        let token = ["RUNLOG_TRACKING_TOKEN", "MLFLOW_TRACKING_TOKEN"]
-            .iter()
-            .find_map(|k| std::env::var(k).ok().filter(|t| !t.trim().is_empty()))
-            .map(|t| t.trim().to_string());
-        Self::with_token(base, token)
+        Self::with_token(base, Self::env_token())
     }
 
     /// A client with an explicit token (or none).
     pub fn with_token(base: &str, token: Option<String>) -> Result<Self> {
+        Self::build(base, token, Patience::Drain)
+    }
+
+    /// A client for a person waiting at a terminal (`runlog history`): an
+    /// unreachable or silent server is reported within [`INTERACTIVE_BOUND`],
+    /// naming the URI and the cause, instead of being retried for minutes.
+    pub fn interactive(base: &str) -> Result<Self> {
+        Self::build(base, Self::env_token(), Patience::Interactive)
+    }
+
+    /// A client for background delivery (`runlog sync`, `runlog run`'s
+    /// delivery loop): each call gives up quickly when the server is away,
+    /// since the caller's loop tries again later and nothing waits on it.
+    pub fn background(base: &str) -> Result<Self> {
+        Self::build(base, Self::env_token(), Patience::Background)
+    }
+
+    fn env_token() -> Option<String> {
+        ["RUNLOG_TRACKING_TOKEN", "MLFLOW_TRACKING_TOKEN"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|t| !t.trim().is_empty()))
+            .map(|t| t.trim().to_string())
+    }
+
+    fn build(base: &str, token: Option<String>, patience: Patience) -> Result<Self> {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             bail!("tracking URI {base:?} is not http(s)://");
         }
+        let (connect, response, retry) = match patience {
+            Patience::Drain => (Duration::from_secs(10), None, Retry::default()),
+            Patience::Interactive => (
+                Duration::from_secs(3),
+                Some(Duration::from_secs(4)),
+                Retry {
+                    max_elapsed: Duration::from_secs(4),
+                    first_delay: Duration::from_millis(200),
+                    max_delay: Duration::from_secs(1),
+                },
+            ),
+            Patience::Background => (
+                Duration::from_secs(3),
+                Some(Duration::from_secs(60)),
+                Retry {
+                    max_elapsed: Duration::from_secs(2),
+                    first_delay: Duration::from_millis(200),
+                    max_delay: Duration::from_secs(1),
+                },
+            ),
+        };
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_connect(Some(connect))
+            .timeout_recv_response(response)
             .timeout_global(Some(Duration::from_secs(300)))
             .build()
             .into();
@@ -123,7 +183,8 @@ impl Client {
             base: base.trim_end_matches('/').to_string(),
             agent,
             token,
-            retry: Retry::default(),
+            retry,
+            quiet: !matches!(patience, Patience::Drain),
         })
     }
 
@@ -231,7 +292,10 @@ impl Client {
                 Err(f) => f,
             };
             let (retryable, err) = match failure {
-                Failure::Transport(e) => (true, anyhow!("cannot reach {url}: {e}")),
+                Failure::Transport(e) => (
+                    true,
+                    anyhow!("cannot reach the tracking server {} ({e})", self.base),
+                ),
                 Failure::Status(e) => (e.status >= 500 || e.status == 429, anyhow!(e)),
                 Failure::Final(e) => return Err(e.context(format!("{method} {url}"))),
             };
@@ -240,7 +304,7 @@ impl Client {
                     err.context(format!("{method} {url} failed after {attempt} attempt(s)"))
                 );
             }
-            if attempt == 1 || attempt.is_multiple_of(10) {
+            if !self.quiet && (attempt == 1 || attempt.is_multiple_of(10)) {
                 eprintln!("runlog: {method} {url}: {err:#}; retrying");
             }
             std::thread::sleep(delay);

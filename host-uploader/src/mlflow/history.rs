@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::client::{is_already_exists, is_not_found, Client};
 use super::protocol::json::Num;
+use super::deliver::{SyncMark, SYNC_TAG};
 use super::protocol::RUNLOG_RUN_ID_TAG;
 use crate::history::{
     ArtifactEntry, Asset, AssetFile, AssetVersion, HistoryError, HistoryResult, HistorySource,
@@ -163,6 +164,12 @@ impl HttpHistory {
             let mut v = vec![r["info"]["run_id"].as_str().unwrap_or("").to_string()];
             if let Some((_, t)) = tags(r).into_iter().find(|(k, _)| k == RUNLOG_RUN_ID_TAG) {
                 v.push(t);
+            }
+            // A run `runlog sync` delivered names its runlog run id in its sync tag.
+            if let Some((_, t)) = tags(r).into_iter().find(|(k, _)| k == SYNC_TAG) {
+                if let Ok(m) = serde_json::from_str::<SyncMark>(&t) {
+                    v.push(m.run);
+                }
             }
             v
         };
@@ -348,8 +355,12 @@ impl HistorySource for HttpHistory {
             .collect();
         Ok(RunDetail {
             summary,
-            command: get("runlog.command"),
-            exit_code: get("runlog.exit_code").and_then(|v| v.parse().ok()),
+            command: get("runlog.command").or_else(|| get("mlflow.source.name")),
+            exit_code: get("runlog.exit_code")
+                .and_then(|v| v.parse().ok())
+                .or_else(|| {
+                    get(SYNC_TAG).and_then(|t| serde_json::from_str::<SyncMark>(&t).ok()?.exit)
+                }),
             dropped: get("runlog.dropped")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),

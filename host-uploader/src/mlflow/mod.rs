@@ -4,10 +4,13 @@
 //! - [`client`]: requests with retries, artifact transfer through the
 //!   server's `mlflow-artifacts` proxy.
 //! - [`sink`]: [`sink::HttpSink`], where `drain` and `run` send batches.
+//! - [`deliver`]: [`deliver::Deliverer`], runs of the local store sent on
+//!   exactly once (`runlog sync`, offline-first `runlog run`).
 //! - [`history`]: [`history::HttpHistory`], what `runlog history` queries.
 //! - [`protocol`]: [`crate::protocol`], the protocol shared with `runlog serve`.
 
 pub mod client;
+pub mod deliver;
 pub mod history;
 pub use crate::protocol;
 pub mod sink;

@@ -11,6 +11,7 @@
 
 pub mod chunk;
 pub mod repo;
+mod remote;
 mod schema;
 pub mod series;
 pub mod value;

@@ -32,6 +32,7 @@ pub enum Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration::Sql(V1),
     Migration::SqlThen(V2, points_into_chunks),
+    Migration::Sql(super::remote::V3_REMOTE_RUNS),
 ];
 
 const V1: &str = r#"

@@ -280,6 +280,12 @@ impl RingWriter {
         self.producer.push(r).expect("ring has room")
     }
 
+    /// Pushes `r` if the ring has room now; `None` if it is full.
+    #[allow(dead_code)]
+    pub fn try_push(&mut self, r: &Record<'_>) -> Option<u64> {
+        self.producer.push(r).ok()
+    }
+
     pub fn metric(&mut self, name: &str, value: Value<'_>) -> u64 {
         self.push(&Record::Metric(Metric {
             name: Name::Text(name),

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Starts PostgreSQL (the Debian package's cluster) and a real `mlflow server` on
+# it, MLflow's documented production setup: PostgreSQL backend store, two
+# workers, proxied artifacts. Prints the variables the MLflow-on-PostgreSQL
+# tests (host-uploader/tests/mlflow_pg.rs) and scripts/bench-mlflow-pg.sh read:
+#
+#   eval "$(bash scripts/mlflow-pg.sh PYTHON)"   # PYTHON: a venv with mlflow and psycopg2
+#
+# Safe to run again on one machine: a running cluster, an existing role or
+# database and a server already answering are reused.
+# Needs: postgresql (Debian), root or passwordless sudo to start the cluster
+# and create the role. Binds 127.0.0.1 only.
+set -euo pipefail
+py=${1:?usage: mlflow-pg.sh PYTHON (with mlflow and psycopg2)}
+port=${RUNLOG_MLFLOW_PG_PORT:-5931}
+pgport=${RUNLOG_PG_PORT:-5432}
+dir=${RUNLOG_MLFLOW_PG_DIR:-/tmp/runlog-mlflow-pg}
+db=runlog_mlflow
+dsn="postgresql://runlog:runlog@127.0.0.1:$pgport/$db"
+log() { echo "mlflow-pg: $*" >&2; }
+
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$1"; else sudo -u postgres sh -c "$1"; fi
+}
+
+if ! pg_isready -q -h 127.0.0.1 -p "$pgport"; then
+  ver=$(pg_lsclusters -h | awk 'NR==1 {print $1}')
+  [ -n "$ver" ] || { log "no PostgreSQL cluster (apt-get install postgresql)"; exit 1; }
+  log "starting PostgreSQL $ver"
+  if [ "$(id -u)" = 0 ]; then pg_ctlcluster "$ver" main start; else sudo pg_ctlcluster "$ver" main start; fi
+  for _ in $(seq 60); do pg_isready -q -h 127.0.0.1 -p "$pgport" && break; sleep 1; done
+fi
+pg_isready -q -h 127.0.0.1 -p "$pgport" || { log "PostgreSQL does not answer on $pgport"; exit 1; }
+
+as_postgres "psql -p $pgport -tAc \"SELECT 1 FROM pg_roles WHERE rolname = 'runlog'\" | grep -q 1 ||
+  psql -p $pgport -qc \"CREATE ROLE runlog LOGIN PASSWORD 'runlog'\""
+as_postgres "psql -p $pgport -tAc \"SELECT 1 FROM pg_database WHERE datname = '$db'\" | grep -q 1 ||
+  psql -p $pgport -qc 'CREATE DATABASE $db OWNER runlog'"
+
+if ! curl -sf -m 5 "http://127.0.0.1:$port/health" >/dev/null; then
+  mkdir -p "$dir/artifacts"
+  log "starting mlflow server on 127.0.0.1:$port (log: $dir/mlflow.log)"
+  # MLflow's SQLAlchemy picks psycopg (3) for postgresql://; psycopg2 is what
+  # PyPI's psycopg2-binary gives, so the URI names it.
+  setsid "$py" -m mlflow server --host 127.0.0.1 --port "$port" --workers 2 \
+    --backend-store-uri "postgresql+psycopg2://runlog:runlog@127.0.0.1:$pgport/$db" \
+    --serve-artifacts --artifacts-destination "$dir/artifacts" \
+    >"$dir/mlflow.log" 2>&1 </dev/null &
+  for _ in $(seq 300); do
+    curl -sf -m 5 "http://127.0.0.1:$port/health" >/dev/null && break
+    sleep 1
+  done
+  curl -sf -m 5 "http://127.0.0.1:$port/health" >/dev/null ||
+    { log "mlflow server did not come up; see $dir/mlflow.log"; tail -20 "$dir/mlflow.log" >&2; exit 1; }
+fi
+echo "export RUNLOG_MLFLOW_PG_URI=http://127.0.0.1:$port"
+echo "export RUNLOG_MLFLOW_PG_DSN=$dsn"
