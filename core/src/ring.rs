@@ -882,7 +882,9 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
     /// numbers, from the next expected one on, reaches `write_pos` exactly.
     /// The intact records after the damage form one such chain, but intact
     /// payload bytes can form shorter, false ones that jump over them: the
-    /// chain with the most records wins (see `ring/resync.rs`). Returns how
+    /// chain with the most records wins (see `ring/resync.rs`), and the
+    /// records it says were lost must fit, 8 bytes or more each, in the bytes
+    /// between the last record read and its start. Returns how
     /// many sequence numbers the damage took (records lost). `Corrupt` again
     /// when no such position exists or the cursors themselves are damaged:
     /// nothing more can be read. The work is bounded by the ring's capacity.
@@ -895,11 +897,25 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
         self.cached_write = write;
         let expected = self.read_seq.or(self.seq_hint).unwrap_or(0);
         let unread = self.read_pos.wrapping_sub(self.release_pos);
-        let from = match self.last_start {
-            Some(at) if self.read_pos.wrapping_sub(at) <= unread => at,
-            _ => self.read_pos,
+        // Unread records start at `read_pos`, or, when the last record's
+        // length was damaged, anywhere after its header: the earlier of the two.
+        let (from, unread_from) = match self.last_start {
+            Some(at) if self.read_pos.wrapping_sub(at) <= unread => {
+                let after = at.wrapping_add(RECORD_HEADER_LEN);
+                let earlier = if write.wrapping_sub(after) > write.wrapping_sub(self.read_pos) {
+                    after
+                } else {
+                    self.read_pos
+                };
+                (at, earlier)
+            }
+            _ => (self.read_pos, self.read_pos),
         };
-        let chain = resync::best_chain(self, from, expected, write).ok_or(RingError::Corrupt)?;
+        // With the next sequence number known, the records lost must fit in
+        // the bytes before the chain; otherwise only a window bounds them.
+        let unread_from = self.read_seq.map(|_| unread_from);
+        let chain = resync::best_chain(self, from, unread_from, expected, write)
+            .ok_or(RingError::Corrupt)?;
         self.read_pos = chain.start;
         self.read_seq = Some(chain.first_seq);
         Ok(chain.first_seq - expected)

@@ -54,15 +54,20 @@ struct Search<'c, 'a, const TRUSTED: bool> {
     consumer: &'c Consumer<'a, TRUSTED>,
     write: u32,
     expected: u64,
+    /// Where the record numbered `expected` starts at the earliest, when
+    /// that number is known (a record was read).
+    unread_from: Option<u32>,
     budget: u32,
 }
 
 /// The chain with the most records among those starting at a 4-aligned
 /// position after `from` and before `write`, whose first sequence number is
-/// `expected` or at most one record per 8 bytes of the ring past it.
+/// `expected` or past it by at most one record per 8 bytes: of the bytes from
+/// `unread_from` to the chain's first record when given, else of the ring.
 pub(super) fn best_chain<const TRUSTED: bool>(
     consumer: &Consumer<'_, TRUSTED>,
     from: u32,
+    unread_from: Option<u32>,
     expected: u64,
     write: u32,
 ) -> Option<Chain> {
@@ -71,6 +76,7 @@ pub(super) fn best_chain<const TRUSTED: bool>(
         consumer,
         write,
         expected,
+        unread_from,
         budget: cap.saturating_mul(HOPS_PER_BYTE),
     };
     let mut best: Option<(Chain, Cursor)> = None;
@@ -144,6 +150,19 @@ impl<const TRUSTED: bool> Search<'_, '_, TRUSTED> {
         ))
     }
 
+    /// How many records can lie between the next unread one and `pos`: a
+    /// record takes 8 bytes at least.
+    fn max_lost(&self, pos: u32) -> u32 {
+        let bytes = match self.unread_from {
+            Some(from) => self
+                .write
+                .wrapping_sub(from)
+                .saturating_sub(self.write.wrapping_sub(pos)),
+            None => self.consumer.raw.cap,
+        };
+        bytes / RECORD_HEADER_LEN
+    }
+
     /// Moves `cursor` along the best chain to its first position at or after `to`.
     fn catch_up(&mut self, chain: &Chain, cursor: &mut Cursor, to: u32) -> Result<(), Stop> {
         while self.before(cursor.pos, to) {
@@ -172,7 +191,7 @@ impl<const TRUSTED: bool> Search<'_, '_, TRUSTED> {
                 let seq = match first {
                     None => {
                         let delta = seq32.wrapping_sub(self.expected as u32);
-                        if delta > self.consumer.raw.cap / RECORD_HEADER_LEN {
+                        if delta > self.max_lost(pos) {
                             return Err(Stop::NoChain);
                         }
                         let seq = self.expected.checked_add(u64::from(delta));
