@@ -175,3 +175,15 @@ fn a_damaged_sequence_number_does_not_report_phantom_losses() {
 fn a_forged_header_over_an_intact_record_loses_the_tie() {
     damage_costs_only_what_it_touches(10, 84, &[28, 0, 0, 0, 5, 0, 0, 0]).unwrap();
 }
+
+/// Found by proptest with resync taking the first chain it finds (`n = 11`):
+/// zeros over record 9 with a 13 at 196 make a 13-byte record there that
+/// ends exactly at `write_pos` and reads record 10's length (10) as the
+/// expected sequence number. It ties with record 10 itself, which the
+/// damage did not touch: the later start wins.
+#[test]
+fn a_false_record_tied_with_the_last_intact_one_loses() {
+    let mut bytes = [0u8; 12];
+    bytes[10] = 13;
+    damage_costs_only_what_it_touches(11, 186, &bytes).unwrap();
+}
