@@ -12,6 +12,17 @@
 //! start, since the earlier one then claims a record that spans the later
 //! one's first, intact, header.
 //!
+//! A chain's first sequence number says how many records the damage took,
+//! and those records must fit, 8 bytes or more each, between the last
+//! record read and the chain: a damaged sequence number on a lone last
+//! record cannot claim hundreds of losses (nor push the next number expected
+//! past every record the producer writes next).
+//!
+//! What no rule can tell apart without a checksum: damage that forges
+//! well-formed headers with the right sequence numbers, chaining more
+//! records than the intact ones (two forged headers in 15 bytes can). Random
+//! bytes match a sequence number with odds of about 2^-32 per header.
+//!
 //! Chains merge: one that reaches a header of the best chain so far
 //! continues as that chain does, so its length is known there without
 //! walking further. The search stops once no start left has room for more
