@@ -30,6 +30,8 @@ use crate::record::Record;
 use crate::skim;
 use crate::wire::{self, WireError};
 
+mod resync;
+
 /// Magic at the start of every ring header: `RLRG` in little-endian order.
 pub const RING_MAGIC: u32 = u32::from_le_bytes(*b"RLRG");
 /// Version of the ring layout described in this module.
@@ -871,14 +873,21 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
     }
 
     /// After `read` or `read_copy` returned [`RingError::Corrupt`] (a damaged
-    /// record header), moves the read cursor to the next intact record:
-    /// the first 4-aligned position past the start of the last record read
-    /// (whose length may be what was damaged, sending the cursor too far)
-    /// from which a chain of well-formed record headers with consecutive
-    /// sequence numbers, from the next expected one on, reaches `write_pos`
-    /// exactly. Returns how many sequence numbers the damage took (records
-    /// lost). `Corrupt` again when no such position exists or the cursors
-    /// themselves are damaged: nothing more can be read.
+    /// record header), or a record that does not decode (its length may be
+    /// what was damaged), moves the read cursor to the next intact record.
+    ///
+    /// Candidates are the 4-aligned positions past the start of the last
+    /// record read (whose length may have sent the cursor too far) from which
+    /// a chain of well-formed record headers with consecutive sequence
+    /// numbers, from the next expected one on, reaches `write_pos` exactly.
+    /// The intact records after the damage form one such chain, but intact
+    /// payload bytes can form shorter, false ones that jump over them: the
+    /// chain with the most records wins (see `ring/resync.rs`), and the
+    /// records it says were lost must fit, 8 bytes or more each, in the bytes
+    /// between the last record read and its start. Returns how
+    /// many sequence numbers the damage took (records lost). `Corrupt` again
+    /// when no such position exists or the cursors themselves are damaged:
+    /// nothing more can be read. The work is bounded by the ring's capacity.
     pub fn resync(&mut self) -> Result<u64, RingError> {
         let cap = self.raw.cap;
         let write = self.raw.header().write_pos.load(Ordering::Acquire);
@@ -888,65 +897,28 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
         self.cached_write = write;
         let expected = self.read_seq.or(self.seq_hint).unwrap_or(0);
         let unread = self.read_pos.wrapping_sub(self.release_pos);
-        let mut pos = match self.last_start {
-            Some(at) if self.read_pos.wrapping_sub(at) <= unread => at,
-            _ => self.read_pos,
+        // Unread records start at `read_pos`, or, when the last record's
+        // length was damaged, anywhere after its header: the earlier of the two.
+        let (from, unread_from) = match self.last_start {
+            Some(at) if self.read_pos.wrapping_sub(at) <= unread => {
+                let after = at.wrapping_add(RECORD_HEADER_LEN);
+                let earlier = if write.wrapping_sub(after) > write.wrapping_sub(self.read_pos) {
+                    after
+                } else {
+                    self.read_pos
+                };
+                (at, earlier)
+            }
+            _ => (self.read_pos, self.read_pos),
         };
-        while pos != write && write.wrapping_sub(pos) <= cap {
-            pos = pos.wrapping_add(ALIGN);
-            if let Some(seq) = self.chain_to_write(pos, expected, write) {
-                self.read_pos = pos;
-                self.read_seq = Some(seq);
-                return Ok(seq - expected);
-            }
-        }
-        Err(RingError::Corrupt)
-    }
-
-    /// If well-formed records with consecutive sequence numbers run from
-    /// `pos` to exactly `write`, the first one's sequence number (at least
-    /// `expected`, and at most one record per 8 bytes past it).
-    fn chain_to_write(&self, mut pos: u32, expected: u64, write: u32) -> Option<u64> {
-        let cap = self.raw.cap;
-        let mut first = None;
-        let mut next = 0u64;
-        while pos != write {
-            let avail = write.wrapping_sub(pos);
-            if avail > cap {
-                return None;
-            }
-            let off = pos & self.mask;
-            let to_end = cap - off;
-            if to_end < RECORD_HEADER_LEN || self.read_word(off) == PAD_MARKER {
-                if to_end > avail {
-                    return None;
-                }
-                pos = pos.wrapping_add(to_end);
-                continue;
-            }
-            let len = self.read_word(off);
-            let total = RECORD_HEADER_LEN.saturating_add(len);
-            if len > max_payload(cap) || total > to_end || align_up(total) > avail {
-                return None;
-            }
-            let seq32 = self.read_word(off + 4);
-            let seq = match first {
-                None => {
-                    let delta = seq32.wrapping_sub(expected as u32);
-                    if delta > cap / RECORD_HEADER_LEN {
-                        return None;
-                    }
-                    let seq = expected.checked_add(u64::from(delta))?;
-                    first = Some(seq);
-                    seq
-                }
-                Some(_) if next as u32 == seq32 => next,
-                Some(_) => return None,
-            };
-            next = seq.checked_add(1)?;
-            pos = pos.wrapping_add(align_up(total));
-        }
-        first
+        // With the next sequence number known, the records lost must fit in
+        // the bytes before the chain; otherwise only a window bounds them.
+        let unread_from = self.read_seq.map(|_| unread_from);
+        let chain = resync::best_chain(self, from, unread_from, expected, write)
+            .ok_or(RingError::Corrupt)?;
+        self.read_pos = chain.start;
+        self.read_seq = Some(chain.first_seq);
+        Ok(chain.first_seq - expected)
     }
 
     /// Sequence number of the next record `read` would return, once known.
