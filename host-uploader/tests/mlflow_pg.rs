@@ -219,8 +219,8 @@ fn a_million_metrics_reach_mlflow_on_postgres_exactly_once_through_ten_sigkills(
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        // A random moment: 0.2 to 4 s into this attempt.
-        let after = Duration::from_millis(200 + next_rand(&mut seed) % 3800);
+        // A random moment: 0.2 to 2 s into this attempt.
+        let after = Duration::from_millis(200 + next_rand(&mut seed) % 1800);
         std::thread::sleep(after);
         if child.try_wait().unwrap().is_some() {
             panic!(
