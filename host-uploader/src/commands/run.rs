@@ -26,7 +26,7 @@ use crate::store::{create_private_dir, files_under, now_ms, status_str};
 pub const OUTPUTS_PREFIX: &str = "outputs";
 
 /// The command line as one string, quoting arguments a shell would split.
-fn command_line(args: &[String]) -> String {
+pub fn command_line(args: &[String]) -> String {
     args.iter()
         .map(|a| {
             if !a.is_empty()

@@ -11,6 +11,7 @@
 
 pub mod assets;
 pub mod chunk;
+pub mod locate;
 mod read;
 mod schema;
 pub mod series;
