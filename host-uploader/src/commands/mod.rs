@@ -2,6 +2,7 @@
 
 pub mod drain;
 pub mod history;
+pub mod outputs;
 pub mod run;
 
 use std::path::PathBuf;

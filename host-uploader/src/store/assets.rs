@@ -1,10 +1,15 @@
 //! Named assets: `runlog history promote` and `runlog history assets`.
 //!
-//! A version is a copy of the run's artifacts under a prefix, kept at
-//! `<store>/assets/<name>/<version>/<artifact path>`. Copies (not links or
-//! references) so that nothing done to the run later (a re-upload of the
-//! same path, a deleted run folder) changes a promoted version. Each copy is
-//! checked against the size and SHA-256 the store recorded for the artifact.
+//! A version is the run's artifacts under a prefix, kept at
+//! `<store>/assets/<name>/<version>/<artifact path>`. Each file there is a
+//! hard link to a content-addressed, read-only blob (`blobs.rs`), so a file
+//! is stored once however many versions hold it: promoting the same 500 MB
+//! model twice costs 500 MB, not 1 GB. A blob is a copy of the run's file
+//! (not a link to it) so that nothing done to the run later (a re-upload of
+//! the same path, a deleted run folder) changes a promoted version; each copy
+//! is checked against the size and SHA-256 the store recorded for the
+//! artifact. Versions promoted before blobs existed hold plain copies at the
+//! same paths and read the same way.
 //!
 //! The files are first copied into a staging folder of their own, outside
 //! any transaction (a large copy must not hold the store's write lock, which
@@ -23,6 +28,7 @@ use anyhow::{anyhow, Context};
 use rusqlite::{params, Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
+use super::blobs;
 use super::read::sql;
 use super::Store;
 use crate::history::source::*;
@@ -131,8 +137,8 @@ pub(super) fn promote(
         .join(format!(".staging-{}-{nanos}", std::process::id()));
     let copied = (|| -> HistoryResult<()> {
         for f in &files {
-            let src = store.artifact_file(run_id, &f.path)?;
-            copy_checked(&src, &staging.join(&f.path), f)?;
+            let blob = blobs::store_artifact(store, run_id, f)?;
+            blobs::place(&blob, &staging.join(&f.path))?;
         }
         Ok(())
     })();
@@ -230,8 +236,9 @@ pub(super) fn promote(
     })
 }
 
-/// Copies `src` to `dst` (creating folders), checking the recorded size and SHA-256.
-fn copy_checked(src: &Path, dst: &Path, want: &AssetFile) -> HistoryResult<()> {
+/// Copies `src` to `dst` (creating folders), checking the recorded size and
+/// SHA-256; returns the content's SHA-256 (lowercase hex).
+pub(super) fn copy_checked(src: &Path, dst: &Path, want: &AssetFile) -> HistoryResult<String> {
     if let Some(parent) = dst.parent() {
         fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
@@ -287,7 +294,7 @@ fn copy_checked(src: &Path, dst: &Path, want: &AssetFile) -> HistoryResult<()> {
             want.sha256.as_deref().unwrap_or("?")
         )));
     }
-    Ok(())
+    Ok(digest)
 }
 
 pub(super) fn list(store: &Store) -> HistoryResult<Vec<Asset>> {

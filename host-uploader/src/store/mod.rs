@@ -10,6 +10,7 @@
 //! ```
 
 pub mod assets;
+mod blobs;
 pub mod chunk;
 pub mod locate;
 mod read;
