@@ -32,10 +32,18 @@ pub fn run(args: HistoryArgs, tracking: &Tracking, format: Format) -> Result<i32
     let source = match (tracking, &args.command) {
         // `list` of a folder that holds no store is an empty list, not an
         // error (and still creates nothing).
-        (Tracking::Local(dir), HistoryCommand::List { .. }) => match Store::open_existing(dir) {
-            Err(e @ HistoryError::Empty { .. }) => return empty_list(&e, format),
-            other => Box::new(other?) as Box<dyn HistorySource>,
-        },
+        (Tracking::Local(dir), HistoryCommand::List { .. } | HistoryCommand::Assets) => {
+            match Store::open_existing(dir) {
+                Err(e @ HistoryError::Empty { .. }) => {
+                    return if matches!(args.command, HistoryCommand::List { .. }) {
+                        empty_list(&e, format)
+                    } else {
+                        no_assets(format)
+                    };
+                }
+                other => Box::new(other?) as Box<dyn HistorySource>,
+            }
+        }
         _ => open_source(tracking)?,
     };
     run_on(source.as_ref(), args.command, format)
@@ -57,6 +65,17 @@ fn empty_list(why: &dyn std::fmt::Display, format: Format) -> Result<i32> {
         return Ok(0);
     }
     emit(render::runs(&[], format))
+}
+
+/// `assets` with none to show: `{"assets": []}`, the TSV header, or a note on stderr.
+fn no_assets(format: Format) -> Result<i32> {
+    if format == Format::Table {
+        eprintln!(
+            "no assets yet (make one with `runlog history promote -r RUN -ap PREFIX -n NAME`)"
+        );
+        return Ok(0);
+    }
+    emit(render::assets(&[], format))
 }
 
 /// Runs one history command against `source`; returns the exit code.
@@ -99,11 +118,12 @@ pub fn run_on(source: &dyn HistorySource, cmd: HistoryCommand, format: Format) -
         HistoryCommand::Export { run, metric } => {
             let detail = source.run(&run)?;
             let id = detail.summary.run_id;
-            let names = if metric.is_empty() {
-                source.metrics(&id)?.into_iter().map(|m| m.name).collect()
-            } else {
-                metric
-            };
+            let all: Vec<String> = source.metrics(&id)?.into_iter().map(|m| m.name).collect();
+            // Checked before anything is written: an error leaves stdout empty.
+            if let Some(missing) = metric.iter().find(|m| !all.contains(m)) {
+                bail!("run {id} has no metric {missing:?}");
+            }
+            let names = if metric.is_empty() { all } else { metric };
             export_points(source, &id, &names, format)
         }
         HistoryCommand::Last { chart } => {
@@ -158,11 +178,8 @@ pub fn run_on(source: &dyn HistorySource, cmd: HistoryCommand, format: Format) -
         }
         HistoryCommand::Assets => {
             let assets = source.assets()?;
-            if assets.is_empty() && format == Format::Table {
-                eprintln!(
-                    "no assets yet (make one with `runlog history promote -r RUN -ap PREFIX -n NAME`)"
-                );
-                return Ok(0);
+            if assets.is_empty() {
+                return no_assets(format);
             }
             emit(render::assets(&assets, format))
         }
