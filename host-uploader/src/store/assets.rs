@@ -236,10 +236,15 @@ pub(super) fn promote(
     })
 }
 
-/// Copies `src` to `dst` (creating folders), checking the recorded size and
-/// SHA-256; returns the content's SHA-256 (lowercase hex).
-pub(super) fn copy_checked(src: &Path, dst: &Path, want: &AssetFile) -> HistoryResult<String> {
-    if let Some(parent) = dst.parent() {
+/// Copies `src` to `dst` (creating folders), or only reads it when `dst` is
+/// `None`, checking the recorded size and SHA-256; returns the content's
+/// SHA-256 (lowercase hex).
+pub(super) fn copy_checked(
+    src: &Path,
+    dst: Option<&Path>,
+    want: &AssetFile,
+) -> HistoryResult<String> {
+    if let Some(parent) = dst.and_then(Path::parent) {
         fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
@@ -250,8 +255,13 @@ pub(super) fn copy_checked(src: &Path, dst: &Path, want: &AssetFile) -> HistoryR
             src.display()
         )
     })?;
-    let mut output =
-        File::create(dst).with_context(|| format!("cannot create {}", dst.display()))?;
+    let mut output = match dst {
+        Some(dst) => Some((
+            File::create(dst).with_context(|| format!("cannot create {}", dst.display()))?,
+            dst,
+        )),
+        None => None,
+    };
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut size = 0u64;
@@ -267,14 +277,16 @@ pub(super) fn copy_checked(src: &Path, dst: &Path, want: &AssetFile) -> HistoryR
             }
         };
         hasher.update(&buf[..n]);
-        output
-            .write_all(&buf[..n])
-            .with_context(|| format!("cannot write {}", dst.display()))?;
+        if let Some((out, dst)) = output.as_mut() {
+            out.write_all(&buf[..n])
+                .with_context(|| format!("cannot write {}", dst.display()))?;
+        }
         size += n as u64;
     }
-    output
-        .sync_all()
-        .with_context(|| format!("cannot write {}", dst.display()))?;
+    if let Some((out, dst)) = &output {
+        out.sync_all()
+            .with_context(|| format!("cannot write {}", dst.display()))?;
+    }
     let digest: String = hasher
         .finalize()
         .iter()

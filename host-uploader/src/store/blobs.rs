@@ -5,7 +5,8 @@
 //! A blob is named by the SHA-256 of its content, computed while copying it
 //! from the run's artifact file and checked against what the store recorded
 //! when the artifact arrived. A content whose blob already exists is not
-//! read or copied again. Where the file system refuses a hard link (too many
+//! copied again (the run's file is still read, to check it against the
+//! recorded digest, as the first promote did). Where the file system refuses a hard link (too many
 //! links, no link support), the version gets a plain copy of the blob: it
 //! costs space, never correctness. Blobs are written to a temporary name and
 //! renamed into place, so a blob that exists is whole.
@@ -49,13 +50,16 @@ pub fn store_artifact(store: &Store, run_id: &str, want: &AssetFile) -> HistoryR
         .as_deref()
         .map(str::to_ascii_lowercase)
         .filter(|s| is_sha256_hex(s));
+    let src = store.artifact_file(run_id, &want.path)?;
     if let Some(sha) = &recorded {
         let blob = blob_path(store, sha);
         if fs::metadata(&blob).is_ok_and(|m| m.is_file() && m.len() == want.size) {
+            // Stored already: only check that the run's file is still what
+            // was recorded (read, not copied), as a first promote would.
+            copy_checked(&src, None, want)?;
             return Ok(blob);
         }
     }
-    let src = store.artifact_file(run_id, &want.path)?;
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -66,7 +70,7 @@ pub fn store_artifact(store: &Store, run_id: &str, want: &AssetFile) -> HistoryR
         .join(BLOB_DIR)
         .join(format!(".tmp-{}-{nanos}", std::process::id()));
     let result = (|| -> HistoryResult<PathBuf> {
-        let digest = copy_checked(&src, &tmp, want)?;
+        let digest = copy_checked(&src, Some(&tmp), want)?;
         let blob = blob_path(store, &digest);
         if fs::metadata(&blob).is_ok_and(|m| m.is_file() && m.len() == want.size) {
             fs::remove_file(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
