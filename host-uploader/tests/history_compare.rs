@@ -453,7 +453,7 @@ fn export_writes_every_point_exactly_in_csv_tsv_and_json() {
         "tsv",
     );
     assert_eq!(
-        tsv.lines().nth(1).unwrap().split('\t').last().unwrap(),
+        tsv.lines().nth(1).unwrap().split('\t').next_back().unwrap(),
         "a, \"quoted\"\\nline"
     );
 

@@ -266,22 +266,17 @@ fn render_table(c: &Comparison) -> String {
     let mut out = String::new();
 
     let h = header(&["RUN"]);
-    let rows: Vec<Vec<String>> = [
-        (
-            "experiment",
-            &(|r: &RunSummary| r.experiment.clone()) as &dyn Fn(&RunSummary) -> String,
-        ),
-        ("status", &|r: &RunSummary| r.status.to_string()),
-        ("start (UTC)", &|r: &RunSummary| timefmt::utc(r.start_ms)),
-        ("duration", &|r: &RunSummary| duration_cell(r)),
-    ]
-    .iter()
-    .map(|(name, f)| {
+    let row = |name: &str, cell: fn(&RunSummary) -> String| -> Vec<String> {
         std::iter::once(name.to_string())
-            .chain(c.runs.iter().map(|r| f(r)))
+            .chain(c.runs.iter().map(cell))
             .collect()
-    })
-    .collect();
+    };
+    let rows = vec![
+        row("experiment", |r| r.experiment.clone()),
+        row("status", |r| r.status.to_string()),
+        row("start (UTC)", |r| timefmt::utc(r.start_ms)),
+        row("duration", duration_cell),
+    ];
     out.push_str(&table(&refs(&h), &rows, &[]));
 
     if !c.params.is_empty() {
