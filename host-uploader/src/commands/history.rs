@@ -30,8 +30,8 @@ pub fn open_source(tracking: &Tracking) -> Result<Box<dyn HistorySource>> {
 pub fn run(args: HistoryArgs, tracking: &Tracking, format: Format) -> Result<i32> {
     check_format(&args.command, format)?;
     let source = match (tracking, &args.command) {
-        // `list` of a folder that holds no store is an empty list, not an
-        // error (and still creates nothing).
+        // `list` or `assets` of a folder that holds no store is an empty
+        // answer, not an error (and still creates nothing).
         (Tracking::Local(dir), HistoryCommand::List { .. } | HistoryCommand::Assets) => {
             match Store::open_existing(dir) {
                 Err(e @ HistoryError::Empty { .. }) => {
@@ -96,7 +96,11 @@ pub fn run_on(source: &dyn HistorySource, cmd: HistoryCommand, format: Format) -
             if runs.is_empty() {
                 return match ensure_not_empty(source) {
                     Ok(()) => empty_list(&"no runs match the filter", format),
-                    Err(e) => empty_list(&e, format),
+                    Err(e) => match e.downcast::<HistoryError>() {
+                        Ok(empty @ HistoryError::Empty { .. }) => empty_list(&empty, format),
+                        Ok(other) => Err(other.into()),
+                        Err(other) => Err(other),
+                    },
                 };
             }
             emit(render::runs(&runs, format))
@@ -123,7 +127,9 @@ pub fn run_on(source: &dyn HistorySource, cmd: HistoryCommand, format: Format) -
             if let Some(missing) = metric.iter().find(|m| !all.contains(m)) {
                 bail!("run {id} has no metric {missing:?}");
             }
-            let names = if metric.is_empty() { all } else { metric };
+            let mut names = if metric.is_empty() { all } else { metric };
+            let mut seen = std::collections::HashSet::new();
+            names.retain(|n| seen.insert(n.clone()));
             export_points(source, &id, &names, format)
         }
         HistoryCommand::Last { chart } => {
