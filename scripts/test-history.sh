@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # runlog history: unit tests of the history modules, and the real `runlog`
-# binary against stores filled by the real `runlog drain` (tests/history_cli.rs).
+# binary against stores filled by the real `runlog drain` (tests/history_cli.rs,
+# tests/history_compare.rs; tests/outputs_promote.rs runs `runlog run`). Needs python3
+# (the export peak-RSS measurement).
 # Release profile, like scripts/test-all.sh, so the builds are shared.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ -z "${RUNLOG_TEST_ALL:-}" ]; then
   # scripts/test-all.sh runs these with the whole workspace.
-  cargo test --release -p runlog-uploader --lib -- history:: store::read:: store::assets::
-  cargo test --release -p runlog-uploader --test history_cli
+  cargo test --release -p runlog-uploader --lib -- history:: store::read:: store::assets:: store::locate:: commands::outputs::
+  cargo test --release -p runlog-uploader --test history_cli --test history_compare --test outputs_promote
 fi
 
 # Chart files must render without fontconfig or system fonts (the font is

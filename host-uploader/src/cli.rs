@@ -9,11 +9,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "runlog", version, about)]
 pub struct Cli {
     /// Where the history lives: a directory (the embedded store) or an
-    /// http(s):// MLflow tracking server. Default: `.runlog` in the working directory.
+    /// http(s):// MLflow tracking server. Default: the nearest `.runlog` in the
+    /// working directory or its parents, else `.runlog` in the working directory.
     #[arg(long, global = true, env = "RUNLOG_TRACKING_URI")]
     pub tracking_uri: Option<String>,
 
-    /// Output format for history commands.
+    /// Output format for history commands (`csv` is for `history export` only).
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
     pub output: Format,
 
@@ -31,6 +32,8 @@ pub enum Format {
     Json,
     /// Tab-separated values with a header line, for scripts.
     Tsv,
+    /// Comma-separated values (RFC 4180) with a header line: `history export` only.
+    Csv,
 }
 
 /// The subcommands.
@@ -65,7 +68,7 @@ pub struct SyncArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Experiment the run belongs to.
-    #[arg(long, default_value = "default")]
+    #[arg(long, short = 'e', default_value = "default")]
     pub experiment: String,
     /// Folder whose files are uploaded as artifacts when the program ends.
     #[arg(long, default_value = "outputs")]
@@ -120,8 +123,8 @@ pub enum HistoryCommand {
         /// Only runs with this status (RUNNING, FINISHED, FAILED, KILLED).
         #[arg(long, short = 's')]
         status: Option<String>,
-        /// At most this many runs.
-        #[arg(long, short = 'n')]
+        /// At most this many runs (`-n` is still accepted: `list` has no `--name`).
+        #[arg(long, short = 'l', short_alias = 'n')]
         limit: Option<usize>,
     },
     /// The newest run, shown as `info` shows it.
@@ -162,6 +165,30 @@ pub enum HistoryCommand {
     },
     /// Named assets and their versions.
     Assets,
+    /// Runs side by side: params (differences marked), and the last, min and
+    /// max of every metric; `--chart` draws one line per run.
+    Compare {
+        /// The runs (ids or unique prefixes), as arguments or with `-r`.
+        runs: Vec<String>,
+        /// A run to compare (repeatable; same as a positional RUN).
+        #[arg(short = 'r', long = "run")]
+        run: Vec<String>,
+        /// Only this metric (repeatable).
+        #[arg(short = 'm', long = "metric")]
+        metric: Vec<String>,
+        /// Draw every shared metric into this file (.svg or .png), one line per run.
+        #[arg(long)]
+        chart: Option<PathBuf>,
+    },
+    /// Every point of a run's metrics (step, time, value), streamed: `-o csv|json|tsv`.
+    Export {
+        /// The run id, or a unique prefix of it.
+        #[arg(short = 'r', long = "run")]
+        run: String,
+        /// Only this metric (repeatable; default: every metric).
+        #[arg(short = 'm', long = "metric")]
+        metric: Vec<String>,
+    },
 }
 
 /// `runlog serve`.
@@ -186,6 +213,47 @@ pub struct ServeArgs {
     /// (repeatable); requests naming any other host are refused.
     #[arg(long)]
     pub allowed_host: Vec<String>,
+}
+
+/// What to say when `runlog run PROGRAM` was typed without `--`: the command
+/// line to type instead, or `None` when `args` is not such a case.
+pub fn missing_dashdash_hint(args: &[String]) -> Option<String> {
+    // The subcommand is the first argument that is not a global option.
+    let mut i = 1;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--tracking-uri" | "-o" | "--output" => i += 2,
+            a if a.starts_with("--tracking-uri=") || a.starts_with("--output=") => i += 1,
+            a if a.starts_with("-o") && a.len() > 2 => i += 1,
+            _ => break,
+        }
+    }
+    if args.get(i).map(String::as_str) != Some("run") || args.iter().any(|a| a == "--") {
+        return None;
+    }
+    let rest = &args[i + 1..];
+    // The program is the first argument that is neither an option of `run` nor its value.
+    let mut j = 0;
+    while j < rest.len() {
+        match rest[j].as_str() {
+            "--experiment" | "-e" | "--outputs" => j += 2,
+            a if a.starts_with('-') => j += 1,
+            _ => break,
+        }
+    }
+    if j >= rest.len() {
+        return None;
+    }
+    let mut fixed: Vec<String> = args[..=i].to_vec();
+    fixed[0] = "runlog".into();
+    fixed.extend(rest[..j].iter().cloned());
+    fixed.push("--".into());
+    fixed.extend(rest[j..].iter().cloned());
+    Some(format!(
+        "put `--` before the program and its arguments, so that runlog does not read them as \
+         its own options:\n  {}",
+        crate::commands::run::command_line(&fixed)
+    ))
 }
 
 /// Accepts the original CLI's single-dash `-ap PREFIX` by rewriting it before clap parses.

@@ -6,7 +6,18 @@ use runlog_uploader::{cli, commands};
 
 fn main() {
     let args = cli::normalize_args(std::env::args());
-    let cli = cli::Cli::parse_from(args);
+    let cli = match cli::Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            if err.use_stderr() {
+                if let Some(hint) = cli::missing_dashdash_hint(&args) {
+                    eprintln!("\nhint: {hint}");
+                }
+            }
+            std::process::exit(err.exit_code());
+        }
+    };
     match commands::dispatch(cli) {
         Ok(code) => std::process::exit(code),
         Err(err) => {

@@ -614,7 +614,8 @@ fn one_gib_output_uploads_in_bounded_memory() {
     #[allow(clippy::zombie_processes)] // reaped by wait4 below, which also reports its peak RSS
     let child = runlog()
         .current_dir(work.path())
-        .args(["run", "--", "true"])
+        // `touch`: only files the run creates or modifies are its outputs.
+        .args(["run", "--", "touch", "outputs/big.bin"])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();

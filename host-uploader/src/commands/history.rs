@@ -10,7 +10,9 @@ use super::Tracking;
 use crate::cli::{Format, HistoryArgs, HistoryCommand};
 use crate::history::chart;
 use crate::history::chartdata::{chart_data, is_chartable, needs_history};
+use crate::history::comparechart::{self, ComparePanel, RunLine};
 use crate::history::render::{self, Layout, RunInfo};
+use crate::history::{compare, export};
 use crate::history::{HistoryError, HistorySource, RunFilter, RunStatus};
 use crate::store::Store;
 
@@ -26,12 +28,59 @@ pub fn open_source(tracking: &Tracking) -> Result<Box<dyn HistorySource>> {
 
 /// Runs one history command; returns the exit code.
 pub fn run(args: HistoryArgs, tracking: &Tracking, format: Format) -> Result<i32> {
-    let source = open_source(tracking)?;
+    check_format(&args.command, format)?;
+    let source = match (tracking, &args.command) {
+        // `list` or `assets` of a folder that holds no store is an empty
+        // answer, not an error (and still creates nothing).
+        (Tracking::Local(dir), HistoryCommand::List { .. } | HistoryCommand::Assets) => {
+            match Store::open_existing(dir) {
+                Err(e @ HistoryError::Empty { .. }) => {
+                    return if matches!(args.command, HistoryCommand::List { .. }) {
+                        empty_list(&e, format)
+                    } else {
+                        no_assets(format)
+                    };
+                }
+                other => Box::new(other?) as Box<dyn HistorySource>,
+            }
+        }
+        _ => open_source(tracking)?,
+    };
     run_on(source.as_ref(), args.command, format)
+}
+
+/// `-o csv` is a format of `export` only.
+fn check_format(cmd: &HistoryCommand, format: Format) -> Result<()> {
+    if format == Format::Csv && !matches!(cmd, HistoryCommand::Export { .. }) {
+        bail!("-o csv is for `runlog history export`; use -o tsv or -o json here");
+    }
+    Ok(())
+}
+
+/// `list` with no runs to show: the empty shape on stdout (`{"runs": []}`,
+/// the TSV header, nothing for a table), `why` on stderr for a table; exit 0.
+fn empty_list(why: &dyn std::fmt::Display, format: Format) -> Result<i32> {
+    if format == Format::Table {
+        eprintln!("{why}");
+        return Ok(0);
+    }
+    emit(render::runs(&[], format))
+}
+
+/// `assets` with none to show: `{"assets": []}`, the TSV header, or a note on stderr.
+fn no_assets(format: Format) -> Result<i32> {
+    if format == Format::Table {
+        eprintln!(
+            "no assets yet (make one with `runlog history promote -r RUN -ap PREFIX -n NAME`)"
+        );
+        return Ok(0);
+    }
+    emit(render::assets(&[], format))
 }
 
 /// Runs one history command against `source`; returns the exit code.
 pub fn run_on(source: &dyn HistorySource, cmd: HistoryCommand, format: Format) -> Result<i32> {
+    check_format(&cmd, format)?;
     match cmd {
         HistoryCommand::List {
             experiment,
@@ -45,13 +94,43 @@ pub fn run_on(source: &dyn HistorySource, cmd: HistoryCommand, format: Format) -
             };
             let runs = source.list_runs(&filter)?;
             if runs.is_empty() {
-                ensure_not_empty(source)?;
-                if format == Format::Table {
-                    eprintln!("no runs match the filter");
-                    return Ok(0);
-                }
+                return match ensure_not_empty(source) {
+                    Ok(()) => empty_list(&"no runs match the filter", format),
+                    Err(e) => match e.downcast::<HistoryError>() {
+                        Ok(empty @ HistoryError::Empty { .. }) => empty_list(&empty, format),
+                        Ok(other) => Err(other.into()),
+                        Err(other) => Err(other),
+                    },
+                };
             }
             emit(render::runs(&runs, format))
+        }
+        HistoryCommand::Compare {
+            runs,
+            run,
+            metric,
+            chart,
+        } => {
+            let ids: Vec<String> = runs.into_iter().chain(run).collect();
+            let details = compare::resolve_runs(source, &ids)?;
+            if let Some(file) = &chart {
+                draw_compare_chart(source, &details, &metric, file)?;
+            }
+            let comparison = compare::compare(source, details, &metric)?;
+            emit(compare::render(&comparison, format))
+        }
+        HistoryCommand::Export { run, metric } => {
+            let detail = source.run(&run)?;
+            let id = detail.summary.run_id;
+            let all: Vec<String> = source.metrics(&id)?.into_iter().map(|m| m.name).collect();
+            // Checked before anything is written: an error leaves stdout empty.
+            if let Some(missing) = metric.iter().find(|m| !all.contains(m)) {
+                bail!("run {id} has no metric {missing:?}");
+            }
+            let mut names = if metric.is_empty() { all } else { metric };
+            let mut seen = std::collections::HashSet::new();
+            names.retain(|n| seen.insert(n.clone()));
+            export_points(source, &id, &names, format)
         }
         HistoryCommand::Last { chart } => {
             let newest = source.list_runs(&RunFilter {
@@ -105,11 +184,8 @@ pub fn run_on(source: &dyn HistorySource, cmd: HistoryCommand, format: Format) -
         }
         HistoryCommand::Assets => {
             let assets = source.assets()?;
-            if assets.is_empty() && format == Format::Table {
-                eprintln!(
-                    "no assets yet (make one with `runlog history promote -r RUN -ap PREFIX -n NAME`)"
-                );
-                return Ok(0);
+            if assets.is_empty() {
+                return no_assets(format);
             }
             emit(render::assets(&assets, format))
         }
@@ -189,6 +265,92 @@ fn show_info(
         );
     }
     Ok(code)
+}
+
+/// `compare --chart FILE`: one panel per metric that draws as a chart in any
+/// of `runs` (or per metric of `only`), one line per run.
+fn draw_compare_chart(
+    source: &dyn HistorySource,
+    runs: &[crate::history::RunDetail],
+    only: &[String],
+    file: &Path,
+) -> Result<()> {
+    let mut per_run = Vec::with_capacity(runs.len());
+    for r in runs {
+        let id = r.summary.run_id.clone();
+        let metrics = source.metrics(&id)?;
+        per_run.push((id, metrics));
+    }
+    let names = compare::metric_names(&per_run, only)?;
+    let mut panels = Vec::new();
+    for name in names {
+        let mut panel = ComparePanel {
+            name: name.clone(),
+            x_label: "index",
+            lines: Vec::new(),
+        };
+        for (id, metrics) in &per_run {
+            let Some(m) = metrics.iter().find(|m| m.name == name) else {
+                continue;
+            };
+            let history = if needs_history(m) {
+                Some(source.chart_points(id, &m.name, chart::MAX_POINTS)?)
+            } else {
+                None
+            };
+            if let Some(c) = chart_data(m, history.as_deref()) {
+                if c.x_label == "step" {
+                    panel.x_label = "step";
+                }
+                panel.lines.push(RunLine {
+                    label: id.clone(),
+                    points: c.points,
+                });
+            }
+        }
+        if !panel.lines.is_empty() {
+            panels.push(panel);
+        }
+    }
+    if panels.is_empty() {
+        bail!(
+            "the runs have nothing to chart (a chart needs a list metric, or a number logged more than once)"
+        );
+    }
+    if panels.len() > chart::MAX_PANELS {
+        eprintln!(
+            "runlog: warning: the runs have {} metrics to chart; {} draws the first {} (by name)",
+            panels.len(),
+            file.display(),
+            chart::MAX_PANELS
+        );
+    }
+    comparechart::draw_file(file, &panels)?;
+    eprintln!(
+        "chart of {} metric(s) of {} runs written to {}",
+        panels.len().min(chart::MAX_PANELS),
+        runs.len(),
+        file.display()
+    );
+    Ok(())
+}
+
+/// `export`: streams the points to stdout; a reader that goes away is not an error.
+fn export_points(
+    source: &dyn HistorySource,
+    run_id: &str,
+    names: &[String],
+    format: Format,
+) -> Result<i32> {
+    let mut w = PipeWatch {
+        inner: io::BufWriter::with_capacity(1 << 16, io::stdout().lock()),
+        broken: false,
+    };
+    match export::export(source, run_id, names, format, &mut w) {
+        Ok(_) => Ok(0),
+        Err(_) if w.broken => Ok(0),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Writes rendered output to stdout. A reader that went away (`| head`) is not an error.

@@ -3,6 +3,7 @@
 pub mod delivery;
 pub mod drain;
 pub mod history;
+pub mod outputs;
 pub mod run;
 pub mod sync;
 
@@ -22,10 +23,11 @@ pub enum Tracking {
 }
 
 impl Tracking {
-    /// Interprets a tracking URI; `None` means `.runlog` in the working directory.
+    /// Interprets a tracking URI; `None` means the store found by
+    /// [`crate::store::locate::discover`] (the nearest `.runlog` upwards).
     pub fn parse(uri: Option<&str>) -> Result<Self> {
         Ok(match uri {
-            None | Some("") => Tracking::Local(PathBuf::from(".runlog")),
+            None | Some("") => Tracking::Local(crate::store::locate::discover()),
             Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
                 Tracking::Http(u.trim_end_matches('/').to_string())
             }
@@ -73,20 +75,22 @@ pub fn open_sink(tracking: &Tracking) -> Result<Box<dyn crate::sink::Sink>> {
     }
 }
 
-/// The local store directory of `tracking` (`.runlog` when it is a server).
+/// The local store directory of `tracking`: the nearest `.runlog`
+/// ([`crate::store::locate::discover`]) when the history is on a server.
 pub fn store_dir(tracking: &Tracking) -> PathBuf {
     match tracking {
         Tracking::Local(dir) => dir.clone(),
-        Tracking::Http(_) => PathBuf::from(".runlog"),
+        Tracking::Http(_) => crate::store::locate::discover(),
     }
 }
 
-/// The spool directory programs write to: `<store>/spool`, or `.runlog/spool`
-/// when the history is on a server.
+/// The spool directory programs write to: `<store>/spool`, or the spool of
+/// the local store folder ([`crate::store::locate::discover`]) when the
+/// history is on a server.
 pub fn spool_dir(tracking: &Tracking) -> PathBuf {
     match tracking {
         Tracking::Local(dir) => dir.join("spool"),
-        Tracking::Http(_) => PathBuf::from(".runlog").join("spool"),
+        Tracking::Http(_) => crate::store::locate::discover().join("spool"),
     }
 }
 

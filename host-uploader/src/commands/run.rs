@@ -5,28 +5,25 @@
 //! writers are done, uploads the outputs folder, records how the program
 //! ended, prints the run id and exits with the program's exit code.
 
-use std::io::IsTerminal;
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
 use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use runlog_core::RunStatus;
 
+use super::outputs::{upload_outputs, Snapshot};
 use super::{open_sink, spool_dir, Tracking};
 use crate::cli::RunArgs;
 use crate::drain::{new_run_id, Limits, SpoolDrainer, IDLE_SLEEP};
 use crate::signals;
-use crate::sink::{ArtifactContent, ArtifactItem, Batch, Item, RunRef, Sink};
-use crate::store::{create_private_dir, files_under, now_ms, status_str};
+use crate::sink::{Batch, Item, RunRef, Sink};
+use crate::store::{create_private_dir, now_ms, status_str};
 
-/// Prefix of the artifact paths of files uploaded from the outputs folder.
-pub const OUTPUTS_PREFIX: &str = "outputs";
+pub use super::outputs::OUTPUTS_PREFIX;
 
 /// The command line as one string, quoting arguments a shell would split.
-fn command_line(args: &[String]) -> String {
+pub fn command_line(args: &[String]) -> String {
     args.iter()
         .map(|a| {
             if !a.is_empty()
@@ -80,6 +77,8 @@ fn run_recorded(args: RunArgs, tracking: &Tracking, started: &mut dyn FnMut(&str
     create_private_dir(&spool)
         .with_context(|| format!("cannot create the spool directory {}", spool.display()))?;
     signals::install();
+    // Files already in the outputs folder are not this run's outputs unless it changes them.
+    let outputs_before = Snapshot::take(&args.outputs);
     let spawned = Command::new(&args.command[0])
         .args(&args.command[1..])
         .env("RUNLOG_RUN_ID", &run.run_id)
@@ -169,7 +168,7 @@ fn run_recorded(args: RunArgs, tracking: &Tracking, started: &mut dyn FnMut(&str
         return Ok(128 + sig);
     }
 
-    upload_outputs(sink, &run, &args.outputs)?;
+    upload_outputs(sink, &run, &args.outputs, &outputs_before)?;
 
     let (mut status_kind, code) = match (status.code(), status.signal()) {
         (Some(0), _) => (RunStatus::Finished, 0),
@@ -213,58 +212,4 @@ fn end_run(sink: &mut dyn Sink, run: &RunRef, status: RunStatus, code: Option<i3
         exit_code: code,
     });
     sink.commit(&end)
-}
-
-/// Uploads every file under `dir` as `outputs/<relative path>`, one at a time,
-/// streamed; shows a progress bar when standard error is a terminal.
-fn upload_outputs(sink: &mut dyn Sink, run: &RunRef, dir: &Path) -> Result<()> {
-    if !dir.is_dir() {
-        return Ok(());
-    }
-    let files = files_under(dir)?;
-    let sizes: Vec<u64> = files
-        .iter()
-        .map(|(_, p)| p.metadata().map(|m| m.len()).unwrap_or(0))
-        .collect();
-    let total: u64 = sizes.iter().sum();
-    let bar = if std::io::stderr().is_terminal() && !files.is_empty() {
-        let bar = ProgressBar::new(total);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "uploading outputs {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
-    let mut done = 0u64;
-    let mut failed = 0usize;
-    for ((rel, path), size) in files.iter().zip(&sizes) {
-        bar.set_message(rel.clone());
-        let mut batch = Batch::new(run.clone());
-        batch.items.push(Item::Artifact(ArtifactItem {
-            path: format!("{OUTPUTS_PREFIX}/{rel}"),
-            content: ArtifactContent::File {
-                path: path.clone(),
-                len: *size,
-            },
-        }));
-        let base = done;
-        if let Err(e) = sink.commit_with_progress(&batch, &mut |n| bar.set_position(base + n)) {
-            bar.suspend(|| eprintln!("runlog: cannot upload {}: {e:#}", path.display()));
-            failed += 1;
-        }
-        done += size;
-        bar.set_position(done);
-    }
-    bar.finish_and_clear();
-    if failed != 0 {
-        eprintln!(
-            "runlog: {failed} file(s) under {} were not uploaded",
-            dir.display()
-        );
-    }
-    Ok(())
 }

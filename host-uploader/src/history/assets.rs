@@ -1,10 +1,15 @@
 //! Named assets: `runlog history promote` and `runlog history assets`.
 //!
-//! A version is a copy of the run's artifacts under a prefix, kept at
-//! `<store>/assets/<name>/<version>/<artifact path>`. Copies (not links or
-//! references) so that nothing done to the run later (a re-upload of the
-//! same path, a deleted run folder) changes a promoted version. Each copy is
-//! checked against the size and SHA-256 the store recorded for the artifact.
+//! A version is the run's artifacts under a prefix, kept at
+//! `<store>/assets/<name>/<version>/<artifact path>`. Each file there is a
+//! hard link to a content-addressed, read-only blob (`blobs.rs`), so a file
+//! is stored once however many versions hold it: promoting the same 500 MB
+//! model twice costs 500 MB, not 1 GB. A blob is a copy of the run's file
+//! (not a link to it) so that nothing done to the run later (a re-upload of
+//! the same path, a deleted run folder) changes a promoted version; each copy
+//! is checked against the size and SHA-256 the store recorded for the
+//! artifact. Versions promoted before blobs existed hold plain copies at the
+//! same paths and read the same way.
 //!
 //! The files are first copied into a staging folder of their own, outside
 //! any transaction (a large copy must not hold the store's write lock, which
@@ -25,6 +30,7 @@ use sha2::{Digest, Sha256};
 
 use super::local::sql;
 use super::source::*;
+use crate::store::blobs;
 use crate::store::repo;
 use crate::store::Store;
 
@@ -122,8 +128,8 @@ pub(crate) fn promote(
         .join(format!(".staging-{}-{nanos}", std::process::id()));
     let copied = (|| -> HistoryResult<()> {
         for f in &files {
-            let src = store.artifact_file(run_id, &f.path)?;
-            copy_checked(&src, &staging.join(&f.path), f)?;
+            let blob = blobs::store_artifact(store, run_id, f)?;
+            blobs::place(&blob, &staging.join(&f.path))?;
         }
         Ok(())
     })();
@@ -189,9 +195,15 @@ pub(crate) fn promote(
     })
 }
 
-/// Copies `src` to `dst` (creating folders), checking the recorded size and SHA-256.
-fn copy_checked(src: &Path, dst: &Path, want: &AssetFile) -> HistoryResult<()> {
-    if let Some(parent) = dst.parent() {
+/// Copies `src` to `dst` (creating folders), or only reads it when `dst` is
+/// `None`, checking the recorded size and SHA-256; returns the content's
+/// SHA-256 (lowercase hex).
+pub(super) fn copy_checked(
+    src: &Path,
+    dst: Option<&Path>,
+    want: &AssetFile,
+) -> HistoryResult<String> {
+    if let Some(parent) = dst.and_then(Path::parent) {
         fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
@@ -202,8 +214,13 @@ fn copy_checked(src: &Path, dst: &Path, want: &AssetFile) -> HistoryResult<()> {
             src.display()
         )
     })?;
-    let mut output =
-        File::create(dst).with_context(|| format!("cannot create {}", dst.display()))?;
+    let mut output = match dst {
+        Some(dst) => Some((
+            File::create(dst).with_context(|| format!("cannot create {}", dst.display()))?,
+            dst,
+        )),
+        None => None,
+    };
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut size = 0u64;
@@ -219,14 +236,16 @@ fn copy_checked(src: &Path, dst: &Path, want: &AssetFile) -> HistoryResult<()> {
             }
         };
         hasher.update(&buf[..n]);
-        output
-            .write_all(&buf[..n])
-            .with_context(|| format!("cannot write {}", dst.display()))?;
+        if let Some((out, dst)) = output.as_mut() {
+            out.write_all(&buf[..n])
+                .with_context(|| format!("cannot write {}", dst.display()))?;
+        }
         size += n as u64;
     }
-    output
-        .sync_all()
-        .with_context(|| format!("cannot write {}", dst.display()))?;
+    if let Some((out, dst)) = &output {
+        out.sync_all()
+            .with_context(|| format!("cannot write {}", dst.display()))?;
+    }
     let digest: String = hasher
         .finalize()
         .iter()
@@ -246,7 +265,7 @@ fn copy_checked(src: &Path, dst: &Path, want: &AssetFile) -> HistoryResult<()> {
             want.sha256.as_deref().unwrap_or("?")
         )));
     }
-    Ok(())
+    Ok(digest)
 }
 
 pub(crate) fn list(store: &Store) -> HistoryResult<Vec<Asset>> {

@@ -25,9 +25,9 @@ pub const PANEL_HEIGHT: u32 = 280;
 /// Most panels in one file (a 900 x 14000-pixel image at most).
 pub const MAX_PANELS: usize = 50;
 
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
-fn register_font() -> Result<()> {
+pub(crate) fn register_font() -> Result<()> {
     static DONE: OnceLock<bool> = OnceLock::new();
     let ok = *DONE.get_or_init(|| {
         plotters::style::register_font(FONT, FontStyle::Normal, ttf_noto_sans::REGULAR).is_ok()
@@ -78,7 +78,7 @@ pub fn draw_file(path: &Path, charts: &[ChartData]) -> Result<()> {
 
 /// A range that plotters can draw even when all values are equal.
 /// `lo .. hi` (finite, `hi - lo` finite) with a margin, kept finite and non-empty.
-fn padded(lo: f64, hi: f64) -> (f64, f64) {
+pub(crate) fn padded(lo: f64, hi: f64) -> (f64, f64) {
     let pad = if hi > lo {
         (hi - lo) * 0.05
     } else if lo == 0.0 {

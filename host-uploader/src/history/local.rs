@@ -230,6 +230,38 @@ impl HistorySource for Store {
         Ok(series::chart(self.conn(), series, max_points)?)
     }
 
+    fn metric_range(&self, run_id: &str, name: &str) -> HistoryResult<Option<(f64, f64)>> {
+        let series = self.series_key(run_id, name)?;
+        Ok(series::range(self.conn(), series)?)
+    }
+
+    fn for_each_point(
+        &self,
+        run_id: &str,
+        name: &str,
+        each: &mut dyn FnMut(MetricPoint) -> HistoryResult<()>,
+    ) -> HistoryResult<()> {
+        // A page of chunks at a time: memory stays bounded however long the series.
+        const PAGE: usize = 16 * crate::store::CHUNK_POINTS;
+        let series = self.series_key(run_id, name)?;
+        let mut offset = 0u64;
+        loop {
+            let (page, more) = series::points(self.conn(), series, offset, PAGE)?;
+            offset += page.len() as u64;
+            let empty = page.is_empty();
+            for p in page {
+                each(MetricPoint {
+                    step: p.step,
+                    time_ms: p.time_ms,
+                    value: history_value(p.value),
+                })?;
+            }
+            if !more || empty {
+                return Ok(());
+            }
+        }
+    }
+
     fn artifacts(&self, run_id: &str) -> HistoryResult<Vec<ArtifactEntry>> {
         let key = self.run_key(run_id)?;
         let rows = repo::artifacts::of_run(self.conn(), key).map_err(sql)?;

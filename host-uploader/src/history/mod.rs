@@ -16,6 +16,9 @@ pub use source::{
 };
 pub mod chart;
 pub mod chartdata;
+pub mod compare;
+pub mod comparechart;
+pub mod export;
 pub mod render;
 pub mod termchart;
 pub mod timefmt;

@@ -58,7 +58,7 @@ struct AssetsDoc<'a> {
     assets: &'a [Asset],
 }
 
-fn json<T: Serialize>(v: &T) -> String {
+pub(crate) fn json<T: Serialize>(v: &T) -> String {
     // Serialising these plain types cannot fail (string keys, no maps with other keys).
     let mut s = serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\":{e:?}}}"));
     s.push('\n');
@@ -87,7 +87,7 @@ pub(crate) fn clean(s: &str) -> String {
 }
 
 /// Escapes one TSV field: `\` as `\\`, tab as `\t`, newline as `\n`, CR as `\r`.
-fn tsv_field(s: &str) -> String {
+pub(crate) fn tsv_field(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -102,7 +102,7 @@ fn tsv_field(s: &str) -> String {
 }
 
 /// Tab-separated values: the header line, then one line per row, every field escaped.
-fn tsv(header: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn tsv(header: &[&str], rows: &[Vec<String>]) -> String {
     let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
     let mut out = String::new();
     for row in std::iter::once(&header).chain(rows) {
@@ -125,7 +125,7 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 /// Aligned columns; `right[i]` right-aligns column `i`. Cells are cleaned first.
-fn table(header: &[&str], rows: &[Vec<String>], right: &[bool]) -> String {
+pub(crate) fn table(header: &[&str], rows: &[Vec<String>], right: &[bool]) -> String {
     let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|r| r.iter().map(|c| clean(c)).collect())
@@ -163,7 +163,7 @@ fn table(header: &[&str], rows: &[Vec<String>], right: &[bool]) -> String {
     out
 }
 
-fn duration_cell(r: &RunSummary) -> String {
+pub(crate) fn duration_cell(r: &RunSummary) -> String {
     match r.duration_ms {
         Some(d) => timefmt::duration(d),
         None => "running".into(),
@@ -174,7 +174,7 @@ fn duration_cell(r: &RunSummary) -> String {
 pub fn runs(runs: &[RunSummary], format: Format) -> String {
     match format {
         Format::Json => json(&RunsDoc { runs }),
-        Format::Tsv => {
+        Format::Tsv | Format::Csv => {
             let header = [
                 "run_id",
                 "experiment",
@@ -233,7 +233,7 @@ pub fn runs(runs: &[RunSummary], format: Format) -> String {
 }
 
 /// A value in one table cell: numbers exactly, strings quoted, lists summarised.
-fn value_cell(v: &MetricValue, max: usize) -> String {
+pub(crate) fn value_cell(v: &MetricValue, max: usize) -> String {
     match v {
         MetricValue::Int(i) => i.to_string(),
         MetricValue::Float(f) => float_text(*f),
@@ -260,7 +260,7 @@ fn value_cell(v: &MetricValue, max: usize) -> String {
 
 /// A float as Rust prints it (shortest exact form), with non-finite values
 /// named as in the JSON output.
-fn float_text(f: f64) -> String {
+pub(crate) fn float_text(f: f64) -> String {
     if f.is_nan() {
         "NaN".into()
     } else if f == f64::INFINITY {
@@ -273,7 +273,7 @@ fn float_text(f: f64) -> String {
 }
 
 /// A value as one TSV field: numbers as Rust prints them (`NaN`, `inf`), lists comma-separated.
-fn value_field(v: &MetricValue) -> String {
+pub(crate) fn value_field(v: &MetricValue) -> String {
     match v {
         MetricValue::Int(i) => i.to_string(),
         MetricValue::Float(f) => float_text(*f),
@@ -295,7 +295,7 @@ fn value_field(v: &MetricValue) -> String {
 pub fn info(info: &RunInfo, format: Format, layout: Layout) -> String {
     match format {
         Format::Json => json(info),
-        Format::Tsv => info_tsv(info),
+        Format::Tsv | Format::Csv => info_tsv(info),
         Format::Table => info_table(info, layout),
     }
 }
@@ -537,7 +537,7 @@ pub fn promoted(v: &AssetVersion, format: Format) -> String {
     let bytes: u64 = v.files.iter().map(|f| f.size).sum();
     match format {
         Format::Json => json(v),
-        Format::Tsv => tsv(
+        Format::Tsv | Format::Csv => tsv(
             &[
                 "name", "version", "run_id", "prefix", "files", "bytes", "location",
             ],
@@ -581,7 +581,7 @@ struct PointsDoc<'a> {
 pub fn metric_points(name: &str, points: &[MetricPoint], format: Format) -> String {
     match format {
         Format::Json => json(&PointsDoc { name, points }),
-        Format::Tsv => tsv(
+        Format::Tsv | Format::Csv => tsv(
             &["step", "time_ms", "kind", "value"],
             &points
                 .iter()
@@ -621,7 +621,7 @@ pub fn metric_points(name: &str, points: &[MetricPoint], format: Format) -> Stri
 pub fn assets(assets: &[Asset], format: Format) -> String {
     match format {
         Format::Json => json(&AssetsDoc { assets }),
-        Format::Tsv => {
+        Format::Tsv | Format::Csv => {
             let header = [
                 "name",
                 "version",

@@ -408,6 +408,34 @@ pub trait HistorySource {
         Ok(super::chartdata::decimate(&points, max_points))
     }
 
+    /// The smallest and largest finite number logged under `name` (ints as
+    /// floats; NaN, infinities, strings and lists left out), `None` when there
+    /// is none. Sources that keep summaries answer without reading every point.
+    fn metric_range(&self, run_id: &str, name: &str) -> HistoryResult<Option<(f64, f64)>> {
+        let mut range: Option<(f64, f64)> = None;
+        for p in self.metric_history(run_id, name)? {
+            if let Some(y) = p.value.as_f64().filter(|y| y.is_finite()) {
+                range = Some(range.map_or((y, y), |(lo, hi)| (lo.min(y), hi.max(y))));
+            }
+        }
+        Ok(range)
+    }
+
+    /// Calls `each` with every value logged under `name`, in logging order,
+    /// stopping at its first error. Sources that can (the embedded store)
+    /// read a page at a time, so a long series is never held in memory.
+    fn for_each_point(
+        &self,
+        run_id: &str,
+        name: &str,
+        each: &mut dyn FnMut(MetricPoint) -> HistoryResult<()>,
+    ) -> HistoryResult<()> {
+        for p in self.metric_history(run_id, name)? {
+            each(p)?;
+        }
+        Ok(())
+    }
+
     /// The run's artifact files, sorted by path.
     fn artifacts(&self, run_id: &str) -> HistoryResult<Vec<ArtifactEntry>>;
 

@@ -342,6 +342,15 @@ pub fn points(conn: &Connection, id: i64, offset: u64, limit: usize) -> Result<(
     Ok((out, false))
 }
 
+/// The smallest and largest finite number of series `id`, from its chunks'
+/// summaries (no chunk is decoded); `None` when it has none.
+pub fn range(conn: &Connection, id: i64) -> Result<Option<(f64, f64)>> {
+    let (lo, hi): (Option<f64>, Option<f64>) = conn
+        .prepare_cached("SELECT MIN(min_value), MAX(max_value) FROM chunks WHERE series = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(lo.zip(hi))
+}
+
 /// Every point of series `id`.
 pub fn all_points(conn: &Connection, id: i64) -> Result<Vec<Point>> {
     Ok(points(conn, id, 0, usize::MAX)?.0)
