@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 
 use super::local::sql;
 use super::source::*;
-use crate::store::blobs;
+use super::blobs;
 use crate::store::repo;
 use crate::store::Store;
 

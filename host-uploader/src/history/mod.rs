@@ -6,6 +6,7 @@
 //!   promote and the asset listing there.
 
 pub mod assets;
+pub mod blobs;
 pub mod local;
 pub mod source;
 

@@ -9,7 +9,6 @@
 //! <dir>/tmp/              partial artifacts
 //! ```
 
-pub mod blobs;
 pub mod chunk;
 pub mod locate;
 pub mod repo;

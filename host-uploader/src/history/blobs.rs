@@ -19,8 +19,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 
 use super::assets::copy_checked;
-use super::Store;
-use crate::history::source::{AssetFile, HistoryError, HistoryResult};
+use super::source::{AssetFile, HistoryError, HistoryResult};
+use crate::store::Store;
 
 /// Folder of the blobs, under the store's `assets/` (a name no asset can have: it starts with `.`).
 pub const BLOB_DIR: &str = ".blobs";
