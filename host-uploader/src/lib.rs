@@ -9,13 +9,17 @@
 //! - [`serve`]: `runlog serve`, the MLflow REST API and web page over the store.
 //! - [`mlflow`]: an MLflow REST client (ureq), the HTTP sink and history source.
 //! - [`sink`]: where drained batches go (the store, or an MLflow server).
+//! - [`ranks`]: how a rank's points are named and how ranks' ends settle a run.
+//! - [`sysmetrics`]: the system metrics sampler of `runlog run`.
 
 pub mod cli;
 pub mod commands;
 pub mod drain;
 pub mod history;
 pub mod mlflow;
+pub mod ranks;
 pub mod serve;
 pub mod signals;
 pub mod sink;
 pub mod store;
+pub mod sysmetrics;

@@ -384,11 +384,20 @@ pub fn create_run(
         .find(|(k, _)| k == RUNLOG_RUN_ID_TAG)
         .map(|(_, v)| v.as_str())
         .filter(|v| runlog_core::rules::check_run_id(v).is_ok());
-    let run_id = match wanted {
-        Some(w) if run_row(store.conn(), w).is_err() => w.to_string(),
-        _ => new_run_id()?,
-    };
     let tx = immediate(store)?;
+    // Checked inside the write transaction: of two uploaders of one
+    // multi-node run creating it at once, the second joins the first's run
+    // (docs/ranks.md) instead of making a second one.
+    let existing = |w: &str| -> rusqlite::Result<bool> {
+        tx.query_row("SELECT 1 FROM runs WHERE run_id = ?1", [w], |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+    };
+    let run_id = match wanted {
+        Some(w) if existing(w)? => return Ok(w.to_string()),
+        Some(w) => w.to_string(),
+        None => new_run_id()?,
+    };
     tx.execute(
         "INSERT INTO runs (run_id, experiment_id, status, start_ms) VALUES (?1, ?2, 'RUNNING', ?3)",
         params![run_id, experiment_id, start_ms],
