@@ -115,7 +115,11 @@ pub fn settle(
     world_size: Option<u32>,
     ends: &BTreeMap<u32, RankEnd>,
 ) -> Option<(RunStatus, String)> {
-    if let Some((rank, end)) = ends.iter().find(|(_, e)| e.status != RunStatus::Finished) {
+    // A rank that failed is named before one that was killed (when a rank
+    // fails, launchers often kill the others).
+    let failed = ends.iter().find(|(_, e)| e.status == RunStatus::Failed);
+    let first_bad = failed.or_else(|| ends.iter().find(|(_, e)| e.status != RunStatus::Finished));
+    if let Some((rank, end)) = first_bad {
         return Some((RunStatus::Failed, format!("rank {rank} {}", end.text)));
     }
     let want = world_size.unwrap_or(1) as usize;
