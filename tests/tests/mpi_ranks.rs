@@ -358,8 +358,9 @@ fn a_rank_that_exits_3_fails_the_run_and_is_named() {
     if !have_mpi() {
         return;
     }
-    let (code, out, store, run_id) = run_job("mpi-ranks-fail", 2);
-    assert_ne!(code, Some(0), "mpirun reports the failed rank: {out}");
+    // mpirun's own exit code is 0 here: told not to abort the job when a
+    // rank fails, Open MPI 4.1 does not report it either. The run does.
+    let (_, out, store, run_id) = run_job("mpi-ranks-fail", 2);
     let conn = db(&store);
     let (runs, status): (i64, String) = conn
         .query_row("SELECT COUNT(*), MAX(status) FROM runs", [], |r| {

@@ -206,7 +206,8 @@ pub fn run(args: RunArgs, tracking: &Tracking) -> Result<i32> {
         end_run(sink, &run, status_kind, Some(code))?;
     }
     eprintln!(
-        "runlog: run {} {} (exit code {code}){}",
+        "runlog: {}run {} {} (exit code {code}){}",
+        launch.rank.map(|r| format!("rank {r} of ")).unwrap_or_default(),
         run.run_id,
         status_str(status_kind),
         if damaged {
