@@ -8,8 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
 secs=${2:-60}
-cargo build --release -q -p runlog-uploader --bin runlog
-bin="$PWD/target/release/runlog"
+# RUNLOG_BIN: a runlog binary already built (default: build target/release/runlog).
+if [ -z "${RUNLOG_BIN:-}" ]; then
+  cargo build --release -q -p runlog-uploader --bin runlog
+fi
+bin="${RUNLOG_BIN:-$PWD/target/release/runlog}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 one() { # name, runlog run flags...

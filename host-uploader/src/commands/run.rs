@@ -207,7 +207,10 @@ pub fn run(args: RunArgs, tracking: &Tracking) -> Result<i32> {
     }
     eprintln!(
         "runlog: {}run {} {} (exit code {code}){}",
-        launch.rank.map(|r| format!("rank {r} of ")).unwrap_or_default(),
+        launch
+            .rank
+            .map(|r| format!("rank {r} of "))
+            .unwrap_or_default(),
         run.run_id,
         status_str(status_kind),
         if damaged {
