@@ -210,9 +210,17 @@ mod tests {
         }
     }
 
+    /// Environment pairs, and the (rank, world size, local rank) they give.
+    type Case<'a> = (
+        &'a [(&'a str, &'a str)],
+        Option<u32>,
+        Option<u32>,
+        Option<u32>,
+    );
+
     #[test]
     fn launchers_rank_world_and_local_rank() {
-        let cases: Vec<(&[(&str, &str)], Option<u32>, Option<u32>, Option<u32>)> = std::vec![
+        let cases: Vec<Case<'_>> = std::vec![
             (&[], None, None, None),
             (
                 &[("RANK", "3"), ("WORLD_SIZE", "8"), ("LOCAL_RANK", "1")],

@@ -197,11 +197,8 @@ fn sample_loop(target: Target, interval: Duration, tx: Sender<MetricItem>, stop:
         eprintln!("runlog: system metrics are not available here; continuing without them");
         return;
     };
-    let gpus = match gpu::Gpus::open(target.cuda_visible.as_deref()) {
-        Ok(g) => Some(g),
-        // The usual case without an NVIDIA driver: nothing to say.
-        Err(_) => None,
-    };
+    // Without an NVIDIA driver (the usual case) there is nothing to say.
+    let gpus = gpu::Gpus::open(target.cuda_visible.as_deref()).ok();
     let root = Pid::from_u32(target.root);
     let prefix = format!("{PREFIX}/{}/", node_segment(&target.node));
     let mut names: HashMap<String, Arc<str>> = HashMap::new();
