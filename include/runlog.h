@@ -122,8 +122,10 @@ typedef struct runlog_options {
   // Spool directory. NULL: `$RUNLOG_SPOOL`, else `.runlog/spool` under the
   // working directory. Created (with parents) if missing.
   const char *spool_dir;
-  // Run id, 1..=64 bytes of `[A-Za-z0-9_.-]`. NULL: `$RUNLOG_RUN_ID`, else a
-  // new random id (32 hex digits).
+  // Run id, 1..=64 bytes of `[A-Za-z0-9_.-]`. NULL: `$RUNLOG_RUN_ID`, else
+  // one derived from the launcher's job id (torchrun, Slurm, Open MPI: see
+  // docs/ranks.md), else a new random id (32 hex digits). The process's rank,
+  // world size and node are read from the environment at the same time.
   const char *run_id;
   // Experiment name (UTF-8, at most 256 bytes). NULL: `$RUNLOG_EXPERIMENT`, else `"default"`.
   const char *experiment;
@@ -245,7 +247,7 @@ runlog_status runlog_upload_file(runlog_logger *logger,
 
 // Returns the process-wide logger, creating it on first use from the
 // environment: `RUNLOG_SPOOL` (default `.runlog/spool` under the working
-// directory), `RUNLOG_RUN_ID` (default: a new random id), `RUNLOG_EXPERIMENT`
+// directory), `RUNLOG_RUN_ID` (default: the launcher's job, else a new random id), `RUNLOG_EXPERIMENT`
 // (default `"default"`), which `runlog run` sets. Full ring: log calls wait
 // up to 1 s for room.
 //

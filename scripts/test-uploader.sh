@@ -2,7 +2,7 @@
 # Tests of the host uploader (`runlog run`, `runlog drain`, the store's write path):
 # the uploader crate's tests (real binary, real spool files, byte streams, SIGKILL
 # loops, a 1 GiB output under 64 MiB RSS) and the C programs through `runlog run`.
-# Needs: gcc (C tests, with ASan/UBSan). Run from the repository root.
+# Needs: gcc (C tests, with ASan/UBSan), Open MPI (mpirun, mpicc). Run from the repository root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -11,5 +11,9 @@ if [ -z "${RUNLOG_TEST_ALL:-}" ]; then
   cargo test --release -p runlog-uploader
   cargo test --release -p runlog-tests --test uploader
   cargo test --release -p runlog-tests --test trust_c
+  # Open MPI job on two simulated nodes (needs openmpi-bin, libopenmpi-dev).
+  cargo test --release -p runlog-tests --test mpi_ranks
 fi
+# GPU system metrics through NVML: checked where nvidia-smi works, else says it skipped.
+scripts/check-gpu.sh
 echo "uploader: ok"

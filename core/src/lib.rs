@@ -9,6 +9,8 @@
 //! - [`spool`]: the header of a spool file that shares a ring between processes.
 //! - [`rules`]: the one rule each for artifact paths, run ids and metric names.
 //! - `host` (feature `std`): the host clock and run-id generator everybody calls.
+//! - `launch` (feature `std`): a process's rank, world size and node, and a
+//!   job's run id, from what its launcher set.
 //!
 //! The layouts are described in `docs/ARCHITECTURE.md`.
 #![no_std]
@@ -27,6 +29,8 @@ mod encode;
 pub mod frame;
 #[cfg(feature = "std")]
 pub mod host;
+#[cfg(feature = "std")]
+pub mod launch;
 pub mod list;
 mod metric_wire;
 pub mod record;

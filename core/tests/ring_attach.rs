@@ -224,7 +224,7 @@ fn spool_header_is_pinned_and_validated() {
     write_header(&info, &mut h).unwrap();
     assert_eq!(&h[0..8], &SPOOL_MAGIC);
     assert_eq!(&h[0..8], b"RUNLOG\0S");
-    assert_eq!(word(&h, 8), 1, "spool layout version");
+    assert_eq!(word(&h, 8), 2, "spool layout version");
     assert_eq!(h[12], 2, "wire version");
     assert_eq!(word(&h, 16), 0x0102_0304, "pid");
     assert_eq!(&h[20..28], &0x0A0B_0C0D_0E0Fu64.to_le_bytes(), "created");
@@ -241,14 +241,17 @@ fn spool_header_is_pinned_and_validated() {
         read_header(&c).err()
     };
     assert_eq!(bad(0, b'X'), Some(SpoolError::BadMagic));
-    assert_eq!(bad(8, 2), Some(SpoolError::UnsupportedVersion(2, 2)));
+    assert_eq!(bad(8, 3), Some(SpoolError::UnsupportedVersion(3, 2)));
+    assert_eq!(bad(8, 0), Some(SpoolError::UnsupportedVersion(0, 2)));
     // A spool written by a version-1 runlog: refused, naming both versions.
-    assert_eq!(bad(12, 1), Some(SpoolError::UnsupportedVersion(1, 1)));
+    assert_eq!(bad(12, 1), Some(SpoolError::UnsupportedVersion(2, 1)));
     assert_eq!(
-        SpoolError::UnsupportedVersion(1, 1).to_string(),
-        "spool file has layout version 1 and wire version 1; this runlog reads 1 and 2"
+        SpoolError::UnsupportedVersion(3, 2).to_string(),
+        "spool file has layout version 3 and wire version 2; this runlog reads layout 1 to 2 and wire 2"
     );
-    assert_eq!(bad(12, 9), Some(SpoolError::UnsupportedVersion(1, 9)));
+    assert_eq!(bad(12, 9), Some(SpoolError::UnsupportedVersion(2, 9)));
+    // Layout 1 (no placement) is still read.
+    assert_eq!(bad(8, 1), None);
     assert_eq!(
         bad(28, 65),
         Some(SpoolError::Corrupt),
@@ -332,4 +335,70 @@ proptest! {
             prop_assert_eq!(bad, None);
         }
     }
+}
+
+#[test]
+fn spool_placement_is_pinned_and_validated() {
+    use runlog_core::spool::{read_placement, write_placement, Placement};
+    let info = SpoolInfo {
+        run_id: "r",
+        experiment: "e",
+        pid: 1,
+        created_ms: 2,
+    };
+    let mut h = [0u8; SPOOL_HEADER_LEN];
+    write_header(&info, &mut h).unwrap();
+    assert_eq!(read_placement(&h), Ok(Placement::default()), "none written");
+    let p = Placement {
+        rank: Some(0x0102_0304),
+        world_size: Some(8),
+        node: "nodeB",
+    };
+    write_placement(&p, &mut h).unwrap();
+    assert_eq!(h[352], 0b11, "flags: rank and world size known");
+    assert_eq!(word(&h, 356), 0x0102_0304, "rank");
+    assert_eq!(word(&h, 360), 8, "world size");
+    assert_eq!(&h[364..366], &[5, 0], "node length");
+    assert_eq!(&h[366..371], b"nodeB");
+    assert!(h[371..].iter().all(|&b| b == 0));
+    assert_eq!(
+        read_header(&h),
+        Ok(info),
+        "the layout-1 fields are unchanged"
+    );
+    assert_eq!(read_placement(&h), Ok(p));
+    let rank_only = Placement {
+        rank: Some(0),
+        world_size: None,
+        node: "",
+    };
+    write_placement(&rank_only, &mut h).unwrap();
+    assert_eq!(read_placement(&h), Ok(rank_only));
+
+    // A layout-1 file's reserved bytes are not read as a placement.
+    let mut v1 = h;
+    v1[8] = 1;
+    assert_eq!(read_placement(&v1), Ok(Placement::default()));
+    // Hostile bytes: unknown flags, a node longer than its field, not UTF-8.
+    let bad = |at: usize, v: u8| {
+        let mut c = h;
+        c[at] = v;
+        read_placement(&c).err()
+    };
+    assert_eq!(bad(352, 4), Some(SpoolError::Corrupt));
+    assert_eq!(bad(364, 65), Some(SpoolError::Corrupt));
+    let mut c = h;
+    c[364] = 1;
+    c[366] = 0xFF;
+    assert_eq!(read_placement(&c).err(), Some(SpoolError::Corrupt));
+    assert_eq!(
+        write_placement(
+            &Placement {
+                node: &"n".repeat(65),
+                ..rank_only
+            },
+            &mut h
+        ),
+        Err(SpoolError::FieldTooLong)
+    );
 }

@@ -73,6 +73,12 @@ pub struct RunArgs {
     /// Folder whose files are uploaded as artifacts when the program ends.
     #[arg(long, default_value = "outputs")]
     pub outputs: PathBuf,
+    /// Seconds between system metrics samples (CPU, memory, GPUs) of the program.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = parse_interval)]
+    pub system_metrics_interval: f64,
+    /// Do not sample system metrics.
+    #[arg(long)]
+    pub no_system_metrics: bool,
     /// The program and its arguments.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
@@ -269,4 +275,15 @@ pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// A sampling interval: a finite number of seconds from 0.05 to one day.
+fn parse_interval(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(0.05..=86_400.0).contains(&v) {
+        return Err(format!("{s} s is outside 0.05..=86400 s"));
+    }
+    Ok(v)
 }

@@ -10,6 +10,8 @@
 //! - [`mlflow`]: an MLflow REST client (ureq), the HTTP sink and history source.
 //! - [`protocol`]: the MLflow REST protocol, shared by [`serve`] and [`mlflow`].
 //! - [`sink`]: where drained batches go (the store, or an MLflow server).
+//! - [`ranks`]: how a rank's points are named and how ranks' ends settle a run.
+//! - [`sysmetrics`]: the system metrics sampler of `runlog run`.
 
 pub mod cli;
 pub mod commands;
@@ -17,7 +19,9 @@ pub mod drain;
 pub mod history;
 pub mod mlflow;
 pub mod protocol;
+pub mod ranks;
 pub mod serve;
 pub mod signals;
 pub mod sink;
 pub mod store;
+pub mod sysmetrics;

@@ -17,7 +17,7 @@ const EXIT_TIMEOUT_MS: u32 = 2000;
 
 /// Returns the process-wide logger, creating it on first use from the
 /// environment: `RUNLOG_SPOOL` (default `.runlog/spool` under the working
-/// directory), `RUNLOG_RUN_ID` (default: a new random id), `RUNLOG_EXPERIMENT`
+/// directory), `RUNLOG_RUN_ID` (default: the launcher's job, else a new random id), `RUNLOG_EXPERIMENT`
 /// (default `"default"`), which `runlog run` sets. Full ring: log calls wait
 /// up to 1 s for room.
 ///

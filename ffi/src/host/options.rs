@@ -34,8 +34,10 @@ pub struct runlog_options {
     /// Spool directory. NULL: `$RUNLOG_SPOOL`, else `.runlog/spool` under the
     /// working directory. Created (with parents) if missing.
     pub spool_dir: *const c_char,
-    /// Run id, 1..=64 bytes of `[A-Za-z0-9_.-]`. NULL: `$RUNLOG_RUN_ID`, else a
-    /// new random id (32 hex digits).
+    /// Run id, 1..=64 bytes of `[A-Za-z0-9_.-]`. NULL: `$RUNLOG_RUN_ID`, else
+    /// one derived from the launcher's job id (torchrun, Slurm, Open MPI: see
+    /// docs/ranks.md), else a new random id (32 hex digits). The process's rank,
+    /// world size and node are read from the environment at the same time.
     pub run_id: *const c_char,
     /// Experiment name (UTF-8, at most 256 bytes). NULL: `$RUNLOG_EXPERIMENT`, else `"default"`.
     pub experiment: *const c_char,
@@ -68,6 +70,9 @@ pub(crate) struct Resolved {
     experiment: String,
     capacity: u32,
     full_timeout_ms: u32,
+    /// Rank, world size and node from the launcher (read once, here: the
+    /// spool header carries them, so log calls pay nothing for them).
+    launch: runlog_core::launch::Launch,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -113,8 +118,10 @@ impl Resolved {
             .or_else(|| env("RUNLOG_SPOOL"))
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(".runlog").join("spool"));
+        // RUNLOG_RUN_ID, else the launcher's job (every rank of a job, on
+        // every node, lands in one run), else a fresh id.
         let run_id = run_id
-            .or_else(|| env("RUNLOG_RUN_ID"))
+            .or_else(runlog_core::launch::run_id)
             .unwrap_or_else(|| runlog_core::host::new_run_id().as_str().to_owned());
         if !text::valid_run_id(&run_id) {
             return Err(fail_fmt(
@@ -145,12 +152,15 @@ impl Resolved {
                 ))
             }
         };
+        let launch = runlog_core::launch::detect()
+            .map_err(|msg| fail_fmt(RUNLOG_STATUS_INVALID_ARGUMENT, format_args!("{msg}")))?;
         Ok(Self {
             dir,
             run_id,
             experiment,
             capacity: capacity as u32,
             full_timeout_ms: o.full_timeout_ms,
+            launch,
         })
     }
 
@@ -163,6 +173,7 @@ impl Resolved {
             experiment: &self.experiment,
             capacity: self.capacity,
             full_timeout_ms: self.full_timeout_ms,
+            placement: self.launch.placement(),
         })
         .map_err(|msg| fail_fmt(RUNLOG_STATUS_IO, format_args!("{msg}")))?;
         let logger = runlog_logger {

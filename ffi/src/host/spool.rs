@@ -92,6 +92,8 @@ pub(crate) struct Params<'a> {
     pub(crate) experiment: &'a str,
     pub(crate) capacity: u32,
     pub(crate) full_timeout_ms: u32,
+    /// The process's rank, world size and node, kept in the header.
+    pub(crate) placement: spool::Placement<'a>,
 }
 
 fn page_size() -> usize {
@@ -173,6 +175,7 @@ fn fill(p: &Params<'_>, tmp: &Path, file: &File, stem: &str) -> Result<Created, 
         created_ms: runlog_core::host::now_ms(),
     };
     spool::write_header(&info, &mut map[..]).map_err(|e| format!("spool header: {e}"))?;
+    spool::write_placement(&p.placement, &mut map[..]).map_err(|e| format!("spool header: {e}"))?;
     // SAFETY: `[SPOOL_HEADER_LEN, total)` lies inside the mapping, which
     // `SpoolMap` keeps alive as long as the producer (both live in the
     // logger's `Open`); page alignment + 512 is 4-aligned; this is the ring's

@@ -15,7 +15,7 @@ use runlog_core::RunStatus;
 use super::outputs::{upload_outputs, Snapshot};
 use super::{open_sink, spool_dir, Tracking};
 use crate::cli::RunArgs;
-use crate::drain::{new_run_id, Limits, SpoolDrainer, IDLE_SLEEP};
+use crate::drain::{Limits, SpoolDrainer, IDLE_SLEEP};
 use crate::signals;
 use crate::sink::{Batch, Item, RunRef, Sink};
 use crate::store::{create_private_dir, now_ms, status_str};
@@ -61,8 +61,10 @@ pub fn run(args: RunArgs, tracking: &Tracking) -> Result<i32> {
 fn run_recorded(args: RunArgs, tracking: &Tracking, started: &mut dyn FnMut(&str)) -> Result<i32> {
     let mut sink = open_sink(tracking)?;
     let sink = sink.as_mut();
+    // The rank this `runlog run` wraps (if its launcher gave one), and its node.
+    let launch = runlog_core::launch::detect().map_err(anyhow::Error::msg)?;
     let run = RunRef {
-        run_id: new_run_id(),
+        run_id: crate::ranks::run_id()?,
         experiment: args.experiment.clone(),
     };
     let mut start = Batch::new(run.clone());
@@ -95,6 +97,17 @@ fn run_recorded(args: RunArgs, tracking: &Tracking, started: &mut dyn FnMut(&str
         }
     };
     eprintln!("runlog: run {} started ({})", run.run_id, args.command[0]);
+    let sampler = (!args.no_system_metrics).then(|| {
+        crate::sysmetrics::Sampler::start(
+            crate::sysmetrics::Target {
+                root: child.id(),
+                node: launch.node.clone(),
+                rank: launch.rank,
+                cuda_visible: std::env::var("CUDA_VISIBLE_DEVICES").ok(),
+            },
+            Duration::from_secs_f64(args.system_metrics_interval),
+        )
+    });
 
     let mut drainer = SpoolDrainer::new(&spool, Some(run.run_id.clone()), Limits::default());
     let mut said = String::new();
@@ -122,6 +135,9 @@ fn run_recorded(args: RunArgs, tracking: &Tracking, started: &mut dyn FnMut(&str
             unsafe { libc::kill(child.id() as libc::pid_t, sig) };
         }
         let n = pass(&mut drainer, sink);
+        if let Some(s) = &sampler {
+            crate::sysmetrics::commit(sink, &run, s.take());
+        }
         if let Some(status) = child.try_wait().context("cannot wait for the program")? {
             break status;
         }
@@ -137,6 +153,9 @@ fn run_recorded(args: RunArgs, tracking: &Tracking, started: &mut dyn FnMut(&str
     // for a later `runlog drain`.
     // A signal the program also got (Ctrl-C) ended it; only one that comes
     // during this wait ends the wait.
+    if let Some(s) = sampler {
+        crate::sysmetrics::commit(sink, &run, s.stop());
+    }
     let _ = signals::take_received();
     let _ = drainer.scan_now();
     let mut interrupted = None;
@@ -163,7 +182,14 @@ fn run_recorded(args: RunArgs, tracking: &Tracking, started: &mut dyn FnMut(&str
             drainer.attached(),
             spool.display()
         );
-        end_run(sink, &run, RunStatus::Killed, status.code())?;
+        match launch.rank {
+            Some(rank) => {
+                let exit = format!("signal {sig} to runlog run");
+                let ended = (RunStatus::Killed, exit.as_str(), 128 + sig);
+                end_rank(sink, tracking, &run, &launch, rank, ended)?;
+            }
+            None => end_run(sink, &run, RunStatus::Killed, status.code())?,
+        }
         println!("{}", run.run_id);
         return Ok(128 + sig);
     }
@@ -181,9 +207,28 @@ fn run_recorded(args: RunArgs, tracking: &Tracking, started: &mut dyn FnMut(&str
     if damaged && status_kind == RunStatus::Finished {
         status_kind = RunStatus::Failed;
     }
-    end_run(sink, &run, status_kind, Some(code))?;
+    if let Some(rank) = launch.rank {
+        let exit = match status.signal() {
+            Some(sig) if status.code().is_none() => format!("signal {sig}"),
+            _ => format!("exit {code}"),
+        };
+        end_rank(
+            sink,
+            tracking,
+            &run,
+            &launch,
+            rank,
+            (status_kind, &exit, code),
+        )?;
+    } else {
+        end_run(sink, &run, status_kind, Some(code))?;
+    }
     eprintln!(
-        "runlog: run {} {} (exit code {code}){}",
+        "runlog: {}run {} {} (exit code {code}){}",
+        launch
+            .rank
+            .map(|r| format!("rank {r} of "))
+            .unwrap_or_default(),
         run.run_id,
         status_str(status_kind),
         if damaged {
@@ -203,6 +248,29 @@ fn run_recorded(args: RunArgs, tracking: &Tracking, started: &mut dyn FnMut(&str
 /// Exit code of `runlog run` when the program succeeded but records of its
 /// run were lost to a damaged ring.
 pub const DAMAGED_EXIT: i32 = 3;
+
+/// Records how this rank ended and settles the run if every rank is known
+/// ([`crate::ranks::end_rank`]); says so on standard error.
+fn end_rank(
+    sink: &mut dyn Sink,
+    tracking: &Tracking,
+    run: &RunRef,
+    launch: &runlog_core::launch::Launch,
+    rank: u32,
+    ended: (RunStatus, &str, i32),
+) -> Result<()> {
+    let history = super::history::open_source(tracking)?;
+    match crate::ranks::end_rank(sink, history.as_ref(), run, launch, rank, ended)? {
+        Some((status, why)) => {
+            eprintln!("runlog: run {} {} ({why})", run.run_id, status_str(status))
+        }
+        None => eprintln!(
+            "runlog: rank {rank} of run {} ended; the run goes on until every rank has ended",
+            run.run_id
+        ),
+    }
+    Ok(())
+}
 
 fn end_run(sink: &mut dyn Sink, run: &RunRef, status: RunStatus, code: Option<i32>) -> Result<()> {
     let mut end = Batch::new(run.clone());

@@ -98,6 +98,8 @@ pub type NameMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
 #[derive(Debug, Default)]
 pub struct Converter {
     names: NameMap<Box<str>, Arc<str>>,
+    /// The writer's rank: its points are named by [`crate::ranks::series_name`].
+    rank: Option<u32>,
     /// The artifact being reassembled, if any.
     pub open: Option<OpenArtifact>,
 }
@@ -108,6 +110,20 @@ impl Converter {
         Self::default()
     }
 
+    /// A converter for the records of a writer of `rank` (from its spool
+    /// header): the rank goes into each name once, when it is interned.
+    pub fn with_rank(rank: Option<u32>) -> Self {
+        Self {
+            rank,
+            ..Self::default()
+        }
+    }
+
+    /// The writer's rank, if it has one.
+    pub fn rank(&self) -> Option<u32> {
+        self.rank
+    }
+
     fn name(&mut self, text: &str) -> Arc<str> {
         if let Some(n) = self.names.get(text) {
             return n.clone();
@@ -115,7 +131,10 @@ impl Converter {
         if self.names.len() >= MAX_INTERNED {
             self.names.clear();
         }
-        let n: Arc<str> = Arc::from(text);
+        let n: Arc<str> = match self.rank {
+            None | Some(0) => Arc::from(text),
+            rank => Arc::from(crate::ranks::series_name(text, rank)),
+        };
         self.names.insert(Box::from(text), n.clone());
         n
     }

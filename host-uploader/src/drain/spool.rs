@@ -28,7 +28,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use memmap2::MmapMut;
 use runlog_core::crc::Crc32;
-use runlog_core::spool::{read_header, SpoolError, SPOOL_HEADER_LEN, UPLOADER_LOCK};
+use runlog_core::spool::{
+    read_header, read_placement, SpoolError, SPOOL_HEADER_LEN, UPLOADER_LOCK,
+};
 use runlog_core::{Consumer, Record, RingError, RunStatus};
 
 use super::convert::{Converted, Converter};
@@ -367,6 +369,8 @@ impl SpoolDrainer {
         if self.only_run.as_deref().is_some_and(|r| r != info.run_id) {
             return Ok(None);
         }
+        let placement = read_placement(&head)
+            .map_err(|e| anyhow::anyhow!("cannot drain {}: {e}; delete it", path.display()))?;
         let run = RunRef {
             run_id: info.run_id.to_string(),
             experiment: info.experiment.to_string(),
@@ -401,7 +405,7 @@ impl SpoolDrainer {
             pid,
             key,
             watermark: 0,
-            conv: Converter::new(),
+            conv: Converter::with_rank(placement.rank),
             buf,
             broken: None,
             damaged: false,
@@ -496,7 +500,7 @@ impl SpoolDrainer {
                     batch.items.push(Item::Dropped(unreported));
                 }
             }
-            if !others_live {
+            if !others_live && ring.conv.rank().is_none() {
                 let closed = ring.consumer.producer_closed();
                 if let Some(status) = self.end_status(sink, &ring.run.run_id, closed)? {
                     batch.items.push(Item::RunEnd {
@@ -768,8 +772,12 @@ impl RingFile {
                 Err(e) => Converted::Bad(format!("record {seq}: {e}")),
             };
             match converted {
-                Converted::Item(Item::RunEnd { .. }) if others_live => {
+                Converted::Item(Item::RunEnd { .. })
+                    if others_live || self.conv.rank().is_some() =>
+                {
                     // Another process of this run is still logging: the run goes on.
+                    // A rank's end does not end its run: the ends of all ranks
+                    // settle it (crate::ranks).
                 }
                 Converted::Item(item) => batch.items.push(item),
                 Converted::Nothing => {}

@@ -112,11 +112,15 @@ pub fn create_run(
         .find(|(k, _)| k == RUNLOG_RUN_ID_TAG)
         .map(|(_, v)| v.as_str())
         .filter(|v| runlog_core::rules::check_run_id(v).is_ok());
-    let run_id = match wanted {
-        Some(w) if run_row(store.conn(), w).is_err() => w.to_string(),
-        _ => new_run_id()?,
-    };
     let tx = immediate(store)?;
+    // Checked inside the write transaction: of two uploaders of one
+    // multi-node run creating it at once, the second joins the first's run
+    // (docs/ranks.md) instead of making a second one.
+    let run_id = match wanted {
+        Some(w) if repo::runs::key_of(&tx, w)?.is_some() => return Ok(w.to_string()),
+        Some(w) => w.to_string(),
+        None => new_run_id()?,
+    };
     let pk = repo::runs::insert(&tx, &run_id, experiment_id, start_ms, None)?;
     for (k, v) in tags {
         repo::params::set_tag(&tx, pk, k, v)?;

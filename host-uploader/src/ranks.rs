@@ -1,0 +1,221 @@
+//! Ranks in the history: the one rule for how a rank's points are named in
+//! every store and on the MLflow wire, and for how the ends of a job's ranks
+//! make the run's status (see `docs/ranks.md`).
+//!
+//! - A point of rank 0 (or of a process with no rank) keeps its name; a point
+//!   of rank r > 0 is stored under `<name>/rank<r>`. Every store (SQLite,
+//!   `runlog serve`, a real MLflow server) and every reader (the CLI, charts,
+//!   the web page, MLflow's UI) thus keeps ranks apart without knowing about
+//!   them; MLflow's UI groups `loss` and `loss/rank1` together.
+//! - Each rank's end is a run tag `runlog.rank.<r>` = `FINISHED exit 0 on
+//!   nodeA` (or `FAILED exit 3 on nodeB`, `KILLED signal 9 on ...`), set by the
+//!   `runlog run` that wrapped the rank. The run is FAILED as soon as one rank
+//!   failed, FINISHED once all of its world size ended well, else RUNNING.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use runlog_core::launch::Launch;
+use runlog_core::RunStatus;
+
+use crate::history::HistorySource;
+use crate::sink::{Batch, Item, RunRef, Sink};
+use crate::store::{now_ms, status_str};
+
+/// The run a `runlog run` records into: `RUNLOG_RUN_ID`, else the
+/// launcher's job ([`runlog_core::launch::run_id`]: every node's `runlog run`
+/// of one job joins one run), else a fresh id.
+pub fn run_id() -> Result<String> {
+    match runlog_core::launch::run_id() {
+        Some(id) => {
+            if let Err(e) = runlog_core::rules::check_run_id(&id) {
+                anyhow::bail!("run id {id:?} (from RUNLOG_RUN_ID) is not usable: {e}");
+            }
+            Ok(id)
+        }
+        None => Ok(runlog_core::host::new_run_id().as_str().to_owned()),
+    }
+}
+
+/// Prefix of the tags that record each rank's end.
+pub const RANK_END_TAG: &str = "runlog.rank.";
+
+/// The name a point of `rank` is stored under (see the module docs).
+pub fn series_name(name: &str, rank: Option<u32>) -> String {
+    match rank {
+        None | Some(0) => name.to_string(),
+        Some(r) => format!("{name}/rank{r}"),
+    }
+}
+
+/// The logged name and rank of a stored series name (the inverse of
+/// [`series_name`]; a name without the suffix is rank 0).
+pub fn split_series_name(stored: &str) -> (&str, u32) {
+    if let Some((name, r)) = stored.rsplit_once("/rank") {
+        if !name.is_empty() && !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(rank) = r.parse::<u32>() {
+                if rank > 0 && !r.starts_with('0') {
+                    return (name, rank);
+                }
+            }
+        }
+    }
+    (stored, 0)
+}
+
+/// How one rank ended, as its tag says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RankEnd {
+    /// FINISHED, FAILED or KILLED.
+    pub status: RunStatus,
+    /// The tag's text, e.g. `FAILED exit 3 on nodeB`.
+    pub text: String,
+}
+
+/// The tag key and value that record how `rank` ended.
+pub fn rank_end_tag(launch: &Launch, rank: u32, status: RunStatus, exit: &str) -> (String, String) {
+    let node = if launch.node.is_empty() {
+        "an unknown node"
+    } else {
+        &launch.node
+    };
+    (
+        format!("{RANK_END_TAG}{rank}"),
+        format!("{} {exit} on {node}", status_str(status)),
+    )
+}
+
+/// The rank ends among a run's tags, by rank.
+pub fn rank_ends(tags: &BTreeMap<String, String>) -> BTreeMap<u32, RankEnd> {
+    tags.iter()
+        .filter_map(|(k, v)| {
+            let rank = k.strip_prefix(RANK_END_TAG)?.parse::<u32>().ok()?;
+            let status = match v.split(' ').next()? {
+                "FINISHED" => RunStatus::Finished,
+                "FAILED" => RunStatus::Failed,
+                "KILLED" => RunStatus::Killed,
+                _ => return None,
+            };
+            Some((
+                rank,
+                RankEnd {
+                    status,
+                    text: v.clone(),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The run's status from its ranks' ends: FAILED (naming the first rank that
+/// did not end well) as soon as one did not, FINISHED when `world_size`
+/// ranks ended well (or the one rank, when the world size is unknown), else
+/// `None`: ranks are still running.
+pub fn settle(
+    world_size: Option<u32>,
+    ends: &BTreeMap<u32, RankEnd>,
+) -> Option<(RunStatus, String)> {
+    // A rank that failed is named before one that was killed (when a rank
+    // fails, launchers often kill the others).
+    let failed = ends.iter().find(|(_, e)| e.status == RunStatus::Failed);
+    let first_bad = failed.or_else(|| ends.iter().find(|(_, e)| e.status != RunStatus::Finished));
+    if let Some((rank, end)) = first_bad {
+        return Some((RunStatus::Failed, format!("rank {rank} {}", end.text)));
+    }
+    let want = world_size.unwrap_or(1) as usize;
+    (ends.len() >= want).then(|| {
+        (
+            RunStatus::Finished,
+            format!("{} rank(s) ended well", ends.len()),
+        )
+    })
+}
+
+/// Records how this `runlog run`'s rank ended, then ends the run if the
+/// ranks' ends settle it ([`settle`]). Returns the run's status if it was
+/// set, with the reason. The tag is committed before the other ranks' ends
+/// are read, so of two ranks ending at once the later reader sees both.
+pub fn end_rank(
+    sink: &mut dyn Sink,
+    history: &dyn HistorySource,
+    run: &RunRef,
+    launch: &Launch,
+    rank: u32,
+    (status, exit, code): (RunStatus, &str, i32),
+) -> Result<Option<(RunStatus, String)>> {
+    let (key, value) = rank_end_tag(launch, rank, status, exit);
+    let mut batch = Batch::new(run.clone());
+    batch.items.push(Item::Tag { key, value });
+    sink.commit(&batch)?;
+    let detail = history.run(&run.run_id)?;
+    let ends = rank_ends(&detail.tags);
+    let Some((settled, why)) = settle(launch.world_size, &ends) else {
+        return Ok(None);
+    };
+    let mut end = Batch::new(run.clone());
+    end.items.push(Item::RunEnd {
+        status: settled,
+        time_ms: Some(now_ms()),
+        exit_code: Some(if settled == RunStatus::Finished {
+            0
+        } else {
+            code.max(1)
+        }),
+    });
+    sink.commit(&end)?;
+    Ok(Some((settled, why)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_rank_zero_keeps_the_plain_name() {
+        assert_eq!(series_name("loss", None), "loss");
+        assert_eq!(series_name("loss", Some(0)), "loss");
+        assert_eq!(series_name("loss", Some(3)), "loss/rank3");
+        for (stored, want) in [
+            ("loss", ("loss", 0)),
+            ("loss/rank3", ("loss", 3)),
+            ("a/rank1/rank12", ("a/rank1", 12)),
+            ("loss/rank", ("loss/rank", 0)),
+            ("loss/rank0", ("loss/rank0", 0)),
+            ("loss/rank01", ("loss/rank01", 0)),
+            ("/rank2", ("/rank2", 0)),
+            ("loss/rank99999999999", ("loss/rank99999999999", 0)),
+            ("loss/rankx", ("loss/rankx", 0)),
+        ] {
+            assert_eq!(split_series_name(stored), want, "{stored}");
+        }
+    }
+
+    fn ends(list: &[(u32, &str)]) -> BTreeMap<u32, RankEnd> {
+        let tags = list
+            .iter()
+            .map(|(r, v)| (format!("{RANK_END_TAG}{r}"), v.to_string()))
+            .chain([("other".to_string(), "x".to_string())])
+            .collect();
+        rank_ends(&tags)
+    }
+
+    #[test]
+    fn a_run_is_finished_only_when_every_rank_ended_well() {
+        let ok = "FINISHED exit 0 on a";
+        assert_eq!(settle(Some(4), &ends(&[(0, ok), (1, ok), (3, ok)])), None);
+        assert_eq!(
+            settle(Some(4), &ends(&[(0, ok), (1, ok), (2, ok), (3, ok)])).map(|s| s.0),
+            Some(RunStatus::Finished)
+        );
+        let (status, why) =
+            settle(Some(4), &ends(&[(0, ok), (2, "FAILED exit 3 on nodeB")])).unwrap();
+        assert_eq!(status, RunStatus::Failed);
+        assert_eq!(why, "rank 2 FAILED exit 3 on nodeB");
+        assert_eq!(
+            settle(None, &ends(&[(0, ok)])).map(|s| s.0),
+            Some(RunStatus::Finished)
+        );
+        // A tag that is not a rank end is ignored, not a failure.
+        assert!(ends(&[(1, "garbage")]).is_empty());
+    }
+}
