@@ -24,7 +24,10 @@ const PASS_EVERY: Duration = Duration::from_millis(500);
 /// Where `runlog run` records, and the server it then delivers to, if any.
 pub fn local_first(tracking: &Tracking) -> (Tracking, Option<String>) {
     match tracking {
-        Tracking::Http(uri) => (Tracking::Local(PathBuf::from(".runlog")), Some(uri.clone())),
+        Tracking::Http(uri) => (
+            Tracking::Local(crate::store::locate::discover()),
+            Some(uri.clone()),
+        ),
         other => (other.clone(), None),
     }
 }

@@ -42,7 +42,16 @@ pub fn command_line(args: &[String]) -> String {
 /// Runs `runlog run`; returns the exit code. With an MLflow tracking URI the
 /// run is recorded locally and delivered in the background (offline first,
 /// `delivery`).
+///
+/// One rank of a multi-rank job (a launcher or `RUNLOG_RANK` gave it a rank)
+/// records straight to the tracking server instead: its ranks' ends settle
+/// the run there, where every node's ranks meet (docs/ranks.md). Such a run
+/// is not offline first: its delivery is at least once, as `runlog drain`'s.
 pub fn run(args: RunArgs, tracking: &Tracking) -> Result<i32> {
+    let launch = runlog_core::launch::detect().map_err(anyhow::Error::msg)?;
+    if launch.rank.is_some() && matches!(tracking, Tracking::Http(_)) {
+        return run_recorded(args, tracking, &mut |_| {});
+    }
     let (local, deliver_to) = super::delivery::local_first(tracking);
     let mut background = None;
     let code = run_recorded(args, &local, &mut |run_id| {
