@@ -11,5 +11,6 @@ if [ -z "${RUNLOG_TEST_ALL:-}" ]; then
   cargo test --release -p runlog-uploader
   cargo test --release -p runlog-tests --test uploader
   cargo test --release -p runlog-tests --test trust_c
+  cargo test --release -p runlog-tests --test close_under_run
 fi
 echo "uploader: ok"

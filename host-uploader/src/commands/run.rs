@@ -60,6 +60,10 @@ pub fn run(args: RunArgs, tracking: &Tracking) -> Result<i32> {
     let spool = std::path::absolute(spool_dir(tracking))?;
     create_private_dir(&spool)
         .with_context(|| format!("cannot create the spool directory {}", spool.display()))?;
+    // Before the program starts: the drainer tells its writers at once that
+    // an uploader is coming, so a program that closes its logger right away
+    // waits for the first heartbeat instead of answering TIMEOUT.
+    let mut drainer = SpoolDrainer::new(&spool, Some(run.run_id.clone()), Limits::default());
     signals::install();
     let spawned = Command::new(&args.command[0])
         .args(&args.command[1..])
@@ -78,7 +82,6 @@ pub fn run(args: RunArgs, tracking: &Tracking) -> Result<i32> {
     };
     eprintln!("runlog: run {} started ({})", run.run_id, args.command[0]);
 
-    let mut drainer = SpoolDrainer::new(&spool, Some(run.run_id.clone()), Limits::default());
     let mut said = String::new();
     let mut pass = |drainer: &mut SpoolDrainer, sink: &mut dyn Sink| -> u64 {
         match drainer.pass(sink) {
