@@ -269,19 +269,22 @@ fn close_waits_for_an_uploader_whose_first_scan_comes_late() {
     assert_finished_with_every_point(&dir, &run_id, n, "late first scan");
 }
 
-/// A timeout of 0 only checks once, so close answers TIMEOUT; but under
-/// `runlog run` its message must say that an uploader is taking the records
-/// (not "no uploader is draining ... run the program under `runlog run`"),
-/// and the run still ends FINISHED with every point.
+/// A timeout of 0 only checks once, so close answers TIMEOUT (OK only if the
+/// uploader committed everything in between); under `runlog run` its message
+/// must say that an uploader is taking the records (not "no uploader is
+/// draining ... run the program under `runlog run`"), and the run still ends
+/// FINISHED with every point.
 #[test]
 fn close_with_no_time_to_wait_names_the_uploader_and_loses_nothing() {
     let dir = scratch_dir("close-under-run-zero");
     let exe = close_program(&dir);
     for n in [1, 1000] {
         let (said, run_id) = run_to_end(&dir, &exe, n, 0);
-        assert!(said.starts_with("timed out "), "{said}");
-        assert!(said.contains("an uploader "), "{said}");
-        assert!(!said.contains("no uploader"), "{said}");
+        if said.trim_end() != "ok" {
+            assert!(said.starts_with("timed out "), "{said}");
+            assert!(said.contains("an uploader "), "{said}");
+            assert!(!said.contains("no uploader"), "{said}");
+        }
         assert_finished_with_every_point(&dir, &run_id, n, "timeout 0");
     }
 }
