@@ -13,6 +13,7 @@ if [ -z "${RUNLOG_TEST_ALL:-}" ]; then
   cargo test --release -p runlog-tests --test trust_c
   # Open MPI job on two simulated nodes (needs openmpi-bin, libopenmpi-dev).
   cargo test --release -p runlog-tests --test mpi_ranks
+  cargo test --release -p runlog-tests --test close_under_run
 fi
 # GPU system metrics through NVML: checked where nvidia-smi works, else says it skipped.
 scripts/check-gpu.sh

@@ -830,15 +830,28 @@ pub unsafe extern "C" fn runlog_flush(
 impl runlog_logger {
     /// Waits for `ticket` (or for everything pushed so far when `None`).
     /// Device builds have no clock: they check once.
-    #[cfg_attr(not(feature = "std"), allow(clippy::never_loop))]
+    #[inline]
     pub(crate) fn wait_until(&self, ticket: Option<u64>, timeout_ms: u32) -> runlog_status {
+        self.wait_spent(ticket, timeout_ms, 0)
+    }
+
+    /// As [`Self::wait_until`] when `spent_ms` of the caller's `timeout_ms`
+    /// are already spent (`runlog_close` waiting for the first heartbeat):
+    /// waits for the rest, and a timeout names the caller's whole timeout.
+    #[cfg_attr(not(feature = "std"), allow(clippy::never_loop))]
+    pub(crate) fn wait_spent(
+        &self,
+        ticket: Option<u64>,
+        timeout_ms: u32,
+        spent_ms: u32,
+    ) -> runlog_status {
         #[cfg(feature = "std")]
-        let deadline =
-            std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms.into());
+        let deadline = std::time::Instant::now()
+            + std::time::Duration::from_millis(timeout_ms.saturating_sub(spent_ms).into());
         #[cfg(feature = "std")]
         let mut pause = std::time::Duration::from_micros(50);
         #[cfg(not(feature = "std"))]
-        let _ = timeout_ms;
+        let _ = (timeout_ms, spent_ms);
         let target = {
             let guard = tri!(self.acquire());
             let Some(open) = guard.as_ref() else {
@@ -936,40 +949,7 @@ impl runlog_logger {
         }
         let waited = match &self.kind {
             #[cfg(feature = "std")]
-            Kind::Spool(c) => {
-                let started = std::time::Instant::now();
-                let heartbeat = || -> Result<u32, runlog_status> {
-                    let g = self.acquire()?;
-                    Ok(g.as_ref().map_or(0, |o| o.producer.consumer_heartbeat()))
-                };
-                let mut beat = tri!(heartbeat());
-                // An uploader scans for new rings periodically: one that
-                // holds the spool directory's lock attaches this ring soon,
-                // so wait for its first heartbeat (within the timeout)
-                // rather than report that nobody drains.
-                if beat == 0 && c.uploader_present() {
-                    let limit = std::time::Duration::from_millis(timeout_ms.into());
-                    while beat == 0 && started.elapsed() < limit {
-                        std::thread::sleep(std::time::Duration::from_millis(2));
-                        beat = tri!(heartbeat());
-                    }
-                }
-                if c.uploader_live(beat) {
-                    let spent = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
-                    self.wait_until(None, timeout_ms.saturating_sub(spent))
-                } else {
-                    let msg = {
-                        let g = tri!(self.acquire());
-                        g.as_ref()
-                            .map(|o| self.drain_state(&o.producer))
-                            .unwrap_or_default()
-                    };
-                    crate::error::fail_fmt(
-                        RUNLOG_STATUS_TIMEOUT,
-                        format_args!("closed without waiting: {msg}"),
-                    )
-                }
-            }
+            Kind::Spool(c) => crate::host::close::wait_for_upload(self, c, timeout_ms),
             Kind::Static(_) => {
                 let _ = timeout_ms;
                 RUNLOG_STATUS_OK

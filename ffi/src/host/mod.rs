@@ -6,9 +6,11 @@
 //! - [`spool`]: creating the spool file (temp name, then rename).
 //! - [`artifact`]: staging large artifacts as files, `runlog_upload_file`.
 //! - [`clock`]: the cheap wall clock for metric times.
+//! - [`close`]: whether, and how long, closing waits for the upload.
 
 pub mod artifact;
 pub(crate) mod clock;
+pub(crate) mod close;
 pub(crate) mod fork;
 pub mod global;
 pub mod options;

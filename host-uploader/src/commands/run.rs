@@ -87,6 +87,10 @@ fn run_recorded(args: RunArgs, tracking: &Tracking, started: &mut dyn FnMut(&str
     let spool = std::path::absolute(spool_dir(tracking))?;
     create_private_dir(&spool)
         .with_context(|| format!("cannot create the spool directory {}", spool.display()))?;
+    // Before the program starts: the drainer tells its writers at once that
+    // an uploader is coming, so a program that closes its logger right away
+    // waits for the first heartbeat instead of answering TIMEOUT.
+    let mut drainer = SpoolDrainer::new(&spool, Some(run.run_id.clone()), Limits::default());
     signals::install();
     // Files already in the outputs folder are not this run's outputs unless it changes them.
     let outputs_before = Snapshot::take(&args.outputs);
@@ -118,7 +122,6 @@ fn run_recorded(args: RunArgs, tracking: &Tracking, started: &mut dyn FnMut(&str
         )
     });
 
-    let mut drainer = SpoolDrainer::new(&spool, Some(run.run_id.clone()), Limits::default());
     let mut said = String::new();
     let mut pass = |drainer: &mut SpoolDrainer, sink: &mut dyn Sink| -> u64 {
         match drainer.pass(sink) {

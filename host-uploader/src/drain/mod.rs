@@ -4,8 +4,10 @@
 //! - [`stream`]: byte streams of frames (serial, TCP, capture files, stdin).
 //! - [`serial`]: opening a serial device.
 //! - [`convert`]: records to owned batch items, artifact reassembly.
+//! - [`presence`]: the lock that tells writers an uploader drains their directory.
 
 pub mod convert;
+pub mod presence;
 pub mod serial;
 pub mod sigbus;
 pub mod spool;

@@ -28,12 +28,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use memmap2::MmapMut;
 use runlog_core::crc::Crc32;
-use runlog_core::spool::{
-    read_header, read_placement, SpoolError, SPOOL_HEADER_LEN, UPLOADER_LOCK,
-};
+use runlog_core::spool::{read_header, read_placement, SpoolError, SPOOL_HEADER_LEN};
 use runlog_core::{Consumer, Record, RingError, RunStatus};
 
 use super::convert::{Converted, Converter};
+use super::presence::Presence;
 use super::sigbus;
 use super::Limits;
 use crate::sink::{ArtifactContent, ArtifactItem, Batch, Item, RunRef, Sink, StreamPos};
@@ -154,31 +153,16 @@ pub struct SpoolDrainer {
     damaged_runs: HashSet<String>,
     last_scan: Option<Instant>,
     limits: Limits,
-    /// The shared lock on the directory's [`UPLOADER_LOCK`] file, which tells
+    /// The shared lock on the directory's `UPLOADER_LOCK` file, which tells
     /// writers that an uploader is about to attach their rings.
-    presence: Option<File>,
-}
-
-/// Takes a shared lock on `dir`'s [`UPLOADER_LOCK`] file (creating the
-/// directory, 0700, and the file, 0600); `None` if it cannot be had now.
-fn hold_presence(dir: &Path) -> Option<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    crate::store::create_private_dir(dir).ok()?;
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(dir.join(UPLOADER_LOCK))
-        .ok()?;
-    // SAFETY: flock on a valid open descriptor has no memory-safety preconditions.
-    let held = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0;
-    held.then_some(f)
+    presence: Option<Presence>,
 }
 
 impl SpoolDrainer {
     /// A drainer for `dir`; with `only_run`, ring files of other runs are left alone.
+    ///
+    /// It announces itself to writers at once (see [`Presence`]), so create
+    /// it before starting a program whose rings it drains.
     pub fn new(dir: &Path, only_run: Option<String>, limits: Limits) -> Self {
         Self {
             dir: dir.to_path_buf(),
@@ -190,7 +174,7 @@ impl SpoolDrainer {
             damaged_runs: HashSet::new(),
             last_scan: None,
             limits,
-            presence: None,
+            presence: Presence::hold(dir),
         }
     }
 
@@ -227,7 +211,7 @@ impl SpoolDrainer {
         }
         self.last_scan = Some(Instant::now());
         if self.presence.is_none() {
-            self.presence = hold_presence(&self.dir);
+            self.presence = Presence::hold(&self.dir);
         }
         let entries = match fs::read_dir(&self.dir) {
             Ok(e) => e,
@@ -567,20 +551,6 @@ impl SpoolDrainer {
             let _ = fs::rename(&ring.path, broken);
         }
         Ok(())
-    }
-}
-
-impl Drop for SpoolDrainer {
-    /// Removes the directory's lock file when no other uploader holds it, so
-    /// that a drained spool is left empty.
-    fn drop(&mut self) {
-        if let Some(f) = self.presence.take() {
-            // SAFETY: flock on a valid open descriptor has no memory-safety preconditions.
-            let alone = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
-            if alone {
-                let _ = fs::remove_file(self.dir.join(UPLOADER_LOCK));
-            }
-        }
     }
 }
 
