@@ -28,9 +28,9 @@ use anyhow::{anyhow, Context};
 use rusqlite::{Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
+use super::blobs;
 use super::local::sql;
 use super::source::*;
-use super::blobs;
 use crate::store::repo;
 use crate::store::Store;
 

@@ -13,8 +13,8 @@ use std::io::Write;
 use serde_json::{json, Value};
 
 use super::client::{is_already_exists, is_not_found, Client};
-use super::protocol::json::Num;
 use super::deliver::{SyncMark, SYNC_TAG};
+use super::protocol::json::Num;
 use super::protocol::RUNLOG_RUN_ID_TAG;
 use crate::history::{
     ArtifactEntry, Asset, AssetFile, AssetVersion, HistoryError, HistoryResult, HistorySource,

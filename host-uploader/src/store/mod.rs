@@ -11,8 +11,8 @@
 
 pub mod chunk;
 pub mod locate;
-pub mod repo;
 mod remote;
+pub mod repo;
 mod schema;
 pub mod series;
 pub mod value;
