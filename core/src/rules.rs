@@ -263,6 +263,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore)] // exhaustive over 1.1 M chars, safe code only: natively
     fn every_char_is_a_control_exactly_when_char_is_control_says_so() {
         for c in (0..=0x10ffff).filter_map(char::from_u32) {
             let mut buf = [0; 4];
@@ -291,6 +292,7 @@ mod tests {
 
     proptest::proptest! {
         #[test]
+        #[cfg_attr(miri, ignore)] // random search over safe code only: natively
         fn byte_wise_path_check_matches_the_char_version(
             path in "([a./:\\\\\\x00-\\x1f\\x7f\\u{80}-\\u{a0}é€😀]|\\.\\.|//){0,24}",
         ) {
