@@ -31,6 +31,33 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("target"))
 }
 
+/// The `runlog` binary, built once per test process in the same profile as
+/// the tests (`cargo build -p runlog-uploader --bin runlog`).
+pub fn runlog_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(repo_root()).args([
+            "build",
+            "-q",
+            "-p",
+            "runlog-uploader",
+            "--bin",
+            "runlog",
+        ]);
+        let profile = if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            cmd.arg("--release");
+            "release"
+        };
+        assert!(cmd.status().unwrap().success(), "cargo build runlog failed");
+        target_dir().join(profile).join("runlog")
+    })
+    .clone()
+}
+
 /// Builds `librunlog.a` (host, feature `std`) in `profile` ("debug" or
 /// "release") once per test process and returns its directory.
 pub fn ffi_lib_dir(profile: &str) -> PathBuf {

@@ -13,42 +13,12 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use runlog_tests::{repo_root, scratch_dir, CBuild};
+use runlog_tests::{repo_root, runlog_bin, scratch_dir, CBuild};
 
 /// How long any one step of these tests may take before it counts as a hang.
 const PATIENCE: Duration = Duration::from_secs(120);
-
-/// Builds the `runlog` binary once per test process (same profile as these tests).
-fn runlog_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(repo_root()).args([
-            "build",
-            "-q",
-            "-p",
-            "runlog-uploader",
-            "--bin",
-            "runlog",
-        ]);
-        let profile = if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            cmd.arg("--release");
-            "release"
-        };
-        assert!(cmd.status().unwrap().success(), "cargo build runlog failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join("target"));
-        target.join(profile).join("runlog")
-    })
-    .clone()
-}
 
 /// tests/c/close_run.c, built into `dir/close_run`.
 fn close_program(dir: &Path) -> PathBuf {

@@ -24,41 +24,11 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use runlog_tests::{ffi_lib_dir, repo_root, scratch_dir};
+use runlog_tests::{ffi_lib_dir, repo_root, runlog_bin, scratch_dir};
 
 const STEPS: i64 = 40;
-
-fn runlog_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(repo_root()).args([
-            "build",
-            "-q",
-            "-p",
-            "runlog-uploader",
-            "--bin",
-            "runlog",
-        ]);
-        let profile = if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            cmd.arg("--release");
-            "release"
-        };
-        assert!(cmd.status().unwrap().success(), "cargo build runlog failed");
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join("target"))
-            .join(profile)
-            .join("runlog")
-    })
-    .clone()
-}
 
 /// Whether Open MPI is here; `CI=true` without it is a failure.
 fn have_mpi() -> bool {

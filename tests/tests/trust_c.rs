@@ -6,39 +6,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use runlog_tests::{repo_root, scratch_dir, CBuild};
-
-/// Builds the `runlog` binary once per test process (same profile as these tests).
-fn runlog_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(repo_root()).args([
-            "build",
-            "-q",
-            "-p",
-            "runlog-uploader",
-            "--bin",
-            "runlog",
-        ]);
-        let profile = if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            cmd.arg("--release");
-            "release"
-        };
-        assert!(cmd.status().unwrap().success(), "cargo build runlog failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join("target"));
-        target.join(profile).join("runlog")
-    })
-    .clone()
-}
+use runlog_tests::{repo_root, runlog_bin, scratch_dir, CBuild};
 
 /// tests/c/trust.c, built into `dir/trust`.
 fn trust_program(dir: &Path) -> PathBuf {
