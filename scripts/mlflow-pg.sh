@@ -18,6 +18,10 @@ dir=${RUNLOG_MLFLOW_PG_DIR:-/tmp/runlog-mlflow-pg}
 db=runlog_mlflow
 dsn="postgresql://runlog:runlog@127.0.0.1:$pgport/$db"
 log() { echo "mlflow-pg: $*" >&2; }
+# Only the two export lines may reach stdout (the caller evals it): everything
+# the tools print (pg_ctlcluster's "Removed stale pid file", psql notices) goes
+# to stderr.
+exec 3>&1 1>&2
 
 as_postgres() {
   if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$1"; else sudo -u postgres sh -c "$1"; fi
@@ -53,5 +57,5 @@ if ! curl -sf -m 5 "http://127.0.0.1:$port/health" >/dev/null; then
   curl -sf -m 5 "http://127.0.0.1:$port/health" >/dev/null ||
     { log "mlflow server did not come up; see $dir/mlflow.log"; tail -20 "$dir/mlflow.log" >&2; exit 1; }
 fi
-echo "export RUNLOG_MLFLOW_PG_URI=http://127.0.0.1:$port"
-echo "export RUNLOG_MLFLOW_PG_DSN=$dsn"
+echo "export RUNLOG_MLFLOW_PG_URI=http://127.0.0.1:$port" >&3
+echo "export RUNLOG_MLFLOW_PG_DSN=$dsn" >&3
