@@ -543,16 +543,19 @@ pub unsafe extern "C" fn runlog_log_f64_at(
     guard(|| {
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
-        let step = tri!(self::step(step));
         #[cfg(feature = "std")]
         if !name.is_null() {
+            // A negative step, cast, is 2^63 or more: the fast path declines
+            // it (folded into its compare with 2^28) and `step` below says why.
             // SAFETY: caller contract (name non-NULL, NUL-terminated).
-            let fast =
-                unsafe { logger.log_scalar_fast(name, Scalar::F64(value), Some(step), ticket) };
+            let fast = unsafe {
+                logger.log_scalar_fast(name, Scalar::F64(value), Some(step as u64), ticket)
+            };
             if let Some(s) = fast {
                 return s;
             }
         }
+        let step = tri!(self::step(step));
         // SAFETY: caller contract.
         let name = tri!(unsafe { text::name(name) });
         logger.log_scalar(name, Scalar::F64(value), Some(step), ticket)
@@ -576,16 +579,19 @@ pub unsafe extern "C" fn runlog_log_i64_at(
     guard(|| {
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
-        let step = tri!(self::step(step));
         #[cfg(feature = "std")]
         if !name.is_null() {
+            // A negative step, cast, is 2^63 or more: the fast path declines
+            // it (folded into its compare with 2^28) and `step` below says why.
             // SAFETY: caller contract (name non-NULL, NUL-terminated).
-            let fast =
-                unsafe { logger.log_scalar_fast(name, Scalar::I64(value), Some(step), ticket) };
+            let fast = unsafe {
+                logger.log_scalar_fast(name, Scalar::I64(value), Some(step as u64), ticket)
+            };
             if let Some(s) = fast {
                 return s;
             }
         }
+        let step = tri!(self::step(step));
         // SAFETY: caller contract.
         let name = tri!(unsafe { text::name(name) });
         logger.log_scalar(name, Scalar::I64(value), Some(step), ticket)
