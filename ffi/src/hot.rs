@@ -65,19 +65,23 @@ fn put_varint<const N: usize>(buf: &mut [u8; N], mut at: usize, mut v: u64) -> O
 #[inline(always)]
 fn step_word(step: u64) -> (u32, usize) {
     debug_assert!(step < WORD_STEP_LIMIT);
-    // By the count of zero bytes above the last: 3 bytes of continuation
-    // bits for a 4-byte varint, none for a 1-byte one.
-    const CONTINUATION: [u32; 4] = [0x80_8080, 0x8080, 0x80, 0];
+    // By the count of zero bytes above the last: the continuation bits (3
+    // bytes' for a 4-byte varint, none for a 1-byte one) and the length,
+    // both loaded (one `mov` for the length, not a subtraction's two).
+    const BY_ZERO_BYTES: [[u32; 2]; 4] = [[0x80_8080, 4], [0x8080, 3], [0x80, 2], [0, 1]];
     let s = step as u32;
     // Bits 14..28 up by 2 (to 16..30): two 14-bit halves.
     let halves = s + (s & 0x0fff_c000) * 3;
     // In each half, bits 7..14 up by 1: group k ends at bits 8k..8k+7.
     let groups = halves + (halves & 0x3f80_3f80);
-    // Whole zero bytes above the last non-zero one, 0..=3 (`| 1`: step 0 is
-    // one byte). From `leading_zeros`, not `ilog2`: LLVM turns `ilog2 / 8`
-    // into three instructions after `bsr`, this into two.
-    let zero_bytes = ((groups | 1).leading_zeros() / 8) as usize;
-    (groups | CONTINUATION[zero_bytes], 4 - zero_bytes)
+    // Whole zero bytes above the last non-zero one, 0..=3. A byte's bits
+    // are its low 7, so shifting up by one keeps the count and frees bit 0
+    // for the 1 that makes step 0 one byte: `lea` does shift and `| 1`.
+    // From `leading_zeros`, not `ilog2`: LLVM turns `ilog2 / 8` into three
+    // instructions after `bsr`, this into two.
+    let zero_bytes = (((groups << 1) | 1).leading_zeros() / 8) as usize;
+    let [continuation, len] = BY_ZERO_BYTES[zero_bytes];
+    (groups | continuation, len as usize)
 }
 
 /// A metric time (or step) as its varint bytes, ready for one 8-byte store.
