@@ -65,10 +65,9 @@ fn put_varint<const N: usize>(buf: &mut [u8; N], mut at: usize, mut v: u64) -> O
 #[inline(always)]
 fn step_word(step: u64) -> (u32, usize) {
     debug_assert!(step < WORD_STEP_LIMIT);
-    // By the count of zero bytes above the last: the continuation bits (3
-    // bytes' for a 4-byte varint, none for a 1-byte one) and the length,
-    // both loaded (one `mov` for the length, not a subtraction's two).
-    const BY_ZERO_BYTES: [[u32; 2]; 4] = [[0x80_8080, 4], [0x8080, 3], [0x80, 2], [0, 1]];
+    // By the count of zero bytes above the last: 3 bytes of continuation
+    // bits for a 4-byte varint, none for a 1-byte one.
+    const CONTINUATION: [u32; 4] = [0x80_8080, 0x8080, 0x80, 0];
     let s = step as u32;
     // Bits 14..28 up by 2 (to 16..30): two 14-bit halves.
     let halves = s + (s & 0x0fff_c000) * 3;
@@ -80,8 +79,9 @@ fn step_word(step: u64) -> (u32, usize) {
     // From `leading_zeros`, not `ilog2`: LLVM turns `ilog2 / 8` into three
     // instructions after `bsr`, this into two.
     let zero_bytes = (((groups << 1) | 1).leading_zeros() / 8) as usize;
-    let [continuation, len] = BY_ZERO_BYTES[zero_bytes];
-    (groups | continuation, len as usize)
+    // The length as a subtraction, not a second table: the compiler then
+    // knows it is at most 4, and the time's store after it needs no check.
+    (groups | CONTINUATION[zero_bytes], 4 - zero_bytes)
 }
 
 /// A metric time (or step) as its varint bytes, ready for one 8-byte store.
@@ -263,32 +263,8 @@ impl runlog_logger {
         step: Option<u64>,
         ticket: *mut runlog_ticket,
     ) -> Option<runlog_status> {
-        // One body per kind, so the time's presence is a constant in each:
-        // no test of it per store, and a register free for the `_at` calls.
-        if self.is_spool() {
-            // SAFETY: forwarded caller contract.
-            unsafe { self.log_scalar_fast_in::<true>(name, value, step, ticket) }
-        } else {
-            // SAFETY: forwarded caller contract.
-            unsafe { self.log_scalar_fast_in::<false>(name, value, step, ticket) }
-        }
-    }
-
-    /// [`Self::log_scalar_fast`] for a spool logger (`TIMED`: its records
-    /// carry a time) or a static one.
-    ///
-    /// # Safety
-    /// As for [`Self::log_scalar_fast`].
-    #[inline(always)]
-    unsafe fn log_scalar_fast_in<const TIMED: bool>(
-        &self,
-        name: *const c_char,
-        value: Scalar,
-        step: Option<u64>,
-        ticket: *mut runlog_ticket,
-    ) -> Option<runlog_status> {
         // Read before the lock: the critical section stays short.
-        let raw = TIMED.then(crate::host::clock::now_raw);
+        let raw = self.is_spool().then(crate::host::clock::now_raw);
         let mut guard = self.try_acquire_quiet()?;
         let open = guard.as_mut()?;
         if open.ending {

@@ -110,8 +110,22 @@ int main(int argc, char **argv) {
     free(pv);
     free(tv);
   } else if (!strcmp(c, "negative_step")) {
+    /* The fast path declines a negative step (cast, it is 2^63 or more)
+     * after writing the name into the ring's free space: nothing may be
+     * published, no ticket written, and the step's error must still come
+     * first, before the name's. */
+    t = 12345;
     expect("f64_at step -1", runlog_log_f64_at(l, "x", 1.0, -1, &t), RUNLOG_STATUS_INVALID_ARGUMENT);
     expect("i64_at INT64_MIN", runlog_log_i64_at(l, "x", 1, INT64_MIN, &t), RUNLOG_STATUS_INVALID_ARGUMENT);
+    expect("f64_at step -2^28", runlog_log_f64_at(l, "x", 1.0, -268435456, &t), RUNLOG_STATUS_INVALID_ARGUMENT);
+    expect("i64_at step -INT64_MAX", runlog_log_i64_at(l, "x", 1, -INT64_MAX, &t), RUNLOG_STATUS_INVALID_ARGUMENT);
+    expect("f64_at step -1, NULL name", runlog_log_f64_at(l, NULL, 1.0, -1, &t), RUNLOG_STATUS_INVALID_ARGUMENT);
+    expect("f64_at step -1, bad UTF-8 name", runlog_log_f64_at(l, "\xff", 1.0, -1, &t), RUNLOG_STATUS_INVALID_ARGUMENT);
+    expect("i64_at step -1, empty name", runlog_log_i64_at(l, "", 1, -1, &t), RUNLOG_STATUS_INVALID_ARGUMENT);
+    if (t != 12345) {
+      fprintf(stderr, "ticket written on failure\n");
+      failures++;
+    }
   } else if (!strcmp(c, "param_conflict")) {
     expect("first value", runlog_log_param(l, "lr", "0.01", &t), RUNLOG_STATUS_OK);
     runlog_ticket first = t;
