@@ -68,41 +68,42 @@ static runlog_status drain_all(runlog_logger *log) {
     return RUNLOG_STATUS_OK;
 }
 
-static unsigned since_drain;
+/* Log calls since the last drain, counted from 1: see `again`. */
+static unsigned since_drain = 1;
+/* Whether the last call is being made again after a FULL. */
+static int retrying;
 
-/* The drain policy, run before each log call: drain every DRAIN_EVERY
- * records, as an idle loop or a timer would. */
-static runlog_status drain_due(runlog_logger *log) {
-    if (++since_drain < DRAIN_EVERY) {
-        return RUNLOG_STATUS_OK;
+/* Runs after each log call, which returned *s, and says whether to make the
+ * call again. The drain policy: drain every DRAIN_EVERY records, as an idle
+ * loop or a timer would (here after the call, counted from 1: the same bytes
+ * as draining before every DRAIN_EVERY-th call). On a first FULL (records
+ * larger than planned) it drains and asks for the call again. *s becomes a
+ * failed drain's status. One function for both: each LOG site then costs a
+ * call and a loop. */
+static int again(runlog_logger *log, runlog_status *s) {
+    if (*s == RUNLOG_STATUS_FULL && !retrying) {
+        retrying = 1;
+        since_drain = 0;
+        *s = drain_all(log);
+        return *s == RUNLOG_STATUS_OK;
     }
-    since_drain = 0;
-    return drain_all(log);
+    retrying = 0;
+    if (*s == RUNLOG_STATUS_OK && ++since_drain == DRAIN_EVERY) {
+        since_drain = 0;
+        *s = drain_all(log);
+    }
+    return 0;
 }
 
-/* After a log call that returned *s: on the first FULL (records larger than
- * planned) drains and says to call again; *s becomes the drain's status. */
-static int drain_and_retry(runlog_logger *log, runlog_status *s, int tries) {
-    if (*s != RUNLOG_STATUS_FULL || tries > 0) {
-        return 0;
-    }
-    since_drain = 0;
-    *s = drain_all(log);
-    return *s == RUNLOG_STATUS_OK;
-}
-
-/* Logs through `fn` after the drain policy, retrying once after a drain on
- * FULL. The call is written once per site (every call site costs flash), and
- * a failure ends the run with the site's line number. */
+/* Logs through `fn` under the drain policy, once more after a drain on FULL.
+ * The call is written once per site (every call site costs flash), and a
+ * failure ends the run with the site's line number. */
 #define LOG(fn, ...)                                                                               \
     do {                                                                                           \
-        runlog_status s_ = drain_due(log);                                                         \
-        for (int tries_ = 0; s_ == RUNLOG_STATUS_OK; tries_++) {                                   \
+        runlog_status s_;                                                                          \
+        do {                                                                                       \
             s_ = fn(log, __VA_ARGS__);                                                             \
-            if (!drain_and_retry(log, &s_, tries_)) {                                              \
-                break;                                                                             \
-            }                                                                                      \
-        }                                                                                          \
+        } while (again(log, &s_));                                                                 \
         if (s_ != RUNLOG_STATUS_OK) {                                                              \
             return fail(__LINE__, s_);                                                             \
         }                                                                                          \

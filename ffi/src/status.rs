@@ -100,6 +100,7 @@ pub(crate) fn status_cstr(status: Option<runlog_status>) -> &'static core::ffi::
 }
 
 /// The descriptions, indexed by status code; the last is for unknown codes.
+#[cfg(feature = "std")]
 const DESCRIPTIONS: [&str; 18] = [
     "ok",
     "a required pointer argument is NULL",
@@ -118,6 +119,31 @@ const DESCRIPTIONS: [&str; 18] = [
     "internal error",
     "transport write failed",
     "param already has a different value",
+    "unknown status",
+];
+
+
+/// Device builds (no `std`) describe each status in a few words: a firmware's
+/// flash pays for every byte here (217 B instead of 426 B).
+#[cfg(not(feature = "std"))]
+const DESCRIPTIONS: [&str; 18] = [
+    "ok",
+    "NULL argument",
+    "invalid UTF-8",
+    "empty name",
+    "name too long",
+    "list too long",
+    "value too long",
+    "unsafe path",
+    "ring full",
+    "timed out",
+    "closed",
+    "I/O error",
+    "invalid argument",
+    "busy",
+    "internal error",
+    "transport error",
+    "param conflict",
     "unknown status",
 ];
 
