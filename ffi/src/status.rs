@@ -84,7 +84,9 @@ impl runlog_status {
 ///
 /// Takes the code as an integer so that any value is safe to pass: unknown
 /// codes give `"unknown status"`. The returned string is static: never free it.
-/// Thread-safe. Never fails.
+/// Device builds (no `std`) describe each status in a few words (`"name too
+/// long"` for `RUNLOG_STATUS_NAME_TOO_LONG`) to save flash. Thread-safe. Never
+/// fails.
 #[no_mangle]
 pub extern "C" fn runlog_status_str(status: u32) -> *const c_char {
     status_cstr(runlog_status::from_u32(status)).as_ptr()
@@ -121,7 +123,6 @@ const DESCRIPTIONS: [&str; 18] = [
     "param already has a different value",
     "unknown status",
 ];
-
 
 /// Device builds (no `std`) describe each status in a few words: a firmware's
 /// flash pays for every byte here (217 B instead of 426 B).
