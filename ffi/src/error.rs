@@ -230,7 +230,9 @@ pub unsafe extern "C" fn runlog_last_error(buf: *mut c_char, len: usize) -> usiz
             // SAFETY: the caller guarantees `buf` is valid for `len` bytes and
             // `n + 1 <= len`; `msg` is a live &str of at least `n` bytes.
             unsafe {
-                core::ptr::copy_nonoverlapping(msg.as_ptr(), buf.cast::<u8>(), n);
+                for (i, &b) in msg.as_bytes()[..n].iter().enumerate() {
+                    *buf.add(i) = b as c_char;
+                }
                 *buf.add(n) = 0;
             }
         }
