@@ -122,7 +122,7 @@ nl_out="$root/target/footprint-c-nolibc"
 make -s -C "$root/examples/firmware-c" OUT="$nl_out" LIBC=none \
     RUNLOG_LIB="$ffi_target/$triple/release/librunlog.a" "$nl_out/firmware.elf" "$nl_out/baseline.elf"
 flash() { echo $(($(section "$1" .text) + $(section "$1" .rodata))); }
-printf 'C firmware without a C library (make LIBC=none: memcpy/memset/strlen from compiler_builtins): runlog adds %d B flash\n' \
+printf 'C firmware without a C library (make LIBC=none; any memcpy/memset/strlen from compiler_builtins): runlog adds %d B flash\n' \
     $(($(flash "$nl_out/firmware.elf") - $(flash "$nl_out/baseline.elf")))
 
 ((check)) && exit $status

@@ -51,7 +51,7 @@ pub use runlog_status::*;
 impl runlog_status {
     /// A short constant description.
     pub fn as_str(self) -> &'static str {
-        status_cstr(Some(self)).to_str().unwrap_or("")
+        status_text(Some(self))
     }
 
     /// The status with numeric value `code`, if there is one (bindings use it
@@ -99,6 +99,14 @@ pub(crate) fn status_cstr(status: Option<runlog_status>) -> &'static core::ffi::
     // SAFETY: `pack` ends every description with its NUL at `ends[i + 1] - 1`,
     // and descriptions hold no other NUL (checked in `pack`, at compile time).
     unsafe { core::ffi::CStr::from_bytes_with_nul_unchecked(&TEXT.bytes[start..end]) }
+}
+
+/// The description of `status` as text (`None`: an unknown code).
+pub(crate) fn status_text(status: Option<runlog_status>) -> &'static str {
+    let bytes = status_cstr(status).to_bytes();
+    // SAFETY: these are exactly the bytes of one of `DESCRIPTIONS`' `&str`s
+    // (`pack` copies them whole), so they are UTF-8.
+    unsafe { core::str::from_utf8_unchecked(bytes) }
 }
 
 /// The descriptions, indexed by status code; the last is for unknown codes.
