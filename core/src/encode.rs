@@ -371,6 +371,19 @@ impl Out<'_> {
     }
 }
 
+/// Copies `src` into `dst` (same lengths). Hosts call `memcpy`; devices copy
+/// byte by byte, so that a firmware links no `memcpy` for names and strings
+/// of a few bytes (newlib-nano's is 308 B).
+#[inline(always)]
+fn copy(dst: &mut [u8], src: &[u8]) {
+    #[cfg(feature = "std")]
+    dst.copy_from_slice(src);
+    #[cfg(not(feature = "std"))]
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = s;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -466,18 +479,5 @@ mod tests {
                 same_as_postcard(&r)?;
             }
         }
-    }
-}
-
-/// Copies `src` into `dst` (same lengths). Hosts call `memcpy`; devices copy
-/// byte by byte, so that a firmware links no `memcpy` for names and strings
-/// of a few bytes (newlib-nano's is 308 B).
-#[inline(always)]
-fn copy(dst: &mut [u8], src: &[u8]) {
-    #[cfg(feature = "std")]
-    dst.copy_from_slice(src);
-    #[cfg(not(feature = "std"))]
-    for (d, &s) in dst.iter_mut().zip(src) {
-        *d = s;
     }
 }
