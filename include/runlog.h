@@ -191,9 +191,15 @@ runlog_status runlog_init_static(uint8_t *buffer,
 // Thread safety: may run concurrently with log calls; a drain that
 // interrupts another drain returns BUSY.
 //
+// Every cursor and record header read from the buffer is checked, so a
+// corrupted ring is reported (INTERNAL) and nothing outside the ring is
+// ever read; record contents are framed as runlog's own encoders wrote
+// them, without being decoded again (a stray write into them reaches the
+// receiver, whose decoder refuses the record).
+//
 // Returns OK (possibly having written nothing), NULL_ARGUMENT,
 // INVALID_ARGUMENT (not a static logger), TRANSPORT (write failed), BUSY,
-// INTERNAL (the ring in the buffer was corrupted).
+// INTERNAL (the ring's cursors or record headers in the buffer were corrupted).
 //
 // # Safety
 // `logger` NULL or a valid handle; `write` NULL or a function safe to call
@@ -517,7 +523,9 @@ runlog_status runlog_set_tag(runlog_logger *logger,
 //
 // Takes the code as an integer so that any value is safe to pass: unknown
 // codes give `"unknown status"`. The returned string is static: never free it.
-// Thread-safe. Never fails.
+// Device builds (no `std`) describe each status in a few words (`"name too
+// long"` for `RUNLOG_STATUS_NAME_TOO_LONG`) to save flash. Thread-safe. Never
+// fails.
 const char *runlog_status_str(uint32_t status);
 
 #ifdef __cplusplus

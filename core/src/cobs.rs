@@ -15,29 +15,27 @@ pub const fn max_encoded_len(n: usize) -> usize {
 }
 
 /// Writes `data` COBS-encoded, followed by the delimiter; returns the bytes written.
+///
+/// One write site per part of a block (code byte, data bytes, delimiter):
+/// every site is inlined into a firmware's drain, so fewer sites is less flash.
 pub fn encode_to<W: Write>(data: &[u8], w: &mut W) -> Result<usize, W::Error> {
     let mut rest = data;
     let mut written = 0;
     loop {
-        let scan = &rest[..rest.len().min(254)];
-        match scan.iter().position(|&b| b == 0) {
-            Some(zero) => {
-                w.write_all(&[zero as u8 + 1])?;
-                w.write_all(&rest[..zero])?;
-                written += zero + 1;
-                rest = &rest[zero + 1..];
-            }
-            None if rest.len() >= 254 => {
-                w.write_all(&[0xFF])?;
-                w.write_all(&rest[..254])?;
-                written += 255;
-                rest = &rest[254..];
-            }
+        let block = rest.len().min(254);
+        let zero = rest[..block].iter().position(|&b| b == 0);
+        // A block is the bytes before a zero, a full 254 bytes (code 0xFF,
+        // no zero implied), or the rest of the data.
+        let n = zero.unwrap_or(block);
+        w.write_all(&[n as u8 + 1])?;
+        w.write_all(&rest[..n])?;
+        written += n + 1;
+        match zero {
+            Some(_) => rest = &rest[n + 1..],
+            None if n == 254 => rest = &rest[n..],
             None => {
-                w.write_all(&[rest.len() as u8 + 1])?;
-                w.write_all(rest)?;
                 w.write_all(&[DELIMITER])?;
-                return Ok(written + rest.len() + 2);
+                return Ok(written + 1);
             }
         }
     }

@@ -203,7 +203,7 @@ impl Out<'_> {
     fn bytes(&mut self, bytes: &[u8]) {
         let end = self.len.saturating_add(bytes.len());
         match self.buf.get_mut(self.len..end) {
-            Some(dst) if !self.full => dst.copy_from_slice(bytes),
+            Some(dst) if !self.full => copy(dst, bytes),
             _ => self.full = true,
         }
         self.len = end;
@@ -368,6 +368,19 @@ impl Out<'_> {
         if let Some(time) = m.time_ms {
             self.varint(time);
         }
+    }
+}
+
+/// Copies `src` into `dst` (same lengths). Hosts call `memcpy`; devices copy
+/// byte by byte, so that a firmware links no `memcpy` for names and strings
+/// of a few bytes (newlib-nano's is 308 B).
+#[inline(always)]
+fn copy(dst: &mut [u8], src: &[u8]) {
+    #[cfg(feature = "std")]
+    dst.copy_from_slice(src);
+    #[cfg(not(feature = "std"))]
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = s;
     }
 }
 

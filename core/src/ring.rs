@@ -174,6 +174,22 @@ impl<'a> Ring<'a> {
         })
     }
 
+    /// Formats raw storage as an empty ring, like [`Ring::format`], for a
+    /// caller that holds the storage as a pointer (the C ABI's device
+    /// logger, whose ring lies in the caller's buffer).
+    ///
+    /// # Safety
+    /// `ptr` must be 4-aligned and valid for reads and writes of `len` bytes
+    /// for `'a`, and nothing else may use those bytes meanwhile.
+    pub unsafe fn format_raw(ptr: *mut u8, len: usize) -> Result<Self, RingError> {
+        // SAFETY: forwarded caller contract.
+        let raw = unsafe { RawRing::format(ptr, len) }?;
+        Ok(Self {
+            raw,
+            _storage: PhantomData,
+        })
+    }
+
     /// Splits the ring into its producer and consumer ends.
     ///
     /// Both ends live in this process, so the consumer trusts the records it
@@ -345,6 +361,26 @@ impl<'a> Producer<'a> {
             return self.push_encoded(&|buf| checked(&encode, buf), true);
         }
         self.push_encoded(&encode, true)
+    }
+
+    /// Pushes what runlog's own encoder `encode` (one of `wire::encode_*`)
+    /// writes, as [`Producer::push_with`] (`count_full`) or
+    /// [`Producer::try_push_with`] do, but without checking what it wrote,
+    /// even in a ring made by [`Ring::split`].
+    ///
+    /// For the C ABI: its records come only from `wire`'s encoders, which
+    /// write one well-formed record by construction (proptested byte for
+    /// byte against postcard), so checking them again would only cost a
+    /// firmware the checker (about 750 B of flash). A closure that writes
+    /// anything else breaks no memory safety (the drain of a split ring
+    /// reads records with bounds checks) but sends a record that the host's
+    /// decoder refuses.
+    pub fn push_encoder(
+        &mut self,
+        encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
+        count_full: bool,
+    ) -> Result<u64, PushError> {
+        self.push_encoded(encode, count_full)
     }
 
     /// Pushes what `encode` writes; a [`PushError::Full`] refusal counts as a

@@ -33,17 +33,25 @@ static ptrdiff_t uart_sink(void *ctx, const uint8_t *data, size_t len) {
     return (ptrdiff_t)len;
 }
 
-/* Prints what failed on the host console and returns nonzero. */
-static int fail(const char *what, runlog_status status) {
-    char message[80]; /* the status's description (or, built with the `messages`
-                         feature, a static message of at most 64 bytes) */
-    runlog_last_error(message, sizeof message);
-    semihosting_print("firmware-c: ");
-    semihosting_print(what);
+/* Prints the failing call's source line and why it failed on the host
+ * console, and returns nonzero. A line number instead of the call's name: a
+ * firmware's error path need not carry each call site's text in flash. */
+static int fail(unsigned line, runlog_status status) {
+    char text[80]; /* the status's description (or, built with the `messages`
+                      feature, a static message of at most 64 bytes) */
+    char *p = text + 12;
+    *--p = 0;
+    do {
+        *--p = (char)('0' + line % 10);
+        line /= 10;
+    } while (line != 0);
+    semihosting_print("firmware-c: main.c:");
+    semihosting_print(p);
     semihosting_print(": ");
     semihosting_print(runlog_status_str(status));
     semihosting_print(": ");
-    semihosting_print(message);
+    runlog_last_error(text, sizeof text);
+    semihosting_print(text);
     semihosting_print("\n");
     return 1;
 }
@@ -60,44 +68,44 @@ static runlog_status drain_all(runlog_logger *log) {
     return RUNLOG_STATUS_OK;
 }
 
-static unsigned since_drain;
+/* Log calls since the last drain, counted from 1: see `again`. */
+static unsigned since_drain = 1;
+/* Whether the last call is being made again after a FULL. */
+static int retrying;
 
-/* The drain policy, run before each log call: drain every DRAIN_EVERY
- * records, as an idle loop or a timer would. */
-static runlog_status drain_due(runlog_logger *log) {
-    if (++since_drain < DRAIN_EVERY) {
-        return RUNLOG_STATUS_OK;
+/* Runs after each log call, which returned *s, and says whether to make the
+ * call again. The drain policy: drain every DRAIN_EVERY records, as an idle
+ * loop or a timer would (here after the call, counted from 1: the same bytes
+ * as draining before every DRAIN_EVERY-th call). On a first FULL (records
+ * larger than planned) it drains and asks for the call again. *s becomes a
+ * failed drain's status. One function for both: each LOG site then costs a
+ * call and a loop. */
+static int again(runlog_logger *log, runlog_status *s) {
+    if (*s == RUNLOG_STATUS_FULL && !retrying) {
+        retrying = 1;
+        since_drain = 0;
+        *s = drain_all(log);
+        return *s == RUNLOG_STATUS_OK;
     }
-    since_drain = 0;
-    return drain_all(log);
+    retrying = 0;
+    if (*s == RUNLOG_STATUS_OK && ++since_drain == DRAIN_EVERY) {
+        since_drain = 0;
+        *s = drain_all(log);
+    }
+    return 0;
 }
 
-/* After a log call that returned *s: on the first FULL (records larger than
- * planned) drains and says to call again; *s becomes the drain's status. */
-static int drain_and_retry(runlog_logger *log, runlog_status *s, int tries) {
-    if (*s != RUNLOG_STATUS_FULL || tries > 0) {
-        return 0;
-    }
-    since_drain = 0;
-    *s = drain_all(log);
-    return *s == RUNLOG_STATUS_OK;
-}
-
-/* Logs through `fn` after the drain policy, retrying once after a drain on
- * FULL. The call is written once per site and a failure names the function
- * only: every call site costs flash, and a firmware's error path need not
- * carry each call's source text. */
+/* Logs through `fn` under the drain policy, once more after a drain on FULL.
+ * The call is written once per site (every call site costs flash), and a
+ * failure ends the run with the site's line number. */
 #define LOG(fn, ...)                                                                               \
     do {                                                                                           \
-        runlog_status s_ = drain_due(log);                                                         \
-        for (int tries_ = 0; s_ == RUNLOG_STATUS_OK; tries_++) {                                   \
+        runlog_status s_;                                                                          \
+        do {                                                                                       \
             s_ = fn(log, __VA_ARGS__);                                                             \
-            if (!drain_and_retry(log, &s_, tries_)) {                                              \
-                break;                                                                             \
-            }                                                                                      \
-        }                                                                                          \
+        } while (again(log, &s_));                                                                 \
         if (s_ != RUNLOG_STATUS_OK) {                                                              \
-            return fail(#fn, s_);                                                                  \
+            return fail(__LINE__, s_);                                                             \
         }                                                                                          \
     } while (0)
 
@@ -108,7 +116,7 @@ int main(void) {
     runlog_status s =
         runlog_init_static(runlog_buffer, sizeof runlog_buffer, RUN_ID, EXPERIMENT, &log);
     if (s != RUNLOG_STATUS_OK) {
-        return fail("runlog_init_static", s);
+        return fail(__LINE__, s);
     }
 
     static const double calibration[] = {0.5, -1.25, 1e-300, 6.02214076e23};
@@ -133,11 +141,11 @@ int main(void) {
     /* RunEnd (finished), then send what is left. */
     s = runlog_close(log, 0);
     if (s != RUNLOG_STATUS_OK && s != RUNLOG_STATUS_TIMEOUT) {
-        return fail("runlog_close", s);
+        return fail(__LINE__, s);
     }
     s = drain_all(log);
     if (s != RUNLOG_STATUS_OK) {
-        return fail("runlog_drain", s);
+        return fail(__LINE__, s);
     }
     uart_flush(UART0_BASE);
     semihosting_print("firmware-c: done\n");

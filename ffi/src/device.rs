@@ -10,7 +10,7 @@ use core::mem::{align_of, size_of};
 
 use runlog_core::frame::{self, DrainError};
 use runlog_core::record::RunStart;
-use runlog_core::ring::{self, Consumer, Producer};
+use runlog_core::ring::{self, Consumer, Ring};
 use runlog_core::wire;
 
 use crate::error::fail;
@@ -41,7 +41,9 @@ pub(crate) struct StaticParts {
 }
 
 struct DrainSide {
-    consumer: Consumer<'static>,
+    /// Trusts the records it reads (`skim::shape`, not the full check): see
+    /// `runlog_drain`.
+    consumer: Consumer<'static, true>,
     scratch: *mut u8,
     scratch_len: usize,
 }
@@ -153,31 +155,14 @@ pub unsafe extern "C" fn runlog_init_static(
             (slot, scratch, scratch.add(scratch_len))
         };
         let ring_len = ring::storage_len(cap);
-        // SAFETY: `ring_ptr..+ring_len` lies in the caller's buffer, which the
-        // caller lends us for the logger's lifetime.
-        let mut producer = match unsafe { Producer::format(ring_ptr, ring_len) } {
-            Ok(p) => p,
+        // SAFETY: `ring_ptr..+ring_len` lies in the caller's buffer (4-aligned,
+        // see above), which the caller lends us for the logger's lifetime.
+        // Both ends live here: the producer writes only `wire`'s encoders'
+        // records, so the consumer may trust them (see `runlog_drain`).
+        let (producer, consumer) = match unsafe { Ring::format_raw(ring_ptr, ring_len) } {
+            Ok(ring) => ring.split(),
             Err(_) => return fail(RUNLOG_STATUS_INTERNAL, c"could not format the ring"),
         };
-        // SAFETY: as above; this is the ring's only consumer.
-        let consumer = match unsafe { Consumer::attach(ring_ptr, ring_len) } {
-            Ok(c) => c,
-            Err(_) => return fail(RUNLOG_STATUS_INTERNAL, c"could not attach to the ring"),
-        };
-        let start = RunStart {
-            run_id,
-            experiment,
-            time_ms: None,
-        };
-        if producer
-            .push_with(|buf: &mut [u8]| wire::encode_run_start(&start, buf))
-            .is_err()
-        {
-            return fail(
-                RUNLOG_STATUS_VALUE_TOO_LONG,
-                c"run start does not fit the ring",
-            );
-        }
         let logger = runlog_logger {
             state: SpinLock::new(Some(Open {
                 producer,
@@ -198,12 +183,29 @@ pub unsafe extern "C" fn runlog_init_static(
             }),
             max_record,
         };
-        // SAFETY: `slot` is aligned and inside the caller's buffer; `out` is
-        // valid for writes per the contract.
-        unsafe {
-            slot.write(logger);
-            out.write(slot);
+        // SAFETY: `slot` is aligned and inside the caller's buffer. Written
+        // before the run start is pushed: the producer is then built in place
+        // instead of being moved there (a `memcpy` call, 308 B of flash).
+        unsafe { slot.write(logger) };
+        // SAFETY: written just above and not handed out yet: the only reference.
+        let logger = unsafe { &mut *slot };
+        let start = RunStart {
+            run_id,
+            experiment,
+            time_ms: None,
+        };
+        let pushed = logger.state.get_mut().as_mut().map(|open| {
+            open.producer
+                .push_encoder(&|buf: &mut [u8]| wire::encode_run_start(&start, buf), true)
+        });
+        if !matches!(pushed, Some(Ok(_))) {
+            return fail(
+                RUNLOG_STATUS_VALUE_TOO_LONG,
+                c"run start does not fit the ring",
+            );
         }
+        // SAFETY: `out` is valid for writes per the contract.
+        unsafe { out.write(slot) };
         RUNLOG_STATUS_OK
     })
 }
@@ -250,9 +252,15 @@ impl embedded_io::Write for CWriter {
 /// Thread safety: may run concurrently with log calls; a drain that
 /// interrupts another drain returns BUSY.
 ///
+/// Every cursor and record header read from the buffer is checked, so a
+/// corrupted ring is reported (INTERNAL) and nothing outside the ring is
+/// ever read; record contents are framed as runlog's own encoders wrote
+/// them, without being decoded again (a stray write into them reaches the
+/// receiver, whose decoder refuses the record).
+///
 /// Returns OK (possibly having written nothing), NULL_ARGUMENT,
 /// INVALID_ARGUMENT (not a static logger), TRANSPORT (write failed), BUSY,
-/// INTERNAL (the ring in the buffer was corrupted).
+/// INTERNAL (the ring's cursors or record headers in the buffer were corrupted).
 ///
 /// # Safety
 /// `logger` NULL or a valid handle; `write` NULL or a function safe to call

@@ -155,8 +155,7 @@ mod last_status {
     pub(super) fn with<R>(f: impl FnOnce(&str) -> R) -> R {
         match runlog_status::from_u32(LAST.load(Ordering::Acquire).into()) {
             None | Some(runlog_status::RUNLOG_STATUS_OK) => f(""),
-            // The texts are ASCII; runlog-core's compact check is already linked.
-            s => f(runlog_core::wire::utf8(crate::status::status_cstr(s).to_bytes()).unwrap_or("")),
+            s => f(crate::status::status_text(s)),
         }
     }
 
@@ -228,11 +227,13 @@ pub unsafe extern "C" fn runlog_last_error(buf: *mut c_char, len: usize) -> usiz
         if !buf.is_null() && len > 0 {
             let n = msg.len().min(len - 1);
             // SAFETY: the caller guarantees `buf` is valid for `len` bytes and
-            // `n + 1 <= len`; `msg` is a live &str of at least `n` bytes.
-            unsafe {
-                core::ptr::copy_nonoverlapping(msg.as_ptr(), buf.cast::<u8>(), n);
-                *buf.add(n) = 0;
+            // `n + 1 <= len`.
+            // Byte by byte: a device then links no `memcpy` for these few bytes.
+            let dst = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), n + 1) };
+            for (d, &b) in dst.iter_mut().zip(msg.as_bytes()) {
+                *d = b;
             }
+            dst[n] = 0;
         }
         msg.len()
     })

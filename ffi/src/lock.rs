@@ -43,6 +43,12 @@ impl<T> SpinLock<T> {
         }
     }
 
+    /// The value, through an exclusive borrow of the lock (no one else can hold it).
+    #[inline]
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        self.value.get_mut()
+    }
+
     /// Takes the lock if it is free, without waiting.
     #[inline]
     pub(crate) fn try_lock(&self) -> Option<Guard<'_, T>> {

@@ -159,11 +159,10 @@ impl runlog_logger {
         count_drop: bool,
     ) -> Result<u64, runlog_status> {
         let block_ms = self.full_timeout_ms();
-        let first = if block_ms == 0 && count_drop {
-            open.producer.push_with(encode)
-        } else {
-            open.producer.try_push_with(encode)
-        };
+        // Every encoder here is one of `wire::encode_*`: no check of what it wrote.
+        let first = open
+            .producer
+            .push_encoder(encode, block_ms == 0 && count_drop);
         match first {
             Ok(seq) => Ok(seq),
             Err(PushError::Full) if block_ms != 0 => {
@@ -199,11 +198,7 @@ impl runlog_logger {
                 pause = (pause * 2).min(std::time::Duration::from_millis(2));
                 let last = std::time::Instant::now() >= deadline;
                 // The last attempt counts a drop if it fails, so the stream says so.
-                let r = if last && count_drop {
-                    open.producer.push_with(encode)
-                } else {
-                    open.producer.try_push_with(encode)
-                };
+                let r = open.producer.push_encoder(encode, last && count_drop);
                 match r {
                     Ok(seq) => return Ok(seq),
                     Err(PushError::Full) if !last => continue,

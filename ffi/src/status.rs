@@ -51,7 +51,7 @@ pub use runlog_status::*;
 impl runlog_status {
     /// A short constant description.
     pub fn as_str(self) -> &'static str {
-        status_cstr(Some(self)).to_str().unwrap_or("")
+        status_text(Some(self))
     }
 
     /// The status with numeric value `code`, if there is one (bindings use it
@@ -84,7 +84,9 @@ impl runlog_status {
 ///
 /// Takes the code as an integer so that any value is safe to pass: unknown
 /// codes give `"unknown status"`. The returned string is static: never free it.
-/// Thread-safe. Never fails.
+/// Device builds (no `std`) describe each status in a few words (`"name too
+/// long"` for `RUNLOG_STATUS_NAME_TOO_LONG`) to save flash. Thread-safe. Never
+/// fails.
 #[no_mangle]
 pub extern "C" fn runlog_status_str(status: u32) -> *const c_char {
     status_cstr(runlog_status::from_u32(status)).as_ptr()
@@ -92,24 +94,128 @@ pub extern "C" fn runlog_status_str(status: u32) -> *const c_char {
 
 /// The description of `status` (`None`: an unknown code).
 pub(crate) fn status_cstr(status: Option<runlog_status>) -> &'static core::ffi::CStr {
-    match status {
-        Some(RUNLOG_STATUS_OK) => c"ok",
-        Some(RUNLOG_STATUS_NULL_ARGUMENT) => c"a required pointer argument is NULL",
-        Some(RUNLOG_STATUS_INVALID_UTF8) => c"text is not valid UTF-8",
-        Some(RUNLOG_STATUS_EMPTY_NAME) => c"metric name is empty",
-        Some(RUNLOG_STATUS_NAME_TOO_LONG) => c"metric name is too long",
-        Some(RUNLOG_STATUS_LIST_TOO_LONG) => c"list is too long for one record",
-        Some(RUNLOG_STATUS_VALUE_TOO_LONG) => c"value is too long for one record",
-        Some(RUNLOG_STATUS_UNSAFE_PATH) => c"artifact path is not a safe relative path",
-        Some(RUNLOG_STATUS_FULL) => c"ring is full",
-        Some(RUNLOG_STATUS_TIMEOUT) => c"timed out",
-        Some(RUNLOG_STATUS_CLOSED) => c"logger is closed",
-        Some(RUNLOG_STATUS_IO) => c"file system error",
-        Some(RUNLOG_STATUS_INVALID_ARGUMENT) => c"invalid argument",
-        Some(RUNLOG_STATUS_BUSY) => c"logger is busy (call interrupted another call)",
-        Some(RUNLOG_STATUS_INTERNAL) => c"internal error",
-        Some(RUNLOG_STATUS_TRANSPORT) => c"transport write failed",
-        Some(RUNLOG_STATUS_PARAM_CONFLICT) => c"param already has a different value",
-        None => c"unknown status",
+    let i = status.map_or(DESCRIPTIONS.len() - 1, |s| s as usize);
+    let (start, end) = (usize::from(TEXT.ends[i]), usize::from(TEXT.ends[i + 1]));
+    // SAFETY: `pack` ends every description with its NUL at `ends[i + 1] - 1`,
+    // and descriptions hold no other NUL (checked in `pack`, at compile time).
+    unsafe { core::ffi::CStr::from_bytes_with_nul_unchecked(&TEXT.bytes[start..end]) }
+}
+
+/// The description of `status` as text (`None`: an unknown code).
+pub(crate) fn status_text(status: Option<runlog_status>) -> &'static str {
+    let bytes = status_cstr(status).to_bytes();
+    // SAFETY: these are exactly the bytes of one of `DESCRIPTIONS`' `&str`s
+    // (`pack` copies them whole), so they are UTF-8.
+    unsafe { core::str::from_utf8_unchecked(bytes) }
+}
+
+/// The descriptions, indexed by status code; the last is for unknown codes.
+#[cfg(feature = "std")]
+const DESCRIPTIONS: [&str; 18] = [
+    "ok",
+    "a required pointer argument is NULL",
+    "text is not valid UTF-8",
+    "metric name is empty",
+    "metric name is too long",
+    "list is too long for one record",
+    "value is too long for one record",
+    "artifact path is not a safe relative path",
+    "ring is full",
+    "timed out",
+    "logger is closed",
+    "file system error",
+    "invalid argument",
+    "logger is busy (call interrupted another call)",
+    "internal error",
+    "transport write failed",
+    "param already has a different value",
+    "unknown status",
+];
+
+/// Device builds (no `std`) describe each status in a few words: a firmware's
+/// flash pays for every byte here (217 B instead of 426 B).
+#[cfg(not(feature = "std"))]
+const DESCRIPTIONS: [&str; 18] = [
+    "ok",
+    "NULL argument",
+    "invalid UTF-8",
+    "empty name",
+    "name too long",
+    "list too long",
+    "value too long",
+    "unsafe path",
+    "ring full",
+    "timed out",
+    "closed",
+    "I/O error",
+    "invalid argument",
+    "busy",
+    "internal error",
+    "transport error",
+    "param conflict",
+    "unknown status",
+];
+
+/// The descriptions packed into one NUL-separated byte string, with where
+/// each ends: 2 bytes of table per status instead of a pointer and a length
+/// (8 bytes on a device, 144 B in all).
+struct Packed {
+    bytes: [u8; packed_len()],
+    /// `ends[i]..ends[i + 1]` is description `i` with its NUL.
+    ends: [u16; DESCRIPTIONS.len() + 1],
+}
+
+static TEXT: Packed = pack();
+
+const fn packed_len() -> usize {
+    let (mut n, mut i) = (0, 0);
+    while i < DESCRIPTIONS.len() {
+        n += DESCRIPTIONS[i].len() + 1;
+        i += 1;
+    }
+    n
+}
+
+const fn pack() -> Packed {
+    let mut p = Packed {
+        bytes: [0; packed_len()],
+        ends: [0; DESCRIPTIONS.len() + 1],
+    };
+    let (mut at, mut i) = (0, 0);
+    while i < DESCRIPTIONS.len() {
+        let text = DESCRIPTIONS[i].as_bytes();
+        let mut j = 0;
+        while j < text.len() {
+            assert!(text[j] != 0, "a description holds a NUL");
+            p.bytes[at] = text[j];
+            at += 1;
+            j += 1;
+        }
+        at += 1; // the NUL, already there
+        assert!(at <= u16::MAX as usize);
+        p.ends[i + 1] = at as u16;
+        i += 1;
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every code, and unknown ones, gets its own description from the packed table.
+    #[test]
+    fn every_status_has_its_description() {
+        for code in 0..=17u32 {
+            let want = DESCRIPTIONS[code as usize];
+            let got = status_cstr(runlog_status::from_u32(code)).to_str().unwrap();
+            assert_eq!(got, want, "code {code}");
+        }
+        assert_eq!(status_cstr(None).to_str().unwrap(), "unknown status");
+        assert_eq!(RUNLOG_STATUS_FULL.as_str(), "ring is full");
+        assert_eq!(
+            RUNLOG_STATUS_PARAM_CONFLICT.as_str(),
+            "param already has a different value"
+        );
     }
 }
