@@ -63,6 +63,53 @@ pub fn split_series_name(stored: &str) -> (&str, u32) {
     (stored, 0)
 }
 
+/// One logged name's series, one per rank: what a chart draws as one panel
+/// with one line per rank, and what tables group under one name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankGroup<T> {
+    /// The name as logged (`loss` for `loss`, `loss/rank1`, ...).
+    pub name: String,
+    /// Each rank's item, by rank (ascending).
+    pub ranks: Vec<(u32, T)>,
+}
+
+impl<T> RankGroup<T> {
+    /// Whether the group is anything but rank 0 alone: its lines need a
+    /// legend naming the ranks.
+    pub fn is_ranked(&self) -> bool {
+        self.ranks.len() > 1 || self.ranks.iter().any(|(r, _)| *r > 0)
+    }
+}
+
+/// Groups `items` (each named by its stored series name, `stored(item)`) by
+/// logged name: the one place that decides which series are ranks of one
+/// metric (by [`split_series_name`]). Groups come sorted by logged name,
+/// ranks ascending; an item whose name and rank repeat keeps its order.
+/// The CLI's charts and tables and `runlog serve`'s chart endpoint call it.
+pub fn group_ranks<T>(
+    items: impl IntoIterator<Item = T>,
+    stored: impl Fn(&T) -> &str,
+) -> Vec<RankGroup<T>> {
+    let mut by_name: BTreeMap<String, Vec<(u32, T)>> = BTreeMap::new();
+    for item in items {
+        let (name, rank) = split_series_name(stored(&item));
+        let name = name.to_string();
+        by_name.entry(name).or_default().push((rank, item));
+    }
+    by_name
+        .into_iter()
+        .map(|(name, mut ranks)| {
+            ranks.sort_by_key(|(r, _)| *r);
+            RankGroup { name, ranks }
+        })
+        .collect()
+}
+
+/// The legend label of rank `rank`'s line.
+pub fn rank_label(rank: u32) -> String {
+    format!("rank {rank}")
+}
+
 /// How one rank ended, as its tag says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RankEnd {
@@ -188,6 +235,45 @@ mod tests {
         ] {
             assert_eq!(split_series_name(stored), want, "{stored}");
         }
+    }
+
+    #[test]
+    fn series_group_under_their_logged_name_ranks_ascending() {
+        let names = [
+            "loss/rank2",
+            "acc",
+            "loss",
+            "loss/rank10",
+            "loss_mean/rank1",
+            "loss/rank1",
+            "loss/rank01",
+        ];
+        let groups = group_ranks(names, |n| n);
+        let shape: Vec<(String, Vec<(u32, &str)>)> = groups
+            .iter()
+            .map(|g| (g.name.clone(), g.ranks.clone()))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                ("acc".to_string(), vec![(0, "acc")]),
+                (
+                    "loss".to_string(),
+                    vec![
+                        (0, "loss"),
+                        (1, "loss/rank1"),
+                        (2, "loss/rank2"),
+                        (10, "loss/rank10")
+                    ]
+                ),
+                // Not a rank suffix: a metric of its own.
+                ("loss/rank01".to_string(), vec![(0, "loss/rank01")]),
+                ("loss_mean".to_string(), vec![(1, "loss_mean/rank1")]),
+            ]
+        );
+        assert!(!groups[0].is_ranked());
+        assert!(groups[1].is_ranked());
+        assert!(groups[3].is_ranked(), "rank 1 alone still names its rank");
     }
 
     fn ends(list: &[(u32, &str)]) -> BTreeMap<u32, RankEnd> {
