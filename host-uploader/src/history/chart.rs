@@ -247,9 +247,18 @@ mod tests {
         let path = dir.path().join("ranks.svg");
         draw_file(&path, &charts).unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(svg.matches("<polyline").count(), 4, "3 rank lines + acc");
+        // Data lines have 3 points (the mesh's lines are polylines of 2).
+        let data_lines = svg
+            .split("<polyline")
+            .skip(1)
+            .filter(|p| {
+                let pts = p.split("points=\"").nth(1).unwrap_or("");
+                pts[..pts.find('"').unwrap_or(0)].split_whitespace().count() == 3
+            })
+            .count();
+        assert_eq!(data_lines, 4, "3 rank lines + acc");
         for label in ["rank 0", "rank 1", "rank 2"] {
-            assert_eq!(svg.matches(&format!(">{label}<")).count(), 1, "{label}");
+            assert_eq!(svg.matches(&format!(">\n{label}\n<")).count(), 1, "{label}");
         }
         assert!(svg.contains("loss (3 ranks, 9 points)"), "{svg}");
         assert!(svg.contains("acc (3 points)"));

@@ -260,10 +260,17 @@ mod tests {
         let r1 = [(0.0, 10.0), (9.0, 10.0)];
         let lines = braille_lines_over(&[&r0, &r1], None, 30, 3);
         assert_eq!(lines.len(), 4);
-        let dots = |l: &str| l.chars().filter(|c| ('\u{2801}'..='\u{28ff}').contains(c)).count();
+        let dots = |l: &str| {
+            l.chars()
+                .filter(|c| ('\u{2801}'..='\u{28ff}').contains(c))
+                .count()
+        };
         assert!(dots(&lines[0]) > 10 && dots(&lines[2]) > 10, "{lines:?}");
         assert_eq!(dots(&lines[1]), 0, "{lines:?}");
-        assert!(lines[0].starts_with("10 ") && lines[2].starts_with(" 0 "), "{lines:?}");
+        assert!(
+            lines[0].starts_with("10 ") && lines[2].starts_with(" 0 "),
+            "{lines:?}"
+        );
     }
 
     #[test]
