@@ -796,7 +796,8 @@ fn lost_frames_are_shown() {
             String::new(),
             String::new(),
             String::new(),
-            n.to_string()
+            n.to_string(),
+            String::new(), // rank: not a metric's row
         ]));
         lost += n;
     }
