@@ -476,3 +476,45 @@ fn partial_name(file: &Path) -> PathBuf {
         .unwrap_or_else(|| "artifact".into());
     file.with_file_name(format!(".{name}.runlog-part-{}", std::process::id()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn panel(name: &str, x_label: &'static str, runs: &[&str]) -> ComparePanel {
+        ComparePanel {
+            name: name.into(),
+            x_label,
+            lines: runs
+                .iter()
+                .map(|r| RunLine {
+                    label: r.to_string(),
+                    points: vec![(0.0, 1.0)],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn compare_panels_of_one_metrics_ranks_merge_into_a_line_per_run_per_rank() {
+        let merged = group_rank_panels(vec![
+            panel("acc", "step", &["r1", "r2"]),
+            panel("loss", "index", &["r1", "r2"]),
+            panel("loss/rank1", "step", &["r1"]),
+        ]);
+        let shape: Vec<(&str, &str, Vec<&str>)> = merged
+            .iter()
+            .map(|p| {
+                let labels = p.lines.iter().map(|l| l.label.as_str()).collect();
+                (p.name.as_str(), p.x_label, labels)
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                ("acc", "step", vec!["r1", "r2"]),
+                ("loss", "step", vec!["r1 rank 0", "r2 rank 0", "r1 rank 1"]),
+            ]
+        );
+    }
+}
