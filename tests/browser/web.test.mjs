@@ -5,7 +5,7 @@
 // still logging. Screenshots go to target/browser-artifacts/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import * as h from "./lib.mjs";
@@ -236,6 +236,43 @@ test("a run of 3 ranks: one chart per metric with a line per rank, labelled by r
     await h.screenshot(page, "ranks-run.png");
     await page.close();
   } finally {
+    rserver.stop();
+    rmSync(rdir, { recursive: true, force: true });
+  }
+});
+
+test("a rank that starts logging while its run's page is open gets a line in the same chart", opts, async () => {
+  const rdir = h.tempDir();
+  const rstore = join(rdir, "store");
+  const env = rank => ({ ...process.env, RUNLOG_RUN_ID: "live-ranks", RUNLOG_RANK: String(rank), RUNLOG_WORLD_SIZE: "2", RUNLOG_NODE: "nodeA" });
+  const args = steps => ["--tracking-uri", rstore, "run", "--experiment", "ranks", "--no-system-metrics", "--", exe, "0.3", steps];
+  // Rank 0 logs 3 steps, then waits (live mode) while the page is open.
+  const child = spawn(h.RUNLOG, [...args("3"), "live"], { cwd: rdir, stdio: ["pipe", "pipe", "inherit"], env: env(0) });
+  const rserver = { stop() {} };
+  try {
+    await h.waitLine(child, /ready/);
+    Object.assign(rserver, await h.serve(rstore));
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on("pageerror", e => { throw e; });
+    await page.goto(rserver.url + "#/run/live-ranks");
+    await h.ready(page);
+    const fig = 'figure.chart[data-metric="loss"]';
+    assert.equal(await page.$eval(fig, f => f.dataset.lines), "1");
+    await page.waitForTimeout(1000); // the page's live feed connects
+    // Rank 1 logs 5 steps and ends: its series is new to the page.
+    execFileSync(h.RUNLOG, args("5"), { cwd: rdir, stdio: ["ignore", "ignore", "inherit"], timeout: 60000, env: env(1) });
+    await page.waitForFunction(f => document.querySelector(f).dataset.lines === "2", fig, { timeout: 15000 });
+    const drawn = await page.$eval(fig, f => ({
+      labels: f.plot.series.slice(1).map(s => s.label),
+      points: f.plot.data.slice(1).map(s => s.filter(v => v !== null && v !== undefined).length),
+    }));
+    assert.deepEqual(drawn, { labels: ["rank 0", "rank 1"], points: [3, 5] }, JSON.stringify(drawn));
+    const figures = await page.$$eval("figure.chart", fs => fs.map(f => f.dataset.metric).sort());
+    assert.deepEqual(figures, ["acc", "loss"], "no chart of its own for a rank");
+    child.stdin.end();
+    await page.close();
+  } finally {
+    if (child.exitCode === null) child.kill();
     rserver.stop();
     rmSync(rdir, { recursive: true, force: true });
   }
