@@ -6,7 +6,8 @@
 # 30 s), the live feed, raw and in Chromium over DevTools (serve_live), and
 # the chart data endpoint with its hostile inputs (serve_chart); then the web
 # page in headless Chromium through playwright-core (tests/browser/: Node 20
-# and npm; ~40 s): search, compare, run page, a live run of a C program;
+# and npm; ~45 s): search, compare, run page, a live run of a C program, a run
+# of 3 ranks (a chart per metric, a line per rank) and a rank joining live;
 # screenshots in target/browser-artifacts/.
 # Needs: chromium (Debian), a Python with mlflow==3.17.2 in $RUNLOG_MLFLOW_PYTHON
 # (default .venv/bin/python). Under CI (CI=true) a missing mlflow fails the tests.

@@ -11,6 +11,10 @@
 //!   nodeA` (or `FAILED exit 3 on nodeB`, `KILLED signal 9 on ...`), set by the
 //!   `runlog run` that wrapped the rank. The run is FAILED as soon as one rank
 //!   failed, FINISHED once all of its world size ended well, else RUNNING.
+//! - When one `runlog run` wraps all of a node's ranks (`runlog run -- mpirun
+//!   -n 4 prog`), it cannot see each rank's exit status (the ranks are not its
+//!   children); what it sees is each rank's ring: closed by its logger, or
+//!   left open by a process that is gone ([`SeenRank`], [`end_seen_ranks`]).
 
 use std::collections::BTreeMap;
 
@@ -61,6 +65,53 @@ pub fn split_series_name(stored: &str) -> (&str, u32) {
         }
     }
     (stored, 0)
+}
+
+/// One logged name's series, one per rank: what a chart draws as one panel
+/// with one line per rank, and what tables group under one name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankGroup<T> {
+    /// The name as logged (`loss` for `loss`, `loss/rank1`, ...).
+    pub name: String,
+    /// Each rank's item, by rank (ascending).
+    pub ranks: Vec<(u32, T)>,
+}
+
+impl<T> RankGroup<T> {
+    /// Whether the group is anything but rank 0 alone: its lines need a
+    /// legend naming the ranks.
+    pub fn is_ranked(&self) -> bool {
+        self.ranks.len() > 1 || self.ranks.iter().any(|(r, _)| *r > 0)
+    }
+}
+
+/// Groups `items` (each named by its stored series name, `stored(item)`) by
+/// logged name: the one place that decides which series are ranks of one
+/// metric (by [`split_series_name`]). Groups come sorted by logged name,
+/// ranks ascending; an item whose name and rank repeat keeps its order.
+/// The CLI's charts and tables and `runlog serve`'s chart endpoint call it.
+pub fn group_ranks<T>(
+    items: impl IntoIterator<Item = T>,
+    stored: impl Fn(&T) -> &str,
+) -> Vec<RankGroup<T>> {
+    let mut by_name: BTreeMap<String, Vec<(u32, T)>> = BTreeMap::new();
+    for item in items {
+        let (name, rank) = split_series_name(stored(&item));
+        let name = name.to_string();
+        by_name.entry(name).or_default().push((rank, item));
+    }
+    by_name
+        .into_iter()
+        .map(|(name, mut ranks)| {
+            ranks.sort_by_key(|(r, _)| *r);
+            RankGroup { name, ranks }
+        })
+        .collect()
+}
+
+/// The legend label of rank `rank`'s line.
+pub fn rank_label(rank: u32) -> String {
+    format!("rank {rank}")
 }
 
 /// How one rank ended, as its tag says.
@@ -131,6 +182,105 @@ pub fn settle(
     })
 }
 
+/// How a rank's ring ended, as the drain saw it once the ring's writer was
+/// gone and everything in it was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RingEnd {
+    /// Its logger was closed (`runlog_close`, or the exit hook of a process
+    /// that returned from `main` or called `exit`).
+    Closed,
+    /// Its process is gone and never closed the logger: it died (a signal,
+    /// `_exit`, `MPI_Abort`, a crash).
+    NotClosed,
+    /// Records of it were lost to damage.
+    Damaged,
+}
+
+/// One rank, as its rings were seen by one `runlog run`'s drain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenRank {
+    /// Its node, from its spool header (empty if unknown).
+    pub node: String,
+    /// The worst end of its rings.
+    pub end: RingEnd,
+}
+
+impl SeenRank {
+    /// Adds another ring of the same rank: the worse end wins.
+    pub fn merge(&mut self, node: &str, end: RingEnd) {
+        if end > self.end {
+            self.end = end;
+            if !node.is_empty() {
+                self.node = node.to_string();
+            }
+        }
+    }
+
+    /// The tag value that records it (`FINISHED closed its logger on nodeA`).
+    pub fn tag_value(&self) -> String {
+        let node = if self.node.is_empty() {
+            "an unknown node"
+        } else {
+            &self.node
+        };
+        let what = match self.end {
+            RingEnd::Closed => "FINISHED closed its logger",
+            RingEnd::NotClosed => "FAILED ended without closing its logger",
+            RingEnd::Damaged => "FAILED lost records to a damaged ring",
+        };
+        format!("{what} on {node}")
+    }
+}
+
+/// Ends a run whose program (`mpirun`, `torchrun` on one node...) ran ranks
+/// that this `runlog run` saw only through their rings: records each rank's
+/// end as its `runlog.rank.<r>` tag, then the run's end. FAILED, naming the
+/// rank, when a rank did not close its logger (or lost records), whatever the
+/// program's exit; else the program's own status (a launcher that exits
+/// non-zero when every rank closed its logger failed in a way no ring shows).
+/// Returns the status, the exit code `runlog run` should give (the program's,
+/// or 1 when only a ring shows the failure) and why.
+pub fn end_seen_ranks(
+    sink: &mut dyn Sink,
+    run: &RunRef,
+    seen: &BTreeMap<u32, SeenRank>,
+    (program, code): (RunStatus, i32),
+) -> Result<(RunStatus, i32, String)> {
+    let mut batch = Batch::new(run.clone());
+    let mut tags = BTreeMap::new();
+    for (rank, s) in seen {
+        let (key, value) = (format!("{RANK_END_TAG}{rank}"), s.tag_value());
+        tags.insert(key.clone(), value.clone());
+        batch.items.push(Item::Tag { key, value });
+    }
+    let ends = rank_ends(&tags);
+    let (status, code, why) = match settle(Some(ends.len() as u32), &ends) {
+        Some((RunStatus::Failed, why)) => {
+            (RunStatus::Failed, if code == 0 { 1 } else { code }, why)
+        }
+        _ if program != RunStatus::Finished => (
+            program,
+            code,
+            format!(
+                "the program ended with exit code {code}; every rank seen ({}) closed its logger",
+                ends.len()
+            ),
+        ),
+        _ => (
+            RunStatus::Finished,
+            code,
+            format!("{} rank(s) closed their loggers", ends.len()),
+        ),
+    };
+    batch.items.push(Item::RunEnd {
+        status,
+        time_ms: Some(now_ms()),
+        exit_code: Some(code),
+    });
+    sink.commit(&batch)?;
+    Ok((status, code, why))
+}
+
 /// Records how this `runlog run`'s rank ended, then ends the run if the
 /// ranks' ends settle it ([`settle`]). Returns the run's status if it was
 /// set, with the reason. The tag is committed before the other ranks' ends
@@ -188,6 +338,70 @@ mod tests {
         ] {
             assert_eq!(split_series_name(stored), want, "{stored}");
         }
+    }
+
+    #[test]
+    fn series_group_under_their_logged_name_ranks_ascending() {
+        let names = [
+            "loss/rank2",
+            "acc",
+            "loss",
+            "loss/rank10",
+            "loss_mean/rank1",
+            "loss/rank1",
+            "loss/rank01",
+        ];
+        let groups = group_ranks(names, |n| n);
+        let shape: Vec<(String, Vec<(u32, &str)>)> = groups
+            .iter()
+            .map(|g| (g.name.clone(), g.ranks.clone()))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                ("acc".to_string(), vec![(0, "acc")]),
+                (
+                    "loss".to_string(),
+                    vec![
+                        (0, "loss"),
+                        (1, "loss/rank1"),
+                        (2, "loss/rank2"),
+                        (10, "loss/rank10")
+                    ]
+                ),
+                // Not a rank suffix: a metric of its own.
+                ("loss/rank01".to_string(), vec![(0, "loss/rank01")]),
+                ("loss_mean".to_string(), vec![(1, "loss_mean/rank1")]),
+            ]
+        );
+        assert!(!groups[0].is_ranked());
+        assert!(groups[1].is_ranked());
+        assert!(groups[3].is_ranked(), "rank 1 alone still names its rank");
+    }
+
+    #[test]
+    fn seen_ranks_tag_and_the_worse_ring_end_wins() {
+        let mut s = SeenRank {
+            node: "nodeA".into(),
+            end: RingEnd::Closed,
+        };
+        assert_eq!(s.tag_value(), "FINISHED closed its logger on nodeA");
+        s.merge("nodeA", RingEnd::NotClosed);
+        s.merge("nodeA", RingEnd::Closed);
+        assert_eq!(s.end, RingEnd::NotClosed);
+        assert_eq!(
+            s.tag_value(),
+            "FAILED ended without closing its logger on nodeA"
+        );
+        let tags = [("runlog.rank.2".to_string(), s.tag_value())].into();
+        let (status, why) = settle(Some(1), &rank_ends(&tags)).unwrap();
+        assert_eq!(status, RunStatus::Failed);
+        assert_eq!(
+            why,
+            "rank 2 FAILED ended without closing its logger on nodeA"
+        );
+        s.node.clear();
+        assert!(s.tag_value().ends_with("on an unknown node"));
     }
 
     fn ends(list: &[(u32, &str)]) -> BTreeMap<u32, RankEnd> {

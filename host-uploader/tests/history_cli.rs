@@ -296,7 +296,7 @@ fn info_json_has_a_stable_shape() {
     let rows = tsv(s, &["history", "info", "-r", fixture::RUN_TRAIN]);
     assert_eq!(
         rows[0],
-        ["section", "name", "kind", "count", "step", "size", "value"]
+        ["section", "name", "kind", "count", "step", "size", "value", "rank"]
     );
     let find = |section: &str, name: &str| {
         rows.iter()
@@ -312,7 +312,8 @@ fn info_json_has_a_stable_shape() {
         find("artifact", "model/weights.bin")[5],
         fixture::weights().len().to_string()
     );
-    assert!(rows.iter().all(|r| r.len() == 7));
+    assert_eq!(find("metric", "loss")[7], "0");
+    assert!(rows.iter().all(|r| r.len() == 8));
 }
 
 #[test]
@@ -795,7 +796,8 @@ fn lost_frames_are_shown() {
             String::new(),
             String::new(),
             String::new(),
-            n.to_string()
+            n.to_string(),
+            String::new(), // rank: not a metric's row
         ]));
         lost += n;
     }

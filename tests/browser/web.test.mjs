@@ -5,6 +5,7 @@
 // still logging. Screenshots go to target/browser-artifacts/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import * as h from "./lib.mjs";
@@ -191,5 +192,88 @@ test("a run page shows new points while a C program is still logging, within 2 s
     await page.close();
   } finally {
     if (child.exitCode === null) child.kill();
+  }
+});
+
+test("a run of 3 ranks: one chart per metric with a line per rank, labelled by rank", opts, async () => {
+  // Its own store and server: the other tests count the runs of theirs.
+  const rdir = h.tempDir();
+  const rstore = join(rdir, "store");
+  const rserver = { stop() {} };
+  try {
+    // Three ranks of one run, each under its own `runlog run` (as torchrun
+    // or srun wrap each process); rank r logs 10 + 5r steps.
+    for (const rank of [0, 1, 2]) {
+      execFileSync(h.RUNLOG, ["--tracking-uri", rstore, "run", "--experiment", "ranks", "--no-system-metrics", "--", exe, "0.3", String(10 + 5 * rank)], {
+        cwd: rdir, stdio: ["ignore", "ignore", "inherit"], timeout: 60000,
+        env: { ...process.env, RUNLOG_RUN_ID: "ranks-run", RUNLOG_RANK: String(rank), RUNLOG_WORLD_SIZE: "3", RUNLOG_NODE: "nodeA" },
+      });
+    }
+    Object.assign(rserver, await h.serve(rstore));
+    // The chart data endpoint gives every rank's series, with its rank.
+    const api = await h.call(rserver.url, "api/2.0/runlog/metrics/chart?run_id=ranks-run&metric_key=loss%2Frank1");
+    assert.equal(api.status, 200, JSON.stringify(api.json));
+    assert.equal(api.json.logged_name, "loss");
+    assert.deepEqual(api.json.series.map(s => [s.metric_key, s.rank, s.values.length]),
+      [["loss", 0, 10], ["loss/rank1", 1, 15], ["loss/rank2", 2, 20]]);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on("pageerror", e => { throw e; });
+    await page.goto(rserver.url + "#/run/ranks-run");
+    await h.ready(page);
+    assert.equal(await page.textContent("#run-status"), "FINISHED");
+    const figures = await page.$$eval("figure.chart", fs => fs.map(f => f.dataset.metric));
+    assert.deepEqual(figures.sort(), ["acc", "loss"], "one chart per metric, none per rank");
+    for (const metric of ["loss", "acc"]) {
+      const drawn = await page.$eval(`figure.chart[data-metric="${metric}"]`, f => ({
+        lines: Number(f.dataset.lines),
+        labels: f.plot.series.slice(1).map(s => s.label),
+        points: f.plot.data.slice(1).map(s => s.filter(v => v !== null && v !== undefined).length),
+      }));
+      assert.equal(drawn.lines, 3, JSON.stringify(drawn));
+      assert.deepEqual(drawn.labels, ["rank 0", "rank 1", "rank 2"], JSON.stringify(drawn));
+      assert.deepEqual(drawn.points, [10, 15, 20], JSON.stringify(drawn));
+    }
+    await h.screenshot(page, "ranks-run.png");
+    await page.close();
+  } finally {
+    rserver.stop();
+    rmSync(rdir, { recursive: true, force: true });
+  }
+});
+
+test("a rank that starts logging while its run's page is open gets a line in the same chart", opts, async () => {
+  const rdir = h.tempDir();
+  const rstore = join(rdir, "store");
+  const env = rank => ({ ...process.env, RUNLOG_RUN_ID: "live-ranks", RUNLOG_RANK: String(rank), RUNLOG_WORLD_SIZE: "2", RUNLOG_NODE: "nodeA" });
+  const args = steps => ["--tracking-uri", rstore, "run", "--experiment", "ranks", "--no-system-metrics", "--", exe, "0.3", steps];
+  // Rank 0 logs 3 steps, then waits (live mode) while the page is open.
+  const child = spawn(h.RUNLOG, [...args("3"), "live"], { cwd: rdir, stdio: ["pipe", "pipe", "inherit"], env: env(0) });
+  const rserver = { stop() {} };
+  try {
+    await h.waitLine(child, /ready/);
+    Object.assign(rserver, await h.serve(rstore));
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on("pageerror", e => { throw e; });
+    await page.goto(rserver.url + "#/run/live-ranks");
+    await h.ready(page);
+    const fig = 'figure.chart[data-metric="loss"]';
+    assert.equal(await page.$eval(fig, f => f.dataset.lines), "1");
+    await page.waitForTimeout(1000); // the page's live feed connects
+    // Rank 1 logs 5 steps and ends: its series is new to the page.
+    execFileSync(h.RUNLOG, args("5"), { cwd: rdir, stdio: ["ignore", "ignore", "inherit"], timeout: 60000, env: env(1) });
+    await page.waitForFunction(f => document.querySelector(f).dataset.lines === "2", fig, { timeout: 15000 });
+    const drawn = await page.$eval(fig, f => ({
+      labels: f.plot.series.slice(1).map(s => s.label),
+      points: f.plot.data.slice(1).map(s => s.filter(v => v !== null && v !== undefined).length),
+    }));
+    assert.deepEqual(drawn, { labels: ["rank 0", "rank 1"], points: [3, 5] }, JSON.stringify(drawn));
+    const figures = await page.$$eval("figure.chart", fs => fs.map(f => f.dataset.metric).sort());
+    assert.deepEqual(figures, ["acc", "loss"], "no chart of its own for a rank");
+    child.stdin.end();
+    await page.close();
+  } finally {
+    if (child.exitCode === null) child.kill();
+    rserver.stop();
+    rmSync(rdir, { recursive: true, force: true });
   }
 });

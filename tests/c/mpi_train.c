@@ -3,11 +3,17 @@
  * process-wide logger (rank, world size and node come from the launcher's
  * environment), then exits with 3 if it is FAIL_RANK, else 0.
  *
- * usage: mpi_train STEPS FAIL_RANK (FAIL_RANK -1: none fails) */
+ * usage: mpi_train STEPS FAIL_RANK [die] (FAIL_RANK -1: none fails)
+ *
+ * With "die", FAIL_RANK ends with _exit(3) after the barrier, never closing
+ * its logger (as a crash would), and the other ranks close theirs before the
+ * barrier (so that mpirun, seeing a rank fail, cannot kill them before). */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "runlog.h"
 
@@ -18,6 +24,7 @@ int main(int argc, char **argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   int steps = argc > 1 ? atoi(argv[1]) : 50;
   int fail_rank = argc > 2 ? atoi(argv[2]) : -1;
+  int die = argc > 3 && strcmp(argv[3], "die") == 0;
 
   runlog_logger *log = runlog_get_logger();
   if (log == NULL) {
@@ -43,7 +50,16 @@ int main(int argc, char **argv) {
   if (st != RUNLOG_STATUS_OK) {
     fprintf(stderr, "rank %d: flush: %s\n", rank, runlog_status_str(st));
   }
+  if (die && rank != fail_rank) {
+    st = runlog_close(log, 30000);
+    if (st != RUNLOG_STATUS_OK) {
+      fprintf(stderr, "rank %d: close: %s\n", rank, runlog_status_str(st));
+    }
+  }
   MPI_Barrier(MPI_COMM_WORLD);
+  if (die && rank == fail_rank) {
+    _exit(3);
+  }
   MPI_Finalize();
   return rank == fail_rank ? 3 : 0;
 }

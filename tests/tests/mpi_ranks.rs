@@ -346,3 +346,181 @@ fn a_rank_that_exits_3_fails_the_run_and_is_named() {
     // Everything every rank logged is there, the failed rank's included.
     check_series(&conn, &run_id, &out);
 }
+
+/// One `runlog run` around `mpirun -n 4` on one node (as a user runs a job
+/// on one machine): the ranks are the program's children, not runlog's, so
+/// what runlog sees of each is its ring. Returns (runlog run's exit code,
+/// its stderr, the store, the run id).
+fn run_wrapped(name: &str, fail_rank: i32, die: bool) -> (Option<i32>, String, PathBuf, String) {
+    let root = scratch_dir(name);
+    let exe = build_program(&root);
+    let store = root.join("store");
+    let mut cmd = Command::new("timeout");
+    cmd.arg("180")
+        .arg(runlog_bin())
+        .arg("--tracking-uri")
+        .arg(&store)
+        .args(["run", "--experiment", "mpi", "--no-system-metrics", "--"])
+        .args(["mpirun", "-n", "4", "--oversubscribe"]);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        cmd.arg("--allow-run-as-root");
+    }
+    cmd.arg(&exe)
+        .args([STEPS.to_string(), fail_rank.to_string()]);
+    if die {
+        cmd.arg("die");
+    }
+    let out = cmd
+        .current_dir(&root)
+        .env("RUNLOG_NODE", "nodeA")
+        .env_remove("RUNLOG_RUN_ID")
+        .env_remove("RUNLOG_RANK")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let run_id = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    (out.status.code(), stderr, store, run_id)
+}
+
+fn history(store: &Path, args: &[&str]) -> String {
+    let out = Command::new(runlog_bin())
+        .arg("--tracking-uri")
+        .arg(store)
+        .arg("history")
+        .args(args)
+        .env("COLUMNS", "120")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "history {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn one_runlog_run_around_mpirun_keeps_each_ranks_end_and_charts_a_line_per_rank() {
+    if !have_mpi() {
+        return;
+    }
+    let (code, err, store, run_id) = run_wrapped("mpi-wrapped-ok", -1, false);
+    assert_eq!(code, Some(0), "{err}");
+    let info: serde_json::Value =
+        serde_json::from_str(&history(&store, &["info", "-r", &run_id, "-o", "json"])).unwrap();
+    assert_eq!(info["run"]["status"], "FINISHED", "{info}\n{err}");
+    for rank in 0..4 {
+        assert_eq!(
+            info["run"]["tags"][format!("runlog.rank.{rank}")],
+            "FINISHED closed its logger on nodeA",
+            "{info}"
+        );
+    }
+    // The JSON names each series' logged name and rank.
+    let metrics = info["metrics"].as_array().unwrap();
+    let loss: Vec<(&str, u64)> = metrics
+        .iter()
+        .filter(|m| m["logged_name"] == "loss")
+        .map(|m| (m["name"].as_str().unwrap(), m["rank"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        loss,
+        [
+            ("loss", 0),
+            ("loss/rank1", 1),
+            ("loss/rank2", 2),
+            ("loss/rank3", 3)
+        ]
+    );
+    // The table groups the ranks under `loss`, with a RANK column, and the
+    // terminal chart of loss says it has a line per rank.
+    let text = history(&store, &["info", "-r", &run_id]);
+    assert!(text.contains("NAME       RANK"), "{text}");
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("loss ") && !l.contains('('))
+        .collect();
+    assert_eq!(rows.len(), 4, "{text}");
+    assert!(
+        text.contains("loss (ranks 0, 1, 2, 3: one line each, 160 points, x = step)"),
+        "{text}"
+    );
+    // --chart: one panel for loss with 4 lines and a legend naming the ranks.
+    let svg_path = store.parent().unwrap().join("ranks.svg");
+    history(
+        &store,
+        &["info", "-r", &run_id, "--chart", svg_path.to_str().unwrap()],
+    );
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let lines = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline"))
+        .filter(|n| {
+            n.attribute("points")
+                .unwrap_or("")
+                .split_whitespace()
+                .count()
+                >= STEPS as usize
+        })
+        .count();
+    assert_eq!(lines, 8, "loss and loss_mean: 4 lines each");
+    let texts: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect();
+    assert!(texts.contains(&"loss (4 ranks, 160 points)"), "{texts:?}");
+    for rank in 0..4 {
+        let label = format!("rank {rank}");
+        assert_eq!(
+            texts.iter().filter(|t| **t == label).count(),
+            2,
+            "{label} in each panel's legend: {texts:?}"
+        );
+    }
+}
+
+#[test]
+fn one_runlog_run_around_mpirun_names_the_rank_that_died_and_its_node() {
+    if !have_mpi() {
+        return;
+    }
+    let (code, err, store, run_id) = run_wrapped("mpi-wrapped-die", 2, true);
+    assert_ne!(code, Some(0), "{err}");
+    assert!(
+        err.contains("FAILED (rank 2 FAILED ended without closing its logger on nodeA)"),
+        "runlog run says which rank:\n{err}"
+    );
+    let info: serde_json::Value =
+        serde_json::from_str(&history(&store, &["info", "-r", &run_id, "-o", "json"])).unwrap();
+    assert_eq!(info["run"]["status"], "FAILED", "{info}\n{err}");
+    let tags = &info["run"]["tags"];
+    assert_eq!(
+        tags["runlog.rank.2"], "FAILED ended without closing its logger on nodeA",
+        "{info}"
+    );
+    for rank in [0, 1, 3] {
+        assert_eq!(
+            tags[format!("runlog.rank.{rank}")],
+            "FINISHED closed its logger on nodeA",
+            "{info}"
+        );
+    }
+    // Everything rank 2 logged before it died is there.
+    let metrics = info["metrics"].as_array().unwrap();
+    let rank2 = metrics.iter().find(|m| m["name"] == "loss/rank2").unwrap();
+    assert_eq!(rank2["count"], STEPS, "{rank2}");
+    let text = history(&store, &["info", "-r", &run_id]);
+    assert!(
+        text.contains("runlog.rank.2  FAILED ended without closing its logger on nodeA"),
+        "{text}"
+    );
+}

@@ -246,10 +246,11 @@ fn show_info(
                 info.run.summary.run_id
             );
         }
-        if info.charts.len() > chart::MAX_PANELS {
+        let panels = chart::panels(&info.charts).len();
+        if panels > chart::MAX_PANELS {
             eprintln!(
                 "runlog: warning: the run has {} metrics to chart; {} draws the first {} (by name)",
-                info.charts.len(),
+                panels,
                 file.display(),
                 chart::MAX_PANELS
             );
@@ -260,7 +261,7 @@ fn show_info(
     if let (Some(file), Format::Table) = (chart_file, format) {
         eprintln!(
             "chart of {} metric(s) written to {}",
-            info.charts.len().min(chart::MAX_PANELS),
+            chart::panels(&info.charts).len().min(chart::MAX_PANELS),
             file.display()
         );
     }
@@ -312,6 +313,7 @@ fn draw_compare_chart(
             panels.push(panel);
         }
     }
+    let panels = group_rank_panels(panels);
     if panels.is_empty() {
         bail!(
             "the runs have nothing to chart (a chart needs a list metric, or a number logged more than once)"
@@ -333,6 +335,34 @@ fn draw_compare_chart(
         file.display()
     );
     Ok(())
+}
+
+/// Merges the panels of one metric's ranks (`loss`, `loss/rank1`, ...: see
+/// [`crate::ranks::group_ranks`]) into one, a line per run per rank.
+fn group_rank_panels(panels: Vec<ComparePanel>) -> Vec<ComparePanel> {
+    crate::ranks::group_ranks(panels, |p| p.name.as_str())
+        .into_iter()
+        .map(|g| {
+            let ranked = g.is_ranked();
+            let mut merged = ComparePanel {
+                x_label: "index",
+                lines: Vec::new(),
+                name: g.name,
+            };
+            for (rank, p) in g.ranks {
+                if p.x_label == "step" {
+                    merged.x_label = "step";
+                }
+                merged.lines.extend(p.lines.into_iter().map(|mut l| {
+                    if ranked {
+                        l.label = format!("{} {}", l.label, crate::ranks::rank_label(rank));
+                    }
+                    l
+                }));
+            }
+            merged
+        })
+        .collect()
 }
 
 /// `export`: streams the points to stdout; a reader that goes away is not an error.
@@ -445,4 +475,46 @@ fn partial_name(file: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "artifact".into());
     file.with_file_name(format!(".{name}.runlog-part-{}", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn panel(name: &str, x_label: &'static str, runs: &[&str]) -> ComparePanel {
+        ComparePanel {
+            name: name.into(),
+            x_label,
+            lines: runs
+                .iter()
+                .map(|r| RunLine {
+                    label: r.to_string(),
+                    points: vec![(0.0, 1.0)],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn compare_panels_of_one_metrics_ranks_merge_into_a_line_per_run_per_rank() {
+        let merged = group_rank_panels(vec![
+            panel("acc", "step", &["r1", "r2"]),
+            panel("loss", "index", &["r1", "r2"]),
+            panel("loss/rank1", "step", &["r1"]),
+        ]);
+        let shape: Vec<(&str, &str, Vec<&str>)> = merged
+            .iter()
+            .map(|p| {
+                let labels = p.lines.iter().map(|l| l.label.as_str()).collect();
+                (p.name.as_str(), p.x_label, labels)
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                ("acc", "step", vec!["r1", "r2"]),
+                ("loss", "step", vec!["r1 rank 0", "r2 rank 0", "r1 rank 1"]),
+            ]
+        );
+    }
 }

@@ -208,7 +208,7 @@ fn run_recorded(args: RunArgs, tracking: &Tracking, started: &mut dyn FnMut(&str
 
     upload_outputs(sink, &run, &args.outputs, &outputs_before)?;
 
-    let (mut status_kind, code) = match (status.code(), status.signal()) {
+    let (mut status_kind, mut code) = match (status.code(), status.signal()) {
         (Some(0), _) => (RunStatus::Finished, 0),
         (Some(c), _) => (RunStatus::Failed, c),
         (None, Some(sig)) => (RunStatus::Killed, 128 + sig),
@@ -233,7 +233,15 @@ fn run_recorded(args: RunArgs, tracking: &Tracking, started: &mut dyn FnMut(&str
             (status_kind, &exit, code),
         )?;
     } else {
-        end_run(sink, &run, status_kind, Some(code))?;
+        // Ranks this run's program started (mpirun, torchrun): their rings say how they ended.
+        let seen = drainer.seen_ranks(&run.run_id);
+        if seen.is_empty() {
+            end_run(sink, &run, status_kind, Some(code))?;
+        } else {
+            let (s, c, why) = crate::ranks::end_seen_ranks(sink, &run, &seen, (status_kind, code))?;
+            (status_kind, code) = (s, c);
+            eprintln!("runlog: run {} {} ({why})", run.run_id, status_str(s));
+        }
     }
     eprintln!(
         "runlog: {}run {} {} (exit code {code}){}",

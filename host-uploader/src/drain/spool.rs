@@ -104,6 +104,8 @@ struct RingFile {
     stem: String,
     run: RunRef,
     pid: u32,
+    /// The writer's node, from its spool header (empty if unknown).
+    node: String,
     key: String,
     watermark: u64,
     conv: Converter,
@@ -156,6 +158,8 @@ pub struct SpoolDrainer {
     /// The shared lock on the directory's `UPLOADER_LOCK` file, which tells
     /// writers that an uploader is about to attach their rings.
     presence: Option<Presence>,
+    /// Per run, how each ranked ring ended (see [`Self::seen_ranks`]).
+    seen_ranks: BTreeMap<String, BTreeMap<u32, crate::ranks::SeenRank>>,
 }
 
 impl SpoolDrainer {
@@ -175,7 +179,33 @@ impl SpoolDrainer {
             last_scan: None,
             limits,
             presence: Presence::hold(dir),
+            seen_ranks: BTreeMap::new(),
         }
+    }
+
+    /// How the rings of `run_id`'s ranks ended, by rank, for the rings this
+    /// drainer finished or gave up (a rank with several rings: the worst).
+    pub fn seen_ranks(&self, run_id: &str) -> BTreeMap<u32, crate::ranks::SeenRank> {
+        self.seen_ranks.get(run_id).cloned().unwrap_or_default()
+    }
+
+    /// Notes how a ranked ring ended.
+    fn see_rank(&mut self, name: &str, end: crate::ranks::RingEnd) {
+        let Some(ring) = self.rings.get(name) else {
+            return;
+        };
+        let Some(rank) = ring.conv.rank() else {
+            return;
+        };
+        self.seen_ranks
+            .entry(ring.run.run_id.clone())
+            .or_default()
+            .entry(rank)
+            .and_modify(|s| s.merge(&ring.node, end))
+            .or_insert_with(|| crate::ranks::SeenRank {
+                node: ring.node.clone(),
+                end,
+            });
     }
 
     /// Ring files attached now.
@@ -387,6 +417,7 @@ impl SpoolDrainer {
             stem: stem.to_string(),
             run,
             pid,
+            node: placement.node.to_string(),
             key,
             watermark: 0,
             conv: Converter::with_rank(placement.rank),
@@ -473,6 +504,15 @@ impl SpoolDrainer {
     /// committed, then removes it: the drops its writer counted but could not
     /// report, and the run's end if the ring did not carry one.
     fn finish(&mut self, name: &str, sink: &mut dyn Sink, others_live: bool) -> Result<()> {
+        let closed = self.rings[name].consumer.producer_closed();
+        let end = if self.rings[name].damaged {
+            crate::ranks::RingEnd::Damaged
+        } else if closed {
+            crate::ranks::RingEnd::Closed
+        } else {
+            crate::ranks::RingEnd::NotClosed
+        };
+        self.see_rank(name, end);
         let ring = &self.rings[name];
         if ring.watermark != RING_DONE {
             let mut batch = Batch::new(ring.run.clone());
@@ -510,6 +550,7 @@ impl SpoolDrainer {
     /// (and ends the run as FAILED if no other ring of it is attached), and
     /// renames the file to `*.ring.broken`, kept for inspection.
     fn give_up(&mut self, name: &str, sink: &mut dyn Sink, others_live: bool) -> Result<()> {
+        self.see_rank(name, crate::ranks::RingEnd::Damaged);
         let ring = &self.rings[name];
         if ring.watermark == RING_DONE {
             // Accounted for by an earlier drainer that could not rename it.

@@ -1,5 +1,7 @@
 //! Chart files (`--chart FILE.svg` / `FILE.png`), drawn with plotters: one
-//! panel per chartable metric, stacked.
+//! panel per chartable metric, stacked; a metric logged by several ranks
+//! (`loss`, `loss/rank1`, ...: grouped by [`crate::ranks::group_ranks`]) is
+//! one panel with one line per rank and a legend naming the ranks.
 //!
 //! Text uses Noto Sans compiled into the binary (crate `ttf-noto-sans`,
 //! plotters' `ab_glyph` feature), so drawing needs no system fonts or
@@ -14,7 +16,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::chartdata::{decimate, ChartData};
+use super::comparechart::PALETTE;
 use super::render::clean;
+use crate::ranks::{self, RankGroup};
 
 /// Most points drawn per series.
 pub const MAX_POINTS: usize = 4000;
@@ -39,13 +43,20 @@ pub(crate) fn register_font() -> Result<()> {
     }
 }
 
-/// Draws `charts` (the first [`MAX_PANELS`]) into `path`, an SVG or PNG file
-/// chosen by its extension.
+/// The panels `charts` draw as: one per logged name, one line per rank.
+pub fn panels(charts: &[ChartData]) -> Vec<RankGroup<&ChartData>> {
+    ranks::group_ranks(charts, |c| c.name.as_str())
+}
+
+/// Draws `charts` (the first [`MAX_PANELS`] [`panels`]) into `path`, an SVG
+/// or PNG file chosen by its extension.
 pub fn draw_file(path: &Path, charts: &[ChartData]) -> Result<()> {
+    let mut charts = panels(charts);
     if charts.is_empty() {
         bail!("nothing to chart");
     }
-    let charts = &charts[..charts.len().min(MAX_PANELS)];
+    charts.truncate(MAX_PANELS);
+    let charts = &charts[..];
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -96,22 +107,23 @@ pub(crate) fn padded(lo: f64, hi: f64) -> (f64, f64) {
 
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    charts: &[ChartData],
+    charts: &[RankGroup<&ChartData>],
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let panels = root.split_evenly((charts.len(), 1));
-    for (panel, chart) in panels.iter().zip(charts) {
-        let points = decimate(&chart.points, MAX_POINTS);
-        let (xlo, xhi) = points
+    for (panel, group) in panels.iter().zip(charts) {
+        let lines: Vec<(u32, Vec<(f64, f64)>)> = group
+            .ranks
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-                (a.min(p.0), b.max(p.0))
-            });
-        let (ylo, yhi) = points
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-                (a.min(p.1), b.max(p.1))
-            });
+            .map(|(rank, c)| (*rank, decimate(&c.points, MAX_POINTS)))
+            .collect();
+        let all = || lines.iter().flat_map(|(_, p)| p.iter());
+        let (xlo, xhi) = all().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.0), b.max(p.0))
+        });
+        let (ylo, yhi) = all().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.1), b.max(p.1))
+        });
         let (xlo, xhi) = if xhi > xlo {
             (xlo, xhi)
         } else {
@@ -121,13 +133,24 @@ fn draw<DB: DrawingBackend>(
         // would give plotters an infinite range, on which it loops forever:
         // draw them scaled down, and say so on the axis.
         let scale = if (yhi - ylo).is_finite() { 1.0 } else { 0.25 };
-        let points: Vec<(f64, f64)> = points.into_iter().map(|(x, y)| (x, y * scale)).collect();
         let (ylo, yhi) = padded(ylo * scale, yhi * scale);
-        let mut ctx = ChartBuilder::on(panel)
-            .caption(
-                format!("{} ({} points)", clean(&chart.name), chart.values),
-                (FONT, 18),
+        let values: u64 = group.ranks.iter().map(|(_, c)| c.values).sum();
+        let caption = if group.is_ranked() {
+            format!(
+                "{} ({} ranks, {values} points)",
+                clean(&group.name),
+                lines.len()
             )
+        } else {
+            format!("{} ({values} points)", clean(&group.name))
+        };
+        let x_label = if group.ranks.iter().any(|(_, c)| c.x_label == "step") {
+            "step"
+        } else {
+            "index"
+        };
+        let mut ctx = ChartBuilder::on(panel)
+            .caption(caption, (FONT, 18))
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(70)
@@ -136,14 +159,31 @@ fn draw<DB: DrawingBackend>(
         if scale != 1.0 {
             mesh.y_desc(format!("value × {scale}"));
         }
-        mesh.x_desc(chart.x_label)
+        mesh.x_desc(x_label)
             .label_style((FONT, 12))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
-        ctx.draw_series(LineSeries::new(
-            points,
-            ShapeStyle::from(&RGBColor(31, 119, 180)).stroke_width(2),
-        ))?;
+        for (i, (rank, points)) in lines.into_iter().enumerate() {
+            let style = ShapeStyle::from(&PALETTE[i % PALETTE.len()]).stroke_width(2);
+            let series = ctx.draw_series(LineSeries::new(
+                points.into_iter().map(|(x, y)| (x, y * scale)),
+                style,
+            ))?;
+            if group.is_ranked() {
+                // A filled square, not a line: the file's polylines are the data's.
+                series.label(ranks::rank_label(rank)).legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], style.filled())
+                });
+            }
+        }
+        if group.is_ranked() {
+            ctx.configure_series_labels()
+                .label_font((FONT, 12))
+                .background_style(WHITE.mix(0.85))
+                .border_style(RGBColor(200, 200, 200))
+                .position(SeriesLabelPosition::UpperRight)
+                .draw()?;
+        }
     }
     Ok(())
 }
@@ -195,10 +235,43 @@ mod tests {
     }
 
     #[test]
+    fn ranks_of_one_metric_are_one_panel_with_a_line_and_a_legend_entry_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut charts = Vec::new();
+        for name in ["loss", "loss/rank1", "loss/rank2", "acc"] {
+            let mut c = chart(vec![(0.0, 1.0), (1.0, 2.0), (2.0, 0.5)]);
+            c.name = name.into();
+            charts.push(c);
+        }
+        assert_eq!(panels(&charts).len(), 2);
+        let path = dir.path().join("ranks.svg");
+        draw_file(&path, &charts).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        // Data lines have 3 points (the mesh's lines are polylines of 2).
+        let data_lines = svg
+            .split("<polyline")
+            .skip(1)
+            .filter(|p| {
+                let pts = p.split("points=\"").nth(1).unwrap_or("");
+                pts[..pts.find('"').unwrap_or(0)].split_whitespace().count() == 3
+            })
+            .count();
+        assert_eq!(data_lines, 4, "3 rank lines + acc");
+        for label in ["rank 0", "rank 1", "rank 2"] {
+            assert_eq!(svg.matches(&format!(">\n{label}\n<")).count(), 1, "{label}");
+        }
+        assert!(svg.contains("loss (3 ranks, 9 points)"), "{svg}");
+        assert!(svg.contains("acc (3 points)"));
+    }
+
+    #[test]
     fn files_hold_at_most_max_panels() {
         let dir = tempfile::tempdir().unwrap();
         let charts: Vec<ChartData> = (0..MAX_PANELS + 5)
-            .map(|i| chart(vec![(0.0, 0.0), (1.0, i as f64)]))
+            .map(|i| ChartData {
+                name: format!("m{i}"),
+                ..chart(vec![(0.0, 0.0), (1.0, i as f64)])
+            })
             .collect();
         let path = dir.path().join("many.png");
         draw_file(&path, &charts).unwrap();

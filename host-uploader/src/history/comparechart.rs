@@ -118,7 +118,8 @@ fn draw<DB: DrawingBackend>(
         let (ylo, yhi) = padded(ylo * scale, yhi * scale);
         let mut ctx = ChartBuilder::on(area)
             .caption(
-                format!("{} ({} runs)", clean(&panel.name), lines.len()),
+                // A run of several ranks has a line per rank.
+                format!("{} ({} lines)", clean(&panel.name), lines.len()),
                 (FONT, 18),
             )
             .margin(10)

@@ -11,16 +11,19 @@ use serde::Serialize;
 
 use super::chartdata::ChartData;
 use super::source::*;
-use super::termchart::{braille_chart_over, compact_num, sparkline};
+use super::termchart::{braille_lines_over, compact_num, sparkline};
 use super::timefmt;
 use crate::cli::Format;
+use crate::ranks::{self, split_series_name};
 
 /// Everything `info` shows about a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunInfo {
     /// The run itself.
     pub run: RunDetail,
-    /// Its metrics, sorted by name.
+    /// Its metrics, sorted by name; in JSON each also has `logged_name` and
+    /// `rank` (a series `loss/rank2` is rank 2's `loss`: docs/ranks.md).
+    #[serde(serialize_with = "ranked_metrics")]
     pub metrics: Vec<MetricSummary>,
     /// Its artifact files, sorted by path.
     pub artifacts: Vec<ArtifactEntry>,
@@ -46,6 +49,29 @@ impl Layout {
             .clamp(40, 240);
         Layout { columns }
     }
+}
+
+/// A metric with the rank it was logged by (see [`crate::ranks`]).
+#[derive(Serialize)]
+struct RankedMetric<'a> {
+    #[serde(flatten)]
+    metric: &'a MetricSummary,
+    logged_name: &'a str,
+    rank: u32,
+}
+
+fn ranked_metrics<S: serde::Serializer>(
+    metrics: &[MetricSummary],
+    ser: S,
+) -> Result<S::Ok, S::Error> {
+    ser.collect_seq(metrics.iter().map(|m| {
+        let (logged_name, rank) = split_series_name(&m.name);
+        RankedMetric {
+            metric: m,
+            logged_name,
+            rank,
+        }
+    }))
 }
 
 #[derive(Serialize)]
@@ -303,8 +329,11 @@ pub fn info(info: &RunInfo, format: Format, layout: Layout) -> String {
 fn info_tsv(info: &RunInfo) -> String {
     let r = &info.run;
     let s = &r.summary;
-    let header = ["section", "name", "kind", "count", "step", "size", "value"];
-    let mut rows = Vec::new();
+    // `rank` last, so scripts reading the first seven columns by position still work.
+    let header = [
+        "section", "name", "kind", "count", "step", "size", "value", "rank",
+    ];
+    let mut rows: Vec<Vec<String>> = Vec::new();
     let mut field = |name: &str, value: String| {
         rows.push(vec![
             "run".into(),
@@ -367,6 +396,7 @@ fn info_tsv(info: &RunInfo) -> String {
             m.last_step.map(|v| v.to_string()).unwrap_or_default(),
             String::new(),
             value_field(&m.last),
+            split_series_name(&m.name).1.to_string(),
         ]);
     }
     for a in &info.artifacts {
@@ -379,6 +409,9 @@ fn info_tsv(info: &RunInfo) -> String {
             a.size.to_string(),
             a.sha256.clone().unwrap_or_default(),
         ]);
+    }
+    for row in &mut rows {
+        row.resize(header.len(), String::new());
     }
     tsv(&header, &rows)
 }
@@ -445,10 +478,13 @@ fn info_table(info: &RunInfo, layout: Layout) -> String {
     } else {
         let _ = writeln!(out, "metrics ({})", info.metrics.len());
         let value_width = (layout.columns / 3).clamp(16, 60);
-        let rows: Vec<Vec<String>> = info
-            .metrics
+        // Series of several ranks: grouped under the logged name, a RANK column.
+        let groups = ranks::group_ranks(&info.metrics, |m| m.name.as_str());
+        let ranked = groups.iter().any(|g| g.is_ranked());
+        let rows: Vec<Vec<String>> = groups
             .iter()
-            .map(|m| {
+            .flat_map(|g| g.ranks.iter().map(move |(rank, m)| (g, *rank, *m)))
+            .map(|(g, rank, m)| {
                 let trend = info
                     .charts
                     .iter()
@@ -458,21 +494,33 @@ fn info_table(info: &RunInfo, layout: Layout) -> String {
                         sparkline(&ys, 24)
                     })
                     .unwrap_or_default();
-                vec![
-                    m.name.clone(),
+                let mut row = vec![
+                    g.name.clone(),
                     m.kind.as_str().to_string(),
                     m.count.to_string(),
                     value_cell(&m.last, value_width),
                     m.last_step.map(|v| v.to_string()).unwrap_or_default(),
                     trend,
-                ]
+                ];
+                if ranked {
+                    row.insert(1, rank.to_string());
+                }
+                row
             })
             .collect();
-        out.push_str(&table(
-            &["NAME", "KIND", "COUNT", "LAST", "STEP", "TREND"],
-            &rows,
-            &[false, false, true, true, true, false],
-        ));
+        if ranked {
+            out.push_str(&table(
+                &["NAME", "RANK", "KIND", "COUNT", "LAST", "STEP", "TREND"],
+                &rows,
+                &[false, true, false, true, true, true, false],
+            ));
+        } else {
+            out.push_str(&table(
+                &["NAME", "KIND", "COUNT", "LAST", "STEP", "TREND"],
+                &rows,
+                &[false, false, true, true, true, false],
+            ));
+        }
     }
 
     if !info.charts.is_empty() {
@@ -488,20 +536,27 @@ fn info_table(info: &RunInfo, layout: Layout) -> String {
         let step_range = steps.fold(None, |r: Option<(f64, f64)>, x| {
             Some(r.map_or((x, x), |(lo, hi)| (lo.min(x), hi.max(x))))
         });
-        for c in &info.charts {
+        // One chart per logged name: a metric of several ranks draws a
+        // line per rank over shared axes.
+        for g in super::chart::panels(&info.charts) {
+            let points: usize = g.ranks.iter().map(|(_, c)| c.points.len()).sum();
+            let step = g.ranks.iter().any(|(_, c)| c.x_label == "step");
+            let x_label = if step { "step" } else { "index" };
+            let who = if g.is_ranked() {
+                let list: Vec<String> = g.ranks.iter().map(|(r, _)| r.to_string()).collect();
+                format!("ranks {}: one line each, ", list.join(", "))
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "\n{} ({} points, x = {})",
-                clean(&c.name),
-                c.points.len(),
-                c.x_label
+                "\n{} ({who}{points} points, x = {x_label})",
+                clean(&g.name),
             );
-            let range = if c.x_label == "step" {
-                step_range
-            } else {
-                None
-            };
-            for line in braille_chart_over(&c.points, range, chart_width, 4) {
+            let range = if step { step_range } else { None };
+            let lines: Vec<&[(f64, f64)]> =
+                g.ranks.iter().map(|(_, c)| c.points.as_slice()).collect();
+            for line in braille_lines_over(&lines, range, chart_width, 4) {
                 let _ = writeln!(out, "  {line}");
             }
         }

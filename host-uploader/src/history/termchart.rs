@@ -88,8 +88,20 @@ pub fn braille_chart_over(
     total_width: usize,
     height: usize,
 ) -> Vec<String> {
+    braille_lines_over(&[points], x_range, total_width, height)
+}
+
+/// As [`braille_chart_over`], with several lines (one per rank) drawn over
+/// one another on shared axes; each line is joined only to itself.
+pub fn braille_lines_over(
+    lines: &[&[(f64, f64)]],
+    x_range: Option<(f64, f64)>,
+    total_width: usize,
+    height: usize,
+) -> Vec<String> {
     let height = height.max(1);
-    let (ylo0, yhi0) = bounds(points.iter().map(|p| p.1));
+    let points = || lines.iter().flat_map(|l| l.iter());
+    let (ylo0, yhi0) = bounds(points().map(|p| p.1));
     let top = compact_num(yhi0);
     let bottom = compact_num(ylo0);
     let gutter = top.chars().count().max(bottom.chars().count());
@@ -97,10 +109,10 @@ pub fn braille_chart_over(
     let (dw, dh) = (width * 2, height * 4);
     let mut dots = vec![false; dw * dh];
     let (xlo, xhi) = match x_range {
-        Some((lo, hi)) => bounds(points.iter().map(|p| p.0).chain([lo, hi])),
-        None => bounds(points.iter().map(|p| p.0)),
+        Some((lo, hi)) => bounds(points().map(|p| p.0).chain([lo, hi])),
+        None => bounds(points().map(|p| p.0)),
     };
-    let (ylo, yhi) = bounds(points.iter().map(|p| p.1));
+    let (ylo, yhi) = (ylo0, yhi0);
     if !(xlo.is_finite() && ylo.is_finite()) {
         return Vec::new();
     }
@@ -124,14 +136,16 @@ pub fn braille_chart_over(
             dots[y as usize * dw + x as usize] = true;
         }
     };
-    let mut prev: Option<(i64, i64)> = None;
-    for &(x, y) in points {
-        let p = (px(x), py(y));
-        match prev {
-            Some(q) => line(q, p, &mut set),
-            None => set(p.0, p.1),
+    for points in lines {
+        let mut prev: Option<(i64, i64)> = None;
+        for &(x, y) in points.iter() {
+            let p = (px(x), py(y));
+            match prev {
+                Some(q) => line(q, p, &mut set),
+                None => set(p.0, p.1),
+            }
+            prev = Some(p);
         }
-        prev = Some(p);
     }
     let mut out = Vec::with_capacity(height + 1);
     for row in 0..height {
@@ -236,6 +250,27 @@ mod tests {
         let bottom = &shared[3];
         let first_cell = bottom.split('┤').nth(1).unwrap().chars().next().unwrap();
         assert_eq!(first_cell, ' ', "{shared:?}");
+    }
+
+    #[test]
+    fn several_lines_share_axes_and_are_not_joined() {
+        // Rank 0 flat at 0, rank 1 flat at 10: two horizontal lines, top and
+        // bottom rows, and nothing in between (no segment joins them).
+        let r0 = [(0.0, 0.0), (9.0, 0.0)];
+        let r1 = [(0.0, 10.0), (9.0, 10.0)];
+        let lines = braille_lines_over(&[&r0, &r1], None, 30, 3);
+        assert_eq!(lines.len(), 4);
+        let dots = |l: &str| {
+            l.chars()
+                .filter(|c| ('\u{2801}'..='\u{28ff}').contains(c))
+                .count()
+        };
+        assert!(dots(&lines[0]) > 10 && dots(&lines[2]) > 10, "{lines:?}");
+        assert_eq!(dots(&lines[1]), 0, "{lines:?}");
+        assert!(
+            lines[0].starts_with("10 ") && lines[2].starts_with(" 0 "),
+            "{lines:?}"
+        );
     }
 
     #[test]

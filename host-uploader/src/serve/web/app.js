@@ -207,15 +207,35 @@ async function showRuns(main, params) {
 
 // ---- charts -------------------------------------------------------------
 
-// One metric's chart data for one run: its lines (one per series the server
-// sends: one per rank when there are several), labelled `label`.
-async function chartLines(runId, key, label) {
+// One metric's chart data for one run: {name, lines}. The server answers for
+// any series of a metric with every rank's series (name: the metric as
+// logged; each series its stored key and rank), so a metric of several
+// ranks is one chart with a line per rank; the page never parses names.
+// Lines are labelled `label` ("" for the rank alone), plus "rank R" when the
+// metric has ranks.
+async function chartGroup(runId, key, label) {
   const res = await api("GET", CHART + "?run_id=" + q(runId) + "&metric_key=" + q(key) + "&max_points=" + CHART_POINTS);
-  const many = (res.series || []).length > 1;
-  return (res.series || []).map((s, i) => ({
-    label: label + (many ? " rank " + (s.rank !== undefined ? s.rank : i) : ""),
-    steps: s.steps, values: s.values, downsampled: res.downsampled,
+  const series = res.series || [];
+  const ranked = series.length > 1 || series.some(s => s.rank > 0);
+  const lines = series.map(s => ({
+    label: ranked ? (label ? label + " " : "") + "rank " + s.rank : (label || s.metric_key),
+    key: s.metric_key, rank: s.rank, steps: s.steps, values: s.values, downsampled: s.downsampled,
   }));
+  return { name: res.logged_name || key, lines };
+}
+
+// Every chart group of one run's metric keys: one request per group (the
+// keys an answer covered are not asked again). Returns [name, lines] sorted by name.
+async function chartGroups(runId, keys, label) {
+  const covered = new Set(), groups = new Map();
+  for (const key of keys) {
+    if (covered.has(key)) continue;
+    const g = await chartGroup(runId, key, label);
+    covered.add(key);
+    g.lines.forEach(l => covered.add(l.key));
+    groups.set(g.name, g.lines);
+  }
+  return [...groups.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
 // A chart figure; redraw(fig) (re)draws it from fig.lines with the shared options.
@@ -278,18 +298,16 @@ async function showCompare(main, params) {
   main.append(keys.length ? diff : el("p", { class: "muted" }, "No parameters."));
 
   // One chart per metric, one line per run (and per rank).
-  const metricKeys = [...new Set(runs.flatMap(r => ((r.data || {}).metrics || []).map(m => m.key)))].sort();
   main.append(el("h2", {}, "Metrics"));
   const charts = el("div", { class: "charts", id: "charts" });
   main.append(chartControls(charts), charts);
-  const perMetric = await Promise.all(metricKeys.map(async key => {
-    const lines = [];
-    for (const r of runs) {
-      if (((r.data || {}).metrics || []).some(m => m.key === key)) lines.push(...await chartLines(r.info.run_id, key, runName(r)));
-    }
-    return [key, lines];
-  }));
-  for (const [key, lines] of perMetric) charts.append(chartFigure(key, lines, 560));
+  const perRun = await Promise.all(runs.map(r =>
+    chartGroups(r.info.run_id, ((r.data || {}).metrics || []).map(m => m.key).sort(), runName(r))));
+  const perMetric = new Map();
+  for (const groups of perRun) {
+    for (const [name, lines] of groups) perMetric.set(name, (perMetric.get(name) || []).concat(lines));
+  }
+  for (const name of [...perMetric.keys()].sort()) charts.append(chartFigure(name, perMetric.get(name), 560));
 }
 
 // ---- run page -----------------------------------------------------------
@@ -385,18 +403,59 @@ async function showRun(main, runId) {
       fmtTime(info.start_time), fmtTime(info.end_time), fmtDur(info.start_time, info.end_time)]]));
 
   const metrics = data.metrics || [];
-  const lines = await Promise.all(metrics.map(m => chartLines(info.run_id, m.key, m.key).then(l => [m, l])));
+  const latest = new Map(metrics.map(m => [m.key, m]));
+  const groups = await chartGroups(info.run_id, metrics.map(m => m.key).sort(), "");
   const charts = el("div", { class: "charts", id: "charts" });
   const scalars = [];
-  for (const [m, l] of lines) {
-    if (l.some(x => x.values.length > 1)) charts.append(chartFigure(m.key, l));
-    else scalars.push([m.key, fmtNum(m.value), String(m.step || 0), fmtTime(m.timestamp)]);
+  for (const [name, l] of groups) {
+    if (l.some(x => x.values.length > 1)) charts.append(chartFigure(name, l));
+    else {
+      for (const x of l) {
+        const m = latest.get(x.key);
+        if (m) scalars.push([m.key, fmtNum(m.value), String(m.step || 0), fmtTime(m.timestamp)]);
+      }
+    }
   }
   main.append(el("h2", {}, "Charts"), chartControls(charts));
   if (!charts.childElementCount) main.append(el("p", { class: "muted", id: "no-charts" }, "No list or repeated metrics."));
   main.append(charts);
-  // Live points, per metric, until a chart takes them.
-  const pending = new Map(lines.map(([m, l]) => [m.key, l.length ? l : [{ label: m.key, steps: [], values: [] }]]));
+  // Live points, per series, into their metric's chart. A series the page has
+  // not seen yet (a new metric, or a new rank) is asked of the server, which
+  // says which chart it belongs to.
+  const groupLines = new Map(groups);  // metric as logged -> lines
+  const lineOf = new Map();            // series key -> [metric, line]
+  for (const [name, l] of groups) l.forEach(x => lineOf.set(x.key, [name, x]));
+  const asking = new Map();             // series key -> live points that came meanwhile
+  // Adds a live point to its line (once: a point at or before the line's
+  // last step is already there); returns its metric, or null.
+  const add = p => {
+    const [group, line] = lineOf.get(p.key);
+    const last = line.steps.length ? line.steps[line.steps.length - 1] : -Infinity;
+    if (p.step < last || (p.step === last && line.values[line.values.length - 1] === p.v)) return null;
+    line.steps = line.steps.concat([p.step]);
+    line.values = line.values.concat([p.v]);
+    return group;
+  };
+  const show = name => {
+    const l = groupLines.get(name);
+    if (!l.some(x => x.values.length > 1)) return;
+    let fig = [...charts.children].find(f => f.dataset.metric === name);
+    if (fig) { fig.lines = l; redraw(fig); } else { fig = chartFigure(name, l); charts.append(fig); }
+    fig.dataset.liveAt = String(Date.now());
+    const none = document.getElementById("no-charts");
+    if (none) none.remove();
+  };
+  const learn = p => {
+    if (asking.has(p.key)) { asking.get(p.key).push(p); return; }
+    asking.set(p.key, []);
+    chartGroup(info.run_id, p.key, "").then(g => {
+      // The answer holds every point stored so far, this one included.
+      groupLines.set(g.name, g.lines);
+      g.lines.forEach(x => lineOf.set(x.key, [g.name, x]));
+      for (const w of asking.get(p.key)) if (lineOf.has(w.key)) add(w);
+      show(g.name);
+    }).catch(() => {}).finally(() => asking.delete(p.key));
+  };
   onLive = (name, d) => {
     if (name === "status") {
       const s = document.getElementById("run-status");
@@ -408,23 +467,12 @@ async function showRun(main, runId) {
       const v = typeof p.value === "number" ? p.value : Number(p.value);
       const step = Number(p.step);
       if (!Number.isFinite(v) || !Number.isFinite(step)) continue;
-      if (!pending.has(p.key)) pending.set(p.key, [{ label: p.key, steps: [], values: [] }]);
-      const line = pending.get(p.key)[0];
-      const last = line.steps.length ? line.steps[line.steps.length - 1] : -Infinity;
-      if (step < last || (step === last && line.values[line.values.length - 1] === v)) continue;
-      line.steps = line.steps.concat([step]);
-      line.values = line.values.concat([v]);
-      touched.add(p.key);
+      const point = { key: p.key, step, v };
+      if (!lineOf.has(p.key)) { learn(point); continue; }
+      const group = add(point);
+      if (group !== null) touched.add(group);
     }
-    for (const key of touched) {
-      const l = pending.get(key);
-      if (l[0].values.length < 2) continue;
-      let fig = [...charts.children].find(f => f.dataset.metric === key);
-      if (fig) { fig.lines = l; redraw(fig); } else { fig = chartFigure(key, l); charts.append(fig); }
-      fig.dataset.liveAt = String(Date.now());
-      const none = document.getElementById("no-charts");
-      if (none) none.remove();
-    }
+    for (const group of touched) show(group);
   };
   early.splice(0).forEach(([name, d]) => onLive(name, d));
   if (scalars.length) {
