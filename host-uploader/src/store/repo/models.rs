@@ -28,11 +28,16 @@ pub fn by_name(c: &Connection, name: &str) -> rusqlite::Result<Option<(i64, i64)
         .optional()
 }
 
-/// Creates model `name` (which must be free) and returns its id.
-pub fn create(c: &Connection, name: &str, now_ms: i64) -> rusqlite::Result<i64> {
-    c.prepare_cached("INSERT INTO assets (name, created_ms) VALUES (?1, ?2)")?
+/// Creates model `name` and returns its id, or `None` when the name is
+/// taken (one statement, so concurrent creators never race into a UNIQUE
+/// failure).
+pub fn create(c: &Connection, name: &str, now_ms: i64) -> rusqlite::Result<Option<i64>> {
+    let n = c
+        .prepare_cached(
+            "INSERT INTO assets (name, created_ms) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+        )?
         .execute(params![name, now_ms])?;
-    Ok(c.last_insert_rowid())
+    Ok((n == 1).then(|| c.last_insert_rowid()))
 }
 
 /// Names of all models, sorted.
