@@ -282,9 +282,9 @@ fn hostile_chart_requests_get_mlflow_errors_and_the_server_keeps_answering() {
         assert_eq!(s, status, "{method} {shown} {body}: {v}");
         assert!(is_mlflow_error(&v, code), "{method} {shown} {body}: {v}");
     }
-    // A 100 kB query is refused by the HTTP layer (414), not a crash.
+    // A 100 kB query is refused by the HTTP layer (414), in MLflow's shape.
     let huge = "k".repeat(100_000);
-    let (s, _) = call(
+    let (s, v) = call(
         port,
         t,
         "GET",
@@ -292,6 +292,7 @@ fn hostile_chart_requests_get_mlflow_errors_and_the_server_keeps_answering() {
         "",
     );
     assert_eq!(s, 414);
+    assert!(is_mlflow_error(&v, "REQUEST_LIMIT_EXCEEDED"), "{v}");
     // Without the token: 401 before anything is read.
     let (s, v) = call(
         port,
