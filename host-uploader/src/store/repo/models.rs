@@ -107,6 +107,23 @@ pub fn versions(c: &Connection) -> rusqlite::Result<Vec<ModelVersion>> {
     rows.collect()
 }
 
+/// Every content digest a version's file names (lowercase), for the
+/// promoted assets' blob collector.
+pub fn file_digests(c: &Connection) -> rusqlite::Result<std::collections::HashSet<String>> {
+    let mut st = c.prepare_cached("SELECT DISTINCT lower(sha256) FROM asset_files")?;
+    let rows = st.query_map([], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Every (model name, version) that has a row, whatever its run.
+pub fn version_keys(c: &Connection) -> rusqlite::Result<std::collections::HashSet<(String, i64)>> {
+    let mut st = c.prepare_cached(
+        "SELECT a.name, v.version FROM asset_versions v JOIN assets a ON a.id = v.asset",
+    )?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
 /// The id of model `name`, creating it (at `now_ms`) if needed.
 pub fn ensure(c: &Connection, name: &str, now_ms: i64) -> rusqlite::Result<i64> {
     c.prepare_cached("INSERT OR IGNORE INTO assets (name, created_ms) VALUES (?1, ?2)")?
