@@ -448,13 +448,15 @@ fn chart_numbers(
         pair.dedup_by_key(|p| p.0);
         out.extend(pair.into_iter().map(|(_, step, y)| (step as f64, y)));
     };
-    let mut index = 0u64;
+    let (mut index, mut in_bucket) = (0u64, 0u64);
     loop {
         let (page, more) = numbers(conn, id, index, PAGE)?;
         for n in &page {
-            if index % per_bucket == 0 {
+            if in_bucket == per_bucket {
                 flush(&mut lo, &mut hi);
+                in_bucket = 0;
             }
+            in_bucket += 1;
             let y = match n.value {
                 Scalar::I64(i) => i as f64,
                 Scalar::F64(f) => f,
