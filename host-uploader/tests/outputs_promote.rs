@@ -242,31 +242,30 @@ fn promoting_the_same_files_again_costs_no_space() {
     assert_eq!(std::fs::read(&v1_model).unwrap(), model);
 
     // A run file changed on disk since it was stored is still refused, blob or not.
-    std::fs::write(
-        store
-            .join("artifacts")
-            .join(&a)
-            .join("outputs/model/model.bin"),
-        b"tampered",
-    )
-    .unwrap();
-    let out = runlog(
+    let out = promote_after_changing(&store, &a, "outputs/model/model.bin", b"tampered");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("changed on disk"));
+    assert!(!store.join("assets/clf/5").exists());
+}
+
+/// Overwrites the stored artifact `path` of `run`, then tries to promote
+/// the run's `outputs/model` as `clf`.
+fn promote_after_changing(store: &Path, run: &str, path: &str, content: &[u8]) -> Output {
+    std::fs::write(store.join("artifacts").join(run).join(path), content).unwrap();
+    runlog(
         Path::new("/"),
-        &store,
+        store,
         &[
             "history",
             "promote",
             "-r",
-            &a,
+            run,
             "-ap",
             "outputs/model",
             "-n",
             "clf",
         ],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("changed on disk"));
-    assert!(!store.join("assets/clf/5").exists());
+    )
 }
 
 /// The blobs' files under `store`: (file name, content).
@@ -313,28 +312,7 @@ fn gc_removes_blobs_of_failed_promotes_and_never_a_named_one() {
         "mkdir -p outputs/model && echo weights-orphan > outputs/model/a.bin && \
          echo second > outputs/model/b.bin && rm outputs/model/model.bin",
     );
-    std::fs::write(
-        store
-            .join("artifacts")
-            .join(&failed)
-            .join("outputs/model/b.bin"),
-        b"changed",
-    )
-    .unwrap();
-    let out = runlog(
-        Path::new("/"),
-        &store,
-        &[
-            "history",
-            "promote",
-            "-r",
-            &failed,
-            "-ap",
-            "outputs/model",
-            "-n",
-            "clf",
-        ],
-    );
+    let out = promote_after_changing(&store, &failed, "outputs/model/b.bin", b"changed");
     assert_eq!(out.status.code(), Some(1));
     let before = blob_files(&store);
     assert!(
