@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 if [ -z "${RUNLOG_TEST_ALL:-}" ]; then
   # scripts/test-all.sh runs these with the whole workspace.
   cargo test --release -p runlog-uploader --lib -- history:: store::read:: store::assets:: store::locate:: commands::outputs::
-  cargo test --release -p runlog-uploader --test history_cli --test history_compare --test outputs_promote
+  cargo test --release -p runlog-uploader --test history_cli --test history_compare --test outputs_promote --test store_discovery
 fi
 
 # Chart files must render without fontconfig or system fonts (the font is

@@ -19,7 +19,7 @@ if [ -z "${RUNLOG_TEST_ALL:-}" ]; then
   # scripts/test-all.sh runs these with the whole workspace.
   cargo test -p runlog-uploader --release --lib -- serve:: mlflow::
   cargo test -p runlog-uploader --release --test serve_mlflow -- --test-threads 2
-  cargo test -p runlog-uploader --release --test serve_hostile --test serve_live --test serve_chart
+  cargo test -p runlog-uploader --release --test serve_hostile --test serve_live --test serve_chart --test serve_races
 fi
 # The page in a browser: the real runlog binary and librunlog.a from target/release.
 cargo build --release -p runlog-uploader -p runlog-ffi

@@ -171,6 +171,9 @@ pub enum HistoryCommand {
     },
     /// Named assets and their versions.
     Assets,
+    /// Remove promoted-asset blobs no version names, and what failed or
+    /// killed promotes left behind (local store only).
+    Gc,
     /// Runs side by side: params (differences marked), and the last, min and
     /// max of every metric; `--chart` draws one line per run.
     Compare {

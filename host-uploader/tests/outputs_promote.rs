@@ -242,29 +242,115 @@ fn promoting_the_same_files_again_costs_no_space() {
     assert_eq!(std::fs::read(&v1_model).unwrap(), model);
 
     // A run file changed on disk since it was stored is still refused, blob or not.
-    std::fs::write(
-        store
-            .join("artifacts")
-            .join(&a)
-            .join("outputs/model/model.bin"),
-        b"tampered",
-    )
-    .unwrap();
-    let out = runlog(
+    let out = promote_after_changing(&store, &a, "outputs/model/model.bin", b"tampered");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("changed on disk"));
+    assert!(!store.join("assets/clf/5").exists());
+}
+
+/// Overwrites the stored artifact `path` of `run`, then tries to promote
+/// the run's `outputs/model` as `clf`.
+fn promote_after_changing(store: &Path, run: &str, path: &str, content: &[u8]) -> Output {
+    std::fs::write(store.join("artifacts").join(run).join(path), content).unwrap();
+    runlog(
         Path::new("/"),
-        &store,
+        store,
         &[
             "history",
             "promote",
             "-r",
-            &a,
+            run,
             "-ap",
             "outputs/model",
             "-n",
             "clf",
         ],
+    )
+}
+
+/// The blobs' files under `store`: (file name, content).
+fn blob_files(store: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let Ok(shards) = std::fs::read_dir(store.join("assets/.blobs")) else {
+        return out;
+    };
+    for shard in shards.flatten().filter(|e| e.path().is_dir()) {
+        for f in std::fs::read_dir(shard.path()).unwrap().flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            out.insert(name, std::fs::read(f.path()).unwrap());
+        }
+    }
+    out
+}
+
+fn gc(store: &Path) -> Json {
+    let (out, _) = ok(runlog(
+        Path::new("/"),
+        store,
+        &["-o", "json", "history", "gc"],
+    ));
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn gc_removes_blobs_of_failed_promotes_and_never_a_named_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let store = dir.path().join("store");
+    std::fs::create_dir_all(&work).unwrap();
+    let (kept, _) = run_sh(
+        &work,
+        &store,
+        "mkdir -p outputs/model && echo weights-kept > outputs/model/model.bin",
     );
+    let v1 = promote(&store, &kept);
+    // A promote that fails midway: its first file's blob is stored, then its
+    // second file is found changed on disk. Nothing names that blob.
+    let (failed, _) = run_sh(
+        &work,
+        &store,
+        "mkdir -p outputs/model && echo weights-orphan > outputs/model/a.bin && \
+         echo second > outputs/model/b.bin && rm outputs/model/model.bin",
+    );
+    let out = promote_after_changing(&store, &failed, "outputs/model/b.bin", b"changed");
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("changed on disk"));
-    assert!(!store.join("assets/clf/5").exists());
+    let before = blob_files(&store);
+    assert!(
+        before.values().any(|c| c == b"weights-orphan\n"),
+        "the failed promote left its first blob: {:?}",
+        before.keys()
+    );
+    // Leftovers of a promote killed at each step.
+    std::fs::write(store.join("assets/.blobs/.tmp-1-2"), b"partial").unwrap();
+    std::fs::create_dir_all(store.join("assets/clf/.staging-1-2/outputs")).unwrap();
+    std::fs::create_dir_all(store.join("assets/clf/9/outputs")).unwrap();
+
+    let report = gc(&store);
+    assert_eq!(report["removed_blobs"], 1, "{report}");
+    assert_eq!(report["removed_bytes"], 15, "{report}");
+    assert_eq!(report["removed_leftovers"], 3, "{report}");
+    assert_eq!(report["kept_blobs"], 1, "{report}");
+    let after = blob_files(&store);
+    assert_eq!(
+        after.values().collect::<Vec<_>>(),
+        vec![&b"weights-kept\n".to_vec()],
+        "only the named blob stays"
+    );
+    assert!(!store.join("assets/.blobs/.tmp-1-2").exists());
+    assert!(!store.join("assets/clf/.staging-1-2").exists());
+    assert!(!store.join("assets/clf/9").exists());
+    // The promoted version still reads, and promoting again reuses the blob.
+    let location = PathBuf::from(v1["location"].as_str().unwrap());
+    assert_eq!(
+        std::fs::read(location.join("outputs/model/model.bin")).unwrap(),
+        b"weights-kept\n"
+    );
+    let v2 = promote(&store, &kept);
+    assert_eq!(v2["version"], 2);
+    assert_eq!(blob_files(&store).len(), 1);
+    // Nothing left to collect; a second run removes nothing.
+    let again = gc(&store);
+    assert_eq!(again["removed_blobs"], 0, "{again}");
+    assert_eq!(again["removed_leftovers"], 0, "{again}");
+    assert_eq!(again["kept_blobs"], 1, "{again}");
 }

@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use runlog_core::{F64List, RunStatus, Value};
 use serde_json::{json, Value as Json};
 
 const CHART: &str = "/api/2.0/runlog/metrics/chart";
@@ -282,9 +283,9 @@ fn hostile_chart_requests_get_mlflow_errors_and_the_server_keeps_answering() {
         assert_eq!(s, status, "{method} {shown} {body}: {v}");
         assert!(is_mlflow_error(&v, code), "{method} {shown} {body}: {v}");
     }
-    // A 100 kB query is refused by the HTTP layer (414), not a crash.
+    // A 100 kB query is refused by the HTTP layer (414), in MLflow's shape.
     let huge = "k".repeat(100_000);
-    let (s, _) = call(
+    let (s, v) = call(
         port,
         t,
         "GET",
@@ -292,6 +293,7 @@ fn hostile_chart_requests_get_mlflow_errors_and_the_server_keeps_answering() {
         "",
     );
     assert_eq!(s, 414);
+    assert!(is_mlflow_error(&v, "REQUEST_LIMIT_EXCEEDED"), "{v}");
     // Without the token: 401 before anything is read.
     let (s, v) = call(
         port,
@@ -316,4 +318,54 @@ fn hostile_chart_requests_get_mlflow_errors_and_the_server_keeps_answering() {
         "{} hostile chart requests answered in MLflow's shape",
         n + 1
     );
+}
+
+#[test]
+fn a_logged_list_longer_than_max_points_is_drawn_downsampled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    // A list of 50,000 numbers (a "list becomes a chart" metric), logged
+    // the way the C API logs one, drained into the store.
+    let list: Vec<f64> = (0..50_000)
+        .map(|i| if i == 31_337 { 1e9 } else { (i % 100) as f64 })
+        .collect();
+    let mut w = RingWriter::create(&store.join("spool"), "list-run", "e", 1 << 20);
+    w.metric("curve", Value::F64List(F64List::new(&list)));
+    w.end(RunStatus::Finished);
+    drop(w);
+    let (ok, out, err) = runlog(&["--tracking-uri", store.to_str().unwrap(), "drain", "--once"]);
+    assert!(ok, "drain failed:\n{out}\n{err}");
+    let port = free_port();
+    let _serve = start_serve(&store, port, &[]);
+    let (s, v) = call(
+        port,
+        None,
+        "GET",
+        &format!("{CHART}?run_id=list-run&metric_key=curve&max_points=200"),
+        "",
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["downsampled"], true, "{v}");
+    let steps = v["series"][0]["steps"].as_array().unwrap();
+    let values = v["series"][0]["values"].as_array().unwrap();
+    assert!(
+        steps.len() > 100 && steps.len() <= 200,
+        "{} points",
+        steps.len()
+    );
+    assert_eq!(steps.len(), values.len());
+    let last = steps.last().unwrap().as_f64().unwrap();
+    assert!(
+        last > 49_000.0 && last < 50_000.0,
+        "the line reaches the list's end: {last}"
+    );
+    let at = |x: f64| {
+        steps
+            .iter()
+            .position(|s| s.as_f64() == Some(x))
+            .map(|i| values[i].as_f64().unwrap())
+    };
+    assert_eq!(at(31_337.0), Some(1e9), "the spike survives");
+    let lows = values.iter().filter(|v| v.as_f64() == Some(0.0)).count();
+    assert!(lows > 50, "each bucket keeps its minimum: {lows}");
 }

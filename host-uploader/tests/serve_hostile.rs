@@ -626,3 +626,67 @@ fn param_and_tag_values_are_limited_in_characters_as_mlflow_and_the_c_api_count_
         "nothing of a refused tag stored"
     );
 }
+
+#[test]
+fn requests_hyper_cannot_parse_get_mlflow_error_bodies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _serve = start_serve(&tmp.path().join("store"), port, &[]);
+    let host = format!("Host: 127.0.0.1:{port}\r\n");
+    let long_uri = format!("/api/2.0/mlflow/runs/get?run_id={}", "r".repeat(100_000));
+    let many_headers: String = (0..65).map(|i| format!("X-H{i}: v\r\n")).collect();
+    // Headers that fill the server's whole read buffer (hyper's default,
+    // `serve::listen::MAX_HEAD_BYTES`) without ending: exactly that many bytes,
+    // so the server has read everything sent when it answers (unread bytes
+    // would make its close a reset that can eat the answer).
+    const MAX_HEAD_BYTES: usize = 8192 + 4096 * 100;
+    let start = format!("GET /health HTTP/1.1\r\n{host}X-Big: ");
+    let huge_header = format!("{start}{}", "v".repeat(MAX_HEAD_BYTES - start.len()));
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        (
+            "a 100 kB URI (GET)",
+            format!("GET {long_uri} HTTP/1.1\r\n{host}\r\n"),
+            414,
+            "REQUEST_LIMIT_EXCEEDED",
+        ),
+        (
+            "a 100 kB URI (POST with a body)",
+            format!("POST {long_uri} HTTP/1.1\r\n{host}Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}"),
+            414,
+            "REQUEST_LIMIT_EXCEEDED",
+        ),
+        (
+            "65 headers",
+            format!("GET /health HTTP/1.1\r\n{host}{many_headers}\r\n"),
+            431,
+            "REQUEST_LIMIT_EXCEEDED",
+        ),
+        (
+            "408 kB of headers",
+            huge_header.clone(),
+            431,
+            "REQUEST_LIMIT_EXCEEDED",
+        ),
+        (
+            "a control byte in the method",
+            format!("G\x01T /health HTTP/1.1\r\n{host}\r\n"),
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            "a header without a colon",
+            format!("GET /health HTTP/1.1\r\n{host}no colon here\r\n\r\n"),
+            400,
+            "BAD_REQUEST",
+        ),
+    ];
+    for (what, req, status, code) in &cases {
+        let (s, body) = send(port, req.as_bytes());
+        assert_mlflow_error(s, &body, *status, code, what);
+        assert!(health_ok(port), "{what}: the server stopped answering");
+    }
+    eprintln!(
+        "{} unparsable requests answered with MLflow bodies",
+        cases.len()
+    );
+}

@@ -32,45 +32,7 @@ print(json.dumps({"status": r.info.status, "params": r.data.params, "tags": tags
 
 /// Builds `examples/train_steps.cpp` into `dir`.
 fn build_train_steps(dir: &Path) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let release = cfg!(not(debug_assertions));
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace())
-        .args(["build", "-q", "-p", "runlog-ffi"]);
-    if release {
-        cmd.arg("--release");
-    }
-    assert!(cmd.status().unwrap().success(), "cargo build -p runlog-ffi");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"));
-    let lib = target
-        .join(if release { "release" } else { "debug" })
-        .join("librunlog.a");
-    let exe = dir.join("train_steps");
-    let out = Command::new("g++")
-        .args([
-            "-std=c++17",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pedantic",
-            "-O1",
-        ])
-        .arg("-I")
-        .arg(workspace().join("include"))
-        .arg(workspace().join("examples/train_steps.cpp"))
-        .arg(lib)
-        .args(["-lpthread", "-ldl", "-lm", "-o"])
-        .arg(&exe)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "g++ failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    exe
+    build_example(dir, "examples/train_steps.cpp", "train_steps")
 }
 
 /// Runs the example under `runlog [--tracking-uri URI] run`; returns the run id.

@@ -31,6 +31,16 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("target"))
 }
 
+/// The profile these tests are built in, "debug" or "release" (this crate is
+/// built in the same one): what `runlog` and `librunlog` are built in for them.
+pub fn test_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    }
+}
+
 /// The `runlog` binary, built once per test process in the same profile as
 /// the tests (`cargo build -p runlog-uploader --bin runlog`).
 pub fn runlog_bin() -> PathBuf {
@@ -132,6 +142,15 @@ impl CBuild {
             opt: "-O1",
             profile: "debug",
             shared: false,
+        }
+    }
+
+    /// [`CBuild::c11`] against the library of the tests' own profile
+    /// ([`test_profile`]), so `cargo test --release` builds nothing in debug.
+    pub fn c11_in_test_profile() -> Self {
+        Self {
+            profile: test_profile(),
+            ..Self::c11()
         }
     }
 

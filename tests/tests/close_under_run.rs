@@ -23,15 +23,7 @@ const PATIENCE: Duration = Duration::from_secs(120);
 /// tests/c/close_run.c, built into `dir/close_run`.
 fn close_program(dir: &Path) -> PathBuf {
     let exe = dir.join("close_run");
-    CBuild {
-        profile: if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        },
-        ..CBuild::c11()
-    }
-    .build(&[repo_root().join("tests/c/close_run.c")], &exe);
+    CBuild::c11_in_test_profile().build(&[repo_root().join("tests/c/close_run.c")], &exe);
     exe
 }
 

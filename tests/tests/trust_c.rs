@@ -13,15 +13,7 @@ use runlog_tests::{repo_root, runlog_bin, scratch_dir, CBuild};
 /// tests/c/trust.c, built into `dir/trust`.
 fn trust_program(dir: &Path) -> PathBuf {
     let exe = dir.join("trust");
-    CBuild {
-        profile: if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        },
-        ..CBuild::c11()
-    }
-    .build(&[repo_root().join("tests/c/trust.c")], &exe);
+    CBuild::c11_in_test_profile().build(&[repo_root().join("tests/c/trust.c")], &exe);
     exe
 }
 

@@ -9,14 +9,7 @@ use std::time::{Duration, Instant};
 use runlog_tests::{repo_root, runlog_bin, scratch_dir, CBuild};
 
 fn c_build() -> CBuild {
-    CBuild {
-        profile: if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        },
-        ..CBuild::c11()
-    }
+    CBuild::c11_in_test_profile()
 }
 
 /// The store's database, with every point listed in `metric_values` (see

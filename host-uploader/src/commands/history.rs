@@ -29,6 +29,9 @@ pub fn open_source(tracking: &Tracking) -> Result<Box<dyn HistorySource>> {
 /// Runs one history command; returns the exit code.
 pub fn run(args: HistoryArgs, tracking: &Tracking, format: Format) -> Result<i32> {
     check_format(&args.command, format)?;
+    if matches!(args.command, HistoryCommand::Gc) {
+        return gc(tracking, format);
+    }
     let source = match (tracking, &args.command) {
         // `list` or `assets` of a folder that holds no store is an empty
         // answer, not an error (and still creates nothing).
@@ -182,6 +185,7 @@ pub fn run_on(source: &dyn HistorySource, cmd: HistoryCommand, format: Format) -
             let version = source.promote(&detail.summary.run_id, &artifact_prefix, &name)?;
             emit(render::promoted(&version, format))
         }
+        HistoryCommand::Gc => bail!("`runlog history gc` works on a local store"),
         HistoryCommand::Assets => {
             let assets = source.assets()?;
             if assets.is_empty() {
@@ -190,6 +194,21 @@ pub fn run_on(source: &dyn HistorySource, cmd: HistoryCommand, format: Format) -
             emit(render::assets(&assets, format))
         }
     }
+}
+
+/// `runlog history gc` (`history/gc.rs`): a local store only.
+fn gc(tracking: &Tracking, format: Format) -> Result<i32> {
+    let Tracking::Local(dir) = tracking else {
+        bail!("`runlog history gc` works on a local store; a tracking server keeps its own files");
+    };
+    let report = crate::history::gc::collect(&Store::open_existing(dir)?)?;
+    emit(match format {
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
+        _ => format!(
+            "removed {} unreferenced blob(s) ({} bytes) and {} leftover(s) of failed promotes; kept {} blob(s)\n",
+            report.removed_blobs, report.removed_bytes, report.removed_leftovers, report.kept_blobs
+        ),
+    })
 }
 
 /// Fails with [`HistoryError::Empty`] when the history has no runs at all.

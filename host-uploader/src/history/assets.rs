@@ -121,6 +121,9 @@ pub(crate) fn promote(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
+    // Held until the rows are committed: gc must not take a blob this
+    // promote has stored but not yet named (blobs.rs).
+    let _blobs = blobs::lock(store, false)?;
     let staging = store
         .dir()
         .join("assets")

@@ -10,6 +10,11 @@
 //! links, no link support), the version gets a plain copy of the blob: it
 //! costs space, never correctness. Blobs are written to a temporary name and
 //! renamed into place, so a blob that exists is whole.
+//!
+//! Promotes and `runlog history gc` (`gc.rs`) agree through a lock file,
+//! [`lock`]: a promote holds it shared from its first blob until its rows
+//! are committed, gc holds it exclusively, so gc never sees a blob that a
+//! promote is about to name.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -36,9 +41,44 @@ pub fn blob_path(store: &Store, sha256: &str) -> PathBuf {
         .join(sha256)
 }
 
+/// The lock file promotes and gc agree through (in the store's folder, beside
+/// `assets/`, so that it is never taken for an asset's file).
+const LOCK_FILE: &str = "assets.lock";
+
+/// A held [`lock`]; released when dropped (closing the file releases it).
+pub struct BlobLock(#[allow(dead_code)] fs::File);
+
+/// Takes the blobs' lock of `store`: shared (promotes, any number at once)
+/// or exclusive (gc); waits for the other kind to be released.
+pub fn lock(store: &Store, exclusive: bool) -> HistoryResult<BlobLock> {
+    let path = store.dir().join(LOCK_FILE);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let how = if exclusive {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_SH
+    };
+    loop {
+        // SAFETY: `file` is an open descriptor for as long as this call runs;
+        // flock takes no pointers.
+        if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), how) } == 0 {
+            return Ok(BlobLock(file));
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(anyhow::anyhow!("cannot lock {}: {err}", path.display()).into());
+        }
+    }
+}
+
 /// Whether `s` is a SHA-256 in lowercase hex (recorded digests are; anything
 /// else never names a blob).
-fn is_sha256_hex(s: &str) -> bool {
+pub(super) fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 

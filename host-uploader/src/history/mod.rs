@@ -7,6 +7,7 @@
 
 pub mod assets;
 pub mod blobs;
+pub mod gc;
 pub mod local;
 pub mod source;
 

@@ -7,8 +7,11 @@
 //! to steps 0..n-1, as `metrics/get-history` does); a longer one comes back
 //! as the minimum and maximum of each group of chunks, read from the chunks'
 //! summaries without decoding them ([`series::chart`]), so a 1,000,000-point
-//! series costs a few thousand summary rows and spikes survive. Values that
-//! are not finite (NaN, infinities) are left out: a chart cannot place them.
+//! series costs a few thousand summary rows and spikes survive. A series
+//! holding lists (summaries do not describe their elements) is reduced the
+//! same way from its decoded numbers, so a long logged list is drawn as the
+//! same line as a short one, downsampled. Values that are not finite (NaN,
+//! infinities) are left out: a chart cannot place them.
 //!
 //! A metric logged by several ranks (`loss`, `loss/rank1`, ...: the grouping
 //! is [`crate::ranks::group_ranks`]'s) comes back whole: asking for any of

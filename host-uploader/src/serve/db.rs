@@ -62,12 +62,10 @@ pub fn create_experiment(c: &rusqlite::Connection, name: &str) -> ApiResult<i64>
     if name.trim().is_empty() {
         return Err(ApiError::invalid("experiment name must not be empty"));
     }
-    if experiment_by_name(c, name)?.is_some() {
-        return Err(ApiError::exists(format!(
-            "experiment {name:?} already exists"
-        )));
-    }
-    Ok(repo::experiments::create(c, name, now_ms())?)
+    // One statement decides: a check by name first raced with concurrent
+    // creators into a UNIQUE failure (HTTP 500).
+    repo::experiments::create(c, name, now_ms())?
+        .ok_or_else(|| ApiError::exists(format!("experiment {name:?} already exists")))
 }
 
 /// The run `run_id`, or RESOURCE_DOES_NOT_EXIST.
@@ -423,14 +421,13 @@ pub fn create_model(c: &rusqlite::Connection, name: &str) -> ApiResult<i64> {
     if name.trim().is_empty() {
         return Err(ApiError::invalid("registered model name must not be empty"));
     }
-    if repo::models::by_name(c, name)?.is_some() {
-        return Err(ApiError::exists(format!(
-            "registered model {name:?} already exists"
-        )));
-    }
     let now = now_ms();
-    repo::models::create(c, name, now)?;
-    Ok(now)
+    match repo::models::create(c, name, now)? {
+        Some(_) => Ok(now),
+        None => Err(ApiError::exists(format!(
+            "registered model {name:?} already exists"
+        ))),
+    }
 }
 
 /// A registered model's id and creation time.

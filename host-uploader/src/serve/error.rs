@@ -116,6 +116,36 @@ impl ApiError {
         Self::new(503, "TEMPORARILY_UNAVAILABLE", message)
     }
 
+    /// 414 for a request target longer than the HTTP layer takes (hyper:
+    /// 65,534 bytes); sent by [`super::parse_errors`].
+    pub fn uri_too_long() -> Self {
+        Self::new(
+            414,
+            "REQUEST_LIMIT_EXCEEDED",
+            "the request URI is longer than this server's limit of 65534 bytes; send long filters in a POST body",
+        )
+    }
+
+    /// 431 for request headers over the HTTP layer's limits; sent by
+    /// [`super::parse_errors`].
+    pub fn headers_too_large() -> Self {
+        Self::new(
+            431,
+            "REQUEST_LIMIT_EXCEEDED",
+            format!(
+                "the request headers exceed this server's limit ({} headers, {} bytes with the request line)",
+                super::listen::MAX_HEADERS,
+                super::listen::MAX_HEAD_BYTES
+            ),
+        )
+    }
+
+    /// 400 for a request line or header that is not HTTP/1.1; sent by
+    /// [`super::parse_errors`].
+    pub fn unparsable_request() -> Self {
+        Self::bad_request("the request line or a header is not valid HTTP/1.1")
+    }
+
     /// 500 INTERNAL_ERROR; the cause is logged to stderr and summarised to the client.
     pub fn internal(err: impl fmt::Display) -> Self {
         Self::new(500, "INTERNAL_ERROR", format!("internal error: {err}"))

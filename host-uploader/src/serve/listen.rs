@@ -10,6 +10,8 @@
 //!   within [`HEADER_TIMEOUT`] of the server waiting for them, which also
 //!   closes idle keep-alive connections: slow-header (slowloris) and idle
 //!   connections give their slot back.
+//! - **Parse errors**: what hyper answers by itself (414, 431, 400) gets
+//!   MLflow's JSON error body through [`ErrorBodies`].
 //! - **Accept errors** (out of descriptors, ...): reported, then retried
 //!   after a pause; never fatal.
 
@@ -22,8 +24,14 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
+use super::parse_errors::ErrorBodies;
+
 /// Most connections served at once.
 pub const MAX_CONNECTIONS: usize = 4096;
+/// Most headers in one request (more: 431, from [`super::parse_errors`]).
+pub const MAX_HEADERS: usize = 64;
+/// Most bytes of a request's line and headers (hyper's read buffer, at its default; more: 431).
+pub const MAX_HEAD_BYTES: usize = 8192 + 4096 * 100;
 /// Longest wait for a request's headers (and between keep-alive requests).
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Descriptors kept free for SQLite, artifact files and the runtime.
@@ -91,9 +99,11 @@ pub async fn accept_loop(
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
-                .max_headers(64);
+                .max_headers(MAX_HEADERS)
+                .max_buf_size(MAX_HEAD_BYTES);
             // A connection's errors (timeouts, resets) end only that connection.
-            let _ = http.serve_connection(TokioIo::new(sock), service).await;
+            let io = TokioIo::new(ErrorBodies::new(sock));
+            let _ = http.serve_connection(io, service).await;
         });
     }
 }

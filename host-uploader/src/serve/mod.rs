@@ -13,7 +13,8 @@
 //! - [`guard`]: `Host`, cross-site and content-type checks; [`http`]: URLs,
 //!   bounded bodies, the bearer token, MLflow-shaped errors.
 //! - [`live`]: the run page's live feed (Server-Sent Events).
-//! - [`listen`]: sockets: connection limit, header timeout.
+//! - [`listen`]: sockets: connection limit, header timeout; [`parse_errors`]:
+//!   MLflow-shaped bodies for what hyper answers by itself.
 //! - [`routes`]: which path goes where, and the limits on each.
 //! - [`web`]: the page at `/`.
 
@@ -28,6 +29,7 @@ pub mod guard;
 pub mod http;
 pub mod listen;
 pub mod live;
+pub mod parse_errors;
 pub mod pool;
 pub use crate::protocol::requests as protocol;
 pub mod routes;

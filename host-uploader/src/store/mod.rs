@@ -7,6 +7,8 @@
 //! <dir>/artifacts/<run_id>/<path>
 //! <dir>/spool/            rings of programs being logged (written by librunlog)
 //! <dir>/tmp/              partial artifacts
+//! <dir>/assets/           promoted versions and their blobs; assets.lock beside it
+//!                         (promotes share it, `history gc` takes it alone)
 //! ```
 
 pub mod chunk;

@@ -360,10 +360,20 @@ pub fn all_points(conn: &Connection, id: i64) -> Result<Vec<Point>> {
 /// about `max_points`: every point when the series has that few, else each
 /// group of chunks as its minimum and maximum (in step order), read from the
 /// chunks' summaries without decoding them, so spikes survive.
+///
+/// Lists count element by element (steps 0..n-1, as everywhere else): a
+/// chunk's summary does not describe its lists' elements, so a series whose
+/// chunks hold other than one number per point (lists; strings) is reduced
+/// from its decoded numbers instead ([`chart_numbers`]).
 pub fn chart(conn: &Connection, id: i64, max_points: usize) -> Result<Vec<(f64, f64)>> {
-    let total: i64 = conn
-        .prepare_cached("SELECT COALESCE(SUM(count), 0) FROM chunks WHERE series = ?1")?
-        .query_row([id], |r| r.get(0))?;
+    let (total, numbers): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(count), 0), COALESCE(SUM(numbers), 0) FROM chunks WHERE series = ?1",
+        )?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if numbers != total {
+        return chart_numbers(conn, id, numbers.max(0) as u64, max_points);
+    }
     if total as usize <= max_points {
         return Ok(all_points(conn, id)?
             .iter()
@@ -407,6 +417,65 @@ pub fn chart(conn: &Connection, id: i64, max_points: usize) -> Result<Vec<(f64, 
         pair.dedup();
         out.extend(pair);
     }
+    Ok(out)
+}
+
+/// [`chart`] of a series of `total` numbers, from the numbers themselves
+/// (every chunk decoded, a page at a time): all finite ones when there are at
+/// most `max_points`, else each run of consecutive numbers as its minimum and
+/// maximum, in logging order (a series of several lists repeats steps
+/// 0..n-1, so order, not step, keeps each list's line whole).
+fn chart_numbers(
+    conn: &Connection,
+    id: i64,
+    total: u64,
+    max_points: usize,
+) -> Result<Vec<(f64, f64)>> {
+    const PAGE: usize = 1 << 16;
+    let buckets = (max_points / 2).max(1) as u64;
+    let per_bucket = if total <= max_points as u64 {
+        1
+    } else {
+        total.div_ceil(buckets)
+    };
+    let mut out = Vec::new();
+    // Index, step and value of the bucket's minimum and maximum so far.
+    let mut lo: Option<(u64, i64, f64)> = None;
+    let mut hi: Option<(u64, i64, f64)> = None;
+    let mut flush = |lo: &mut Option<(u64, i64, f64)>, hi: &mut Option<(u64, i64, f64)>| {
+        let mut pair: Vec<(u64, i64, f64)> = lo.take().into_iter().chain(hi.take()).collect();
+        pair.sort_by_key(|p| p.0);
+        pair.dedup_by_key(|p| p.0);
+        out.extend(pair.into_iter().map(|(_, step, y)| (step as f64, y)));
+    };
+    let (mut index, mut in_bucket) = (0u64, 0u64);
+    loop {
+        let (page, more) = numbers(conn, id, index, PAGE)?;
+        for n in &page {
+            if in_bucket == per_bucket {
+                flush(&mut lo, &mut hi);
+                in_bucket = 0;
+            }
+            in_bucket += 1;
+            let y = match n.value {
+                Scalar::I64(i) => i as f64,
+                Scalar::F64(f) => f,
+            };
+            if y.is_finite() {
+                if lo.is_none_or(|(_, _, m)| y < m) {
+                    lo = Some((index, n.step, y));
+                }
+                if hi.is_none_or(|(_, _, m)| y > m) {
+                    hi = Some((index, n.step, y));
+                }
+            }
+            index += 1;
+        }
+        if !more || page.is_empty() {
+            break;
+        }
+    }
+    flush(&mut lo, &mut hi);
     Ok(out)
 }
 
@@ -547,6 +616,30 @@ mod tests {
         assert!(pts.contains(&(123_456.0, -1e9)), "the low spike survives");
         assert!(pts.windows(2).all(|w| w[0].0 <= w[1].0), "in step order");
         assert!(pts.iter().all(|(_, y)| y.is_finite()));
+    }
+
+    #[test]
+    fn a_long_list_is_charted_element_by_element_with_its_spikes() {
+        let list: Vec<f64> = (0..50_000)
+            .map(|i| match i {
+                31_337 => 1e9,
+                7 => -1e9,
+                9 => f64::NAN,
+                _ => (i as f64 * 1e-3).sin(),
+            })
+            .collect();
+        let (_d, store, id) = store_with(&[MetricValue::F64List(list.clone())], 1);
+        let pts = chart(store.conn(), id, 100).unwrap();
+        assert!(pts.len() <= 100 && pts.len() > 50, "{}", pts.len());
+        assert!(pts.contains(&(31_337.0, 1e9)), "the high spike survives");
+        assert!(pts.contains(&(7.0, -1e9)), "the low spike survives");
+        assert!(pts.windows(2).all(|w| w[0].0 <= w[1].0), "in index order");
+        // A short list comes back whole (NaN left out).
+        let (_d, store, id) = store_with(&[MetricValue::I64List(vec![3, 1, 2])], 1);
+        assert_eq!(
+            chart(store.conn(), id, 100).unwrap(),
+            vec![(0.0, 3.0), (1.0, 1.0), (2.0, 2.0)]
+        );
     }
 
     #[test]

@@ -383,6 +383,14 @@ pub fn raw_http(port: u16, request: &[u8]) -> (u16, String) {
 /// Builds the original API's example, `examples/train.c`, against
 /// `librunlog.a` (built here with `cargo build -p runlog-ffi`) into `dir/train`.
 pub fn build_c_example(dir: &Path) -> PathBuf {
+    build_example(dir, "examples/train.c", "train")
+}
+
+/// Builds the example `source` (a path under the workspace: `.c` with gcc
+/// -std=c11, else g++ -std=c++17; -Wall -Wextra -Werror -pedantic) against
+/// `librunlog.a` (built here with `cargo build -p runlog-ffi` in the tests'
+/// profile) into `dir/exe`.
+pub fn build_example(dir: &Path, source: &str, exe: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let release = cfg!(not(debug_assertions));
     let mut cmd = Command::new(cargo);
@@ -401,21 +409,24 @@ pub fn build_c_example(dir: &Path) -> PathBuf {
     let lib = target
         .join(if release { "release" } else { "debug" })
         .join("librunlog.a");
-    let exe = dir.join("train");
-    let out = Command::new("gcc")
-        .args([
-            "-std=c11",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pedantic",
-            "-O1",
-            "-g",
-        ])
-        .arg("-D_POSIX_C_SOURCE=200809L")
+    let exe = dir.join(exe);
+    let c = source.ends_with(".c");
+    let mut compile = Command::new(if c { "gcc" } else { "g++" });
+    compile.args([
+        if c { "-std=c11" } else { "-std=c++17" },
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-pedantic",
+        "-O1",
+    ]);
+    if c {
+        compile.arg("-g").arg("-D_POSIX_C_SOURCE=200809L");
+    }
+    let out = compile
         .arg("-I")
         .arg(workspace().join("include"))
-        .arg(workspace().join("examples/train.c"))
+        .arg(workspace().join(source))
         .arg(lib)
         .args(["-lpthread", "-ldl", "-lm", "-o"])
         .arg(&exe)
@@ -423,7 +434,7 @@ pub fn build_c_example(dir: &Path) -> PathBuf {
         .unwrap();
     assert!(
         out.status.success(),
-        "gcc failed: {}",
+        "compiling {source} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     exe

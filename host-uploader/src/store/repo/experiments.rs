@@ -51,17 +51,44 @@ pub fn all(c: &Connection) -> rusqlite::Result<Vec<Experiment>> {
     rows.collect()
 }
 
-/// Creates experiment `name` (which must be free) and returns its id.
-pub fn create(c: &Connection, name: &str, now_ms: i64) -> rusqlite::Result<i64> {
-    c.prepare_cached("INSERT INTO experiments (name, created_ms) VALUES (?1, ?2)")?
+/// Creates experiment `name` and returns its id, or `None` when the name
+/// is taken. One statement: of several connections creating one name at
+/// once, exactly one creates it and the others get `None` (a check by name
+/// before a plain INSERT raced into a UNIQUE failure).
+pub fn create(c: &Connection, name: &str, now_ms: i64) -> rusqlite::Result<Option<i64>> {
+    let n = c
+        .prepare_cached(
+            "INSERT INTO experiments (name, created_ms) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+        )?
         .execute(params![name, now_ms])?;
-    Ok(c.last_insert_rowid())
+    Ok((n == 1).then(|| c.last_insert_rowid()))
 }
 
-/// The id of experiment `name`, creating it if needed.
+/// The id of experiment `name`, creating it if needed. Writes first, then
+/// reads: the insert takes the write lock before anything is read, so a
+/// deferred transaction never has to upgrade a stale read.
 pub fn id_or_create(c: &Connection, name: &str, now_ms: i64) -> rusqlite::Result<i64> {
+    if let Some(id) = create(c, name, now_ms)? {
+        return Ok(id);
+    }
     match by_name(c, name)? {
         Some(e) => Ok(e.id),
-        None => create(c, name, now_ms),
+        None => Err(rusqlite::Error::QueryReturnedNoRows),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creating_a_taken_name_is_none_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).unwrap();
+        let c = store.conn();
+        let id = create(c, "e", 1).unwrap().expect("a new name is created");
+        assert_eq!(create(c, "e", 2).unwrap(), None);
+        assert_eq!(id_or_create(c, "e", 3).unwrap(), id);
+        assert_eq!(all(c).unwrap().iter().filter(|e| e.name == "e").count(), 1);
     }
 }

@@ -28,11 +28,16 @@ pub fn by_name(c: &Connection, name: &str) -> rusqlite::Result<Option<(i64, i64)
         .optional()
 }
 
-/// Creates model `name` (which must be free) and returns its id.
-pub fn create(c: &Connection, name: &str, now_ms: i64) -> rusqlite::Result<i64> {
-    c.prepare_cached("INSERT INTO assets (name, created_ms) VALUES (?1, ?2)")?
+/// Creates model `name` and returns its id, or `None` when the name is
+/// taken (one statement, so concurrent creators never race into a UNIQUE
+/// failure).
+pub fn create(c: &Connection, name: &str, now_ms: i64) -> rusqlite::Result<Option<i64>> {
+    let n = c
+        .prepare_cached(
+            "INSERT INTO assets (name, created_ms) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+        )?
         .execute(params![name, now_ms])?;
-    Ok(c.last_insert_rowid())
+    Ok((n == 1).then(|| c.last_insert_rowid()))
 }
 
 /// Names of all models, sorted.
@@ -99,6 +104,23 @@ pub fn versions(c: &Connection) -> rusqlite::Result<Vec<ModelVersion>> {
             created_ms: r.get(5)?,
         })
     })?;
+    rows.collect()
+}
+
+/// Every content digest a version's file names (lowercase), for the
+/// promoted assets' blob collector.
+pub fn file_digests(c: &Connection) -> rusqlite::Result<std::collections::HashSet<String>> {
+    let mut st = c.prepare_cached("SELECT DISTINCT lower(sha256) FROM asset_files")?;
+    let rows = st.query_map([], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Every (model name, version) that has a row, whatever its run.
+pub fn version_keys(c: &Connection) -> rusqlite::Result<std::collections::HashSet<(String, i64)>> {
+    let mut st = c.prepare_cached(
+        "SELECT a.name, v.version FROM asset_versions v JOIN assets a ON a.id = v.asset",
+    )?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
 }
 
