@@ -244,6 +244,7 @@ impl HttpHistory {
             metric_count: (run["data"]["metrics"].as_array().map_or(0, Vec::len) + text_metrics)
                 as u64,
             artifact_count: artifacts.len() as u64,
+            mlflow_run_id: None,
             run_id,
         })
     }
