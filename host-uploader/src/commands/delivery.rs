@@ -51,6 +51,8 @@ pub struct Job {
     pub node: String,
     /// The job's world size, which settling the run needs.
     pub world_size: Option<u32>,
+    /// The rank this wrapper runs (rank 0's creates the server run).
+    pub rank: u32,
 }
 
 /// The runs a background delivery sends, shared with whoever adds to it.
@@ -134,7 +136,9 @@ fn deliver_loop(
             return out;
         }
     };
-    let mut deliverer = Deliverer::new(client).with_node(job.as_ref().map(|j| j.node.clone()));
+    let mut deliverer = Deliverer::new(client)
+        .with_node(job.as_ref().map(|j| j.node.clone()))
+        .creating(job.as_ref().is_none_or(|j| j.rank == 0));
     let mut said = String::new();
     loop {
         let until = *lock(deadline);

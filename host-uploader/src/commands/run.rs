@@ -47,7 +47,8 @@ pub fn command_line(args: &[String]) -> String {
 /// server (docs/ranks.md).
 pub fn run(args: RunArgs, tracking: &Tracking) -> Result<i32> {
     let launch = runlog_core::launch::detect().map_err(anyhow::Error::msg)?;
-    let job = launch.rank.map(|_| super::delivery::Job {
+    let job = launch.rank.map(|rank| super::delivery::Job {
+        rank,
         node: if launch.node.is_empty() {
             "unknown".into()
         } else {

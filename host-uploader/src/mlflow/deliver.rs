@@ -248,6 +248,7 @@ pub struct Deliverer {
     runs: HashMap<String, Remote>,
     warned: HashSet<String>,
     node: Option<String>,
+    may_create: bool,
 }
 
 impl Deliverer {
@@ -260,7 +261,16 @@ impl Deliverer {
             runs: HashMap::new(),
             warned: HashSet::new(),
             node: None,
+            may_create: true,
         }
+    }
+
+    /// Whether this deliverer creates the server run when it finds none
+    /// (default yes). The wrappers of ranks other than 0 leave that to rank
+    /// 0's, so that the nodes of a job do not race to create it.
+    pub fn creating(mut self, may_create: bool) -> Self {
+        self.may_create = may_create;
+        self
     }
 
     /// Delivers as node `node` of a multi-node run (its own sync tag,
@@ -471,6 +481,9 @@ impl Deliverer {
         }
         let run = match found {
             Some(r) => r,
+            None if !self.may_create => {
+                bail!("run {run_id} is not on the server yet (the wrapper of rank 0 creates it)")
+            }
             None => self.create(&exp, detail)?,
         };
         let remote = remote_from(&run, run_id, &self.mark_key(detail))?;
@@ -746,7 +759,14 @@ impl Deliverer {
 
         let status = detail.summary.status;
         let ended = status != RunStatus::Running;
-        if ended && (remote.status != status.as_str() || remote.end_ms != detail.summary.end_ms) {
+        // The end time only moves later: the nodes of one run each end it
+        // at their own time, and the last one's stands.
+        let later = match (remote.end_ms, detail.summary.end_ms) {
+            (Some(have), Some(mine)) => mine > have,
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        if ended && (remote.status != status.as_str() || later) {
             let mut body = json!({ "run_id": remote.id, "status": status.as_str() });
             if let Some(end) = detail.summary.end_ms {
                 body["end_time"] = end.into();
