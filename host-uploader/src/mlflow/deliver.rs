@@ -759,14 +759,10 @@ impl Deliverer {
 
         let status = detail.summary.status;
         let ended = status != RunStatus::Running;
-        // The end time only moves later: the nodes of one run each end it
-        // at their own time, and the last one's stands.
-        let later = match (remote.end_ms, detail.summary.end_ms) {
-            (Some(have), Some(mine)) => mine > have,
-            (None, _) => true,
-            (Some(_), None) => false,
-        };
-        if ended && (remote.status != status.as_str() || later) {
+        // The end is sent when the server's status differs or it has no end
+        // time: the nodes of one run each end it at their own time, and a
+        // node must not move another's end back and forth.
+        if ended && (remote.status != status.as_str() || remote.end_ms.is_none()) {
             let mut body = json!({ "run_id": remote.id, "status": status.as_str() });
             if let Some(end) = detail.summary.end_ms {
                 body["end_time"] = end.into();
