@@ -236,7 +236,7 @@ fn run_job(name: &str, fail_rank: i32, uri: &str, read_info: bool) -> Job {
     let info = Command::new(runlog_bin())
         .args([
             "--tracking-uri",
-            &uri,
+            uri,
             "history",
             "info",
             "-r",
