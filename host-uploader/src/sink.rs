@@ -4,10 +4,10 @@
 //! The drain loop turns records (from a spool ring or a byte stream) into a
 //! [`Batch`] for one run and one stream, and hands it to a sink, which must
 //! commit everything in it, including the stream's watermark, atomically or
-//! not at all. The embedded store ([`crate::store::Store`]) is one sink; the
-//! MLflow REST client is another (at least once, since HTTP has no
-//! transactions). Everything a batch holds is owned, so a sink may keep it,
-//! retry it, or send it elsewhere.
+//! not at all. The embedded store ([`crate::store::Store`]) is the sink every
+//! command uses; an MLflow server gets the records from the store
+//! (`mlflow::deliver`, exactly once). Everything a batch holds is owned, so a
+//! sink may keep it, retry it, or send it elsewhere.
 
 use std::path::PathBuf;
 use std::sync::Arc;

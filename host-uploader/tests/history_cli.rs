@@ -112,7 +112,9 @@ fn list_shows_runs_newest_first_in_every_format() {
             "end_ms",
             "duration_ms",
             "metrics",
-            "artifacts"
+            "artifacts",
+            // Empty for runs never delivered to an MLflow server (mlflow_pg.rs fills it).
+            "mlflow_run_id"
         ]
     );
     assert_eq!(rows.len(), 4);
@@ -126,7 +128,8 @@ fn list_shows_runs_newest_first_in_every_format() {
             (fixture::T0 + 65_000).to_string(),
             "65000".into(),
             "7".into(),
-            "3".into()
+            "3".into(),
+            String::new()
         ]
     );
 }

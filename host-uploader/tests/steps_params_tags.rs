@@ -263,14 +263,21 @@ fn cpp_trainer_steps_params_tags_through_history_serve_and_mlflow() {
                 value: &i.to_string(),
             });
             w.end(RunStatus::Finished);
-            let (ok, out, err) = runlog(&[
-                "--tracking-uri",
-                dest,
-                "drain",
-                "--spool",
-                dir.to_str().unwrap(),
-                "--once",
-            ]);
+            // Over HTTP the drain keeps its local store in the working directory.
+            let cwd = tmp.path().join(format!("conflict-cwd-{d}"));
+            fs::create_dir_all(&cwd).unwrap();
+            let drained = Command::new(runlog_bin())
+                .args(["--tracking-uri", dest, "drain", "--spool"])
+                .arg(&dir)
+                .arg("--once")
+                .current_dir(&cwd)
+                .output()
+                .unwrap();
+            let (ok, out, err) = (
+                drained.status.success(),
+                String::from_utf8_lossy(&drained.stdout).into_owned(),
+                String::from_utf8_lossy(&drained.stderr).into_owned(),
+            );
             assert!(ok, "drain into {dest}: {out}{err}");
             if i == 1 {
                 assert!(
@@ -298,7 +305,7 @@ fn cpp_trainer_steps_params_tags_through_history_serve_and_mlflow() {
         local["run"]["tags"]["writer"], "1",
         "a tag's last value wins"
     );
-    let script = "import sys, json\nfrom mlflow.tracking import MlflowClient\nc = MlflowClient(sys.argv[1])\nr = c.search_runs([c.get_experiment_by_name('steps').experiment_id], filter_string=\"tags.`runlog.run_id` = 'disagree'\")[0]\nprint(json.dumps({'params': r.data.params, 'tags': r.data.tags}))";
+    let script = "import sys, json\nfrom mlflow.tracking import MlflowClient\nc = MlflowClient(sys.argv[1])\nr = c.search_runs([c.get_experiment_by_name('steps').experiment_id], filter_string=\"attributes.run_name = 'disagree'\")[0]\nprint(json.dumps({'params': r.data.params, 'tags': r.data.tags}))";
     let remote: Json =
         serde_json::from_str(python(&py, script, &[&uri]).lines().last().unwrap()).unwrap();
     assert_eq!(remote["params"]["lr"], "0.01");

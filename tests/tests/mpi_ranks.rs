@@ -18,6 +18,14 @@
 //! rank's values; per-node system metrics; FINISHED, or, when rank 2 exits
 //! 3, FAILED with `history info` naming rank 2, nodeB and exit 3.
 //!
+//! Each node's `runlog run` records into its node's local store and
+//! delivers from there (offline first, exactly once): the wrapper of rank 0
+//! creates the server run, every node keeps its own sync tag, and the run's
+//! status is settled from the rank ends the server holds. The same job also
+//! runs against a real MLflow server on PostgreSQL (RUNLOG_MLFLOW_PG_URI and
+//! RUNLOG_MLFLOW_PG_DSN from `scripts/mlflow-pg.sh`; under `CI=true` their
+//! absence fails), checked in its database.
+//!
 //! Needs `mpirun` and `mpicc` (Debian openmpi-bin, libopenmpi-dev): skipped
 //! without them, except under `CI=true`, where their absence fails.
 
@@ -111,13 +119,53 @@ fn build_program(dir: &Path) -> PathBuf {
     exe
 }
 
-/// Runs the job: `mpirun -n 4` over the launcher; returns (mpirun's exit
-/// code, its output, the run id the wrappers printed).
-fn run_job(name: &str, fail_rank: i32) -> (Option<i32>, String, PathBuf, String) {
+/// The MLflow server on PostgreSQL: (tracking URI, database DSN).
+fn pg_server() -> Option<(String, String)> {
+    let uri = std::env::var("RUNLOG_MLFLOW_PG_URI").unwrap_or_default();
+    let dsn = std::env::var("RUNLOG_MLFLOW_PG_DSN").unwrap_or_default();
+    if !uri.is_empty() && !dsn.is_empty() {
+        return Some((uri, dsn));
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "RUNLOG_MLFLOW_PG_URI / RUNLOG_MLFLOW_PG_DSN are not set under CI=true \
+         (scripts/mlflow-pg.sh starts the server)"
+    );
+    eprintln!("skipped: no MLflow server on PostgreSQL (scripts/mlflow-pg.sh starts one)");
+    None
+}
+
+/// One query's rows from PostgreSQL, as `psql -At` prints them.
+fn psql(dsn: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([dsn, "-At", "-F", ",", "-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// What a job ran against.
+struct Job {
+    /// mpirun's exit code.
+    code: Option<i32>,
+    /// Everything printed, and `history info -o json` of the run.
+    out: String,
+    /// The run id every wrapper printed.
+    run_id: String,
+    /// The run's id on the server, as `history info` over HTTP shows it.
+    server_id: String,
+}
+
+/// Runs the job: `mpirun -n 4` over the launcher, every node's wrapper
+/// delivering to `uri`.
+fn run_job(name: &str, fail_rank: i32, uri: &str, read_info: bool) -> Job {
     let root = scratch_dir(name);
     let exe = build_program(&root);
-    let store = root.join("server-store");
-    let (_serve, uri) = start_serve(&store);
     for node in ["nodeA", "nodeB"] {
         std::fs::create_dir_all(root.join(node)).unwrap();
     }
@@ -147,6 +195,7 @@ fn run_job(name: &str, fail_rank: i32) -> (Option<i32>, String, PathBuf, String)
     // A failing rank must not make mpirun kill the other ranks' uploaders
     // while they record their ends.
     mpirun.args(["--mca", "orte_abort_on_non_zero_status", "0"]);
+    let started = Instant::now();
     let out = mpirun
         .args(["sh"])
         .arg(&launcher)
@@ -160,6 +209,7 @@ fn run_job(name: &str, fail_rank: i32) -> (Option<i32>, String, PathBuf, String)
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    eprintln!("mpirun took {:?}:\n{text}", started.elapsed());
     let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::trim)
@@ -172,11 +222,21 @@ fn run_job(name: &str, fail_rank: i32) -> (Option<i32>, String, PathBuf, String)
         "one run id: {ids:?}\n{text}"
     );
     let run_id = ids[0].to_string();
+    if !read_info {
+        // (Reading every series back through MLflow's REST API is slow; the
+        // caller checks the server's database instead.)
+        return Job {
+            code: out.status.code(),
+            out: text,
+            run_id,
+            server_id: String::new(),
+        };
+    }
     // The server's store, read through the real CLI while the server runs.
     let info = Command::new(runlog_bin())
         .args([
             "--tracking-uri",
-            &uri,
+            uri,
             "history",
             "info",
             "-r",
@@ -192,7 +252,21 @@ fn run_job(name: &str, fail_rank: i32) -> (Option<i32>, String, PathBuf, String)
         String::from_utf8_lossy(&info.stderr)
     );
     let info = String::from_utf8_lossy(&info.stdout).into_owned();
-    (out.status.code(), format!("{text}\n{info}"), store, run_id)
+    let doc: serde_json::Value = serde_json::from_str(&info).expect("info -o json");
+    let server_id = doc["run"]["run_id"].as_str().unwrap().to_string();
+    Job {
+        code: out.status.code(),
+        out: format!("{text}\n{info}"),
+        run_id,
+        server_id,
+    }
+}
+
+/// Runs the job against a fresh `runlog serve`; returns it and the served store.
+fn run_job_on_serve(name: &str, fail_rank: i32) -> (Job, PathBuf) {
+    let store = scratch_dir(&format!("{name}-server")).join("store");
+    let (_serve, uri) = start_serve(&store);
+    (run_job(name, fail_rank, &uri, true), store)
 }
 
 fn db(store: &Path) -> rusqlite::Connection {
@@ -306,7 +380,8 @@ fn four_ranks_on_two_nodes_make_one_finished_run() {
     if !have_mpi() {
         return;
     }
-    let (code, out, store, run_id) = run_job("mpi-ranks-ok", -1);
+    let (job, store) = run_job_on_serve("mpi-ranks-ok", -1);
+    let (code, out, run_id) = (job.code, job.out, job.server_id);
     assert_eq!(code, Some(0), "{out}");
     let conn = db(&store);
     let (runs, status): (i64, String) = conn
@@ -330,7 +405,8 @@ fn a_rank_that_exits_3_fails_the_run_and_is_named() {
     }
     // mpirun's own exit code is 0 here: told not to abort the job when a
     // rank fails, Open MPI 4.1 does not report it either. The run does.
-    let (_, out, store, run_id) = run_job("mpi-ranks-fail", 2);
+    let (job, store) = run_job_on_serve("mpi-ranks-fail", 2);
+    let (out, run_id) = (job.out, job.server_id);
     let conn = db(&store);
     let (runs, status): (i64, String) = conn
         .query_row("SELECT COUNT(*), MAX(status) FROM runs", [], |r| {
@@ -345,6 +421,100 @@ fn a_rank_that_exits_3_fails_the_run_and_is_named() {
     assert!(out.contains("\"status\": \"FAILED\""), "{out}");
     // Everything every rank logged is there, the failed rank's included.
     check_series(&conn, &run_id, &out);
+}
+
+/// The rank's `loss` values a rank of `mpi_train.c` logs, by step.
+fn want_loss(rank: i64) -> String {
+    (0..STEPS)
+        .map(|s| format!("{s},{}", 1000.0 * rank as f64 + 1.0 / (s + 1) as f64))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn four_ranks_on_two_nodes_make_one_run_in_mlflow_on_postgres() {
+    if !have_mpi() {
+        return;
+    }
+    let Some((uri, dsn)) = pg_server() else {
+        return;
+    };
+    for (name, fail_rank, want) in [("mpi-pg-ok", -1, "FINISHED"), ("mpi-pg-fail", 2, "FAILED")] {
+        let job = run_job(name, fail_rank, &uri, false);
+        let out = &job.out;
+        // One MLflow run (deleted duplicates aside), named after the runlog run id.
+        let runs = psql(
+            &dsn,
+            &format!(
+                "SELECT run_uuid, status FROM runs WHERE name = '{}' AND lifecycle_stage = 'active'",
+                job.run_id
+            ),
+        );
+        let (id, status) = runs
+            .split_once(',')
+            .unwrap_or_else(|| panic!("no active run: {runs}\n{out}"));
+        assert!(!status.contains('\n'), "one active run: {runs}\n{out}");
+        assert_eq!(status, want, "{out}");
+        for rank in 0..4i64 {
+            let key = if rank == 0 {
+                "loss".to_string()
+            } else {
+                format!("loss/rank{rank}")
+            };
+            // Every point once, in order, with only this rank's values.
+            let got = psql(
+                &dsn,
+                &format!(
+                    "SELECT step, value FROM metrics WHERE run_uuid = '{id}' AND key = '{key}' \
+                     ORDER BY step, timestamp"
+                ),
+            );
+            let got: Vec<(i64, f64)> = got
+                .lines()
+                .map(|l| {
+                    let (s, v) = l.split_once(',').unwrap();
+                    (s.parse().unwrap(), v.parse().unwrap())
+                })
+                .collect();
+            let want_pts: Vec<(i64, f64)> = want_loss(rank)
+                .lines()
+                .map(|l| {
+                    let (s, v) = l.split_once(',').unwrap();
+                    (s.parse().unwrap(), v.parse().unwrap())
+                })
+                .collect();
+            assert_eq!(got, want_pts, "{key} of run {id}:\n{out}");
+        }
+        // Each node kept its own sync tag; no `runlog.stream.*` bookkeeping.
+        let tags = psql(
+            &dsn,
+            &format!(
+                "SELECT key FROM tags WHERE run_uuid = '{id}' AND key LIKE 'runlog.%' ORDER BY key"
+            ),
+        );
+        let tags: Vec<&str> = tags.lines().collect();
+        assert_eq!(
+            tags,
+            [
+                "runlog.rank.0",
+                "runlog.rank.1",
+                "runlog.rank.2",
+                "runlog.rank.3",
+                "runlog.sync.nodeA",
+                "runlog.sync.nodeB"
+            ],
+            "{out}"
+        );
+        if fail_rank == 2 {
+            let tag = psql(
+                &dsn,
+                &format!(
+                    "SELECT value FROM tags WHERE run_uuid = '{id}' AND key = 'runlog.rank.2'"
+                ),
+            );
+            assert_eq!(tag, "FAILED exit 3 on nodeB");
+        }
+    }
 }
 
 /// One `runlog run` around `mpirun -n 4` on one node (as a user runs a job

@@ -1,4 +1,7 @@
 //! `runlog drain`: move records from spool files or a byte stream into the history.
+//!
+//! With `--tracking-uri http(s)://...` the records go into the local store
+//! and from there to the server, exactly once (`delivery`), as for `runlog run`.
 
 use anyhow::{bail, Result};
 
@@ -18,8 +21,37 @@ pub fn drain(args: DrainArgs, tracking: &Tracking) -> Result<i32> {
     if args.spool.is_some() && byte_sources.contains(&true) {
         bail!("--spool cannot be combined with a byte-stream source; run one `runlog drain` per source");
     }
-    let mut sink = open_sink(tracking)?;
-    let sink = sink.as_mut();
+    let mut store_sink = open_sink(tracking)?;
+    let background = match tracking {
+        Tracking::Http(uri) => Some(super::delivery::start(
+            &super::store_dir(tracking),
+            uri,
+            &[],
+            None,
+        )),
+        Tracking::Local(_) => None,
+    };
+    let code = match &background {
+        Some(b) => {
+            let mut noting = super::delivery::Noting {
+                inner: store_sink.as_mut(),
+                runs: b.runs(),
+            };
+            drain_into(&args, tracking, &mut noting)
+        }
+        None => drain_into(&args, tracking, store_sink.as_mut()),
+    };
+    let delivered = background.is_none_or(|b| b.finish().1);
+    let code = code?;
+    Ok(if code == 0 && !delivered { 1 } else { code })
+}
+
+/// Drains the chosen source into `sink`; returns the exit code.
+fn drain_into(
+    args: &DrainArgs,
+    tracking: &Tracking,
+    sink: &mut dyn crate::sink::Sink,
+) -> Result<i32> {
     signals::install();
     let stop = || signals::received().is_some();
     let limits = Limits {

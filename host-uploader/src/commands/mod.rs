@@ -57,22 +57,16 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
-/// The sink drained records go to: the embedded store, or an MLflow server.
+/// The sink drained records go to: always the embedded store ([`store_dir`]);
+/// an MLflow server gets them from there (`delivery`, exactly once).
 pub fn open_sink(tracking: &Tracking) -> Result<Box<dyn crate::sink::Sink>> {
-    match tracking {
-        Tracking::Local(dir) => {
-            let store =
-                crate::store::Store::open(dir).map_err(|e| crate::store::explain_at(dir, e))?;
-            let checkpointer = store.background_checkpoints()?;
-            Ok(Box::new(LocalSink {
-                store,
-                _checkpointer: checkpointer,
-            }))
-        }
-        Tracking::Http(uri) => Ok(Box::new(crate::mlflow::HttpSink::new(
-            crate::mlflow::Client::new(uri)?,
-        )?)),
-    }
+    let dir = store_dir(tracking);
+    let store = crate::store::Store::open(&dir).map_err(|e| crate::store::explain_at(&dir, e))?;
+    let checkpointer = store.background_checkpoints()?;
+    Ok(Box::new(LocalSink {
+        store,
+        _checkpointer: checkpointer,
+    }))
 }
 
 /// The local store directory of `tracking`: the nearest `.runlog`

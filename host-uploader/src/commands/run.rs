@@ -41,26 +41,34 @@ pub fn command_line(args: &[String]) -> String {
 
 /// Runs `runlog run`; returns the exit code. With an MLflow tracking URI the
 /// run is recorded locally and delivered in the background (offline first,
-/// `delivery`).
-///
-/// One rank of a multi-rank job (a launcher or `RUNLOG_RANK` gave it a rank)
-/// records straight to the tracking server instead: its ranks' ends settle
-/// the run there, where every node's ranks meet (docs/ranks.md). Such a run
-/// is not offline first: its delivery is at least once, as `runlog drain`'s.
+/// `delivery`). One rank of a multi-rank job (a launcher or `RUNLOG_RANK`
+/// gave it a rank) is delivered the same way, as its node's share of the
+/// run; its run's status is settled where every node's ranks meet, on the
+/// server (docs/ranks.md).
 pub fn run(args: RunArgs, tracking: &Tracking) -> Result<i32> {
     let launch = runlog_core::launch::detect().map_err(anyhow::Error::msg)?;
-    if launch.rank.is_some() && matches!(tracking, Tracking::Http(_)) {
-        return run_recorded(args, tracking, &mut |_| {});
-    }
+    let job = launch.rank.map(|rank| super::delivery::Job {
+        rank,
+        node: if launch.node.is_empty() {
+            "unknown".into()
+        } else {
+            launch.node.clone()
+        },
+        world_size: launch.world_size,
+    });
     let (local, deliver_to) = super::delivery::local_first(tracking);
     let mut background = None;
-    let code = run_recorded(args, &local, &mut |run_id| {
+    let mut run_id = String::new();
+    let code = run_recorded(args, &local, &mut |id| {
+        run_id = id.to_string();
         background = deliver_to
             .as_deref()
-            .map(|uri| super::delivery::start(&super::store_dir(&local), uri, run_id));
+            .map(|uri| super::delivery::start(&super::store_dir(&local), uri, &[id], job.clone()));
     })?;
     if let Some(b) = background {
-        b.finish();
+        if let (Some((status, why)), _) = b.finish() {
+            eprintln!("runlog: run {run_id} {} ({why})", status_str(status));
+        }
     }
     Ok(code)
 }

@@ -71,6 +71,18 @@ pub fn sync(args: SyncArgs, tracking: &Tracking) -> Result<i32> {
         let pending: Vec<&String> = runs.iter().filter(|r| !finished.contains(*r)).collect();
         for run in pending {
             match deliverer.deliver(&store, run) {
+                Ok(d) if d.busy => {
+                    // Another process of this store (a `runlog run`) holds the run's delivery.
+                    if !args.watch {
+                        eprintln!(
+                            "runlog: run {run} is being delivered by another process of {}; \
+                             not sent now",
+                            args.from.display()
+                        );
+                        failed += 1;
+                        finished.insert(run.clone());
+                    }
+                }
                 Ok(d) => {
                     if !args.watch || !d.nothing() {
                         println!("{}", describe(run, &d));

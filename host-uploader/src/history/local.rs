@@ -136,6 +136,21 @@ fn summary_of(r: &RunListing) -> RunSummary {
         duration_ms: r.end_ms.map(|e| e.saturating_sub(r.start_ms)),
         metric_count: r.series,
         artifact_count: r.artifacts,
+        mlflow_run_id: None,
+    }
+}
+
+impl Store {
+    /// `r`'s summary, with the MLflow run it was delivered to (the first
+    /// tracking URI's, by name, if it went to several).
+    fn summary_with_remote(&self, r: &RunListing) -> RunSummary {
+        let mut s = summary_of(r);
+        s.mlflow_run_id = self
+            .remote_runs(&r.run_id)
+            .ok()
+            .and_then(|v| v.into_iter().next())
+            .map(|(_, id)| id);
+        s
     }
 }
 
@@ -162,7 +177,7 @@ impl HistorySource for Store {
         let status = filter.status.map(RunStatus::as_str);
         let rows = repo::runs::listings(self.conn(), filter.experiment.as_deref(), status, limit)
             .map_err(sql)?;
-        Ok(rows.iter().map(summary_of).collect())
+        Ok(rows.iter().map(|r| self.summary_with_remote(r)).collect())
     }
 
     fn run(&self, id_or_prefix: &str) -> HistoryResult<RunDetail> {
@@ -174,7 +189,7 @@ impl HistorySource for Store {
         let pairs =
             |v: Vec<(String, String)>| -> BTreeMap<String, String> { v.into_iter().collect() };
         Ok(RunDetail {
-            summary: summary_of(&r),
+            summary: self.summary_with_remote(&r),
             command: r.command,
             exit_code: r.exit_code,
             dropped: r.dropped,

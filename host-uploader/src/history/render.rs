@@ -210,6 +210,7 @@ pub fn runs(runs: &[RunSummary], format: Format) -> String {
                 "duration_ms",
                 "metrics",
                 "artifacts",
+                "mlflow_run_id",
             ];
             let mut rows = Vec::new();
             for r in runs {
@@ -222,15 +223,18 @@ pub fn runs(runs: &[RunSummary], format: Format) -> String {
                     r.duration_ms.map(|v| v.to_string()).unwrap_or_default(),
                     r.metric_count.to_string(),
                     r.artifact_count.to_string(),
+                    r.mlflow_run_id.clone().unwrap_or_default(),
                 ]);
             }
             tsv(&header, &rows)
         }
         Format::Table => {
+            // The MLflow column only when a run was delivered somewhere.
+            let mlflow = runs.iter().any(|r| r.mlflow_run_id.is_some());
             let rows: Vec<Vec<String>> = runs
                 .iter()
                 .map(|r| {
-                    vec![
+                    let mut row = vec![
                         r.run_id.clone(),
                         r.experiment.clone(),
                         r.status.to_string(),
@@ -238,22 +242,28 @@ pub fn runs(runs: &[RunSummary], format: Format) -> String {
                         duration_cell(r),
                         r.metric_count.to_string(),
                         r.artifact_count.to_string(),
-                    ]
+                    ];
+                    if mlflow {
+                        row.push(r.mlflow_run_id.clone().unwrap_or_else(|| "-".into()));
+                    }
+                    row
                 })
                 .collect();
-            table(
-                &[
-                    "RUN",
-                    "EXPERIMENT",
-                    "STATUS",
-                    "START (UTC)",
-                    "DURATION",
-                    "METRICS",
-                    "ARTIFACTS",
-                ],
-                &rows,
-                &[false, false, false, false, true, true, true],
-            )
+            let mut header = vec![
+                "RUN",
+                "EXPERIMENT",
+                "STATUS",
+                "START (UTC)",
+                "DURATION",
+                "METRICS",
+                "ARTIFACTS",
+            ];
+            let mut right = vec![false, false, false, false, true, true, true];
+            if mlflow {
+                header.push("MLFLOW RUN");
+                right.push(false);
+            }
+            table(&header, &rows, &right)
         }
     }
 }
@@ -365,6 +375,7 @@ fn info_tsv(info: &RunInfo) -> String {
     field("dropped", r.dropped.to_string());
     field("lost_records", r.lost_records.to_string());
     field("lost_frames", r.lost_frames.to_string());
+    field("mlflow_run_id", s.mlflow_run_id.clone().unwrap_or_default());
     for (k, v) in &r.params {
         rows.push(vec![
             "param".into(),
@@ -436,6 +447,9 @@ fn info_table(info: &RunInfo, layout: Layout) -> String {
         kv.push(("end", format!("{} UTC", timefmt::utc(end))));
     }
     kv.push(("duration", duration_cell(s)));
+    if let Some(id) = &s.mlflow_run_id {
+        kv.push(("mlflow run", id.clone()));
+    }
     if let Some(c) = &r.command {
         kv.push(("command", c.clone()));
     }

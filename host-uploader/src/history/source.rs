@@ -97,6 +97,10 @@ pub struct RunSummary {
     pub metric_count: u64,
     /// How many artifact files the run has.
     pub artifact_count: u64,
+    /// The MLflow run this run was delivered to (`runlog sync`, `runlog run
+    /// --tracking-uri http://...`), as the local store knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mlflow_run_id: Option<String>,
 }
 
 /// A run's header in `info`: its summary and everything else known about it.

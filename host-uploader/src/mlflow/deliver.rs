@@ -22,6 +22,17 @@
 //! or has another size, and the run's end once. Requests stay within
 //! MLflow's limits (1000 metrics, 100 params, 100 tags, 1000 entities), and
 //! names MLflow refuses are sent under [`mlflow_key`]'s fixed name (warned once).
+//!
+//! Several stores may deliver into one server run: the nodes of a multi-rank
+//! job each hold their own ranks' series. Each node then keeps its own tag,
+//! `runlog.sync.<node>` ([`sync_tag`]), since MLflow tags are last-write-wins
+//! and one shared tag would let one node's log-batch erase another's
+//! position. The server run is found by its name (the runlog run id); two
+//! stores creating it at the same moment both look again right after, keep
+//! the run with the smallest MLflow id and delete the other
+//! ([`Deliverer::deliver`] checks this again whenever it has sent all it
+//! has, so data sent into a deleted duplicate is sent again to the kept run).
+//! One process at a time delivers a run of a store ([`Store::delivery_lock`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -35,7 +46,7 @@ use super::protocol::{
     clip, mlflow_key, MAX_BATCH_ENTITIES, MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS,
     MAX_PARAM_LEN, MAX_TAG_LEN,
 };
-use super::sink::{experiment_id, push_metric, MetricNum};
+use super::wire::{experiment_id, push_metric, MetricNum};
 use crate::history::{HistorySource, RunDetail, RunStatus};
 use crate::sink::MetricValue;
 use crate::store::Store;
@@ -43,6 +54,44 @@ use crate::store::Store;
 /// The one tag runlog keeps on a delivered run: the runlog run id and how
 /// far each series was delivered.
 pub const SYNC_TAG: &str = "runlog.sync";
+
+/// How long a delivery pass waits for another process of the same store
+/// to finish its pass of the same run.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The sync tag of the store delivering from `node` ([`SYNC_TAG`] when one
+/// store delivers the run, `runlog.sync.<node>` for one node of a
+/// multi-node run; the node's characters other than `[A-Za-z0-9._-]` as `_`).
+pub fn sync_tag(node: Option<&str>) -> String {
+    match node {
+        None => SYNC_TAG.to_string(),
+        Some(n) => {
+            let clean: String = n
+                .chars()
+                .take(64)
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            format!("{SYNC_TAG}.{clean}")
+        }
+    }
+}
+
+/// Whether tag `key` is one of runlog's sync tags.
+pub fn is_sync_tag(key: &str) -> bool {
+    key == SYNC_TAG || key.starts_with("runlog.sync.")
+}
+
+/// The sync marks of a server run (as `runs/get` or `runs/search` give
+/// it): which runlog run it was delivered from, by each store.
+pub fn delivered_marks(run: &Value) -> Vec<SyncMark> {
+    marks_of(run).into_iter().map(|(_, m)| m).collect()
+}
 
 /// Points read from the store at a time.
 const POINTS_PER_READ: usize = 1024;
@@ -118,10 +167,27 @@ pub struct Delivered {
     pub ended: bool,
     /// Whether the server now holds everything the store has of the run,
     /// its end included if it ended.
+    pub all_sent: bool,
+    /// Whether the run ended and the server holds all of it.
     pub complete: bool,
+    /// Whether nothing was done because another process of the same store
+    /// was delivering this run all the while.
+    pub busy: bool,
 }
 
 impl Delivered {
+    /// Adds a later pass into the same run (or its kept run) to this one.
+    fn add(&mut self, later: Delivered) {
+        self.remote_id = later.remote_id;
+        self.metrics += later.metrics;
+        self.params += later.params;
+        self.tags += later.tags;
+        self.artifacts += later.artifacts;
+        self.ended |= later.ended;
+        self.all_sent = later.all_sent;
+        self.complete = later.complete;
+    }
+
     /// Whether the pass sent nothing at all.
     pub fn nothing(&self) -> bool {
         self.metrics == 0
@@ -140,6 +206,8 @@ type ArtifactState = (u64, Option<String>);
 #[derive(Debug, Clone)]
 struct Remote {
     id: String,
+    /// This store's sync tag on the run ([`sync_tag`]).
+    mark_key: String,
     artifact_uri: String,
     mark: SyncMark,
     params: HashMap<String, String>,
@@ -179,6 +247,8 @@ pub struct Deliverer {
     experiments: HashMap<String, String>,
     runs: HashMap<String, Remote>,
     warned: HashSet<String>,
+    node: Option<String>,
+    may_create: bool,
 }
 
 impl Deliverer {
@@ -190,7 +260,62 @@ impl Deliverer {
             experiments: HashMap::new(),
             runs: HashMap::new(),
             warned: HashSet::new(),
+            node: None,
+            may_create: true,
         }
+    }
+
+    /// Whether this deliverer creates the server run when it finds none
+    /// (default yes). The wrappers of ranks other than 0 leave that to rank
+    /// 0's, so that the nodes of a job do not race to create it.
+    pub fn creating(mut self, may_create: bool) -> Self {
+        self.may_create = may_create;
+        self
+    }
+
+    /// Delivers as node `node` of a multi-node run (its own sync tag,
+    /// [`sync_tag`]). Without it, a run whose rank ends name a node is
+    /// delivered as that node, any other under [`SYNC_TAG`].
+    pub fn with_node(mut self, node: Option<String>) -> Self {
+        self.node = node;
+        self
+    }
+
+    /// The sync tag this deliverer keeps on `detail`'s server run.
+    fn mark_key(&self, detail: &RunDetail) -> String {
+        if let Some(n) = &self.node {
+            return sync_tag(Some(n));
+        }
+        let ends = crate::ranks::rank_ends(&detail.tags);
+        let first = ends
+            .values()
+            .filter_map(|e| e.text.rsplit_once(" on ").map(|(_, n)| n.to_string()))
+            .min();
+        sync_tag(first.as_deref())
+    }
+
+    /// The run's status from the rank ends the server holds
+    /// ([`crate::ranks::settle`] with `world_size`), for a run this
+    /// deliverer delivered: where every node's ranks meet.
+    pub fn settle_on_server(
+        &self,
+        run_id: &str,
+        world_size: Option<u32>,
+    ) -> Result<Option<(runlog_core::RunStatus, String)>> {
+        let Some(remote) = self.runs.get(run_id) else {
+            bail!("run {run_id} is not delivered to {} yet", self.uri);
+        };
+        let v = self.client.get("runs/get", &[("run_id", &remote.id)])?;
+        let tags: BTreeMap<String, String> = v["run"]["data"]["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| Some((t["key"].as_str()?.into(), t["value"].as_str()?.into())))
+            .collect();
+        Ok(crate::ranks::settle(
+            world_size,
+            &crate::ranks::rank_ends(&tags),
+        ))
     }
 
     /// The server's URI.
@@ -203,18 +328,100 @@ impl Deliverer {
     pub fn deliver(&mut self, store: &Store, run_id: &str) -> Result<Delivered> {
         let detail = store.run(run_id).map_err(|e| anyhow!("{e}"))?;
         let run_id = detail.summary.run_id.clone();
+        let Some(lock) = store.delivery_lock(&run_id, LOCK_WAIT)? else {
+            return Ok(Delivered {
+                remote_id: self
+                    .runs
+                    .get(&run_id)
+                    .map(|r| r.id.clone())
+                    .unwrap_or_default(),
+                busy: true,
+                ..Delivered::default()
+            });
+        };
+        if lock.others_delivered {
+            // Another process of this store moved the server on: ask it again.
+            self.runs.remove(&run_id);
+        }
         let mut remote = match self.runs.remove(&run_id) {
             Some(r) => r,
             None => self.open_remote(store, &detail)?,
         };
-        let mut out = Delivered {
-            remote_id: remote.id.clone(),
-            ..Delivered::default()
-        };
-        let result = self.deliver_into(store, &detail, &mut remote, &mut out);
-        // `remote` only ever advances on a 200, so it is right either way.
+        let mut total = Delivered::default();
+        // At most twice: a second time when the run turned out to be a
+        // duplicate, into the run that is kept.
+        for _ in 0..2 {
+            let mut out = Delivered {
+                remote_id: remote.id.clone(),
+                ..Delivered::default()
+            };
+            // On an error the cached state is dropped: the next pass reads
+            // the server again (the run may have been deleted as a duplicate).
+            self.deliver_into(store, &detail, &mut remote, &mut out)?;
+            let sent = !out.nothing();
+            total.add(out);
+            if !(sent && total.all_sent) {
+                break;
+            }
+            match self.kept_run(&detail, &remote.id)? {
+                None => break,
+                Some(kept) => {
+                    self.retire(&remote.id, &run_id);
+                    remote = remote_from(&kept, &run_id, &remote.mark_key)?;
+                    store.set_remote_run_id(&run_id, &self.uri, &remote.id)?;
+                }
+            }
+        }
+        drop(lock);
         self.runs.insert(run_id, remote);
-        result.map(|()| out)
+        Ok(total)
+    }
+
+    /// The run to keep when `mine` is not it: of the server runs delivered
+    /// from `detail`'s run, the one with the smallest MLflow id.
+    fn kept_run(&self, detail: &RunDetail, mine: &str) -> Result<Option<Value>> {
+        let exp = self
+            .experiments
+            .get(if detail.summary.experiment.is_empty() {
+                "default"
+            } else {
+                &detail.summary.experiment
+            })
+            .cloned();
+        let Some(exp) = exp else { return Ok(None) };
+        Ok(self
+            .find(&exp, &detail.summary.run_id)?
+            .filter(|r| r["info"]["run_id"].as_str() != Some(mine)))
+    }
+
+    /// Takes duplicate run `id` of `run_id` out of sight: deleted (MLflow
+    /// keeps it in its trash), or, where the server cannot delete runs,
+    /// renamed and its sync tags pointed elsewhere. Best effort: a
+    /// duplicate left is found again and retired by the next pass.
+    fn retire(&mut self, id: &str, run_id: &str) {
+        if self
+            .client
+            .post("runs/delete", &json!({ "run_id": id }))
+            .is_ok()
+        {
+            return;
+        }
+        let gone = format!("{run_id}.duplicate");
+        let _ = self
+            .client
+            .post("runs/update", &json!({ "run_id": id, "run_name": gone }));
+        if let Ok(v) = self.client.get("runs/get", &[("run_id", id)]) {
+            for (key, _) in marks_of(&v["run"]) {
+                let mark = SyncMark {
+                    run: gone.clone(),
+                    ..SyncMark::default()
+                };
+                let _ = self.client.post(
+                    "runs/set-tag",
+                    &json!({ "run_id": id, "key": key, "value": mark.to_tag_value() }),
+                );
+            }
+        }
     }
 
     fn warn_once(&mut self, key: String, msg: impl FnOnce() -> String) {
@@ -274,14 +481,19 @@ impl Deliverer {
         }
         let run = match found {
             Some(r) => r,
+            None if !self.may_create => {
+                bail!("run {run_id} is not on the server yet (the wrapper of rank 0 creates it)")
+            }
             None => self.create(&exp, detail)?,
         };
-        let remote = remote_from(&run, run_id)?;
+        let remote = remote_from(&run, run_id, &self.mark_key(detail))?;
         store.set_remote_run_id(run_id, &self.uri, &remote.id)?;
         Ok(remote)
     }
 
-    /// The server's run of `run_id` (named after it, with its sync tag), if any.
+    /// The server's run of `run_id` (named after it, with a sync tag naming
+    /// it), if any; of several, the one with the smallest MLflow id, which
+    /// every deliverer keeps.
     fn find(&self, exp: &str, run_id: &str) -> Result<Option<Value>> {
         // The id goes into a filter string: only ids of the run-id rule do.
         if runlog_core::rules::check_run_id(run_id).is_err() {
@@ -299,17 +511,24 @@ impl Deliverer {
             .as_array()
             .into_iter()
             .flatten()
-            .find(|r| mark_of(r).is_some_and(|m| m.run == run_id))
+            .filter(|r| marks_of(r).iter().any(|(_, m)| m.run == run_id))
+            .min_by(|a, b| {
+                let id = |r: &Value| r["info"]["run_id"].as_str().unwrap_or("").to_string();
+                id(a).cmp(&id(b))
+            })
             .cloned())
     }
 
-    fn create(&self, exp: &str, detail: &RunDetail) -> Result<Value> {
+    /// Creates the server run of `detail`; if another store created one at
+    /// the same moment, keeps the one [`Self::find`] keeps and deletes this one.
+    fn create(&mut self, exp: &str, detail: &RunDetail) -> Result<Value> {
         let run_id = &detail.summary.run_id;
         let mark = SyncMark {
             run: run_id.clone(),
             ..SyncMark::default()
         };
-        let mut tags = vec![json!({ "key": SYNC_TAG, "value": mark.to_tag_value() })];
+        let key = self.mark_key(detail);
+        let mut tags = vec![json!({ "key": key, "value": mark.to_tag_value() })];
         if let Some(cmd) = &detail.command {
             let cmd = clip(cmd, MAX_TAG_LEN).unwrap_or(cmd);
             tags.push(json!({ "key": "mlflow.source.name", "value": cmd }));
@@ -323,7 +542,15 @@ impl Deliverer {
                 "tags": tags,
             }),
         )?;
-        Ok(v["run"].clone())
+        let mine = v["run"].clone();
+        let my_id = mine["info"]["run_id"].as_str().unwrap_or("").to_string();
+        match self.find(exp, run_id)? {
+            Some(kept) if kept["info"]["run_id"].as_str() != Some(my_id.as_str()) => {
+                self.retire(&my_id, run_id);
+                Ok(kept)
+            }
+            _ => Ok(mine),
+        }
     }
 
     fn flush(
@@ -335,7 +562,7 @@ impl Deliverer {
     ) -> Result<()> {
         let pair = |(k, v): &(String, String)| json!({ "key": k, "value": v });
         let mut tags: Vec<Value> = req.tags.iter().map(pair).collect();
-        tags.push(json!({ "key": SYNC_TAG, "value": mark.to_tag_value() }));
+        tags.push(json!({ "key": remote.mark_key, "value": mark.to_tag_value() }));
         let params: Vec<Value> = req.params.iter().map(pair).collect();
         let mut body = String::with_capacity(req.metrics.len() + 256);
         body.push_str("{\"run_id\":");
@@ -372,9 +599,9 @@ impl Deliverer {
         value: &str,
     ) -> Result<()> {
         let key = self.key(name, "tag");
-        if key == SYNC_TAG {
+        if is_sync_tag(&key) {
             self.warn_once(format!("reserved {name}"), || {
-                format!("the tag {SYNC_TAG:?} is runlog's own; the run's value was not sent")
+                format!("the tag {key:?} is runlog's own; the run's value was not sent")
             });
             return Ok(());
         }
@@ -532,7 +759,10 @@ impl Deliverer {
 
         let status = detail.summary.status;
         let ended = status != RunStatus::Running;
-        if ended && (remote.status != status.as_str() || remote.end_ms != detail.summary.end_ms) {
+        // The end is sent when the server's status differs or it has no end
+        // time: the nodes of one run each end it at their own time, and a
+        // node must not move another's end back and forth.
+        if ended && (remote.status != status.as_str() || remote.end_ms.is_none()) {
             let mut body = json!({ "run_id": remote.id, "status": status.as_str() });
             if let Some(end) = detail.summary.end_ms {
                 body["end_time"] = end.into();
@@ -544,6 +774,7 @@ impl Deliverer {
             remote.end_ms = detail.summary.end_ms;
             out.ended = true;
         }
+        out.all_sent = all_sent;
         out.complete = all_sent && ended;
         Ok(())
     }
@@ -583,16 +814,22 @@ impl Deliverer {
     }
 }
 
-/// The [`SYNC_TAG`] of a server run (as `runs/get` or `runs/search` give it).
-fn mark_of(run: &Value) -> Option<SyncMark> {
+/// The sync tags of a server run (as `runs/get` or `runs/search` give it)
+/// that parse, by key.
+fn marks_of(run: &Value) -> Vec<(String, SyncMark)> {
     run["data"]["tags"]
-        .as_array()?
-        .iter()
-        .find(|t| t["key"] == SYNC_TAG)
-        .and_then(|t| serde_json::from_str(t["value"].as_str()?).ok())
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            let key = t["key"].as_str().filter(|k| is_sync_tag(k))?;
+            let mark = serde_json::from_str(t["value"].as_str()?).ok()?;
+            Some((key.to_string(), mark))
+        })
+        .collect()
 }
 
-fn remote_from(run: &Value, run_id: &str) -> Result<Remote> {
+fn remote_from(run: &Value, run_id: &str, mark_key: &str) -> Result<Remote> {
     let id = run["info"]["run_id"].as_str().unwrap_or("").to_string();
     if id.is_empty() {
         bail!("the server did not say which run it holds for {run_id}");
@@ -603,19 +840,22 @@ fn remote_from(run: &Value, run_id: &str) -> Result<Remote> {
             .into_iter()
             .flatten()
             .filter_map(|p| Some((p["key"].as_str()?.into(), p["value"].as_str()?.into())))
-            .filter(|(k, _): &(String, String)| k != SYNC_TAG)
+            .filter(|(k, _): &(String, String)| !is_sync_tag(k))
             .collect()
     };
     // A mark that does not parse, or names another run, says nothing: start
     // from the beginning (identical rows are skipped).
-    let mark = mark_of(run)
-        .filter(|m| m.run == run_id)
+    let mark = marks_of(run)
+        .into_iter()
+        .find(|(k, m)| k == mark_key && m.run == run_id)
+        .map(|(_, m)| m)
         .unwrap_or_else(|| SyncMark {
             run: run_id.to_string(),
             ..SyncMark::default()
         });
     Ok(Remote {
         id,
+        mark_key: mark_key.to_string(),
         artifact_uri: run["info"]["artifact_uri"].as_str().unwrap_or("").into(),
         mark,
         params: pairs("params"),

@@ -13,7 +13,7 @@ use std::io::Write;
 use serde_json::{json, Value};
 
 use super::client::{is_already_exists, is_not_found, Client};
-use super::deliver::{SyncMark, SYNC_TAG};
+use super::deliver::delivered_marks;
 use super::protocol::json::Num;
 use super::protocol::RUNLOG_RUN_ID_TAG;
 use crate::history::{
@@ -166,11 +166,7 @@ impl HttpHistory {
                 v.push(t);
             }
             // A run `runlog sync` delivered names its runlog run id in its sync tag.
-            if let Some((_, t)) = tags(r).into_iter().find(|(k, _)| k == SYNC_TAG) {
-                if let Ok(m) = serde_json::from_str::<SyncMark>(&t) {
-                    v.push(m.run);
-                }
-            }
+            v.extend(delivered_marks(r).into_iter().map(|m| m.run).take(1));
             v
         };
         if let Some(r) = all
@@ -248,6 +244,7 @@ impl HttpHistory {
             metric_count: (run["data"]["metrics"].as_array().map_or(0, Vec::len) + text_metrics)
                 as u64,
             artifact_count: artifacts.len() as u64,
+            mlflow_run_id: None,
             run_id,
         })
     }
@@ -358,9 +355,7 @@ impl HistorySource for HttpHistory {
             command: get("runlog.command").or_else(|| get("mlflow.source.name")),
             exit_code: get("runlog.exit_code")
                 .and_then(|v| v.parse().ok())
-                .or_else(|| {
-                    get(SYNC_TAG).and_then(|t| serde_json::from_str::<SyncMark>(&t).ok()?.exit)
-                }),
+                .or_else(|| delivered_marks(&run).into_iter().find_map(|m| m.exit)),
             dropped: get("runlog.dropped")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),

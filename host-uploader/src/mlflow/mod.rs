@@ -3,7 +3,6 @@
 //!
 //! - [`client`]: requests with retries, artifact transfer through the
 //!   server's `mlflow-artifacts` proxy.
-//! - [`sink`]: [`sink::HttpSink`], where `drain` and `run` send batches.
 //! - [`deliver`]: [`deliver::Deliverer`], runs of the local store sent on
 //!   exactly once (`runlog sync`, offline-first `runlog run`).
 //! - [`history`]: [`history::HttpHistory`], what `runlog history` queries.
@@ -13,8 +12,7 @@ pub mod client;
 pub mod deliver;
 pub mod history;
 pub use crate::protocol;
-pub mod sink;
+mod wire;
 
 pub use client::{Client, MlflowError, Retry};
 pub use history::HttpHistory;
-pub use sink::HttpSink;

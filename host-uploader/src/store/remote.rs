@@ -89,3 +89,82 @@ impl Store {
         }
     }
 }
+
+/// The right to deliver one run of one store, held by one process at a time
+/// (a `flock` on `<store>/delivery/<run>.lock`): two `runlog run`s of one
+/// node's ranks, or a `runlog sync` beside them, share a store and must not
+/// send the same points at once. Released on drop.
+#[derive(Debug)]
+pub struct DeliveryLock {
+    file: std::fs::File,
+    /// Whether another process held it since this process last did (then
+    /// what this process remembers of the server is stale).
+    pub others_delivered: bool,
+}
+
+impl Store {
+    /// Takes the delivery lock of `run_id`, waiting at most `wait`; `None`
+    /// if another process holds it all that time.
+    pub fn delivery_lock(
+        &self,
+        run_id: &str,
+        wait: std::time::Duration,
+    ) -> Result<Option<DeliveryLock>> {
+        use std::io::{Read, Seek, Write};
+        use std::os::fd::AsRawFd;
+        runlog_core::rules::check_run_id(run_id).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let dir = self.dir().join("delivery");
+        super::create_private_dir(&dir)?;
+        let path = dir.join(format!("{run_id}.lock"));
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        let until = std::time::Instant::now() + wait;
+        loop {
+            // SAFETY: flock on a valid open descriptor has no memory-safety preconditions.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                break;
+            }
+            if std::time::Instant::now() >= until {
+                return Ok(None);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // The file names the last holder: a process id and a per-process nonce.
+        let me = format!("{} {}", std::process::id(), process_nonce());
+        let mut last = String::new();
+        let _ = file.read_to_string(&mut last);
+        let others_delivered = last.trim() != me;
+        if others_delivered {
+            file.set_len(0)?;
+            file.rewind()?;
+            file.write_all(me.as_bytes())?;
+        }
+        Ok(Some(DeliveryLock {
+            file,
+            others_delivered,
+        }))
+    }
+}
+
+/// A random number fixed for this process (a reused pid is not the same holder).
+fn process_nonce() -> u64 {
+    static NONCE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *NONCE.get_or_init(|| {
+        let mut b = [0u8; 8];
+        let _ = getrandom::fill(&mut b);
+        u64::from_le_bytes(b)
+    })
+}
+
+impl Drop for DeliveryLock {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a valid open descriptor has no memory-safety preconditions.
+        unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
