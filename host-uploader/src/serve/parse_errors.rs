@@ -41,9 +41,18 @@ impl<T> ErrorBodies<T> {
     }
 }
 
+/// Longer than any head hyper writes for a request it could not parse (a
+/// status line, `content-length: 0`, `date`; no user-supplied text).
+const MAX_BARE_HEAD: usize = 256;
+
 /// The answer to send instead of `head`, if `head` is hyper's bare answer
 /// to a request it could not parse.
 fn replacement(head: &[u8]) -> Option<Vec<u8>> {
+    // Every other write (bodies of megabytes included) leaves here after
+    // two comparisons: hyper's bare error head is short and starts so.
+    if head.len() > MAX_BARE_HEAD || !head.starts_with(b"HTTP/1.1 4") {
+        return None;
+    }
     let text = std::str::from_utf8(head).ok()?;
     let (status_line, _) = text.split_once("\r\n")?;
     let status: u16 = status_line
