@@ -21,8 +21,9 @@ use crate::ranks::{self, split_series_name};
 pub struct RunInfo {
     /// The run itself.
     pub run: RunDetail,
-    /// Its metrics, sorted by name; in JSON each also has `logged_name` and
-    /// `rank` (a series `loss/rank2` is rank 2's `loss`: docs/ranks.md).
+    /// Its metrics, sorted by name; in JSON, when some series is a rank's,
+    /// each also has `logged_name` and `rank` (a series `loss/rank2` is rank
+    /// 2's `loss`: docs/ranks.md).
     #[serde(serialize_with = "ranked_metrics")]
     pub metrics: Vec<MetricSummary>,
     /// Its artifact files, sorted by path.
@@ -64,6 +65,11 @@ fn ranked_metrics<S: serde::Serializer>(
     metrics: &[MetricSummary],
     ser: S,
 ) -> Result<S::Ok, S::Error> {
+    // A run without ranks keeps the JSON earlier runlogs wrote (a store
+    // upgraded from 60ea9eb prints what 60ea9eb printed: store_migration.rs).
+    if !metrics.iter().any(|m| split_series_name(&m.name).1 > 0) {
+        return ser.collect_seq(metrics);
+    }
     ser.collect_seq(metrics.iter().map(|m| {
         let (logged_name, rank) = split_series_name(&m.name);
         RankedMetric {
