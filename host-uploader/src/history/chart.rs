@@ -57,23 +57,49 @@ pub fn draw_file(path: &Path, charts: &[ChartData]) -> Result<()> {
     }
     charts.truncate(MAX_PANELS);
     let charts = &charts[..];
+    write_file(path, charts.len(), &Panels(charts))
+}
+
+/// Something that draws itself on any plotters backend (SVG or PNG).
+pub(crate) trait Drawing {
+    /// Draws onto `root`.
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>;
+}
+
+/// The panels `runlog history info --chart` draws.
+struct Panels<'a>(&'a [RankGroup<&'a ChartData>]);
+
+impl Drawing for Panels<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        draw(root, self.0)
+    }
+}
+
+/// Writes `drawing`, `panels` panels tall, into `path`: an SVG or PNG file
+/// chosen by its extension.
+pub(crate) fn write_file(path: &Path, panels: usize, drawing: &impl Drawing) -> Result<()> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     register_font()?;
-    let height = PANEL_HEIGHT.saturating_mul(charts.len() as u32);
-    let size = (WIDTH, height);
+    let size = (WIDTH, PANEL_HEIGHT.saturating_mul(panels as u32));
     let fail = |e: String| anyhow!("cannot draw the chart into {}: {e}", path.display());
     match ext.as_deref() {
         Some("svg") => {
             let root = SVGBackend::new(path, size).into_drawing_area();
-            draw(&root, charts).map_err(|e| fail(e.to_string()))?;
+            drawing.draw(&root).map_err(|e| fail(e.to_string()))?;
             root.present().map_err(|e| fail(e.to_string()))?;
         }
         Some("png") => {
             let root = BitMapBackend::new(path, size).into_drawing_area();
-            draw(&root, charts).map_err(|e| fail(e.to_string()))?;
+            drawing.draw(&root).map_err(|e| fail(e.to_string()))?;
             root.present().map_err(|e| fail(e.to_string()))?;
         }
         _ => bail!(

@@ -5,11 +5,11 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::chart::{padded, register_font, FONT, MAX_PANELS, MAX_POINTS, PANEL_HEIGHT, WIDTH};
+use super::chart::{padded, write_file, Drawing, FONT, MAX_PANELS, MAX_POINTS};
 use super::chartdata::decimate;
 use super::render::clean;
 
@@ -57,32 +57,19 @@ pub fn draw_file(path: &Path, panels: &[ComparePanel]) -> Result<()> {
     if panels.is_empty() {
         bail!("nothing to chart");
     }
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    register_font()?;
-    let size = (WIDTH, PANEL_HEIGHT.saturating_mul(panels.len() as u32));
-    let fail = |e: String| anyhow!("cannot draw the chart into {}: {e}", path.display());
-    match ext.as_deref() {
-        Some("svg") => {
-            let root = SVGBackend::new(path, size).into_drawing_area();
-            draw(&root, &panels).map_err(|e| fail(e.to_string()))?;
-            root.present().map_err(|e| fail(e.to_string()))?;
-        }
-        Some("png") => {
-            let root = BitMapBackend::new(path, size).into_drawing_area();
-            draw(&root, &panels).map_err(|e| fail(e.to_string()))?;
-            root.present().map_err(|e| fail(e.to_string()))?;
-        }
-        _ => bail!(
-            "--chart {}: the file name must end in .svg or .png",
-            path.display()
-        ),
+    write_file(path, panels.len(), &Panels(&panels))
+}
+
+/// The panels `runlog history compare --chart` draws.
+struct Panels<'a>(&'a [&'a ComparePanel]);
+
+impl Drawing for Panels<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        draw(root, self.0)
     }
-    std::fs::metadata(path)
-        .with_context(|| format!("the chart file {} was not written", path.display()))?;
-    Ok(())
 }
 
 fn bounds<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> ((f64, f64), (f64, f64)) {
