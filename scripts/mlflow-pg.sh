@@ -23,6 +23,19 @@ log() { echo "mlflow-pg: $*" >&2; }
 # to stderr.
 exec 3>&1 1>&2
 
+# Closes every descriptor above 2 in the current (sub)shell. The servers
+# started below outlive this script and are started as `( close_inherited;
+# exec ... )`: one that kept fd 3 (the caller's `$(...)` pipe), or any other
+# descriptor the caller's caller left open, would make them wait for the
+# server's exit, forever (tests/tests/mlflow_pg_script.rs).
+close_inherited() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do
+    fd=${fd##*/}
+    if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
+  done
+}
+
 as_postgres() {
   if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$1"; else sudo -u postgres sh -c "$1"; fi
 }
@@ -31,7 +44,8 @@ if ! pg_isready -q -h 127.0.0.1 -p "$pgport"; then
   ver=$(pg_lsclusters -h | awk 'NR==1 {print $1}')
   [ -n "$ver" ] || { log "no PostgreSQL cluster (apt-get install postgresql)"; exit 1; }
   log "starting PostgreSQL $ver"
-  if [ "$(id -u)" = 0 ]; then pg_ctlcluster "$ver" main start; else sudo pg_ctlcluster "$ver" main start; fi
+  sudo=(); [ "$(id -u)" = 0 ] || sudo=(sudo)
+  (close_inherited; exec "${sudo[@]}" pg_ctlcluster "$ver" main start)
   for _ in $(seq 60); do pg_isready -q -h 127.0.0.1 -p "$pgport" && break; sleep 1; done
 fi
 pg_isready -q -h 127.0.0.1 -p "$pgport" || { log "PostgreSQL does not answer on $pgport"; exit 1; }
@@ -46,10 +60,15 @@ if ! curl -sf -m 5 "http://127.0.0.1:$port/health" >/dev/null; then
   log "starting mlflow server on 127.0.0.1:$port (log: $dir/mlflow.log)"
   # MLflow's SQLAlchemy picks psycopg (3) for postgresql://; psycopg2 is what
   # PyPI's psycopg2-binary gives, so the URI names it.
-  setsid "$py" -m mlflow server --host 127.0.0.1 --port "$port" --workers 2 \
-    --backend-store-uri "postgresql+psycopg2://runlog:runlog@127.0.0.1:$pgport/$db" \
-    --serve-artifacts --artifacts-destination "$dir/artifacts" \
-    >"$dir/mlflow.log" 2>&1 </dev/null &
+  (
+    close_inherited
+    exec setsid "$py" -m mlflow server --host 127.0.0.1 --port "$port" --workers 2 \
+      --backend-store-uri "postgresql+psycopg2://runlog:runlog@127.0.0.1:$pgport/$db" \
+      --serve-artifacts --artifacts-destination "$dir/artifacts"
+  ) >"$dir/mlflow.log" 2>&1 </dev/null &
+  # setsid made it a process group leader: `kill -- -$(cat mlflow.pid)` stops
+  # the server and its workers.
+  echo $! >"$dir/mlflow.pid"
   for _ in $(seq 300); do
     curl -sf -m 5 "http://127.0.0.1:$port/health" >/dev/null && break
     sleep 1
