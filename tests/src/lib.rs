@@ -441,9 +441,16 @@ impl SpoolReader {
         })
     }
 
-    /// Reads every published record, then commits (releases and
-    /// acknowledges) them and writes a heartbeat.
+    /// Writes a heartbeat, then reads every published record and commits
+    /// (releases and acknowledges) them.
+    ///
+    /// The heartbeat comes first, as in the uploader's pass: a producer that
+    /// sees its records committed must also see a live uploader, or a
+    /// `runlog_close` right after the first commit returns TIMEOUT ("no
+    /// uploader is draining") instead of waiting (host_api's tickets test
+    /// failed about 1 run in 300 that way).
     pub fn drain(&mut self, mut on: impl FnMut(u64, Rec)) -> Result<usize, String> {
+        self.heartbeat();
         let mut n = 0;
         while let Some(entry) = self.consumer.read().map_err(|e| e.to_string())? {
             if self.raw {
@@ -455,7 +462,6 @@ impl SpoolReader {
             n += 1;
         }
         self.consumer.commit();
-        self.heartbeat();
         Ok(n)
     }
 
