@@ -237,13 +237,14 @@ impl runlog_logger {
         &self,
         name: &str,
         value: Value<'_>,
+        step: Option<u64>,
         ticket: *mut runlog_ticket,
     ) -> runlog_status {
         let time_ms = self.now_ms();
         let metric = Metric {
             name: Name::Text(name),
             value,
-            step: None,
+            step,
             time_ms,
         };
         let mut guard = match self.acquire() {
@@ -263,7 +264,24 @@ impl runlog_logger {
         }
     }
 
-    /// Logs a scalar through the direct encoder: the hot path.
+    /// Logs a scalar (devices): the same path as every other metric, so a
+    /// firmware links one copy of the lock, push and ticket code and one
+    /// encoder closure instead of two.
+    #[cfg(not(feature = "std"))]
+    #[inline]
+    pub(crate) fn log_scalar(
+        &self,
+        name: &str,
+        value: Scalar,
+        step: Option<u64>,
+        ticket: *mut runlog_ticket,
+    ) -> runlog_status {
+        self.log(name, scalar::value(value), step, ticket)
+    }
+
+    /// Logs a scalar through the direct encoder (hosts: the checked fallback
+    /// of the fast path in `hot.rs`).
+    #[cfg(feature = "std")]
     #[inline]
     pub(crate) fn log_scalar(
         &self,
@@ -309,7 +327,7 @@ impl runlog_logger {
             time_ms: self.now_ms().map(|_| u64::MAX),
         };
         match wire::metric_len(&probe) {
-            n if n <= self.max_record => self.log(name, value, ticket),
+            n if n <= self.max_record => self.log(name, value, None, ticket),
             _ => fail(
                 too_long,
                 if too_long == RUNLOG_STATUS_LIST_TOO_LONG {

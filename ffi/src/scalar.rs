@@ -15,6 +15,15 @@ pub(crate) enum Scalar {
     F64(f64),
 }
 
+/// The value a scalar log call records.
+#[inline]
+pub(crate) fn value(value: Scalar) -> Value<'static> {
+    match value {
+        Scalar::I64(v) => Value::I64(v),
+        Scalar::F64(v) => Value::F64(v),
+    }
+}
+
 /// The metric a scalar log call records.
 pub(crate) fn metric(
     name: &str,
@@ -24,10 +33,7 @@ pub(crate) fn metric(
 ) -> Metric<'_> {
     Metric {
         name: Name::Text(name),
-        value: match value {
-            Scalar::I64(v) => Value::I64(v),
-            Scalar::F64(v) => Value::F64(v),
-        },
+        value: self::value(value),
         step,
         time_ms,
     }
