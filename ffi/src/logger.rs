@@ -681,6 +681,53 @@ unsafe fn c_slice<'a, T>(values: *const T, len: usize) -> Result<&'a [T], runlog
     Ok(unsafe { core::slice::from_raw_parts(values, len) })
 }
 
+/// The element type of a list from C.
+#[derive(Clone, Copy)]
+enum ListKind {
+    F64,
+    I64,
+}
+
+/// The body of both list calls, not generic over the element type: one copy
+/// in a firmware instead of two (-80 B).
+///
+/// # Safety
+/// As for `runlog_log_f64_list`; `values` points to `len` elements of `kind`
+/// (`f64` or `i64`: both 8 bytes, 8-aligned, any bit pattern valid).
+#[inline(never)]
+unsafe fn log_list(
+    logger: *mut runlog_logger,
+    name: *const c_char,
+    values: *const u64,
+    len: usize,
+    kind: ListKind,
+    ticket: *mut runlog_ticket,
+) -> runlog_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let logger = tri!(unsafe { logger_ref(logger) });
+        // SAFETY: caller contract.
+        let name = tri!(unsafe { text::name(name) });
+        // SAFETY: caller contract (`len` readable 8-byte elements).
+        let values = tri!(unsafe { c_slice(values, len) });
+        // SAFETY: `u64`, `f64` and `i64` have the same size and alignment, and
+        // every bit pattern is a valid value of each.
+        let value = unsafe {
+            match kind {
+                ListKind::F64 => Value::F64List(F64List::new(core::slice::from_raw_parts(
+                    values.as_ptr().cast(),
+                    values.len(),
+                ))),
+                ListKind::I64 => Value::I64List(I64List::new(core::slice::from_raw_parts(
+                    values.as_ptr().cast(),
+                    values.len(),
+                ))),
+            }
+        };
+        logger.log_sized(name, value, ticket, RUNLOG_STATUS_LIST_TOO_LONG)
+    })
+}
+
 /// Logs a list of floats as one metric (one chart, steps 0..len-1).
 ///
 /// `values`: `len` doubles, copied; may be NULL only when `len` is 0. The
@@ -698,20 +745,8 @@ pub unsafe extern "C" fn runlog_log_f64_list(
     len: usize,
     ticket: *mut runlog_ticket,
 ) -> runlog_status {
-    guard(|| {
-        // SAFETY: caller contract.
-        let logger = tri!(unsafe { logger_ref(logger) });
-        // SAFETY: caller contract.
-        let name = tri!(unsafe { text::name(name) });
-        // SAFETY: caller contract.
-        let values = tri!(unsafe { c_slice(values, len) });
-        logger.log_sized(
-            name,
-            Value::F64List(F64List::new(values)),
-            ticket,
-            RUNLOG_STATUS_LIST_TOO_LONG,
-        )
-    })
+    // SAFETY: forwarded caller contract.
+    unsafe { log_list(logger, name, values.cast(), len, ListKind::F64, ticket) }
 }
 
 /// Logs a list of integers as one metric (one chart, steps 0..len-1).
@@ -728,20 +763,8 @@ pub unsafe extern "C" fn runlog_log_i64_list(
     len: usize,
     ticket: *mut runlog_ticket,
 ) -> runlog_status {
-    guard(|| {
-        // SAFETY: caller contract.
-        let logger = tri!(unsafe { logger_ref(logger) });
-        // SAFETY: caller contract.
-        let name = tri!(unsafe { text::name(name) });
-        // SAFETY: caller contract.
-        let values = tri!(unsafe { c_slice(values, len) });
-        logger.log_sized(
-            name,
-            Value::I64List(I64List::new(values)),
-            ticket,
-            RUNLOG_STATUS_LIST_TOO_LONG,
-        )
-    })
+    // SAFETY: forwarded caller contract.
+    unsafe { log_list(logger, name, values.cast(), len, ListKind::I64, ticket) }
 }
 
 /// Uploads `len` bytes as the run's artifact `artifact_path`.
