@@ -310,6 +310,26 @@ impl runlog_logger {
         }
     }
 
+    /// Checks a scalar log call's name from C and logs the value: the tail of
+    /// `runlog_log_f64`, `_i64` and their `_at` forms. Inlined into each on
+    /// hosts (their checked fallback); one outlined copy on devices (-48 B).
+    ///
+    /// # Safety
+    /// `name` NULL or NUL-terminated; `ticket` NULL or valid for writes.
+    #[cfg_attr(feature = "std", inline(always))]
+    #[cfg_attr(not(feature = "std"), inline(never))]
+    pub(crate) unsafe fn log_scalar_c(
+        &self,
+        name: *const c_char,
+        value: Scalar,
+        step: Option<u64>,
+        ticket: *mut runlog_ticket,
+    ) -> runlog_status {
+        // SAFETY: caller contract.
+        let name = tri!(unsafe { text::name(name) });
+        self.log_scalar(name, value, step, ticket)
+    }
+
     /// Logs a value whose size depends on the data, checking it fits one record first.
     fn log_sized(
         &self,
@@ -485,8 +505,7 @@ pub unsafe extern "C" fn runlog_log_i64(
             }
         }
         // SAFETY: caller contract.
-        let name = tri!(unsafe { text::name(name) });
-        logger.log_scalar(name, Scalar::I64(value), None, ticket)
+        unsafe { logger.log_scalar_c(name, Scalar::I64(value), None, ticket) }
     })
 }
 
@@ -518,8 +537,7 @@ pub unsafe extern "C" fn runlog_log_f64(
             }
         }
         // SAFETY: caller contract.
-        let name = tri!(unsafe { text::name(name) });
-        logger.log_scalar(name, Scalar::F64(value), None, ticket)
+        unsafe { logger.log_scalar_c(name, Scalar::F64(value), None, ticket) }
     })
 }
 
@@ -570,8 +588,7 @@ pub unsafe extern "C" fn runlog_log_f64_at(
         }
         let step = tri!(self::step(step));
         // SAFETY: caller contract.
-        let name = tri!(unsafe { text::name(name) });
-        logger.log_scalar(name, Scalar::F64(value), Some(step), ticket)
+        unsafe { logger.log_scalar_c(name, Scalar::F64(value), Some(step), ticket) }
     })
 }
 
@@ -606,8 +623,7 @@ pub unsafe extern "C" fn runlog_log_i64_at(
         }
         let step = tri!(self::step(step));
         // SAFETY: caller contract.
-        let name = tri!(unsafe { text::name(name) });
-        logger.log_scalar(name, Scalar::I64(value), Some(step), ticket)
+        unsafe { logger.log_scalar_c(name, Scalar::I64(value), Some(step), ticket) }
     })
 }
 
