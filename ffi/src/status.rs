@@ -200,7 +200,10 @@ const fn pack() -> Packed {
             j += 1;
         }
         at += 1; // the NUL, already there
-        assert!(at <= End::MAX as usize, "the descriptions do not fit their offsets");
+        assert!(
+            at <= End::MAX as usize,
+            "the descriptions do not fit their offsets"
+        );
         p.ends[i + 1] = at as End;
         i += 1;
     }
