@@ -6,7 +6,9 @@
 
 #[cfg(test)]
 use runlog_core::record::Record;
-use runlog_core::record::{Metric, Name, Value};
+use runlog_core::record::Value;
+#[cfg(any(feature = "std", test))]
+use runlog_core::record::{Metric, Name};
 
 /// A scalar metric value.
 #[derive(Debug, Clone, Copy)]
@@ -24,7 +26,9 @@ pub(crate) fn value(value: Scalar) -> Value<'static> {
     }
 }
 
-/// The metric a scalar log call records.
+/// The metric a scalar log call records (hosts' `log_scalar`; devices log
+/// through `log` with [`value`]).
+#[cfg(any(feature = "std", test))]
 pub(crate) fn metric(
     name: &str,
     value: Scalar,
