@@ -153,10 +153,13 @@ mod last_status {
     }
 
     pub(super) fn with<R>(f: impl FnOnce(&str) -> R) -> R {
-        match runlog_status::from_u32(LAST.load(Ordering::Acquire).into()) {
-            None | Some(runlog_status::RUNLOG_STATUS_OK) => f(""),
-            s => f(crate::status::status_text(s)),
-        }
+        // One call of `f`: a firmware then inlines `runlog_last_error`'s copy
+        // once instead of outlining it for two call sites.
+        let msg = match runlog_status::from_u32(LAST.load(Ordering::Acquire).into()) {
+            None | Some(runlog_status::RUNLOG_STATUS_OK) => "",
+            s => crate::status::status_text(s),
+        };
+        f(msg)
     }
 
     #[cfg(test)]

@@ -237,13 +237,14 @@ impl runlog_logger {
         &self,
         name: &str,
         value: Value<'_>,
+        step: Option<u64>,
         ticket: *mut runlog_ticket,
     ) -> runlog_status {
         let time_ms = self.now_ms();
         let metric = Metric {
             name: Name::Text(name),
             value,
-            step: None,
+            step,
             time_ms,
         };
         let mut guard = match self.acquire() {
@@ -263,7 +264,24 @@ impl runlog_logger {
         }
     }
 
-    /// Logs a scalar through the direct encoder: the hot path.
+    /// Logs a scalar (devices): the same path as every other metric, so a
+    /// firmware links one copy of the lock, push and ticket code and one
+    /// encoder closure instead of two.
+    #[cfg(not(feature = "std"))]
+    #[inline]
+    pub(crate) fn log_scalar(
+        &self,
+        name: &str,
+        value: Scalar,
+        step: Option<u64>,
+        ticket: *mut runlog_ticket,
+    ) -> runlog_status {
+        self.log(name, scalar::value(value), step, ticket)
+    }
+
+    /// Logs a scalar through the direct encoder (hosts: the checked fallback
+    /// of the fast path in `hot.rs`).
+    #[cfg(feature = "std")]
     #[inline]
     pub(crate) fn log_scalar(
         &self,
@@ -292,6 +310,26 @@ impl runlog_logger {
         }
     }
 
+    /// Checks a scalar log call's name from C and logs the value: the tail of
+    /// `runlog_log_f64`, `_i64` and their `_at` forms. Inlined into each on
+    /// hosts (their checked fallback); one outlined copy on devices (-48 B).
+    ///
+    /// # Safety
+    /// `name` NULL or NUL-terminated; `ticket` NULL or valid for writes.
+    #[cfg_attr(feature = "std", inline(always))]
+    #[cfg_attr(not(feature = "std"), inline(never))]
+    pub(crate) unsafe fn log_scalar_c(
+        &self,
+        name: *const c_char,
+        value: Scalar,
+        step: Option<u64>,
+        ticket: *mut runlog_ticket,
+    ) -> runlog_status {
+        // SAFETY: caller contract.
+        let name = tri!(unsafe { text::name(name) });
+        self.log_scalar(name, value, step, ticket)
+    }
+
     /// Logs a value whose size depends on the data, checking it fits one record first.
     fn log_sized(
         &self,
@@ -309,7 +347,7 @@ impl runlog_logger {
             time_ms: self.now_ms().map(|_| u64::MAX),
         };
         match wire::metric_len(&probe) {
-            n if n <= self.max_record => self.log(name, value, ticket),
+            n if n <= self.max_record => self.log(name, value, None, ticket),
             _ => fail(
                 too_long,
                 if too_long == RUNLOG_STATUS_LIST_TOO_LONG {
@@ -467,8 +505,7 @@ pub unsafe extern "C" fn runlog_log_i64(
             }
         }
         // SAFETY: caller contract.
-        let name = tri!(unsafe { text::name(name) });
-        logger.log_scalar(name, Scalar::I64(value), None, ticket)
+        unsafe { logger.log_scalar_c(name, Scalar::I64(value), None, ticket) }
     })
 }
 
@@ -500,8 +537,7 @@ pub unsafe extern "C" fn runlog_log_f64(
             }
         }
         // SAFETY: caller contract.
-        let name = tri!(unsafe { text::name(name) });
-        logger.log_scalar(name, Scalar::F64(value), None, ticket)
+        unsafe { logger.log_scalar_c(name, Scalar::F64(value), None, ticket) }
     })
 }
 
@@ -552,8 +588,7 @@ pub unsafe extern "C" fn runlog_log_f64_at(
         }
         let step = tri!(self::step(step));
         // SAFETY: caller contract.
-        let name = tri!(unsafe { text::name(name) });
-        logger.log_scalar(name, Scalar::F64(value), Some(step), ticket)
+        unsafe { logger.log_scalar_c(name, Scalar::F64(value), Some(step), ticket) }
     })
 }
 
@@ -588,8 +623,7 @@ pub unsafe extern "C" fn runlog_log_i64_at(
         }
         let step = tri!(self::step(step));
         // SAFETY: caller contract.
-        let name = tri!(unsafe { text::name(name) });
-        logger.log_scalar(name, Scalar::I64(value), Some(step), ticket)
+        unsafe { logger.log_scalar_c(name, Scalar::I64(value), Some(step), ticket) }
     })
 }
 
@@ -663,6 +697,53 @@ unsafe fn c_slice<'a, T>(values: *const T, len: usize) -> Result<&'a [T], runlog
     Ok(unsafe { core::slice::from_raw_parts(values, len) })
 }
 
+/// The element type of a list from C.
+#[derive(Clone, Copy)]
+enum ListKind {
+    F64,
+    I64,
+}
+
+/// The body of both list calls, not generic over the element type: one copy
+/// in a firmware instead of two (-80 B).
+///
+/// # Safety
+/// As for `runlog_log_f64_list`; `values` points to `len` elements of `kind`
+/// (`f64` or `i64`: both 8 bytes, 8-aligned, any bit pattern valid).
+#[inline(never)]
+unsafe fn log_list(
+    logger: *mut runlog_logger,
+    name: *const c_char,
+    values: *const u64,
+    len: usize,
+    kind: ListKind,
+    ticket: *mut runlog_ticket,
+) -> runlog_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let logger = tri!(unsafe { logger_ref(logger) });
+        // SAFETY: caller contract.
+        let name = tri!(unsafe { text::name(name) });
+        // SAFETY: caller contract (`len` readable 8-byte elements).
+        let values = tri!(unsafe { c_slice(values, len) });
+        // SAFETY: `u64`, `f64` and `i64` have the same size and alignment, and
+        // every bit pattern is a valid value of each.
+        let value = unsafe {
+            match kind {
+                ListKind::F64 => Value::F64List(F64List::new(core::slice::from_raw_parts(
+                    values.as_ptr().cast(),
+                    values.len(),
+                ))),
+                ListKind::I64 => Value::I64List(I64List::new(core::slice::from_raw_parts(
+                    values.as_ptr().cast(),
+                    values.len(),
+                ))),
+            }
+        };
+        logger.log_sized(name, value, ticket, RUNLOG_STATUS_LIST_TOO_LONG)
+    })
+}
+
 /// Logs a list of floats as one metric (one chart, steps 0..len-1).
 ///
 /// `values`: `len` doubles, copied; may be NULL only when `len` is 0. The
@@ -680,20 +761,8 @@ pub unsafe extern "C" fn runlog_log_f64_list(
     len: usize,
     ticket: *mut runlog_ticket,
 ) -> runlog_status {
-    guard(|| {
-        // SAFETY: caller contract.
-        let logger = tri!(unsafe { logger_ref(logger) });
-        // SAFETY: caller contract.
-        let name = tri!(unsafe { text::name(name) });
-        // SAFETY: caller contract.
-        let values = tri!(unsafe { c_slice(values, len) });
-        logger.log_sized(
-            name,
-            Value::F64List(F64List::new(values)),
-            ticket,
-            RUNLOG_STATUS_LIST_TOO_LONG,
-        )
-    })
+    // SAFETY: forwarded caller contract.
+    unsafe { log_list(logger, name, values.cast(), len, ListKind::F64, ticket) }
 }
 
 /// Logs a list of integers as one metric (one chart, steps 0..len-1).
@@ -710,20 +779,8 @@ pub unsafe extern "C" fn runlog_log_i64_list(
     len: usize,
     ticket: *mut runlog_ticket,
 ) -> runlog_status {
-    guard(|| {
-        // SAFETY: caller contract.
-        let logger = tri!(unsafe { logger_ref(logger) });
-        // SAFETY: caller contract.
-        let name = tri!(unsafe { text::name(name) });
-        // SAFETY: caller contract.
-        let values = tri!(unsafe { c_slice(values, len) });
-        logger.log_sized(
-            name,
-            Value::I64List(I64List::new(values)),
-            ticket,
-            RUNLOG_STATUS_LIST_TOO_LONG,
-        )
-    })
+    // SAFETY: forwarded caller contract.
+    unsafe { log_list(logger, name, values.cast(), len, ListKind::I64, ticket) }
 }
 
 /// Uploads `len` bytes as the run's artifact `artifact_path`.

@@ -6,7 +6,9 @@
 
 #[cfg(test)]
 use runlog_core::record::Record;
-use runlog_core::record::{Metric, Name, Value};
+use runlog_core::record::Value;
+#[cfg(any(feature = "std", test))]
+use runlog_core::record::{Metric, Name};
 
 /// A scalar metric value.
 #[derive(Debug, Clone, Copy)]
@@ -15,7 +17,18 @@ pub(crate) enum Scalar {
     F64(f64),
 }
 
-/// The metric a scalar log call records.
+/// The value a scalar log call records.
+#[inline]
+pub(crate) fn value(value: Scalar) -> Value<'static> {
+    match value {
+        Scalar::I64(v) => Value::I64(v),
+        Scalar::F64(v) => Value::F64(v),
+    }
+}
+
+/// The metric a scalar log call records (hosts' `log_scalar`; devices log
+/// through `log` with [`value`]).
+#[cfg(any(feature = "std", test))]
 pub(crate) fn metric(
     name: &str,
     value: Scalar,
@@ -24,10 +37,7 @@ pub(crate) fn metric(
 ) -> Metric<'_> {
     Metric {
         name: Name::Text(name),
-        value: match value {
-            Scalar::I64(v) => Value::I64(v),
-            Scalar::F64(v) => Value::F64(v),
-        },
+        value: self::value(value),
         step,
         time_ms,
     }

@@ -158,12 +158,20 @@ const DESCRIPTIONS: [&str; 18] = [
 
 /// The descriptions packed into one NUL-separated byte string, with where
 /// each ends: 2 bytes of table per status instead of a pointer and a length
-/// (8 bytes on a device, 144 B in all).
+/// (8 bytes on a device, 144 B in all); 1 byte on devices, whose short
+/// descriptions pack into less than 256 bytes (`pack` asserts it).
 struct Packed {
     bytes: [u8; packed_len()],
     /// `ends[i]..ends[i + 1]` is description `i` with its NUL.
-    ends: [u16; DESCRIPTIONS.len() + 1],
+    ends: [End; DESCRIPTIONS.len() + 1],
 }
+
+/// An offset into [`Packed::bytes`].
+#[cfg(feature = "std")]
+type End = u16;
+/// An offset into [`Packed::bytes`].
+#[cfg(not(feature = "std"))]
+type End = u8;
 
 static TEXT: Packed = pack();
 
@@ -192,8 +200,11 @@ const fn pack() -> Packed {
             j += 1;
         }
         at += 1; // the NUL, already there
-        assert!(at <= u16::MAX as usize);
-        p.ends[i + 1] = at as u16;
+        assert!(
+            at <= End::MAX as usize,
+            "the descriptions do not fit their offsets"
+        );
+        p.ends[i + 1] = at as End;
         i += 1;
     }
     p

@@ -24,24 +24,9 @@ unsafe extern "C" fn to_vec(ctx: *mut c_void, data: *const u8, len: usize) -> is
 
 /// Drains everything and decodes it: (seq, value) of each metric named `name`.
 fn drain_metrics(l: *mut runlog_logger, name: &str) -> Vec<(u64, Vec<u64>)> {
-    let mut stream = Vec::new();
-    let mut written = 1;
-    while written != 0 {
-        // SAFETY: a valid logger, a write function and its context.
-        let s = unsafe {
-            runlog_drain(
-                l,
-                Some(to_vec),
-                (&mut stream as *mut Vec<u8>).cast(),
-                usize::MAX,
-                &mut written,
-            )
-        };
-        assert_eq!(s, RUNLOG_STATUS_OK);
-    }
     let mut got = Vec::new();
     let mut decoder = FrameDecoder::new();
-    decoder.feed(&stream, |e| match e {
+    decoder.feed(&drain_stream(l), |e| match e {
         Event::Record {
             seq,
             record: Record::Metric(m),
@@ -57,6 +42,26 @@ fn drain_metrics(l: *mut runlog_logger, name: &str) -> Vec<(u64, Vec<u64>)> {
         other => panic!("stream damaged: {other:?}"),
     });
     got
+}
+
+/// Drains everything: the frames' bytes.
+fn drain_stream(l: *mut runlog_logger) -> Vec<u8> {
+    let mut stream = Vec::new();
+    let mut written = 1;
+    while written != 0 {
+        // SAFETY: a valid logger, a write function and its context.
+        let s = unsafe {
+            runlog_drain(
+                l,
+                Some(to_vec),
+                (&mut stream as *mut Vec<u8>).cast(),
+                usize::MAX,
+                &mut written,
+            )
+        };
+        assert_eq!(s, RUNLOG_STATUS_OK);
+    }
+    stream
 }
 
 fn static_logger(buf: &mut Vec<u8>) -> *mut runlog_logger {
@@ -180,4 +185,76 @@ fn lists_and_strings_share_one_exact_record_limit() {
         "list of {list} ({} B) and string of {text} ({limit} B) disagree on the limit",
         list_record(list)
     );
+}
+
+/// The two list calls share one body (`log_list`, told the element type):
+/// each still refuses a length whose bytes overflow and a NULL array before
+/// reading anything, and each list arrives as its own type, bit for bit.
+#[test]
+fn both_list_calls_check_their_arguments_and_keep_their_element_type() {
+    let mut buf = Vec::new();
+    let l = static_logger(&mut buf);
+    let floats = [0.5, -0.0, f64::NAN, f64::MIN_POSITIVE];
+    let ints = [i64::MIN, -1, 0, i64::MAX];
+    let mut ticket = u64::MAX;
+    for len in [usize::MAX, isize::MAX as usize / 8 + 1] {
+        // SAFETY: the length is refused before the (short) arrays are read.
+        let (f, i) = unsafe {
+            (
+                runlog_log_f64_list(l, c"cal".as_ptr(), floats.as_ptr(), len, &mut ticket),
+                runlog_log_i64_list(l, c"cal".as_ptr(), ints.as_ptr(), len, &mut ticket),
+            )
+        };
+        assert_eq!(
+            (f, i),
+            (RUNLOG_STATUS_LIST_TOO_LONG, RUNLOG_STATUS_LIST_TOO_LONG),
+            "len {len}"
+        );
+    }
+    // SAFETY: NULL arrays with a nonzero length are refused unread.
+    let (f, i) = unsafe {
+        (
+            runlog_log_f64_list(l, c"cal".as_ptr(), ptr::null(), 2, &mut ticket),
+            runlog_log_i64_list(l, c"cal".as_ptr(), ptr::null(), 2, &mut ticket),
+        )
+    };
+    assert_eq!(
+        (f, i),
+        (RUNLOG_STATUS_NULL_ARGUMENT, RUNLOG_STATUS_NULL_ARGUMENT)
+    );
+    assert_eq!(ticket, u64::MAX, "a refused call writes no ticket");
+    // SAFETY: valid logger, names, arrays of the given lengths, ticket pointer.
+    let (f, i) = unsafe {
+        (
+            runlog_log_f64_list(
+                l,
+                c"cal".as_ptr(),
+                floats.as_ptr(),
+                floats.len(),
+                &mut ticket,
+            ),
+            runlog_log_i64_list(l, c"cal".as_ptr(), ints.as_ptr(), ints.len(), &mut ticket),
+        )
+    };
+    assert_eq!((f, i), (RUNLOG_STATUS_OK, RUNLOG_STATUS_OK));
+    let (mut f64s, mut i64s, mut last) = (Vec::new(), Vec::new(), None);
+    FrameDecoder::new().feed(&drain_stream(l), |e| match e {
+        Event::Record {
+            seq,
+            record: Record::Metric(m),
+        } if m.name == Name::Text("cal") => {
+            match m.value {
+                Value::F64List(v) => f64s.push(v.iter().map(f64::to_bits).collect::<Vec<_>>()),
+                Value::I64List(v) => i64s.push(v.iter().collect::<Vec<_>>()),
+                other => panic!("unexpected value {other:?}"),
+            }
+            last = Some(seq);
+        }
+        Event::Record { .. } => {}
+        other => panic!("stream damaged: {other:?}"),
+    });
+    let want_f: Vec<u64> = floats.iter().map(|v| v.to_bits()).collect();
+    assert_eq!(f64s, [want_f], "one f64 list, bit for bit");
+    assert_eq!(i64s, [ints.to_vec()], "one i64 list, exact");
+    assert_eq!(last, Some(ticket));
 }
