@@ -1,6 +1,6 @@
 //! Artifacts' metadata (the files live at `<store>/artifacts/<run_id>/<path>`).
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 /// An artifact's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,17 +13,23 @@ pub struct ArtifactRow {
     pub sha256: String,
 }
 
-/// A run's artifacts, by path.
-pub fn of_run(c: &Connection, run: i64) -> rusqlite::Result<Vec<ArtifactRow>> {
-    let mut st =
-        c.prepare_cached("SELECT path, size, sha256 FROM artifacts WHERE run = ?1 ORDER BY path")?;
-    let rows = st.query_map([run], |r| {
-        Ok(ArtifactRow {
+impl ArtifactRow {
+    /// Reads a row of `path, size, sha256` (the shape of `artifacts` and of
+    /// `asset_files`, whose files are listed the same way).
+    pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
             path: r.get(0)?,
             size: r.get(1)?,
             sha256: r.get(2)?,
         })
-    })?;
+    }
+}
+
+/// A run's artifacts, by path.
+pub fn of_run(c: &Connection, run: i64) -> rusqlite::Result<Vec<ArtifactRow>> {
+    let mut st =
+        c.prepare_cached("SELECT path, size, sha256 FROM artifacts WHERE run = ?1 ORDER BY path")?;
+    let rows = st.query_map([run], ArtifactRow::from_row)?;
     rows.collect()
 }
 
@@ -69,12 +75,6 @@ pub fn at_or_under(c: &Connection, run: i64, prefix: &str) -> rusqlite::Result<V
          AND (path = ?2 OR substr(path, 1, length(?2) + 1) = ?2 || '/')
          ORDER BY path",
     )?;
-    let rows = st.query_map(params![run, prefix], |r| {
-        Ok(ArtifactRow {
-            path: r.get(0)?,
-            size: r.get(1)?,
-            sha256: r.get(2)?,
-        })
-    })?;
+    let rows = st.query_map(params![run, prefix], ArtifactRow::from_row)?;
     rows.collect()
 }

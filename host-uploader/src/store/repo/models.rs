@@ -2,7 +2,9 @@
 //! versions, as `runlog serve` makes them: a version names a run and an
 //! artifact prefix and lists the files it covers.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::artifacts::ArtifactRow;
 
 /// A registered model version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +21,24 @@ pub struct ModelVersion {
     pub prefix: String,
     /// When it was made, ms.
     pub created_ms: i64,
+}
+
+/// The columns [`ModelVersion::from_row`] reads, first in every SELECT of a
+/// version (`a` is `assets`, `v` is `asset_versions`, `r` is `runs`).
+const VERSION_COLS: &str = "a.name, v.version, r.run_id, r.experiment_id, v.prefix, v.created_ms";
+
+impl ModelVersion {
+    /// Reads a version from columns 0 to 5 of a row that starts with [`VERSION_COLS`].
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            name: r.get(0)?,
+            version: r.get(1)?,
+            run_id: r.get(2)?,
+            experiment_id: r.get(3)?,
+            prefix: r.get(4)?,
+            created_ms: r.get(5)?,
+        })
+    }
 }
 
 /// Model `name`'s id and creation time.
@@ -89,21 +109,12 @@ pub fn insert_file(
 
 /// Every version of every model, by name then version.
 pub fn versions(c: &Connection) -> rusqlite::Result<Vec<ModelVersion>> {
-    let mut st = c.prepare_cached(
-        "SELECT a.name, v.version, r.run_id, r.experiment_id, v.prefix, v.created_ms
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {VERSION_COLS}
          FROM asset_versions v JOIN assets a ON a.id = v.asset JOIN runs r ON r.id = v.run
-         ORDER BY a.name, v.version",
-    )?;
-    let rows = st.query_map([], |r| {
-        Ok(ModelVersion {
-            name: r.get(0)?,
-            version: r.get(1)?,
-            run_id: r.get(2)?,
-            experiment_id: r.get(3)?,
-            prefix: r.get(4)?,
-            created_ms: r.get(5)?,
-        })
-    })?;
+         ORDER BY a.name, v.version"
+    ))?;
+    let rows = st.query_map([], ModelVersion::from_row)?;
     rows.collect()
 }
 
@@ -143,46 +154,34 @@ pub struct VersionListing {
     pub version: ModelVersion,
 }
 
+impl VersionListing {
+    /// Reads a listing from a row of [`VERSION_COLS`] then the model's id and
+    /// creation time (columns 6 and 7).
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            asset: r.get(6)?,
+            asset_created_ms: r.get(7)?,
+            version: ModelVersion::from_row(r)?,
+        })
+    }
+}
+
 /// Every version of every model with its model's id, by name then version.
 pub fn listing(c: &Connection) -> rusqlite::Result<Vec<VersionListing>> {
-    let mut st = c.prepare_cached(
-        "SELECT a.id, a.created_ms, a.name, v.version, r.run_id, r.experiment_id, v.prefix,
-                v.created_ms
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {VERSION_COLS}, a.id, a.created_ms
          FROM assets a JOIN asset_versions v ON v.asset = a.id JOIN runs r ON r.id = v.run
-         ORDER BY a.name, v.version",
-    )?;
-    let rows = st.query_map([], |r| {
-        Ok(VersionListing {
-            asset: r.get(0)?,
-            asset_created_ms: r.get(1)?,
-            version: ModelVersion {
-                name: r.get(2)?,
-                version: r.get(3)?,
-                run_id: r.get(4)?,
-                experiment_id: r.get(5)?,
-                prefix: r.get(6)?,
-                created_ms: r.get(7)?,
-            },
-        })
-    })?;
+         ORDER BY a.name, v.version"
+    ))?;
+    let rows = st.query_map([], VersionListing::from_row)?;
     rows.collect()
 }
 
 /// The files of version `version` of model `asset`, by path.
-pub fn files_of(
-    c: &Connection,
-    asset: i64,
-    version: i64,
-) -> rusqlite::Result<Vec<super::artifacts::ArtifactRow>> {
+pub fn files_of(c: &Connection, asset: i64, version: i64) -> rusqlite::Result<Vec<ArtifactRow>> {
     let mut st = c.prepare_cached(
         "SELECT path, size, sha256 FROM asset_files WHERE asset = ?1 AND version = ?2 ORDER BY path",
     )?;
-    let rows = st.query_map(params![asset, version], |r| {
-        Ok(super::artifacts::ArtifactRow {
-            path: r.get(0)?,
-            size: r.get(1)?,
-            sha256: r.get(2)?,
-        })
-    })?;
+    let rows = st.query_map(params![asset, version], ArtifactRow::from_row)?;
     rows.collect()
 }

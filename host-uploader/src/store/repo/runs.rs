@@ -26,23 +26,26 @@ pub struct RunRow {
 
 const RUN_COLS: &str = "id, run_id, experiment_id, status, start_ms, end_ms, command, exit_code";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
-    Ok(RunRow {
-        pk: r.get(0)?,
-        run_id: r.get(1)?,
-        experiment_id: r.get(2)?,
-        status: r.get(3)?,
-        start_ms: r.get(4)?,
-        end_ms: r.get(5)?,
-        command: r.get(6)?,
-        exit_code: r.get(7)?,
-    })
+impl RunRow {
+    /// Reads a run from a row of [`RUN_COLS`].
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            pk: r.get(0)?,
+            run_id: r.get(1)?,
+            experiment_id: r.get(2)?,
+            status: r.get(3)?,
+            start_ms: r.get(4)?,
+            end_ms: r.get(5)?,
+            command: r.get(6)?,
+            exit_code: r.get(7)?,
+        })
+    }
 }
 
 /// The run with external id `run_id`.
 pub fn by_run_id(c: &Connection, run_id: &str) -> rusqlite::Result<Option<RunRow>> {
     c.prepare_cached(&format!("SELECT {RUN_COLS} FROM runs WHERE run_id = ?1"))?
-        .query_row([run_id], from_row)
+        .query_row([run_id], RunRow::from_row)
         .optional()
 }
 
@@ -58,7 +61,7 @@ pub fn all(c: &Connection) -> rusqlite::Result<Vec<RunRow>> {
     let mut st = c.prepare_cached(&format!(
         "SELECT {RUN_COLS} FROM runs ORDER BY start_ms DESC, id DESC"
     ))?;
-    let rows = st.query_map([], from_row)?;
+    let rows = st.query_map([], RunRow::from_row)?;
     rows.collect()
 }
 
@@ -204,23 +207,27 @@ const LISTING: &str = "SELECT r.id, r.run_id, e.name, r.status, r.start_ms, r.en
         r.command, r.exit_code, r.dropped, r.lost_records, r.lost_frames
  FROM runs r JOIN experiments e ON e.id = r.experiment_id";
 
-fn listing_from(r: &Row<'_>) -> rusqlite::Result<RunListing> {
-    let count = |i| r.get::<_, i64>(i).map(|n| n.max(0) as u64);
-    Ok(RunListing {
-        pk: r.get(0)?,
-        run_id: r.get(1)?,
-        experiment: r.get(2)?,
-        status: r.get(3)?,
-        start_ms: r.get(4)?,
-        end_ms: r.get(5)?,
-        series: count(6)?,
-        artifacts: count(7)?,
-        command: r.get(8)?,
-        exit_code: r.get(9)?,
-        dropped: count(10)?,
-        lost_records: count(11)?,
-        lost_frames: count(12)?,
-    })
+impl RunListing {
+    /// Reads a listing from a row of [`LISTING`]; counts SQLite holds as
+    /// negative (never written so, but the file is outside input) read as 0.
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        let count = |i| r.get::<_, i64>(i).map(|n| n.max(0) as u64);
+        Ok(RunListing {
+            pk: r.get(0)?,
+            run_id: r.get(1)?,
+            experiment: r.get(2)?,
+            status: r.get(3)?,
+            start_ms: r.get(4)?,
+            end_ms: r.get(5)?,
+            series: count(6)?,
+            artifacts: count(7)?,
+            command: r.get(8)?,
+            exit_code: r.get(9)?,
+            dropped: count(10)?,
+            lost_records: count(11)?,
+            lost_frames: count(12)?,
+        })
+    }
 }
 
 /// Runs newest first, of experiment `experiment` and with status `status`
@@ -235,14 +242,14 @@ pub fn listings(
         "{LISTING} WHERE (?1 IS NULL OR e.name = ?1) AND (?2 IS NULL OR r.status = ?2)
          ORDER BY r.start_ms DESC, r.id DESC LIMIT ?3"
     ))?;
-    let rows = st.query_map(params![experiment, status, limit], listing_from)?;
+    let rows = st.query_map(params![experiment, status, limit], RunListing::from_row)?;
     rows.collect()
 }
 
 /// Run `run_id` as `runlog history info` shows it.
 pub fn listing(c: &Connection, run_id: &str) -> rusqlite::Result<Option<RunListing>> {
     c.prepare_cached(&format!("{LISTING} WHERE r.run_id = ?1"))?
-        .query_row([run_id], listing_from)
+        .query_row([run_id], RunListing::from_row)
         .optional()
 }
 
