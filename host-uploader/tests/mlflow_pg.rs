@@ -55,6 +55,77 @@ fn psql(dsn: &str, sql: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+/// The server runs named `run_id` (only those not deleted when
+/// `active_only`), one run id a line.
+fn server_runs_named(dsn: &str, run_id: &str, active_only: bool) -> String {
+    let active = if active_only {
+        " AND lifecycle_stage = 'active'"
+    } else {
+        ""
+    };
+    psql(
+        dsn,
+        &format!("SELECT run_uuid FROM runs WHERE name = '{run_id}'{active}"),
+    )
+}
+
+/// The status PostgreSQL holds for server run `id`.
+fn server_status(dsn: &str, id: &str) -> String {
+    psql(
+        dsn,
+        &format!("SELECT status FROM runs WHERE run_uuid = '{id}'"),
+    )
+}
+
+/// The keys of server run `id`'s tags LIKE `pattern`, sorted, one a line.
+fn server_tag_keys(dsn: &str, id: &str, pattern: &str) -> String {
+    psql(
+        dsn,
+        &format!(
+            "SELECT key FROM tags WHERE run_uuid = '{id}' AND key LIKE '{pattern}' ORDER BY key"
+        ),
+    )
+}
+
+/// What a server test starts from: the server, a temporary folder, a store
+/// in it and a run id no earlier test used. Bind `tmp` (as `_tmp` when
+/// unused): dropping it deletes the folder.
+struct PgCase {
+    uri: String,
+    dsn: String,
+    tmp: tempfile::TempDir,
+    store: PathBuf,
+    run_id: String,
+}
+
+/// The case for a test whose run is called `<prefix>-<now ms>`, or `None`
+/// (the test skips; it fails under CI) without a server.
+fn pg_case(prefix: &str) -> Option<PgCase> {
+    let (uri, dsn) = pg_server()?;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let run_id = format!("{prefix}-{}", now_ms());
+    Some(PgCase {
+        uri,
+        dsn,
+        tmp,
+        store,
+        run_id,
+    })
+}
+
+/// `runlog sync --from store run_id` to the server at `uri`, as arguments.
+fn sync_args<'a>(uri: &'a str, store: &'a Path, run_id: &'a str) -> [&'a str; 6] {
+    let store = store.to_str().unwrap();
+    ["--tracking-uri", uri, "sync", "--from", store, run_id]
+}
+
+/// Runs `script` with `py` and parses the last line it printed as JSON.
+fn python_json(py: &Path, script: &str, args: &[&str]) -> Json {
+    let out = python(py, script, args);
+    serde_json::from_str(out.lines().last().unwrap()).unwrap()
+}
+
 /// `runlog` with `args`, in `cwd`.
 fn runlog_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let mut cmd = Command::new(runlog_bin());
@@ -179,13 +250,17 @@ fn next_rand(state: &mut u64) -> u64 {
 
 #[test]
 fn a_million_metrics_reach_mlflow_on_postgres_exactly_once_through_ten_sigkills() {
-    let Some((uri, dsn)) = pg_server() else {
+    let Some(PgCase {
+        uri,
+        dsn,
+        tmp: _tmp,
+        store,
+        run_id,
+    }) = pg_case("million")
+    else {
         return;
     };
     let Some(py) = mlflow_python() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let store = tmp.path().join("store");
-    let run_id = format!("million-{}", now_ms());
     // 10 x 100,000 = 1 M (RUNLOG_PG_KILL_POINTS changes the points per series).
     let points = std::env::var("RUNLOG_PG_KILL_POINTS")
         .ok()
@@ -202,14 +277,7 @@ fn a_million_metrics_reach_mlflow_on_postgres_exactly_once_through_ten_sigkills(
 
     let mut seed = now_ms() | 1;
     eprintln!("kill schedule seed {seed}");
-    let sync_args = [
-        "--tracking-uri",
-        &uri,
-        "sync",
-        "--from",
-        store.to_str().unwrap(),
-        &run_id,
-    ];
+    let sync_args = sync_args(&uri, &store, &run_id);
     let t = Instant::now();
     let mut kills = 0;
     while kills < 10 {
@@ -239,8 +307,7 @@ fn a_million_metrics_reach_mlflow_on_postgres_exactly_once_through_ten_sigkills(
 
     check_exactly_once_in_pg(&dsn, &id, series, points);
     let t = Instant::now();
-    let v: Json =
-        serde_json::from_str(python(&py, READ_BACK, &[&uri, &id]).lines().last().unwrap()).unwrap();
+    let v = python_json(&py, READ_BACK, &[&uri, &id]);
     eprintln!("read back with the MLflow client in {:?}", t.elapsed());
     assert_eq!(v["status"], "FINISHED");
     assert_eq!(
@@ -269,21 +336,18 @@ fn a_million_metrics_reach_mlflow_on_postgres_exactly_once_through_ten_sigkills(
 
 #[test]
 fn sync_twice_delivers_nothing_the_second_time() {
-    let Some((uri, dsn)) = pg_server() else {
+    let Some(PgCase {
+        uri,
+        dsn,
+        tmp: _tmp,
+        store,
+        run_id,
+    }) = pg_case("twice")
+    else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let store = tmp.path().join("store");
-    let run_id = format!("twice-{}", now_ms());
     record_offline(&store, &run_id, 3, 1500);
-    let args = [
-        "--tracking-uri",
-        &uri,
-        "sync",
-        "--from",
-        store.to_str().unwrap(),
-        &run_id,
-    ];
+    let args = sync_args(&uri, &store, &run_id);
     let (ok, first, err) = runlog(&args);
     assert!(ok, "{first}\n{err}");
     assert!(
@@ -306,13 +370,17 @@ fn sync_twice_delivers_nothing_the_second_time() {
 
 #[test]
 fn batches_stay_within_mlflow_limits_and_refused_names_are_mapped() {
-    let Some((uri, _dsn)) = pg_server() else {
+    let Some(PgCase {
+        uri,
+        tmp: _tmp,
+        store,
+        run_id,
+        ..
+    }) = pg_case("limits")
+    else {
         return;
     };
     let Some(py) = mlflow_python() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let store = tmp.path().join("store");
-    let run_id = format!("limits-{}", now_ms());
     let mut w = RingWriter::create(&store.join("spool"), &run_id, "pg", 1 << 22);
     let keys: Vec<String> = (0..250).map(|i| format!("k{i:03}")).collect();
     for k in &keys {
@@ -327,24 +395,16 @@ fn batches_stay_within_mlflow_limits_and_refused_names_are_mapped() {
     w.end(RunStatus::Finished);
     drop(w);
     drain_local(&store);
-    let (ok, out, err) = runlog(&[
-        "--tracking-uri",
-        &uri,
-        "sync",
-        "--from",
-        store.to_str().unwrap(),
-        &run_id,
-    ]);
+    let (ok, out, err) = runlog(&sync_args(&uri, &store, &run_id));
     assert!(ok, "sync failed:\n{out}\n{err}");
     assert!(
         err.contains("\"loss@val\"") && err.contains("loss_val"),
         "{err}"
     );
     let id = remote_id(&out, &run_id);
-    let v: Json = serde_json::from_str(
-        python(
-            &py,
-            r#"
+    let v = python_json(
+        &py,
+        r#"
 import json, sys
 from mlflow.tracking import MlflowClient
 c = MlflowClient(sys.argv[1])
@@ -352,13 +412,8 @@ r = c.get_run(sys.argv[2])
 print(json.dumps({"params": len(r.data.params), "tags": len([t for t in r.data.tags if t.startswith("k")]),
                   "metrics": sorted(r.data.metrics), "curve": len(c.get_metric_history(sys.argv[2], "curve"))}))
 "#,
-            &[&uri, &id],
-        )
-        .lines()
-        .last()
-        .unwrap(),
-    )
-    .unwrap();
+        &[&uri, &id],
+    );
     assert_eq!(v["params"], 250);
     assert_eq!(v["tags"], 250);
     assert_eq!(v["curve"], 2500);
@@ -537,10 +592,7 @@ fn the_program_logs_at_full_speed_through_a_60_s_outage_and_everything_arrives_o
     // system metrics, `system/...`, are not the program's).
     let run_id = out.trim().lines().last().unwrap().to_string();
     let total: u64 = during.iter().map(|r| r.0).sum();
-    let id = psql(
-        &dsn,
-        &format!("SELECT run_uuid FROM runs WHERE name = '{run_id}'"),
-    );
+    let id = server_runs_named(&dsn, &run_id, false);
     assert_eq!(id.lines().count(), 1, "one server run for {run_id}: {id}");
     let counts = psql(
         &dsn,
@@ -550,11 +602,7 @@ fn the_program_logs_at_full_speed_through_a_60_s_outage_and_everything_arrives_o
         ),
     );
     assert_eq!(counts, format!("{total},{total}"));
-    let status = psql(
-        &dsn,
-        &format!("SELECT status FROM runs WHERE run_uuid = '{id}'"),
-    );
-    assert_eq!(status, "FINISHED");
+    assert_eq!(server_status(&dsn, &id), "FINISHED");
 }
 
 /// The program `runlog run` starts in the outage test (not a test itself):
@@ -699,11 +747,16 @@ fn bench_record_offline() {
 /// `runlog history` of the local store shows the MLflow run id.
 #[test]
 fn drain_to_mlflow_goes_through_the_local_store_exactly_once() {
-    let Some((uri, dsn)) = pg_server() else {
+    let Some(PgCase {
+        uri,
+        dsn,
+        tmp,
+        run_id,
+        ..
+    }) = pg_case("drain-pg")
+    else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let run_id = format!("drain-pg-{}", now_ms());
     let spool = tmp.path().join("spool");
     let (series, points) = (3usize, 2_500usize);
     let mut w = RingWriter::create(&spool, &run_id, "pg", 1 << 20);
@@ -739,27 +792,15 @@ fn drain_to_mlflow_goes_through_the_local_store_exactly_once() {
         err.contains(&format!("run {run_id} delivered to {uri}")),
         "{err}"
     );
-    let id = psql(
-        &dsn,
-        &format!(
-            "SELECT run_uuid FROM runs WHERE name = '{run_id}' AND lifecycle_stage = 'active'"
-        ),
-    );
+    let id = server_runs_named(&dsn, &run_id, true);
     assert_eq!(id.lines().count(), 1, "one server run: {id}");
     check_exactly_once_in_pg(&dsn, &id, series, points);
-    let tags = psql(
-        &dsn,
-        &format!("SELECT key FROM tags WHERE run_uuid = '{id}' AND key LIKE 'runlog.%'"),
-    );
+    let tags = server_tag_keys(&dsn, &id, "runlog.%");
     assert_eq!(
         tags, "runlog.sync",
         "one bookkeeping tag, no runlog.stream.*"
     );
-    let status = psql(
-        &dsn,
-        &format!("SELECT status FROM runs WHERE run_uuid = '{id}'"),
-    );
-    assert_eq!(status, "FINISHED");
+    assert_eq!(server_status(&dsn, &id), "FINISHED");
 
     // The local store has the run, and shows which MLflow run it became.
     let (ok, list, err) = runlog_in(tmp.path(), &["-o", "tsv", "history", "list"], &[]);
@@ -885,12 +926,7 @@ fn two_nodes_creating_one_run_at_the_same_instant_make_one_mlflow_run() {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let active = psql(
-            &dsn,
-            &format!(
-                "SELECT run_uuid FROM runs WHERE name = '{run_id}' AND lifecycle_stage = 'active'"
-            ),
-        );
+        let active = server_runs_named(&dsn, &run_id, true);
         assert_eq!(active.lines().count(), 1, "one active run: {active}");
         let all = psql(
             &dsn,
@@ -909,27 +945,14 @@ fn two_nodes_creating_one_run_at_the_same_instant_make_one_mlflow_run() {
             format!("nodeA-loss,{points},{points}\nnodeB-loss,{points},{points}"),
             "both nodes' series, each point once"
         );
-        let tags = psql(
-            &dsn,
-            &format!(
-                "SELECT key FROM tags WHERE run_uuid = '{active}' AND key LIKE 'runlog.sync%' \
-                 ORDER BY key"
-            ),
-        );
+        let tags = server_tag_keys(&dsn, &active, "runlog.sync%");
         assert_eq!(
             tags, "runlog.sync.nodeA\nrunlog.sync.nodeB",
             "a sync tag per node"
         );
         // A second sync from either node finds everything there.
         for s in &stores {
-            let (ok, out, err) = runlog(&[
-                "--tracking-uri",
-                &uri,
-                "sync",
-                "--from",
-                s.to_str().unwrap(),
-                &run_id,
-            ]);
+            let (ok, out, err) = runlog(&sync_args(&uri, s, &run_id));
             assert!(ok, "{err}");
             assert!(out.contains("nothing new"), "{out}");
         }
