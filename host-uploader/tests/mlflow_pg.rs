@@ -21,40 +21,6 @@ use common::*;
 use runlog_core::{F64List, Metric, Name, Record, RunStatus, Value};
 use serde_json::Value as Json;
 
-/// The PostgreSQL-backed MLflow server: (tracking URI, database DSN).
-fn pg_server() -> Option<(String, String)> {
-    let uri = std::env::var("RUNLOG_MLFLOW_PG_URI").unwrap_or_default();
-    let dsn = std::env::var("RUNLOG_MLFLOW_PG_DSN").unwrap_or_default();
-    if !uri.is_empty() && !dsn.is_empty() {
-        return Some((uri, dsn));
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "RUNLOG_MLFLOW_PG_URI / RUNLOG_MLFLOW_PG_DSN are not set: CI must run the MLflow \
-             on PostgreSQL tests (scripts/mlflow-pg.sh starts the server)"
-        );
-    }
-    eprintln!(
-        "SKIPPED: no MLflow server on PostgreSQL (set RUNLOG_MLFLOW_PG_URI and \
-         RUNLOG_MLFLOW_PG_DSN; scripts/mlflow-pg.sh starts one)"
-    );
-    None
-}
-
-/// One query's rows from PostgreSQL, as `psql -At` prints them.
-fn psql(dsn: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([dsn, "-At", "-F", ",", "-c", sql])
-        .output()
-        .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "psql failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 /// The server runs named `run_id` (only those not deleted when
 /// `active_only`), one run id a line.
 fn server_runs_named(dsn: &str, run_id: &str, active_only: bool) -> String {

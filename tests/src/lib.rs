@@ -2,6 +2,8 @@
 //! programs against `include/`, and a spool consumer built from runlog-core
 //! (the same `Consumer` the uploader uses) that drains spool files.
 
+pub mod postgres;
+
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};

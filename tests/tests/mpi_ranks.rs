@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use runlog_tests::postgres::{pg_server, psql};
 use runlog_tests::{ffi_lib_dir, repo_root, runlog_bin, scratch_dir};
 
 const STEPS: i64 = 40;
@@ -117,36 +118,6 @@ fn build_program(dir: &Path) -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     exe
-}
-
-/// The MLflow server on PostgreSQL: (tracking URI, database DSN).
-fn pg_server() -> Option<(String, String)> {
-    let uri = std::env::var("RUNLOG_MLFLOW_PG_URI").unwrap_or_default();
-    let dsn = std::env::var("RUNLOG_MLFLOW_PG_DSN").unwrap_or_default();
-    if !uri.is_empty() && !dsn.is_empty() {
-        return Some((uri, dsn));
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "RUNLOG_MLFLOW_PG_URI / RUNLOG_MLFLOW_PG_DSN are not set under CI=true \
-         (scripts/mlflow-pg.sh starts the server)"
-    );
-    eprintln!("skipped: no MLflow server on PostgreSQL (scripts/mlflow-pg.sh starts one)");
-    None
-}
-
-/// One query's rows from PostgreSQL, as `psql -At` prints them.
-fn psql(dsn: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([dsn, "-At", "-F", ",", "-c", sql])
-        .output()
-        .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "psql failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// What a job ran against.

@@ -14,6 +14,14 @@ use runlog_core::list::{F64List, I64List};
 use runlog_core::spool::{write_header, SpoolInfo, SPOOL_HEADER_LEN};
 use runlog_core::{Bytes, Metric, Name, Producer, Record, RunStatus, Value};
 
+/// The PostgreSQL-backed MLflow server's helpers: the one copy, shared with
+/// the runlog-tests crate (see there).
+#[path = "../../../tests/src/postgres.rs"]
+mod postgres;
+// Each test binary uses a part of `common` (as with dead_code above).
+#[allow(unused_imports)]
+pub use postgres::{pg_server, psql};
+
 /// The `runlog` binary under test.
 pub fn runlog_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_runlog"))
