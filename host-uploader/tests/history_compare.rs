@@ -6,11 +6,15 @@
 //! runlog-core ring, drained as COBS + CRC frames into a capture file, and
 //! stored by the real `runlog drain --input`.
 
+mod fixture;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Output};
 
-use runlog_core::{Metric, Name, Record, Ring, RunStart, RunStatus, Value};
+use fixture::{capture_of, drain_capture, metric, RunSpec};
+use runlog_core::RunStatus;
+use runlog_uploader::sink::{Item, MetricValue};
 use serde_json::{json, Value as Json};
 
 const T0: u64 = 1_750_000_000_000;
@@ -27,78 +31,42 @@ enum Log {
     Param(&'static str, &'static str),
 }
 
-struct Capture(Vec<u8>);
-
-impl embedded_io::ErrorType for Capture {
-    type Error = core::convert::Infallible;
-}
-
-impl embedded_io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> Result<(), Self::Error> {
-        Ok(())
-    }
-}
-
-/// Frames of `runs` (id, experiment, start, what it logs), as a device sends them.
-fn frames(runs: &[(&str, &str, u64, Vec<Log>)]) -> Vec<u8> {
-    let mut storage = vec![0u8; 1 << 20];
-    let ring = Ring::format(&mut storage).unwrap();
-    let (mut producer, mut consumer) = ring.split();
-    let mut scratch = vec![0u8; 4096];
-    let mut out = Capture(Vec::new());
-    for (run_id, experiment, start, logs) in runs {
-        let mut records = vec![Record::RunStart(RunStart {
-            run_id,
-            experiment,
-            time_ms: Some(*start),
-        })];
-        for (i, l) in logs.iter().enumerate() {
-            let time_ms = Some(start + 1 + i as u64);
-            records.push(match l {
-                Log::F64(n, v, step) => Record::Metric(Metric {
-                    name: Name::Text(n),
-                    value: Value::F64(*v),
-                    step: *step,
-                    time_ms,
-                }),
-                Log::I64(n, v, step) => Record::Metric(Metric {
-                    name: Name::Text(n),
-                    value: Value::I64(*v),
-                    step: *step,
-                    time_ms,
-                }),
-                Log::Str(n, v) => Record::Metric(Metric {
-                    name: Name::Text(n),
-                    value: Value::Str(v),
-                    step: None,
-                    time_ms,
-                }),
-                Log::Param(k, v) => Record::Param { key: k, value: v },
-            });
-        }
-        records.push(Record::RunEnd {
-            status: RunStatus::Finished,
-            time_ms: Some(start + 60_000),
-        });
-        for r in &records {
-            loop {
-                match producer.push(r) {
-                    Ok(_) => break,
-                    Err(_) => {
-                        runlog_core::drain(&mut consumer, &mut scratch, &mut out, usize::MAX)
-                            .unwrap();
+/// The byte stream of `runs` (id, experiment, start, what it logs), as a
+/// device sends it: each log a ms after the last, the end a minute in.
+fn frames(runs: &[(&'static str, &'static str, u64, Vec<Log>)]) -> Vec<u8> {
+    let specs: Vec<RunSpec> = runs
+        .iter()
+        .map(|(run_id, experiment, start, logs)| {
+            let mut items: Vec<Item> = logs
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let time_ms = start + 1 + i as u64;
+                    match l {
+                        Log::F64(n, v, step) => metric(n, MetricValue::F64(*v), *step, time_ms),
+                        Log::I64(n, v, step) => metric(n, MetricValue::I64(*v), *step, time_ms),
+                        Log::Str(n, v) => metric(n, MetricValue::Str((*v).into()), None, time_ms),
+                        Log::Param(k, v) => Item::Param {
+                            key: (*k).into(),
+                            value: (*v).into(),
+                        },
                     }
-                }
+                })
+                .collect();
+            items.push(Item::RunEnd {
+                status: RunStatus::Finished,
+                time_ms: Some(start + 60_000),
+                exit_code: None,
+            });
+            RunSpec {
+                run_id,
+                experiment,
+                start_ms: *start,
+                items,
             }
-        }
-        runlog_core::drain(&mut consumer, &mut scratch, &mut out, usize::MAX).unwrap();
-    }
-    out.0
+        })
+        .collect();
+    capture_of(&specs)
 }
 
 fn runlog_in(dir: &Path, args: &[&str]) -> Command {
@@ -108,22 +76,6 @@ fn runlog_in(dir: &Path, args: &[&str]) -> Command {
         .env("COLUMNS", "120")
         .env_remove("RUNLOG_TRACKING_URI");
     c
-}
-
-fn drain_into(store: &Path, capture: &[u8]) {
-    let file = store.with_extension("frames");
-    std::fs::write(&file, capture).unwrap();
-    let out = runlog_in(Path::new("/"), &["drain", "--once", "--input"])
-        .arg(&file)
-        .arg("--tracking-uri")
-        .arg(store)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn loss(run: usize, i: i64) -> f64 {
@@ -168,7 +120,7 @@ fn sweep_store(dir: &Path) -> std::path::PathBuf {
         }
         runs.push((id, "sweep", T0 + 1000 * k as u64, logs));
     }
-    drain_into(&store, &frames(&runs));
+    drain_capture(&store, &frames(&runs));
     store
 }
 
@@ -549,8 +501,8 @@ fn exporting_a_million_points_streams_in_bounded_memory() {
             .collect();
         frames(&[(R1, "e", T0, logs)])
     };
-    drain_into(&small, &run(1000));
-    drain_into(&big, &run(N));
+    drain_capture(&small, &run(1000));
+    drain_capture(&big, &run(N));
     // Every point comes out.
     let out = runlog_in(
         Path::new("/"),
@@ -590,7 +542,7 @@ fn the_store_is_found_by_walking_up_and_the_tracking_uri_still_wins() {
     let proj = dir.path().join("proj");
     let deep = proj.join("src/deep");
     std::fs::create_dir_all(&deep).unwrap();
-    drain_into(
+    drain_capture(
         &proj.join(".runlog"),
         &frames(&[(R1, "e", T0, vec![Log::I64("x", 1, None)])]),
     );
@@ -616,7 +568,7 @@ fn the_store_is_found_by_walking_up_and_the_tracking_uri_still_wins() {
 
     // RUNLOG_TRACKING_URI wins over the search; --tracking-uri wins over both.
     let other = dir.path().join("other");
-    drain_into(
+    drain_capture(
         &other,
         &frames(&[(R2, "e", T0, vec![Log::I64("x", 1, None)])]),
     );
@@ -670,7 +622,7 @@ fn an_empty_history_lists_as_empty_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing");
     let empty = dir.path().join("empty");
-    drain_into(&empty, &[]);
+    drain_capture(&empty, &[]);
     for store in [&missing, &empty] {
         let out = hist(store, &["-o", "json", "history", "list"]);
         assert_eq!(
@@ -698,7 +650,7 @@ fn an_empty_history_lists_as_empty_in_every_format() {
     );
     // A run without metrics exports the header / an empty list.
     let bare = dir.path().join("bare");
-    drain_into(&bare, &frames(&[(R1, "e", T0, vec![])]));
+    drain_capture(&bare, &frames(&[(R1, "e", T0, vec![])]));
     let out = hist(&bare, &["history", "export", "-r", R1]);
     assert_eq!(ok(out, "export"), "metric,step,time_ms,kind,value\n");
     let out = hist(&bare, &["-o", "json", "history", "export", "-r", R1]);
