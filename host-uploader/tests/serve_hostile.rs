@@ -26,11 +26,6 @@ fn memory_kib(pid: u32) -> (u64, u64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
-/// Sends `req`, reads the answer (10 s at most): status and body.
-fn send(port: u16, req: &[u8]) -> (u16, String) {
-    raw_http(port, req)
-}
-
 /// An error in MLflow's shape, with the given status and code.
 fn assert_mlflow_error(status: u16, body: &str, want_status: u16, want_code: &str, what: &str) {
     assert_eq!(status, want_status, "{what}: {body}");
@@ -43,21 +38,8 @@ fn assert_mlflow_error(status: u16, body: &str, want_status: u16, want_code: &st
     );
 }
 
-fn post_json(port: u16, path: &str, body: &str, extra_headers: &str) -> (u16, String) {
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n{extra_headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    send(port, req.as_bytes())
-}
-
-fn get(port: u16, path: &str) -> (u16, String) {
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    send(port, req.as_bytes())
-}
-
 fn health_ok(port: u16) -> bool {
-    get(port, "/health").0 == 200
+    raw_get(port, "/health").0 == 200
 }
 
 #[test]
@@ -94,7 +76,7 @@ fn a_100_gb_content_length_is_refused_unread_and_memory_stays_small() {
             let req = format!(
                 "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\nContent-Length: {huge}\r\n\r\n{{\"a\":"
             );
-            let (s, b) = send(port, req.as_bytes());
+            let (s, b) = raw_http(port, req.as_bytes());
             assert_mlflow_error(s, &b, want, code, path);
             assert!(
                 t.elapsed() < Duration::from_secs(5),
@@ -121,7 +103,7 @@ fn a_100_gb_content_length_is_refused_unread_and_memory_stays_small() {
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
     assert!(text.contains("REQUEST_LIMIT_EXCEEDED"), "{text}");
 
-    let (s, b) = send(
+    let (s, b) = raw_http(
         port,
         b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer tok\r\nConnection: close\r\n\r\n",
     );
@@ -189,7 +171,7 @@ fn idle_slow_header_and_stalled_body_connections_do_not_starve_requests() {
     let mut latencies = Vec::with_capacity(n);
     for i in 0..n {
         let t = Instant::now();
-        let (s, b) = get(port, "/api/2.0/mlflow/experiments/search");
+        let (s, b) = raw_get(port, "/api/2.0/mlflow/experiments/search");
         latencies.push(t.elapsed());
         assert_eq!(s, 200, "request {i} at {:?}: {b}", started.elapsed());
         assert!(b.contains("\"Default\""), "{b}");
@@ -268,7 +250,7 @@ fn browser_cross_site_writes_and_foreign_hosts_are_refused_without_a_token() {
             "POST {head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
-        send(port, req.as_bytes())
+        raw_http(port, req.as_bytes())
     };
     let host = format!("Host: 127.0.0.1:{port}");
     // What a page on another site can send without a CORS preflight.
@@ -332,15 +314,15 @@ fn browser_cross_site_writes_and_foreign_hosts_are_refused_without_a_token() {
         "127.0.0.1.evil.example",
     ] {
         let req = format!("GET /api/2.0/mlflow/experiments/search HTTP/1.1\r\nHost: {h}\r\nConnection: close\r\n\r\n");
-        let (s, b) = send(port, req.as_bytes());
+        let (s, b) = raw_http(port, req.as_bytes());
         assert_mlflow_error(s, &b, 403, "PERMISSION_DENIED", h);
         assert!(!b.contains("Default"), "{b}");
     }
     // Nothing was written.
-    let (s, b) = get(port, "/api/2.0/mlflow/experiments/search");
+    let (s, b) = raw_get(port, "/api/2.0/mlflow/experiments/search");
     assert_eq!(s, 200, "{b}");
     assert!(!b.contains("pwned"), "{b}");
-    let (s, b) = post_json(
+    let (s, b) = raw_post_json(
         port,
         "/api/2.0/mlflow/runs/search",
         r#"{"experiment_ids":["0"]}"#,
@@ -350,16 +332,16 @@ fn browser_cross_site_writes_and_foreign_hosts_are_refused_without_a_token() {
     assert!(!b.contains("run_id"), "a run was created: {b}");
     // The page's own writes, a client's and an allowed name still work.
     let same = format!("Origin: http://127.0.0.1:{port}\r\nSec-Fetch-Site: same-origin\r\n");
-    let (s, b) = post_json(port, create_exp, r#"{"name":"ok"}"#, &same);
+    let (s, b) = raw_post_json(port, create_exp, r#"{"name":"ok"}"#, &same);
     assert_eq!(s, 200, "{b}");
     let req = "GET /api/2.0/mlflow/experiments/search HTTP/1.1\r\nHost: box.example:5000\r\nConnection: close\r\n\r\n";
-    let (s, b) = send(port, req.as_bytes());
+    let (s, b) = raw_http(port, req.as_bytes());
     assert_eq!(s, 200, "{b}");
     assert!(b.contains("\"ok\""), "{b}");
 }
 
 fn create_run(port: u16) -> (String, String) {
-    let (s, b) = post_json(
+    let (s, b) = raw_post_json(
         port,
         "/api/2.0/mlflow/runs/create",
         r#"{"experiment_id":"0"}"#,
@@ -379,7 +361,7 @@ fn put(port: u16, path: &str, data: &str) -> (u16, String) {
         "PUT /api/2.0/mlflow-artifacts/artifacts/{path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{data}",
         data.len()
     );
-    send(port, req.as_bytes())
+    raw_http(port, req.as_bytes())
 }
 
 #[test]
@@ -398,7 +380,7 @@ fn symlinks_in_the_artifact_store_are_never_followed() {
         let (s, b) = put(port, &format!("{base}/{p}"), data);
         assert_eq!(s, 200, "{b}");
     }
-    let (s, b) = get(
+    let (s, b) = raw_get(
         port,
         &format!("/api/2.0/mlflow-artifacts/artifacts/{base}/a/f.txt"),
     );
@@ -420,7 +402,7 @@ fn symlinks_in_the_artifact_store_are_never_followed() {
         assert!(!b.contains("SECRET"), "{what}: {b}");
     };
     for p in ["a/f.txt", "link.txt"] {
-        let (s, b) = get(
+        let (s, b) = raw_get(
             port,
             &format!("/api/2.0/mlflow-artifacts/artifacts/{base}/{p}"),
         );
@@ -542,7 +524,7 @@ fn malformed_and_deeply_nested_json_get_mlflow_errors() {
         ),
     ];
     for (endpoint, what, body, code) in &cases {
-        let (s, b) = post_json(port, &format!("/api/2.0/mlflow/{endpoint}"), body, "");
+        let (s, b) = raw_post_json(port, &format!("/api/2.0/mlflow/{endpoint}"), body, "");
         let what = format!("{endpoint}: {what}");
         if *code == "ANY" {
             // Refused as malformed, or (when the nesting sits in a field the
@@ -560,12 +542,12 @@ fn malformed_and_deeply_nested_json_get_mlflow_errors() {
     // Raw bytes that are not UTF-8 at all.
     let mut req = b"POST /api/2.0/mlflow/runs/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 4\r\nConnection: close\r\n\r\n".to_vec();
     req.extend_from_slice(b"{\xff\xfe}");
-    let (s, b) = send(port, &req);
+    let (s, b) = raw_http(port, &req);
     assert_mlflow_error(s, &b, 400, "BAD_REQUEST", "invalid UTF-8");
     // Query strings with broken escapes, and unknown endpoints.
-    let (s, b) = get(port, "/api/2.0/mlflow/runs/get?run_id=%zz");
+    let (s, b) = raw_get(port, "/api/2.0/mlflow/runs/get?run_id=%zz");
     assert_mlflow_error(s, &b, 400, "BAD_REQUEST", "broken escape");
-    let (s, b) = get(port, "/api/2.0/mlflow/no/such");
+    let (s, b) = raw_get(port, "/api/2.0/mlflow/no/such");
     assert_mlflow_error(s, &b, 404, "ENDPOINT_NOT_FOUND", "unknown endpoint");
     assert!(health_ok(port), "the server no longer answers");
 }
@@ -578,7 +560,7 @@ fn param_and_tag_values_are_limited_in_characters_as_mlflow_and_the_c_api_count_
     let (_, run) = create_run(port);
     let post = |endpoint: &str, key: &str, value: &str| {
         let body = serde_json::json!({ "run_id": run, "key": key, "value": value }).to_string();
-        post_json(port, &format!("/api/2.0/mlflow/{endpoint}"), &body, "")
+        raw_post_json(port, &format!("/api/2.0/mlflow/{endpoint}"), &body, "")
     };
     // 4000 and 8000 two-byte characters: within MLflow's limits (which count
     // characters, as runlog_log_param and runlog_set_tag do), over them in bytes.
@@ -603,7 +585,7 @@ fn param_and_tag_values_are_limited_in_characters_as_mlflow_and_the_c_api_count_
     assert_mlflow_error(s, &b, 400, "INVALID_PARAMETER_VALUE", "8001-character tag");
     let (s, b) = post("runs/set-tag", &"k".repeat(251), "v");
     assert_mlflow_error(s, &b, 400, "INVALID_PARAMETER_VALUE", "251-byte key");
-    let (s, b) = get(port, &format!("/api/2.0/mlflow/runs/get?run_id={run}"));
+    let (s, b) = raw_get(port, &format!("/api/2.0/mlflow/runs/get?run_id={run}"));
     assert_eq!(s, 200, "{b}");
     let v: Json = serde_json::from_str(&b).unwrap();
     let value_of = |list: &str, key: &str| -> Option<String> {
@@ -681,7 +663,7 @@ fn requests_hyper_cannot_parse_get_mlflow_error_bodies() {
         ),
     ];
     for (what, req, status, code) in &cases {
-        let (s, body) = send(port, req.as_bytes());
+        let (s, body) = raw_http(port, req.as_bytes());
         assert_mlflow_error(s, &body, *status, code, what);
         assert!(health_ok(port), "{what}: the server stopped answering");
     }

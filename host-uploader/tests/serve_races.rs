@@ -15,17 +15,9 @@ const CLIENTS: usize = 16;
 /// Rounds (a fresh name each): the race window is small, so try it often.
 const ROUNDS: usize = 8;
 
-fn post(port: u16, path: &str, body: &str) -> (u16, String) {
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    raw_http(port, req.as_bytes())
-}
-
-fn get(port: u16, path: &str) -> Json {
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    let (status, body) = raw_http(port, req.as_bytes());
+/// GETs `path`, which must answer 200, as JSON.
+fn get_json(port: u16, path: &str) -> Json {
+    let (status, body) = raw_get(port, path);
     assert_eq!(status, 200, "GET {path}: {body}");
     serde_json::from_str(&body).unwrap()
 }
@@ -40,7 +32,7 @@ fn race(port: u16, path: &'static str, body: impl Fn(usize) -> String) -> Vec<(u
             let body = body(i);
             thread::spawn(move || {
                 gate.wait();
-                post(port, path, &body)
+                raw_post_json(port, path, &body, "")
             })
         })
         .collect();
@@ -81,7 +73,7 @@ fn concurrent_creates_of_one_experiment_or_model_make_one_and_answer_as_mlflow()
             1,
             "{what}: {answers:?}"
         );
-        let all = get(port, "/api/2.0/mlflow/experiments/search?max_results=1000");
+        let all = get_json(port, "/api/2.0/mlflow/experiments/search?max_results=1000");
         let same = all["experiments"]
             .as_array()
             .unwrap()
@@ -133,7 +125,7 @@ fn concurrent_joins_params_and_tags_of_one_run_never_answer_500() {
             )
         });
         oks_else(&answers, "INVALID_PARAMETER_VALUE", "runs/log-parameter");
-        let run = get(port, &format!("/api/2.0/mlflow/runs/get?run_id={wanted}"));
+        let run = get_json(port, &format!("/api/2.0/mlflow/runs/get?run_id={wanted}"));
         let params = run["run"]["data"]["params"].as_array().unwrap();
         assert_eq!(params.len(), 1, "{run}");
         let kept = params[0]["value"].as_str().unwrap().to_string();
@@ -149,10 +141,11 @@ fn concurrent_joins_params_and_tags_of_one_run_never_answer_500() {
         });
         assert_eq!(oks_else(&answers, "", "runs/set-tag"), CLIENTS);
     }
-    let runs = post(
+    let runs = raw_post_json(
         port,
         "/api/2.0/mlflow/runs/search",
         r#"{"experiment_ids":["0"],"max_results":1000}"#,
+        "",
     );
     let v: Json = serde_json::from_str(&runs.1).unwrap();
     assert_eq!(v["runs"].as_array().unwrap().len(), ROUNDS, "{}", runs.1);

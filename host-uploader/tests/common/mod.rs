@@ -3,8 +3,7 @@
 #![allow(dead_code)]
 
 use std::fs::{self, OpenOptions};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,6 +20,10 @@ mod postgres;
 // Each test binary uses a part of `common` (as with dead_code above).
 #[allow(unused_imports)]
 pub use postgres::{pg_server, psql};
+
+mod raw_http;
+#[allow(unused_imports)]
+pub use raw_http::{raw_get, raw_http, raw_post_json};
 
 /// The `runlog` binary under test.
 pub fn runlog_bin() -> PathBuf {
@@ -366,26 +369,6 @@ pub fn write_train_example(dir: &Path, run_id: &str, experiment: &str) {
     w.artifact(1, "reports/summary.txt", SUMMARY.as_bytes());
     w.artifact(2, "model/model.txt", b"weights: 0.010000 0.880000\n");
     w.end(RunStatus::Finished);
-}
-
-/// Sends raw bytes as one HTTP request and returns (status, body).
-pub fn raw_http(port: u16, request: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(request).unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
 }
 
 /// Builds the original API's example, `examples/train.c`, against
