@@ -53,31 +53,13 @@ fn server_tag_keys(dsn: &str, id: &str, pattern: &str) -> String {
     )
 }
 
-/// What a server test starts from: the server, a temporary folder, a store
-/// in it and a run id no earlier test used. Bind `tmp` (as `_tmp` when
-/// unused): dropping it deletes the folder.
-struct PgCase {
-    uri: String,
-    dsn: String,
-    tmp: tempfile::TempDir,
-    store: PathBuf,
-    run_id: String,
-}
-
-/// The case for a test whose run is called `<prefix>-<now ms>`, or `None`
-/// (the test skips; it fails under CI) without a server.
-fn pg_case(prefix: &str) -> Option<PgCase> {
-    let (uri, dsn) = pg_server()?;
+/// What a server test writes into: a temporary folder (dropping it deletes
+/// the folder, so bind it), a store path in it, and the run id
+/// `<prefix>-<now ms>`, which no earlier test used.
+fn fresh_store(prefix: &str) -> (tempfile::TempDir, PathBuf, String) {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
-    let run_id = format!("{prefix}-{}", now_ms());
-    Some(PgCase {
-        uri,
-        dsn,
-        tmp,
-        store,
-        run_id,
-    })
+    (tmp, store, format!("{prefix}-{}", now_ms()))
 }
 
 /// `runlog sync --from store run_id` to the server at `uri`, as arguments.
@@ -216,16 +198,10 @@ fn next_rand(state: &mut u64) -> u64 {
 
 #[test]
 fn a_million_metrics_reach_mlflow_on_postgres_exactly_once_through_ten_sigkills() {
-    let Some(PgCase {
-        uri,
-        dsn,
-        tmp: _tmp,
-        store,
-        run_id,
-    }) = pg_case("million")
-    else {
+    let Some((uri, dsn)) = pg_server() else {
         return;
     };
+    let (_tmp, store, run_id) = fresh_store("million");
     let Some(py) = mlflow_python() else { return };
     // 10 x 100,000 = 1 M (RUNLOG_PG_KILL_POINTS changes the points per series).
     let points = std::env::var("RUNLOG_PG_KILL_POINTS")
@@ -302,16 +278,10 @@ fn a_million_metrics_reach_mlflow_on_postgres_exactly_once_through_ten_sigkills(
 
 #[test]
 fn sync_twice_delivers_nothing_the_second_time() {
-    let Some(PgCase {
-        uri,
-        dsn,
-        tmp: _tmp,
-        store,
-        run_id,
-    }) = pg_case("twice")
-    else {
+    let Some((uri, dsn)) = pg_server() else {
         return;
     };
+    let (_tmp, store, run_id) = fresh_store("twice");
     record_offline(&store, &run_id, 3, 1500);
     let args = sync_args(&uri, &store, &run_id);
     let (ok, first, err) = runlog(&args);
@@ -336,16 +306,10 @@ fn sync_twice_delivers_nothing_the_second_time() {
 
 #[test]
 fn batches_stay_within_mlflow_limits_and_refused_names_are_mapped() {
-    let Some(PgCase {
-        uri,
-        tmp: _tmp,
-        store,
-        run_id,
-        ..
-    }) = pg_case("limits")
-    else {
+    let Some((uri, _dsn)) = pg_server() else {
         return;
     };
+    let (_tmp, store, run_id) = fresh_store("limits");
     let Some(py) = mlflow_python() else { return };
     let mut w = RingWriter::create(&store.join("spool"), &run_id, "pg", 1 << 22);
     let keys: Vec<String> = (0..250).map(|i| format!("k{i:03}")).collect();
@@ -713,16 +677,10 @@ fn bench_record_offline() {
 /// `runlog history` of the local store shows the MLflow run id.
 #[test]
 fn drain_to_mlflow_goes_through_the_local_store_exactly_once() {
-    let Some(PgCase {
-        uri,
-        dsn,
-        tmp,
-        run_id,
-        ..
-    }) = pg_case("drain-pg")
-    else {
+    let Some((uri, dsn)) = pg_server() else {
         return;
     };
+    let (tmp, _, run_id) = fresh_store("drain-pg");
     let spool = tmp.path().join("spool");
     let (series, points) = (3usize, 2_500usize);
     let mut w = RingWriter::create(&spool, &run_id, "pg", 1 << 20);
