@@ -2,6 +2,7 @@
 //! programs against `include/`, and a spool consumer built from runlog-core
 //! (the same `Consumer` the uploader uses) that drains spool files.
 
+pub mod device;
 pub mod postgres;
 
 use std::collections::BTreeMap;

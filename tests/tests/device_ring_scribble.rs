@@ -12,26 +12,16 @@
 //! Called through the C ABI from Rust, with a panic hook that counts panics
 //! (the ABI's guard would turn one into INTERNAL and hide it).
 
-use std::ffi::c_void;
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use runlog::device::{runlog_drain, runlog_init_static, runlog_static_min_len};
+use runlog::device::{runlog_init_static, runlog_static_min_len};
 use runlog::logger::*;
 use runlog::status::*;
 use runlog_core::{Event, FrameDecoder, Name, Record, Value};
+use runlog_tests::device::drain_device;
 
 static PANICS: AtomicUsize = AtomicUsize::new(0);
-
-/// `runlog_write_fn` appending to the `Vec<u8>` behind `ctx`.
-unsafe extern "C" fn to_vec(ctx: *mut c_void, data: *const u8, len: usize) -> isize {
-    // SAFETY: `ctx` is the `&mut Vec<u8>` passed to `runlog_drain` below;
-    // `data` is valid for `len` bytes during the call.
-    unsafe {
-        (*ctx.cast::<Vec<u8>>()).extend_from_slice(std::slice::from_raw_parts(data, len));
-    }
-    len as isize
-}
 
 /// xorshift64*: reproducible cases without a dependency.
 struct Rng(u64);
@@ -110,30 +100,6 @@ fn payloads(buf: &[u8], ring: usize) -> Vec<std::ops::Range<usize>> {
     out
 }
 
-/// Drains until nothing more comes (at most 64 calls: never a hang); the
-/// statuses and the stream.
-fn drain(l: *mut runlog_logger) -> (Vec<runlog_status>, Vec<u8>) {
-    let (mut statuses, mut stream) = (Vec::new(), Vec::new());
-    for _ in 0..64 {
-        let mut written = 0;
-        // SAFETY: a valid logger, a write function and its context.
-        let s = unsafe {
-            runlog_drain(
-                l,
-                Some(to_vec),
-                (&mut stream as *mut Vec<u8>).cast(),
-                usize::MAX,
-                &mut written,
-            )
-        };
-        statuses.push(s);
-        if s != RUNLOG_STATUS_OK || written == 0 {
-            break;
-        }
-    }
-    (statuses, stream)
-}
-
 /// Decodes `stream`: the `loss` values by ticket, and how many records
 /// the decoder refused or lost.
 fn decode(stream: &[u8]) -> (Vec<(u64, f64)>, usize) {
@@ -184,7 +150,9 @@ fn scribbled_record_contents_are_framed_and_refused_downstream_without_a_panic()
             buf[at] = rng.next() as u8;
             hit.insert(r as u64);
         }
-        let (statuses, stream) = drain(l);
+        // SAFETY: `l` lives in `buf`, which this case still holds; its ring
+        // was scribbled on, which is what the drain must survive.
+        let (statuses, stream) = unsafe { drain_device(l) };
         assert!(
             statuses.iter().all(|&s| s == RUNLOG_STATUS_OK),
             "case {case}: intact cursors and headers, yet {statuses:?}"
@@ -239,7 +207,9 @@ fn scribbled_cursors_and_record_headers_are_reported_without_a_panic() {
         };
         let word = rng.next() as u32 & [0xff, 0xffff, u32::MAX][rng.below(3)];
         buf[at..at + 4].copy_from_slice(&word.to_le_bytes());
-        let (statuses, stream) = drain(l);
+        // SAFETY: `l` lives in `buf`, which this case still holds; its ring
+        // was scribbled on, which is what the drain must survive.
+        let (statuses, stream) = unsafe { drain_device(l) };
         for &s in &statuses {
             assert!(
                 s == RUNLOG_STATUS_OK || s == RUNLOG_STATUS_INTERNAL,

@@ -4,23 +4,13 @@
 //! with LIST_TOO_LONG / VALUE_TOO_LONG and nothing written; every value that
 //! was accepted arrives intact through `runlog_drain`.
 
-use std::ffi::c_void;
 use std::ptr;
 
-use runlog::device::{runlog_drain, runlog_init_static, runlog_static_min_len};
+use runlog::device::{runlog_init_static, runlog_static_min_len};
 use runlog::logger::*;
 use runlog::status::*;
 use runlog_core::{Event, FrameDecoder, Name, Record, Value};
-
-/// `runlog_write_fn` appending to the `Vec<u8>` behind `ctx`.
-unsafe extern "C" fn to_vec(ctx: *mut c_void, data: *const u8, len: usize) -> isize {
-    // SAFETY: `ctx` is the `&mut Vec<u8>` passed to `runlog_drain` below;
-    // `data` is valid for `len` bytes during the call.
-    unsafe {
-        (*ctx.cast::<Vec<u8>>()).extend_from_slice(std::slice::from_raw_parts(data, len));
-    }
-    len as isize
-}
+use runlog_tests::device::drain_device;
 
 /// Drains everything and decodes it: (seq, value) of each metric named `name`.
 fn drain_metrics(l: *mut runlog_logger, name: &str) -> Vec<(u64, Vec<u64>)> {
@@ -46,21 +36,12 @@ fn drain_metrics(l: *mut runlog_logger, name: &str) -> Vec<(u64, Vec<u64>)> {
 
 /// Drains everything: the frames' bytes.
 fn drain_stream(l: *mut runlog_logger) -> Vec<u8> {
-    let mut stream = Vec::new();
-    let mut written = 1;
-    while written != 0 {
-        // SAFETY: a valid logger, a write function and its context.
-        let s = unsafe {
-            runlog_drain(
-                l,
-                Some(to_vec),
-                (&mut stream as *mut Vec<u8>).cast(),
-                usize::MAX,
-                &mut written,
-            )
-        };
-        assert_eq!(s, RUNLOG_STATUS_OK);
-    }
+    // SAFETY: every caller passes a logger whose buffer it still holds.
+    let (statuses, stream) = unsafe { drain_device(l) };
+    assert!(
+        statuses.iter().all(|&s| s == RUNLOG_STATUS_OK),
+        "drain failed: {statuses:?}"
+    );
     stream
 }
 
