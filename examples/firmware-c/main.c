@@ -33,25 +33,30 @@ static ptrdiff_t uart_sink(void *ctx, const uint8_t *data, size_t len) {
     return (ptrdiff_t)len;
 }
 
-/* Prints the failing call's source line and why it failed on the host
- * console, and returns nonzero. A line number instead of the call's name: a
- * firmware's error path need not carry each call site's text in flash. */
-static int fail(unsigned line, runlog_status status) {
-    char text[80]; /* the status's description (or, built with the `messages`
-                      feature, a static message of at most 64 bytes) */
-    char *p = text + 12;
+/* Prints `n` in decimal on the host console. */
+static void print_unsigned(unsigned n) {
+    char digits[12];
+    char *p = digits + sizeof digits;
     *--p = 0;
     do {
-        *--p = (char)('0' + line % 10);
-        line /= 10;
-    } while (line != 0);
-    semihosting_print("firmware-c: main.c:");
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+    } while (n != 0);
     semihosting_print(p);
-    semihosting_print(": ");
-    semihosting_print(runlog_status_str(status));
-    semihosting_print(": ");
-    runlog_last_error(text, sizeof text);
-    semihosting_print(text);
+}
+
+/* Prints the failing call's source line and status number on the host
+ * console, and returns nonzero. Numbers, not text, as the Rust firmware
+ * does: a line number instead of the call's name, and the status as
+ * runlog.h's enum value (RUNLOG_STATUS_FULL is 8, ...), so that no
+ * description table is linked. A firmware that wants the text calls
+ * runlog_status_str(status) or runlog_last_error() here instead; what that
+ * adds is in docs/firmware.md. */
+static int fail(unsigned line, runlog_status status) {
+    semihosting_print("firmware-c: main.c:");
+    print_unsigned(line);
+    semihosting_print(": runlog status ");
+    print_unsigned((unsigned)status);
     semihosting_print("\n");
     return 1;
 }
