@@ -24,11 +24,17 @@ pub struct ModelVersion {
 }
 
 /// The columns [`ModelVersion::from_row`] reads, first in every SELECT of a
-/// version (`a` is `assets`, `v` is `asset_versions`, `r` is `runs`).
-const VERSION_COLS: &str = "a.name, v.version, r.run_id, r.experiment_id, v.prefix, v.created_ms";
+/// version (`a` is `assets`, `v` is `asset_versions`, `r` is `runs`). A macro,
+/// so that each statement is one `concat!`-ed `&'static str`: no string is
+/// built per call.
+macro_rules! version_cols {
+    () => {
+        "a.name, v.version, r.run_id, r.experiment_id, v.prefix, v.created_ms"
+    };
+}
 
 impl ModelVersion {
-    /// Reads a version from columns 0 to 5 of a row that starts with [`VERSION_COLS`].
+    /// Reads a version from columns 0 to 5 of a row that starts with `version_cols!()`.
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             name: r.get(0)?,
@@ -109,9 +115,10 @@ pub fn insert_file(
 
 /// Every version of every model, by name then version.
 pub fn versions(c: &Connection) -> rusqlite::Result<Vec<ModelVersion>> {
-    let mut st = c.prepare_cached(&format!(
-        "SELECT {VERSION_COLS}
-         FROM asset_versions v JOIN assets a ON a.id = v.asset JOIN runs r ON r.id = v.run
+    let mut st = c.prepare_cached(concat!(
+        "SELECT ",
+        version_cols!(),
+        " FROM asset_versions v JOIN assets a ON a.id = v.asset JOIN runs r ON r.id = v.run
          ORDER BY a.name, v.version"
     ))?;
     let rows = st.query_map([], ModelVersion::from_row)?;
@@ -155,7 +162,7 @@ pub struct VersionListing {
 }
 
 impl VersionListing {
-    /// Reads a listing from a row of [`VERSION_COLS`] then the model's id and
+    /// Reads a listing from a row of `version_cols!()` then the model's id and
     /// creation time (columns 6 and 7).
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
@@ -168,8 +175,10 @@ impl VersionListing {
 
 /// Every version of every model with its model's id, by name then version.
 pub fn listing(c: &Connection) -> rusqlite::Result<Vec<VersionListing>> {
-    let mut st = c.prepare_cached(&format!(
-        "SELECT {VERSION_COLS}, a.id, a.created_ms
+    let mut st = c.prepare_cached(concat!(
+        "SELECT ",
+        version_cols!(),
+        ", a.id, a.created_ms
          FROM assets a JOIN asset_versions v ON v.asset = a.id JOIN runs r ON r.id = v.run
          ORDER BY a.name, v.version"
     ))?;

@@ -24,10 +24,16 @@ pub struct RunRow {
     pub exit_code: Option<i64>,
 }
 
-const RUN_COLS: &str = "id, run_id, experiment_id, status, start_ms, end_ms, command, exit_code";
+/// The columns [`RunRow::from_row`] reads. Macros here and below, so that
+/// each statement is one `concat!`-ed `&'static str`: no SQL is built per call.
+macro_rules! run_cols {
+    () => {
+        "id, run_id, experiment_id, status, start_ms, end_ms, command, exit_code"
+    };
+}
 
 impl RunRow {
-    /// Reads a run from a row of [`RUN_COLS`].
+    /// Reads a run from a row of `run_cols!()`.
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             pk: r.get(0)?,
@@ -44,9 +50,13 @@ impl RunRow {
 
 /// The run with external id `run_id`.
 pub fn by_run_id(c: &Connection, run_id: &str) -> rusqlite::Result<Option<RunRow>> {
-    c.prepare_cached(&format!("SELECT {RUN_COLS} FROM runs WHERE run_id = ?1"))?
-        .query_row([run_id], RunRow::from_row)
-        .optional()
+    c.prepare_cached(concat!(
+        "SELECT ",
+        run_cols!(),
+        " FROM runs WHERE run_id = ?1"
+    ))?
+    .query_row([run_id], RunRow::from_row)
+    .optional()
 }
 
 /// The integer key of run `run_id`.
@@ -58,8 +68,10 @@ pub fn key_of(c: &Connection, run_id: &str) -> rusqlite::Result<Option<i64>> {
 
 /// Every run, newest first.
 pub fn all(c: &Connection) -> rusqlite::Result<Vec<RunRow>> {
-    let mut st = c.prepare_cached(&format!(
-        "SELECT {RUN_COLS} FROM runs ORDER BY start_ms DESC, id DESC"
+    let mut st = c.prepare_cached(concat!(
+        "SELECT ",
+        run_cols!(),
+        " FROM runs ORDER BY start_ms DESC, id DESC"
     ))?;
     let rows = st.query_map([], RunRow::from_row)?;
     rows.collect()
@@ -142,18 +154,28 @@ pub fn progress(c: &Connection, run: i64) -> rusqlite::Result<(i64, String)> {
 /// operands. SQLite turns an INTEGER sum that overflows into a REAL, which
 /// the readers then refuse ("Invalid column type Real"); counters fed from
 /// outside (a stream can claim any gap) must never get there.
-fn saturating_sum(column: &str, param: &str) -> String {
-    format!(
-        "CASE WHEN {param} > 9223372036854775807 - {column} THEN 9223372036854775807 \
-         ELSE {column} + {param} END"
-    )
+macro_rules! saturating_sum {
+    ($column:literal, $param:literal) => {
+        concat!(
+            "CASE WHEN ",
+            $param,
+            " > 9223372036854775807 - ",
+            $column,
+            " THEN 9223372036854775807 ELSE ",
+            $column,
+            " + ",
+            $param,
+            " END"
+        )
+    };
 }
 
 /// Adds `n` log calls the writer dropped to run `run`'s counter (saturating).
 pub fn add_dropped(c: &Connection, run: i64, n: i64) -> rusqlite::Result<()> {
-    c.prepare_cached(&format!(
-        "UPDATE runs SET dropped = {} WHERE id = ?1",
-        saturating_sum("dropped", "?2")
+    c.prepare_cached(concat!(
+        "UPDATE runs SET dropped = ",
+        saturating_sum!("dropped", "?2"),
+        " WHERE id = ?1"
     ))?
     .execute(params![run, n])?;
     Ok(())
@@ -161,10 +183,12 @@ pub fn add_dropped(c: &Connection, run: i64, n: i64) -> rusqlite::Result<()> {
 
 /// Adds frames and records lost on a byte stream to run `run`'s counters (saturating).
 pub fn add_lost(c: &Connection, run: i64, frames: i64, records: i64) -> rusqlite::Result<()> {
-    c.prepare_cached(&format!(
-        "UPDATE runs SET lost_frames = {}, lost_records = {} WHERE id = ?1",
-        saturating_sum("lost_frames", "?2"),
-        saturating_sum("lost_records", "?3")
+    c.prepare_cached(concat!(
+        "UPDATE runs SET lost_frames = ",
+        saturating_sum!("lost_frames", "?2"),
+        ", lost_records = ",
+        saturating_sum!("lost_records", "?3"),
+        " WHERE id = ?1"
     ))?
     .execute(params![run, frames, records])?;
     Ok(())
@@ -201,14 +225,19 @@ pub struct RunListing {
     pub lost_frames: u64,
 }
 
-const LISTING: &str = "SELECT r.id, r.run_id, e.name, r.status, r.start_ms, r.end_ms,
+/// The SELECT that [`RunListing::from_row`] reads.
+macro_rules! listing {
+    () => {
+        "SELECT r.id, r.run_id, e.name, r.status, r.start_ms, r.end_ms,
         (SELECT count(*) FROM series s WHERE s.run = r.id),
         (SELECT count(*) FROM artifacts a WHERE a.run = r.id),
         r.command, r.exit_code, r.dropped, r.lost_records, r.lost_frames
- FROM runs r JOIN experiments e ON e.id = r.experiment_id";
+ FROM runs r JOIN experiments e ON e.id = r.experiment_id"
+    };
+}
 
 impl RunListing {
-    /// Reads a listing from a row of [`LISTING`]; counts SQLite holds as
+    /// Reads a listing from a row of `listing!()`; counts SQLite holds as
     /// negative (never written so, but the file is outside input) read as 0.
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
         let count = |i| r.get::<_, i64>(i).map(|n| n.max(0) as u64);
@@ -238,8 +267,9 @@ pub fn listings(
     status: Option<&str>,
     limit: i64,
 ) -> rusqlite::Result<Vec<RunListing>> {
-    let mut st = c.prepare_cached(&format!(
-        "{LISTING} WHERE (?1 IS NULL OR e.name = ?1) AND (?2 IS NULL OR r.status = ?2)
+    let mut st = c.prepare_cached(concat!(
+        listing!(),
+        " WHERE (?1 IS NULL OR e.name = ?1) AND (?2 IS NULL OR r.status = ?2)
          ORDER BY r.start_ms DESC, r.id DESC LIMIT ?3"
     ))?;
     let rows = st.query_map(params![experiment, status, limit], RunListing::from_row)?;
@@ -248,7 +278,7 @@ pub fn listings(
 
 /// Run `run_id` as `runlog history info` shows it.
 pub fn listing(c: &Connection, run_id: &str) -> rusqlite::Result<Option<RunListing>> {
-    c.prepare_cached(&format!("{LISTING} WHERE r.run_id = ?1"))?
+    c.prepare_cached(concat!(listing!(), " WHERE r.run_id = ?1"))?
         .query_row([run_id], RunListing::from_row)
         .optional()
 }
