@@ -155,11 +155,12 @@ mod last_status {
     pub(super) fn with<R>(f: impl FnOnce(&str) -> R) -> R {
         // One call of `f`: a firmware then inlines `runlog_last_error`'s copy
         // once instead of outlining it for two call sites.
-        let msg = match runlog_status::from_u32(LAST.load(Ordering::Acquire).into()) {
-            None | Some(runlog_status::RUNLOG_STATUS_OK) => "",
-            s => crate::status::status_text(s),
+        let msg = match LAST.load(Ordering::Acquire) {
+            0 => c"",
+            code => crate::status::describe(code.into()),
         };
-        f(msg)
+        // SAFETY: `describe` gives one of the descriptions, which are `&str`s.
+        f(unsafe { core::str::from_utf8_unchecked(msg.to_bytes()) })
     }
 
     #[cfg(test)]
