@@ -41,7 +41,9 @@ pub struct runlog_logger {
 pub(crate) struct Open {
     pub(crate) producer: Producer<'static>,
     pub(crate) next_artifact: u32,
-    /// Set once `RunEnd` is pushed: later log calls are refused.
+    /// Set once `RunEnd` is pushed: later log calls are refused (hosts;
+    /// a device's `close` pushes it and frees the state under one lock).
+    #[cfg(feature = "std")]
     pub(crate) ending: bool,
     /// The params this logger accepted, to refuse a different second value.
     pub(crate) params: crate::params::Accepted,
@@ -141,6 +143,9 @@ impl runlog_logger {
         open: &mut Open,
         encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
     ) -> Result<u64, runlog_status> {
+        // Only hosts set `ending` (between `end_run` and freeing the ring);
+        // a device's `close` does both under one lock.
+        #[cfg(feature = "std")]
         if open.ending {
             return Err(fail(RUNLOG_STATUS_CLOSED, c"logger is closing"));
         }
@@ -393,6 +398,7 @@ impl runlog_logger {
     }
 
     /// Pushes `RunEnd` and marks the stream closed; later log calls are refused.
+    #[cfg(feature = "std")]
     pub(crate) fn end_run(&self) -> Result<u64, runlog_status> {
         let mut guard = self.acquire()?;
         let open = guard
@@ -1000,6 +1006,33 @@ pub unsafe extern "C" fn runlog_close(
 }
 
 impl runlog_logger {
+    /// Closes a device logger under one lock: pushes `RunEnd`, marks the
+    /// stream closed and frees the handle's state (one lock instead of
+    /// `end_run`'s and a second one; nothing waits on a device).
+    #[cfg(not(feature = "std"))]
+    pub(crate) fn close(&self, timeout_ms: u32) -> runlog_status {
+        let _ = timeout_ms;
+        let mut guard = tri!(self.acquire());
+        let Some(open) = guard.as_mut() else {
+            return fail(RUNLOG_STATUS_CLOSED, c"logger is already closed");
+        };
+        // Not a log call: a full ring that refuses it counts no drop (the
+        // receiver ends the run from the closed flag instead).
+        let pushed = self.push_policy(
+            open,
+            &|buf| wire::encode_run_end(RunStatus::Finished, None, buf),
+            false,
+        );
+        open.producer.close();
+        // The handle stays as a tombstone: later calls find no state.
+        *guard = None;
+        match pushed {
+            Ok(_) => RUNLOG_STATUS_OK,
+            Err(s) => s,
+        }
+    }
+
+    #[cfg(feature = "std")]
     pub(crate) fn close(&self, timeout_ms: u32) -> runlog_status {
         let pushed = self.end_run();
         if let Err(RUNLOG_STATUS_CLOSED) = pushed {
@@ -1008,15 +1041,11 @@ impl runlog_logger {
         let waited = match &self.kind {
             #[cfg(feature = "std")]
             Kind::Spool(c) => crate::host::close::wait_for_upload(self, c, timeout_ms),
-            Kind::Static(_) => {
-                let _ = timeout_ms;
-                RUNLOG_STATUS_OK
-            }
+            Kind::Static(_) => RUNLOG_STATUS_OK,
         };
         // Free the ring; the handle stays as a tombstone.
-        // Dropped at the end of the statement: unmaps the spool file (hosts).
+        // Dropped at the end of the statement: unmaps the spool file.
         let _ = tri!(self.acquire()).take();
-        #[cfg(feature = "std")]
         if let Kind::Spool(_) = &self.kind {
             crate::host::registry::keep_tombstone(self);
         }

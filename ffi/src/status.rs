@@ -217,7 +217,9 @@ mod tests {
         for code in [18, 255, 256, u32::MAX] {
             assert_eq!(describe(code).to_str().unwrap(), "unknown status");
         }
+        #[cfg(feature = "std")]
         assert_eq!(RUNLOG_STATUS_FULL.as_str(), "ring is full");
+        #[cfg(feature = "std")]
         assert_eq!(
             RUNLOG_STATUS_PARAM_CONFLICT.as_str(),
             "param already has a different value"
