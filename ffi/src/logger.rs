@@ -124,7 +124,8 @@ impl runlog_logger {
         }
     }
 
-    /// Wall-clock milliseconds for metric records (hosts only).
+    /// Wall-clock milliseconds for metric records (spool loggers only).
+    #[cfg(feature = "std")]
     #[inline]
     pub(crate) fn now_ms(&self) -> Option<u64> {
         match &self.kind {
@@ -236,7 +237,8 @@ impl runlog_logger {
         }
     }
 
-    /// Logs one metric value.
+    /// Logs one metric value (hosts; devices: [`Self::log_c`]).
+    #[cfg(feature = "std")]
     #[inline]
     pub(crate) fn log(
         &self,
@@ -267,21 +269,6 @@ impl runlog_logger {
             }
             Err(s) => s,
         }
-    }
-
-    /// Logs a scalar (devices): the same path as every other metric, so a
-    /// firmware links one copy of the lock, push and ticket code and one
-    /// encoder closure instead of two.
-    #[cfg(not(feature = "std"))]
-    #[inline]
-    pub(crate) fn log_scalar(
-        &self,
-        name: &str,
-        value: Scalar,
-        step: Option<u64>,
-        ticket: *mut runlog_ticket,
-    ) -> runlog_status {
-        self.log(name, scalar::value(value), step, ticket)
     }
 
     /// Logs a scalar through the direct encoder (hosts: the checked fallback
@@ -317,12 +304,12 @@ impl runlog_logger {
 
     /// Checks a scalar log call's name from C and logs the value: the tail of
     /// `runlog_log_f64`, `_i64` and their `_at` forms. Inlined into each on
-    /// hosts (their checked fallback); one outlined copy on devices (-48 B).
+    /// hosts (their checked fallback); devices go through [`Self::log_c`],
+    /// the one body of every device log call.
     ///
     /// # Safety
     /// `name` NULL or NUL-terminated; `ticket` NULL or valid for writes.
-    #[cfg_attr(feature = "std", inline(always))]
-    #[cfg_attr(not(feature = "std"), inline(never))]
+    #[inline(always)]
     pub(crate) unsafe fn log_scalar_c(
         &self,
         name: *const c_char,
@@ -330,12 +317,78 @@ impl runlog_logger {
         step: Option<u64>,
         ticket: *mut runlog_ticket,
     ) -> runlog_status {
+        #[cfg(feature = "std")]
+        {
+            // SAFETY: caller contract.
+            let name = tri!(unsafe { text::name(name) });
+            self.log_scalar(name, value, step, ticket)
+        }
+        #[cfg(not(feature = "std"))]
+        // SAFETY: caller contract.
+        unsafe {
+            self.log_c(name, Raw::Scalar(value), step, ticket)
+        }
+    }
+
+    /// Every device log call once its handle (and an `_at` call's step) is
+    /// checked: the name, the value (a string's text, a list's pointer and
+    /// length), the size of a string's or list's record, then the lock and
+    /// the push, in the order of the host's calls, so that the same bad
+    /// input gets the same status. One outlined body for all of them.
+    ///
+    /// # Safety
+    /// `name` NULL or NUL-terminated; `raw`'s pointers as its calls' C
+    /// contracts say; `ticket` NULL or valid for writes.
+    #[cfg(not(feature = "std"))]
+    #[inline(never)]
+    unsafe fn log_c(
+        &self,
+        name: *const c_char,
+        raw: Raw,
+        step: Option<u64>,
+        ticket: *mut runlog_ticket,
+    ) -> runlog_status {
         // SAFETY: caller contract.
         let name = tri!(unsafe { text::name(name) });
-        self.log_scalar(name, value, step, ticket)
+        let (value, too_long) = match raw {
+            Raw::Scalar(v) => (scalar::value(v), RUNLOG_STATUS_OK),
+            // SAFETY: caller contract; the scan stops at the terminator or the bound.
+            Raw::Str(p) => match unsafe { text::c_text(p, self.max_record) } {
+                Ok(v) => (Value::Str(v), RUNLOG_STATUS_VALUE_TOO_LONG),
+                Err(e) => return str_error(e),
+            },
+            Raw::List(p, len, kind) => (
+                // SAFETY: caller contract.
+                tri!(unsafe { list_value(p, len, kind) }),
+                RUNLOG_STATUS_LIST_TOO_LONG,
+            ),
+        };
+        let metric = Metric {
+            name: Name::Text(name),
+            value,
+            step,
+            time_ms: None,
+        };
+        // Device records carry no time: the size is exact.
+        if too_long != RUNLOG_STATUS_OK && wire::metric_len(&metric) > self.max_record {
+            return too_long_error(too_long);
+        }
+        let mut guard = tri!(self.acquire());
+        let Some(open) = guard.as_mut() else {
+            return fail(RUNLOG_STATUS_CLOSED, c"logger is closed");
+        };
+        match self.push_locked(open, &|buf| wire::encode_metric(&metric, buf)) {
+            Ok(seq) => {
+                drop(guard);
+                put_ticket(ticket, seq);
+                RUNLOG_STATUS_OK
+            }
+            Err(s) => s,
+        }
     }
 
     /// Logs a value whose size depends on the data, checking it fits one record first.
+    #[cfg(feature = "std")]
     fn log_sized(
         &self,
         name: &str,
@@ -353,14 +406,7 @@ impl runlog_logger {
         };
         match wire::metric_len(&probe) {
             n if n <= self.max_record => self.log(name, value, None, ticket),
-            _ => fail(
-                too_long,
-                if too_long == RUNLOG_STATUS_LIST_TOO_LONG {
-                    c"list does not fit in one record of this logger's ring"
-                } else {
-                    c"string does not fit in one record of this logger's ring"
-                },
-            ),
+            _ => too_long_error(too_long),
         }
     }
 
@@ -652,33 +698,26 @@ pub unsafe extern "C" fn runlog_log_str(
     guard(|| {
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
+        #[cfg(not(feature = "std"))]
         // SAFETY: caller contract.
-        let name = tri!(unsafe { text::name(name) });
-        // SAFETY: caller contract; the scan stops at the terminator or the bound.
-        let value = match unsafe { text::c_text(value, logger.max_record) } {
-            Ok(v) => v,
-            Err(text::TextError::Null) => {
-                return fail(RUNLOG_STATUS_NULL_ARGUMENT, c"string value is NULL")
-            }
-            Err(text::TextError::TooLong) => {
-                return fail(
-                    RUNLOG_STATUS_VALUE_TOO_LONG,
-                    c"string does not fit in one record of this logger's ring",
-                )
-            }
-            Err(text::TextError::Utf8) => {
-                return fail(
-                    RUNLOG_STATUS_INVALID_UTF8,
-                    c"string value is not valid UTF-8",
-                )
-            }
+        let logged = unsafe { logger.log_c(name, Raw::Str(value), None, ticket) };
+        #[cfg(feature = "std")]
+        let logged = {
+            // SAFETY: caller contract.
+            let name = tri!(unsafe { text::name(name) });
+            // SAFETY: caller contract; the scan stops at the terminator or the bound.
+            let value = match unsafe { text::c_text(value, logger.max_record) } {
+                Ok(v) => v,
+                Err(e) => return str_error(e),
+            };
+            logger.log_sized(
+                name,
+                Value::Str(value),
+                ticket,
+                RUNLOG_STATUS_VALUE_TOO_LONG,
+            )
         };
-        logger.log_sized(
-            name,
-            Value::Str(value),
-            ticket,
-            RUNLOG_STATUS_VALUE_TOO_LONG,
-        )
+        logged
     })
 }
 
@@ -728,26 +767,83 @@ unsafe fn log_list(
     guard(|| {
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
+        #[cfg(not(feature = "std"))]
         // SAFETY: caller contract.
-        let name = tri!(unsafe { text::name(name) });
-        // SAFETY: caller contract (`len` readable 8-byte elements).
-        let values = tri!(unsafe { c_slice(values, len) });
-        // SAFETY: `u64`, `f64` and `i64` have the same size and alignment, and
-        // every bit pattern is a valid value of each.
-        let value = unsafe {
-            match kind {
-                ListKind::F64 => Value::F64List(F64List::new(core::slice::from_raw_parts(
-                    values.as_ptr().cast(),
-                    values.len(),
-                ))),
-                ListKind::I64 => Value::I64List(I64List::new(core::slice::from_raw_parts(
-                    values.as_ptr().cast(),
-                    values.len(),
-                ))),
-            }
+        let logged = unsafe { logger.log_c(name, Raw::List(values, len, kind), None, ticket) };
+        #[cfg(feature = "std")]
+        let logged = {
+            // SAFETY: caller contract.
+            let name = tri!(unsafe { text::name(name) });
+            // SAFETY: caller contract.
+            let value = tri!(unsafe { list_value(values, len, kind) });
+            logger.log_sized(name, value, ticket, RUNLOG_STATUS_LIST_TOO_LONG)
         };
-        logger.log_sized(name, value, ticket, RUNLOG_STATUS_LIST_TOO_LONG)
+        logged
     })
+}
+
+/// A list from C as a metric value: checks the array argument.
+///
+/// # Safety
+/// `values` NULL or valid for reads of `len` elements of `kind` (`f64` or
+/// `i64`: both 8 bytes, 8-aligned, any bit pattern valid).
+#[inline]
+unsafe fn list_value<'a>(
+    values: *const u64,
+    len: usize,
+    kind: ListKind,
+) -> Result<Value<'a>, runlog_status> {
+    // SAFETY: caller contract (`len` readable 8-byte elements).
+    let values = unsafe { c_slice(values, len) }?;
+    // SAFETY: `u64`, `f64` and `i64` have the same size and alignment, and
+    // every bit pattern is a valid value of each.
+    Ok(unsafe {
+        match kind {
+            ListKind::F64 => Value::F64List(F64List::new(core::slice::from_raw_parts(
+                values.as_ptr().cast(),
+                values.len(),
+            ))),
+            ListKind::I64 => Value::I64List(I64List::new(core::slice::from_raw_parts(
+                values.as_ptr().cast(),
+                values.len(),
+            ))),
+        }
+    })
+}
+
+/// A string value from C that was refused.
+fn str_error(e: text::TextError) -> runlog_status {
+    match e {
+        text::TextError::Null => fail(RUNLOG_STATUS_NULL_ARGUMENT, c"string value is NULL"),
+        text::TextError::TooLong => too_long_error(RUNLOG_STATUS_VALUE_TOO_LONG),
+        text::TextError::Utf8 => fail(
+            RUNLOG_STATUS_INVALID_UTF8,
+            c"string value is not valid UTF-8",
+        ),
+    }
+}
+
+/// A string (VALUE_TOO_LONG) or list (LIST_TOO_LONG) too long for one record.
+fn too_long_error(too_long: runlog_status) -> runlog_status {
+    fail(
+        too_long,
+        if too_long == RUNLOG_STATUS_LIST_TOO_LONG {
+            c"list does not fit in one record of this logger's ring"
+        } else {
+            c"string does not fit in one record of this logger's ring"
+        },
+    )
+}
+
+/// A device log call's value, not checked yet (see `runlog_logger::log_c`).
+#[cfg(not(feature = "std"))]
+#[derive(Clone, Copy)]
+enum Raw {
+    Scalar(Scalar),
+    /// A string value: NULL or NUL-terminated.
+    Str(*const c_char),
+    /// A list: its elements' pointer, their number and type.
+    List(*const u64, usize, ListKind),
 }
 
 /// Logs a list of floats as one metric (one chart, steps 0..len-1).
