@@ -18,8 +18,8 @@ use std::vec::Vec;
 use crate::device::{runlog_drain, runlog_init_static};
 use crate::error::runlog_last_error;
 use crate::logger::{
-    runlog_close, runlog_log_f64, runlog_log_f64_at, runlog_log_i64_list, runlog_log_str,
-    runlog_upload,
+    runlog_close, runlog_log_f64, runlog_log_f64_at, runlog_log_f64_list, runlog_log_i64,
+    runlog_log_i64_at, runlog_log_i64_list, runlog_log_str, runlog_upload,
 };
 use crate::runlog_logger;
 use crate::status::{runlog_status_str, *};
@@ -246,4 +246,93 @@ fn every_code_has_a_short_description() {
     assert_eq!(unsafe { CStr::from_ptr(small.as_ptr()) }, c"clo");
     // SAFETY: NULL with length 0 asks for the length only.
     assert_eq!(unsafe { runlog_last_error(ptr::null_mut(), 0) }, 6);
+}
+
+/// Each log call checks its arguments in the host's order (handle, an
+/// `_at` call's step, name, value, record size), so that an input with two
+/// faults gets the same status on both builds.
+#[test]
+fn checks_run_in_the_hosts_order() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let log = logger(4096);
+    let none = ptr::null_mut();
+    let bad = c"\xff".as_ptr();
+    let list = [1.0f64, 2.0];
+    // SAFETY: every pointer is NULL, or valid as its call's contract says
+    // (`usize::MAX` elements are refused before any is read).
+    unsafe {
+        // A NULL handle first, whatever else is wrong.
+        let null = ptr::null_mut();
+        assert_eq!(
+            runlog_log_f64(null, bad, 1.0, none),
+            RUNLOG_STATUS_NULL_ARGUMENT
+        );
+        assert_eq!(
+            runlog_log_i64(null, bad, 1, none),
+            RUNLOG_STATUS_NULL_ARGUMENT
+        );
+        assert_eq!(
+            runlog_log_f64_at(null, bad, 1.0, -1, none),
+            RUNLOG_STATUS_NULL_ARGUMENT
+        );
+        assert_eq!(
+            runlog_log_i64_at(null, bad, 1, -1, none),
+            RUNLOG_STATUS_NULL_ARGUMENT
+        );
+        assert_eq!(
+            runlog_log_str(null, bad, bad, none),
+            RUNLOG_STATUS_NULL_ARGUMENT
+        );
+        let s = runlog_log_f64_list(null, bad, ptr::null(), 3, none);
+        assert_eq!(s, RUNLOG_STATUS_NULL_ARGUMENT);
+        // Then the step, before the name.
+        let s = runlog_log_i64_at(log, ptr::null(), 1, -1, none);
+        assert_eq!(s, RUNLOG_STATUS_INVALID_ARGUMENT);
+        assert_eq!(
+            runlog_log_i64_at(log, bad, 1, 0, none),
+            RUNLOG_STATUS_INVALID_UTF8
+        );
+        // The name before the value.
+        assert_eq!(
+            runlog_log_str(log, c"".as_ptr(), ptr::null(), none),
+            RUNLOG_STATUS_EMPTY_NAME
+        );
+        assert_eq!(
+            runlog_log_str(log, c"s".as_ptr(), ptr::null(), none),
+            RUNLOG_STATUS_NULL_ARGUMENT
+        );
+        let s = runlog_log_i64_list(log, bad, ptr::null(), 3, none);
+        assert_eq!(s, RUNLOG_STATUS_INVALID_UTF8);
+        let s = runlog_log_i64_list(log, c"l".as_ptr(), ptr::null(), 3, none);
+        assert_eq!(s, RUNLOG_STATUS_NULL_ARGUMENT);
+        // Values: a length that overflows, a list or string too long for a record.
+        let s = runlog_log_f64_list(log, c"l".as_ptr(), list.as_ptr(), usize::MAX, none);
+        assert_eq!(s, RUNLOG_STATUS_LIST_TOO_LONG);
+        let long = vec![0.5f64; 4096];
+        let s = runlog_log_f64_list(log, c"l".as_ptr(), long.as_ptr(), long.len(), none);
+        assert_eq!(s, RUNLOG_STATUS_LIST_TOO_LONG);
+        assert_eq!(last_error(), "list too long");
+        let mut text = vec![b'x'; 4096];
+        text.push(0);
+        let s = runlog_log_str(log, c"s".as_ptr(), text.as_ptr().cast(), none);
+        assert_eq!(s, RUNLOG_STATUS_VALUE_TOO_LONG);
+        // And what passes every check arrives, with its ticket.
+        let mut ticket = u64::MAX;
+        let s = runlog_log_f64_list(log, c"l".as_ptr(), list.as_ptr(), 2, &mut ticket);
+        assert_eq!((s, ticket), (RUNLOG_STATUS_OK, 1));
+        let s = runlog_log_i64_at(log, c"i".as_ptr(), 7, 3, &mut ticket);
+        assert_eq!((s, ticket), (RUNLOG_STATUS_OK, 2));
+        let s = runlog_log_str(log, c"s".as_ptr(), c"v".as_ptr(), &mut ticket);
+        assert_eq!((s, ticket), (RUNLOG_STATUS_OK, 3));
+    }
+    assert_eq!(
+        drain(log),
+        [
+            "start",
+            "metric Text(\"l\")",
+            "metric Text(\"i\")",
+            "metric Text(\"s\")"
+        ]
+        .map(String::from)
+    );
 }

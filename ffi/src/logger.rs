@@ -303,12 +303,12 @@ impl runlog_logger {
     }
 
     /// Checks a scalar log call's name from C and logs the value: the tail of
-    /// `runlog_log_f64`, `_i64` and their `_at` forms. Inlined into each on
-    /// hosts (their checked fallback); devices go through [`Self::log_c`],
-    /// the one body of every device log call.
+    /// `runlog_log_f64`, `_i64` and their `_at` forms, inlined into each on
+    /// hosts (their checked fallback; devices: [`log_c`]).
     ///
     /// # Safety
     /// `name` NULL or NUL-terminated; `ticket` NULL or valid for writes.
+    #[cfg(feature = "std")]
     #[inline(always)]
     pub(crate) unsafe fn log_scalar_c(
         &self,
@@ -317,76 +317,13 @@ impl runlog_logger {
         step: Option<u64>,
         ticket: *mut runlog_ticket,
     ) -> runlog_status {
-        #[cfg(feature = "std")]
-        {
-            // SAFETY: caller contract.
-            let name = tri!(unsafe { text::name(name) });
-            self.log_scalar(name, value, step, ticket)
-        }
-        #[cfg(not(feature = "std"))]
-        // SAFETY: caller contract.
-        unsafe {
-            self.log_c(name, Raw::Scalar(value), step, ticket)
-        }
-    }
-
-    /// Every device log call once its handle (and an `_at` call's step) is
-    /// checked: the name, the value (a string's text, a list's pointer and
-    /// length), the size of a string's or list's record, then the lock and
-    /// the push, in the order of the host's calls, so that the same bad
-    /// input gets the same status. One outlined body for all of them.
-    ///
-    /// # Safety
-    /// `name` NULL or NUL-terminated; `raw`'s pointers as its calls' C
-    /// contracts say; `ticket` NULL or valid for writes.
-    #[cfg(not(feature = "std"))]
-    #[inline(never)]
-    unsafe fn log_c(
-        &self,
-        name: *const c_char,
-        raw: Raw,
-        step: Option<u64>,
-        ticket: *mut runlog_ticket,
-    ) -> runlog_status {
         // SAFETY: caller contract.
         let name = tri!(unsafe { text::name(name) });
-        let (value, too_long) = match raw {
-            Raw::Scalar(v) => (scalar::value(v), RUNLOG_STATUS_OK),
-            // SAFETY: caller contract; the scan stops at the terminator or the bound.
-            Raw::Str(p) => match unsafe { text::c_text(p, self.max_record) } {
-                Ok(v) => (Value::Str(v), RUNLOG_STATUS_VALUE_TOO_LONG),
-                Err(e) => return str_error(e),
-            },
-            Raw::List(p, len, kind) => (
-                // SAFETY: caller contract.
-                tri!(unsafe { list_value(p, len, kind) }),
-                RUNLOG_STATUS_LIST_TOO_LONG,
-            ),
-        };
-        let metric = Metric {
-            name: Name::Text(name),
-            value,
-            step,
-            time_ms: None,
-        };
-        // Device records carry no time: the size is exact.
-        if too_long != RUNLOG_STATUS_OK && wire::metric_len(&metric) > self.max_record {
-            return too_long_error(too_long);
-        }
-        let mut guard = tri!(self.acquire());
-        let Some(open) = guard.as_mut() else {
-            return fail(RUNLOG_STATUS_CLOSED, c"logger is closed");
-        };
-        match self.push_locked(open, &|buf| wire::encode_metric(&metric, buf)) {
-            Ok(seq) => {
-                drop(guard);
-                put_ticket(ticket, seq);
-                RUNLOG_STATUS_OK
-            }
-            Err(s) => s,
-        }
+        self.log_scalar(name, value, step, ticket)
     }
+}
 
+impl runlog_logger {
     /// Logs a value whose size depends on the data, checking it fits one record first.
     #[cfg(feature = "std")]
     fn log_sized(
@@ -545,10 +482,13 @@ pub unsafe extern "C" fn runlog_log_i64(
 ) -> runlog_status {
     // The same body as runlog_log_f64's, deliberately: one shared
     // #[inline(always)] helper measured 2.4 ns slower per call (12.0 vs 9.5).
-    guard(|| {
+    #[cfg(not(feature = "std"))]
+    // SAFETY: forwarded caller contract.
+    let logged = unsafe { log_c(logger, name, Raw::Scalar(Scalar::I64(value)), None, ticket) };
+    #[cfg(feature = "std")]
+    let logged = guard(|| {
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
-        #[cfg(feature = "std")]
         if !name.is_null() {
             // SAFETY: caller contract (name non-NULL, NUL-terminated).
             let fast = unsafe { logger.log_scalar_fast(name, Scalar::I64(value), None, ticket) };
@@ -558,7 +498,8 @@ pub unsafe extern "C" fn runlog_log_i64(
         }
         // SAFETY: caller contract.
         unsafe { logger.log_scalar_c(name, Scalar::I64(value), None, ticket) }
-    })
+    });
+    logged
 }
 
 /// Logs a floating-point metric. NaN and infinities are values, not errors.
@@ -577,10 +518,13 @@ pub unsafe extern "C" fn runlog_log_f64(
     value: f64,
     ticket: *mut runlog_ticket,
 ) -> runlog_status {
-    guard(|| {
+    #[cfg(not(feature = "std"))]
+    // SAFETY: forwarded caller contract.
+    let logged = unsafe { log_c(logger, name, Raw::Scalar(Scalar::F64(value)), None, ticket) };
+    #[cfg(feature = "std")]
+    let logged = guard(|| {
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
-        #[cfg(feature = "std")]
         if !name.is_null() {
             // SAFETY: caller contract (name non-NULL, NUL-terminated).
             let fast = unsafe { logger.log_scalar_fast(name, Scalar::F64(value), None, ticket) };
@@ -590,7 +534,8 @@ pub unsafe extern "C" fn runlog_log_f64(
         }
         // SAFETY: caller contract.
         unsafe { logger.log_scalar_c(name, Scalar::F64(value), None, ticket) }
-    })
+    });
+    logged
 }
 
 /// A step from C: MLflow's steps are `int64`; runlog's wire keeps 0 or more.
@@ -623,10 +568,21 @@ pub unsafe extern "C" fn runlog_log_f64_at(
     step: i64,
     ticket: *mut runlog_ticket,
 ) -> runlog_status {
-    guard(|| {
+    #[cfg(not(feature = "std"))]
+    // SAFETY: forwarded caller contract.
+    let logged = unsafe {
+        log_c(
+            logger,
+            name,
+            Raw::Scalar(Scalar::F64(value)),
+            Some(step),
+            ticket,
+        )
+    };
+    #[cfg(feature = "std")]
+    let logged = guard(|| {
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
-        #[cfg(feature = "std")]
         if !name.is_null() {
             // A negative step, cast, is 2^63 or more: the fast path declines
             // it (folded into its compare with 2^28) and `step` below says why.
@@ -641,7 +597,8 @@ pub unsafe extern "C" fn runlog_log_f64_at(
         let step = tri!(self::step(step));
         // SAFETY: caller contract.
         unsafe { logger.log_scalar_c(name, Scalar::F64(value), Some(step), ticket) }
-    })
+    });
+    logged
 }
 
 /// Logs an integer metric at an explicit training step.
@@ -658,10 +615,21 @@ pub unsafe extern "C" fn runlog_log_i64_at(
     step: i64,
     ticket: *mut runlog_ticket,
 ) -> runlog_status {
-    guard(|| {
+    #[cfg(not(feature = "std"))]
+    // SAFETY: forwarded caller contract.
+    let logged = unsafe {
+        log_c(
+            logger,
+            name,
+            Raw::Scalar(Scalar::I64(value)),
+            Some(step),
+            ticket,
+        )
+    };
+    #[cfg(feature = "std")]
+    let logged = guard(|| {
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
-        #[cfg(feature = "std")]
         if !name.is_null() {
             // A negative step, cast, is 2^63 or more: the fast path declines
             // it (folded into its compare with 2^28) and `step` below says why.
@@ -676,7 +644,8 @@ pub unsafe extern "C" fn runlog_log_i64_at(
         let step = tri!(self::step(step));
         // SAFETY: caller contract.
         unsafe { logger.log_scalar_c(name, Scalar::I64(value), Some(step), ticket) }
-    })
+    });
+    logged
 }
 
 /// Logs a string metric (a tag on the MLflow wire).
@@ -695,30 +664,28 @@ pub unsafe extern "C" fn runlog_log_str(
     value: *const c_char,
     ticket: *mut runlog_ticket,
 ) -> runlog_status {
-    guard(|| {
+    #[cfg(not(feature = "std"))]
+    // SAFETY: forwarded caller contract.
+    let logged = unsafe { log_c(logger, name, Raw::Str(value), None, ticket) };
+    #[cfg(feature = "std")]
+    let logged = guard(|| {
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
-        #[cfg(not(feature = "std"))]
         // SAFETY: caller contract.
-        let logged = unsafe { logger.log_c(name, Raw::Str(value), None, ticket) };
-        #[cfg(feature = "std")]
-        let logged = {
-            // SAFETY: caller contract.
-            let name = tri!(unsafe { text::name(name) });
-            // SAFETY: caller contract; the scan stops at the terminator or the bound.
-            let value = match unsafe { text::c_text(value, logger.max_record) } {
-                Ok(v) => v,
-                Err(e) => return str_error(e),
-            };
-            logger.log_sized(
-                name,
-                Value::Str(value),
-                ticket,
-                RUNLOG_STATUS_VALUE_TOO_LONG,
-            )
+        let name = tri!(unsafe { text::name(name) });
+        // SAFETY: caller contract; the scan stops at the terminator or the bound.
+        let value = match unsafe { text::c_text(value, logger.max_record) } {
+            Ok(v) => v,
+            Err(e) => return str_error(e),
         };
-        logged
-    })
+        logger.log_sized(
+            name,
+            Value::Str(value),
+            ticket,
+            RUNLOG_STATUS_VALUE_TOO_LONG,
+        )
+    });
+    logged
 }
 
 /// Checks a C array argument.
@@ -764,22 +731,20 @@ unsafe fn log_list(
     kind: ListKind,
     ticket: *mut runlog_ticket,
 ) -> runlog_status {
-    guard(|| {
+    #[cfg(not(feature = "std"))]
+    // SAFETY: forwarded caller contract.
+    let logged = unsafe { log_c(logger, name, Raw::List(values, len, kind), None, ticket) };
+    #[cfg(feature = "std")]
+    let logged = guard(|| {
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
-        #[cfg(not(feature = "std"))]
         // SAFETY: caller contract.
-        let logged = unsafe { logger.log_c(name, Raw::List(values, len, kind), None, ticket) };
-        #[cfg(feature = "std")]
-        let logged = {
-            // SAFETY: caller contract.
-            let name = tri!(unsafe { text::name(name) });
-            // SAFETY: caller contract.
-            let value = tri!(unsafe { list_value(values, len, kind) });
-            logger.log_sized(name, value, ticket, RUNLOG_STATUS_LIST_TOO_LONG)
-        };
-        logged
-    })
+        let name = tri!(unsafe { text::name(name) });
+        // SAFETY: caller contract.
+        let value = tri!(unsafe { list_value(values, len, kind) });
+        logger.log_sized(name, value, ticket, RUNLOG_STATUS_LIST_TOO_LONG)
+    });
+    logged
 }
 
 /// A list from C as a metric value: checks the array argument.
@@ -835,7 +800,72 @@ fn too_long_error(too_long: runlog_status) -> runlog_status {
     )
 }
 
-/// A device log call's value, not checked yet (see `runlog_logger::log_c`).
+/// Every device log call, whole: checks the handle, an `_at` call's
+/// step, the name, the value (a string's text, a list's pointer and
+/// length) and the size of a string's or list's record, then takes the
+/// lock and pushes; in the order of the host's calls, so that the same
+/// bad input gets the same status. One outlined body for all of them:
+/// each entry point is a tail call.
+///
+/// # Safety
+/// `logger` NULL or a valid handle; `name` NULL or NUL-terminated;
+/// `raw`'s pointers as its call's C contract says; `ticket` NULL or
+/// valid for writes.
+#[cfg(not(feature = "std"))]
+#[inline(never)]
+unsafe fn log_c(
+    logger: *const runlog_logger,
+    name: *const c_char,
+    raw: Raw,
+    step: Option<i64>,
+    ticket: *mut runlog_ticket,
+) -> runlog_status {
+    // SAFETY: caller contract.
+    let logger = tri!(unsafe { logger_ref(logger) });
+    let step = match step {
+        Some(s) => Some(tri!(self::step(s))),
+        None => None,
+    };
+    // SAFETY: caller contract.
+    let name = tri!(unsafe { text::name(name) });
+    let (value, too_long) = match raw {
+        Raw::Scalar(v) => (scalar::value(v), RUNLOG_STATUS_OK),
+        // SAFETY: caller contract; the scan stops at the terminator or the bound.
+        Raw::Str(p) => match unsafe { text::c_text(p, logger.max_record) } {
+            Ok(v) => (Value::Str(v), RUNLOG_STATUS_VALUE_TOO_LONG),
+            Err(e) => return str_error(e),
+        },
+        Raw::List(p, len, kind) => (
+            // SAFETY: caller contract.
+            tri!(unsafe { list_value(p, len, kind) }),
+            RUNLOG_STATUS_LIST_TOO_LONG,
+        ),
+    };
+    let metric = Metric {
+        name: Name::Text(name),
+        value,
+        step,
+        time_ms: None,
+    };
+    // Device records carry no time: the size is exact.
+    if too_long != RUNLOG_STATUS_OK && wire::metric_len(&metric) > logger.max_record {
+        return too_long_error(too_long);
+    }
+    let mut guard = tri!(logger.acquire());
+    let Some(open) = guard.as_mut() else {
+        return fail(RUNLOG_STATUS_CLOSED, c"logger is closed");
+    };
+    match logger.push_locked(open, &|buf| wire::encode_metric(&metric, buf)) {
+        Ok(seq) => {
+            drop(guard);
+            put_ticket(ticket, seq);
+            RUNLOG_STATUS_OK
+        }
+        Err(s) => s,
+    }
+}
+
+/// A device log call's value, not checked yet (see [`log_c`]).
 #[cfg(not(feature = "std"))]
 #[derive(Clone, Copy)]
 enum Raw {
