@@ -1,6 +1,6 @@
 //! The device build of the C ABI (`--no-default-features`: no `std`, no
 //! `messages`), run on the host: the code paths that only a firmware runs
-//! otherwise (the one-pass UTF-8 scan of C text, `close` under one lock,
+//! otherwise (the compact UTF-8 check of C text, `close` under one lock,
 //! the status descriptions that `runlog_last_error` copies). Every other
 //! C API test runs the host build.
 //!
@@ -150,7 +150,7 @@ fn close_on_a_full_ring_says_so_and_still_closes() {
     assert!(!records.iter().any(|r| r.starts_with("end")), "{records:?}");
 }
 
-/// Names from C through the device's one-pass scan: every kind of bad
+/// Names from C through the device's compact UTF-8 check: every kind of bad
 /// UTF-8 refused, a name too long refused as such whatever its bytes.
 #[test]
 fn bad_names_are_refused_with_their_status() {

@@ -78,12 +78,10 @@ unsafe fn scan_then_check<'a>(p: *const u8, max: usize) -> Result<&'a str, TextE
     core::str::from_utf8(bytes).map_err(|_| TextError::Utf8)
 }
 
-/// [`c_text`] on devices: one pass that finds the terminator and checks
-/// UTF-8 as `core::str::from_utf8` does (RFC 3629: no overlong forms, no
-/// surrogates, nothing above U+10FFFF), with the same answers as
-/// [`scan_then_check`] (a string too long is TOO_LONG even when its first
-/// `max` bytes are not UTF-8: the scan goes on after a bad byte). Compared
-/// on every string of up to three bytes in this module's tests.
+/// [`c_text`] on devices: finds the terminator as [`scan_then_check`] does,
+/// then, unless every byte is ASCII, checks UTF-8 with [`utf8`] (far less
+/// flash than core's validator; the same answers, compared on every string
+/// of up to three bytes in this module's tests).
 ///
 /// # Safety
 /// As for [`c_text`], with `p` not NULL.
@@ -91,10 +89,8 @@ unsafe fn scan_then_check<'a>(p: *const u8, max: usize) -> Result<&'a str, TextE
 #[inline]
 unsafe fn scan_checking<'a>(p: *const u8, max: usize) -> Result<&'a str, TextError> {
     let mut len = 0;
-    // Continuation bytes still expected, and the range the next one must be in.
-    let mut need = 0u8;
-    let (mut lo, mut hi) = (0x80u8, 0xBFu8);
-    let mut bad = false;
+    // OR of every byte: below 0x80 means pure ASCII (no second pass).
+    let mut high = 0u8;
     loop {
         // SAFETY: per the contract, every byte up to the terminator (or up to
         // `max + 1` bytes) is readable; the loop stops at the first NUL.
@@ -105,15 +101,38 @@ unsafe fn scan_checking<'a>(p: *const u8, max: usize) -> Result<&'a str, TextErr
         if len == max {
             return Err(TextError::TooLong);
         }
+        high |= b;
+        len += 1;
+    }
+    // SAFETY: the `len` bytes before the terminator were just read.
+    let bytes = unsafe { core::slice::from_raw_parts(p, len) };
+    if high >= 0x80 && !utf8(bytes) {
+        return Err(TextError::Utf8);
+    }
+    // SAFETY: checked to be UTF-8 just above (ASCII is).
+    Ok(unsafe { core::str::from_utf8_unchecked(bytes) })
+}
+
+/// Whether `bytes` is UTF-8 as `core::str::from_utf8` decides (RFC 3629: no
+/// overlong forms, no surrogates, nothing above U+10FFFF), in one small loop.
+#[cfg(any(not(feature = "std"), test))]
+fn utf8(bytes: &[u8]) -> bool {
+    // Continuation bytes still expected, and the range the next one must be in.
+    let mut need = 0u8;
+    let (mut lo, mut hi) = (0x80u8, 0xBFu8);
+    for &b in bytes {
         if need != 0 {
-            bad |= b < lo || b > hi;
+            if b < lo || b > hi {
+                return false;
+            }
             need -= 1;
             (lo, hi) = (0x80, 0xBF);
         } else if b >= 0x80 {
             // A lead: C2..DF starts two bytes, E0..EF three, F0..F4 four;
-            // four leads narrow the first continuation byte's range (no
-            // overlong forms, no surrogates, nothing above U+10FFFF).
-            bad |= !(0xC2..=0xF4).contains(&b);
+            // four leads narrow the first continuation byte's range.
+            if !(0xC2..=0xF4).contains(&b) {
+                return false;
+            }
             need = 1 + u8::from(b >= 0xE0) + u8::from(b >= 0xF0);
             match b {
                 0xE0 => lo = 0xA0,
@@ -123,14 +142,8 @@ unsafe fn scan_checking<'a>(p: *const u8, max: usize) -> Result<&'a str, TextErr
                 _ => {}
             }
         }
-        len += 1;
     }
-    if bad || need != 0 {
-        return Err(TextError::Utf8);
-    }
-    // SAFETY: the `len` bytes before the terminator were just read, and
-    // checked to be UTF-8.
-    Ok(unsafe { core::str::from_utf8_unchecked(core::slice::from_raw_parts(p, len)) })
+    need == 0
 }
 
 /// A metric name: non-empty, UTF-8, at most [`RUNLOG_MAX_NAME_LEN`] bytes.
@@ -207,7 +220,7 @@ const _: () = assert!(RUNLOG_MAX_RUN_ID_LEN == rules::MAX_RUN_ID_LEN);
 mod tests {
     use super::*;
 
-    /// The device's one-pass scan against the host's scan-then-check.
+    /// The device's scan and check against the host's.
     fn agree(text: &[u8], max: usize) {
         let mut c = text.to_vec();
         c.push(0);
@@ -223,7 +236,7 @@ mod tests {
 
     #[test]
     #[cfg_attr(miri, ignore)] // exhaustive: natively
-    fn one_pass_check_agrees_on_every_string_of_up_to_three_bytes() {
+    fn device_check_agrees_on_every_string_of_up_to_three_bytes() {
         agree(&[], 8);
         for x in 0..=0x00FF_FFFF_u32 {
             let [a, b, c, _] = x.to_le_bytes();
