@@ -30,6 +30,10 @@ echo "== clippy (device; and with the detailed messages feature)"
 cargo clippy -q -p runlog-ffi --no-default-features --target thumbv7em-none-eabihf -- -D warnings
 cargo clippy -q -p runlog-ffi --no-default-features --features messages --target thumbv7em-none-eabihf -- -D warnings
 
+echo "== the device build's unit tests, run on the host (device-only paths: text scan, close, descriptions)"
+cargo clippy -q --release -p runlog-ffi --no-default-features --tests -- -D warnings
+cargo test -q --release -p runlog-ffi --no-default-features --lib
+
 if [ -z "${RUNLOG_TEST_ALL:-}" ]; then
   # scripts/test-all.sh runs these with the whole workspace.
   echo "== clippy (host), unit tests and C/C++ integration tests"

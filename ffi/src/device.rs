@@ -167,6 +167,7 @@ pub unsafe extern "C" fn runlog_init_static(
             state: SpinLock::new(Some(Open {
                 producer,
                 next_artifact: 0,
+                #[cfg(feature = "std")]
                 ending: false,
                 params: crate::params::Accepted::new(),
                 #[cfg(feature = "std")]

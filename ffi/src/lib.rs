@@ -14,7 +14,13 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![allow(clippy::missing_safety_doc)] // every unsafe fn has a `# Safety` section; clippy misreads the C docs
 
+// Tests of the device build (`--no-default-features`) run on the host, with std.
+#[cfg(all(test, not(feature = "std")))]
+extern crate std;
+
 pub mod device;
+#[cfg(all(test, not(feature = "std")))]
+mod device_tests;
 pub mod error;
 mod guard;
 #[cfg(feature = "std")]

@@ -41,7 +41,9 @@ pub struct runlog_logger {
 pub(crate) struct Open {
     pub(crate) producer: Producer<'static>,
     pub(crate) next_artifact: u32,
-    /// Set once `RunEnd` is pushed: later log calls are refused.
+    /// Set once `RunEnd` is pushed: later log calls are refused (hosts;
+    /// a device's `close` pushes it and frees the state under one lock).
+    #[cfg(feature = "std")]
     pub(crate) ending: bool,
     /// The params this logger accepted, to refuse a different second value.
     pub(crate) params: crate::params::Accepted,
@@ -122,7 +124,8 @@ impl runlog_logger {
         }
     }
 
-    /// Wall-clock milliseconds for metric records (hosts only).
+    /// Wall-clock milliseconds for metric records (spool loggers only).
+    #[cfg(feature = "std")]
     #[inline]
     pub(crate) fn now_ms(&self) -> Option<u64> {
         match &self.kind {
@@ -141,6 +144,9 @@ impl runlog_logger {
         open: &mut Open,
         encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
     ) -> Result<u64, runlog_status> {
+        // Only hosts set `ending` (between `end_run` and freeing the ring);
+        // a device's `close` does both under one lock.
+        #[cfg(feature = "std")]
         if open.ending {
             return Err(fail(RUNLOG_STATUS_CLOSED, c"logger is closing"));
         }
@@ -231,7 +237,8 @@ impl runlog_logger {
         }
     }
 
-    /// Logs one metric value.
+    /// Logs one metric value (hosts; devices: [`Self::log_c`]).
+    #[cfg(feature = "std")]
     #[inline]
     pub(crate) fn log(
         &self,
@@ -262,21 +269,6 @@ impl runlog_logger {
             }
             Err(s) => s,
         }
-    }
-
-    /// Logs a scalar (devices): the same path as every other metric, so a
-    /// firmware links one copy of the lock, push and ticket code and one
-    /// encoder closure instead of two.
-    #[cfg(not(feature = "std"))]
-    #[inline]
-    pub(crate) fn log_scalar(
-        &self,
-        name: &str,
-        value: Scalar,
-        step: Option<u64>,
-        ticket: *mut runlog_ticket,
-    ) -> runlog_status {
-        self.log(name, scalar::value(value), step, ticket)
     }
 
     /// Logs a scalar through the direct encoder (hosts: the checked fallback
@@ -311,13 +303,13 @@ impl runlog_logger {
     }
 
     /// Checks a scalar log call's name from C and logs the value: the tail of
-    /// `runlog_log_f64`, `_i64` and their `_at` forms. Inlined into each on
-    /// hosts (their checked fallback); one outlined copy on devices (-48 B).
+    /// `runlog_log_f64`, `_i64` and their `_at` forms, inlined into each on
+    /// hosts (their checked fallback; devices: [`log_c`]).
     ///
     /// # Safety
     /// `name` NULL or NUL-terminated; `ticket` NULL or valid for writes.
-    #[cfg_attr(feature = "std", inline(always))]
-    #[cfg_attr(not(feature = "std"), inline(never))]
+    #[cfg(feature = "std")]
+    #[inline(always)]
     pub(crate) unsafe fn log_scalar_c(
         &self,
         name: *const c_char,
@@ -329,8 +321,11 @@ impl runlog_logger {
         let name = tri!(unsafe { text::name(name) });
         self.log_scalar(name, value, step, ticket)
     }
+}
 
+impl runlog_logger {
     /// Logs a value whose size depends on the data, checking it fits one record first.
+    #[cfg(feature = "std")]
     fn log_sized(
         &self,
         name: &str,
@@ -348,14 +343,7 @@ impl runlog_logger {
         };
         match wire::metric_len(&probe) {
             n if n <= self.max_record => self.log(name, value, None, ticket),
-            _ => fail(
-                too_long,
-                if too_long == RUNLOG_STATUS_LIST_TOO_LONG {
-                    c"list does not fit in one record of this logger's ring"
-                } else {
-                    c"string does not fit in one record of this logger's ring"
-                },
-            ),
+            _ => too_long_error(too_long),
         }
     }
 
@@ -393,6 +381,7 @@ impl runlog_logger {
     }
 
     /// Pushes `RunEnd` and marks the stream closed; later log calls are refused.
+    #[cfg(feature = "std")]
     pub(crate) fn end_run(&self) -> Result<u64, runlog_status> {
         let mut guard = self.acquire()?;
         let open = guard
@@ -493,10 +482,13 @@ pub unsafe extern "C" fn runlog_log_i64(
 ) -> runlog_status {
     // The same body as runlog_log_f64's, deliberately: one shared
     // #[inline(always)] helper measured 2.4 ns slower per call (12.0 vs 9.5).
-    guard(|| {
+    #[cfg(not(feature = "std"))]
+    // SAFETY: forwarded caller contract.
+    let logged = unsafe { log_c(logger, name, Raw::Scalar(Scalar::I64(value)), None, ticket) };
+    #[cfg(feature = "std")]
+    let logged = guard(|| {
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
-        #[cfg(feature = "std")]
         if !name.is_null() {
             // SAFETY: caller contract (name non-NULL, NUL-terminated).
             let fast = unsafe { logger.log_scalar_fast(name, Scalar::I64(value), None, ticket) };
@@ -506,7 +498,8 @@ pub unsafe extern "C" fn runlog_log_i64(
         }
         // SAFETY: caller contract.
         unsafe { logger.log_scalar_c(name, Scalar::I64(value), None, ticket) }
-    })
+    });
+    logged
 }
 
 /// Logs a floating-point metric. NaN and infinities are values, not errors.
@@ -525,10 +518,13 @@ pub unsafe extern "C" fn runlog_log_f64(
     value: f64,
     ticket: *mut runlog_ticket,
 ) -> runlog_status {
-    guard(|| {
+    #[cfg(not(feature = "std"))]
+    // SAFETY: forwarded caller contract.
+    let logged = unsafe { log_c(logger, name, Raw::Scalar(Scalar::F64(value)), None, ticket) };
+    #[cfg(feature = "std")]
+    let logged = guard(|| {
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
-        #[cfg(feature = "std")]
         if !name.is_null() {
             // SAFETY: caller contract (name non-NULL, NUL-terminated).
             let fast = unsafe { logger.log_scalar_fast(name, Scalar::F64(value), None, ticket) };
@@ -538,7 +534,8 @@ pub unsafe extern "C" fn runlog_log_f64(
         }
         // SAFETY: caller contract.
         unsafe { logger.log_scalar_c(name, Scalar::F64(value), None, ticket) }
-    })
+    });
+    logged
 }
 
 /// A step from C: MLflow's steps are `int64`; runlog's wire keeps 0 or more.
@@ -571,10 +568,21 @@ pub unsafe extern "C" fn runlog_log_f64_at(
     step: i64,
     ticket: *mut runlog_ticket,
 ) -> runlog_status {
-    guard(|| {
+    #[cfg(not(feature = "std"))]
+    // SAFETY: forwarded caller contract.
+    let logged = unsafe {
+        log_c(
+            logger,
+            name,
+            Raw::Scalar(Scalar::F64(value)),
+            Some(step),
+            ticket,
+        )
+    };
+    #[cfg(feature = "std")]
+    let logged = guard(|| {
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
-        #[cfg(feature = "std")]
         if !name.is_null() {
             // A negative step, cast, is 2^63 or more: the fast path declines
             // it (folded into its compare with 2^28) and `step` below says why.
@@ -589,7 +597,8 @@ pub unsafe extern "C" fn runlog_log_f64_at(
         let step = tri!(self::step(step));
         // SAFETY: caller contract.
         unsafe { logger.log_scalar_c(name, Scalar::F64(value), Some(step), ticket) }
-    })
+    });
+    logged
 }
 
 /// Logs an integer metric at an explicit training step.
@@ -606,10 +615,21 @@ pub unsafe extern "C" fn runlog_log_i64_at(
     step: i64,
     ticket: *mut runlog_ticket,
 ) -> runlog_status {
-    guard(|| {
+    #[cfg(not(feature = "std"))]
+    // SAFETY: forwarded caller contract.
+    let logged = unsafe {
+        log_c(
+            logger,
+            name,
+            Raw::Scalar(Scalar::I64(value)),
+            Some(step),
+            ticket,
+        )
+    };
+    #[cfg(feature = "std")]
+    let logged = guard(|| {
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
-        #[cfg(feature = "std")]
         if !name.is_null() {
             // A negative step, cast, is 2^63 or more: the fast path declines
             // it (folded into its compare with 2^28) and `step` below says why.
@@ -624,7 +644,8 @@ pub unsafe extern "C" fn runlog_log_i64_at(
         let step = tri!(self::step(step));
         // SAFETY: caller contract.
         unsafe { logger.log_scalar_c(name, Scalar::I64(value), Some(step), ticket) }
-    })
+    });
+    logged
 }
 
 /// Logs a string metric (a tag on the MLflow wire).
@@ -643,7 +664,11 @@ pub unsafe extern "C" fn runlog_log_str(
     value: *const c_char,
     ticket: *mut runlog_ticket,
 ) -> runlog_status {
-    guard(|| {
+    #[cfg(not(feature = "std"))]
+    // SAFETY: forwarded caller contract.
+    let logged = unsafe { log_c(logger, name, Raw::Str(value), None, ticket) };
+    #[cfg(feature = "std")]
+    let logged = guard(|| {
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
         // SAFETY: caller contract.
@@ -651,21 +676,7 @@ pub unsafe extern "C" fn runlog_log_str(
         // SAFETY: caller contract; the scan stops at the terminator or the bound.
         let value = match unsafe { text::c_text(value, logger.max_record) } {
             Ok(v) => v,
-            Err(text::TextError::Null) => {
-                return fail(RUNLOG_STATUS_NULL_ARGUMENT, c"string value is NULL")
-            }
-            Err(text::TextError::TooLong) => {
-                return fail(
-                    RUNLOG_STATUS_VALUE_TOO_LONG,
-                    c"string does not fit in one record of this logger's ring",
-                )
-            }
-            Err(text::TextError::Utf8) => {
-                return fail(
-                    RUNLOG_STATUS_INVALID_UTF8,
-                    c"string value is not valid UTF-8",
-                )
-            }
+            Err(e) => return str_error(e),
         };
         logger.log_sized(
             name,
@@ -673,7 +684,8 @@ pub unsafe extern "C" fn runlog_log_str(
             ticket,
             RUNLOG_STATUS_VALUE_TOO_LONG,
         )
-    })
+    });
+    logged
 }
 
 /// Checks a C array argument.
@@ -719,29 +731,149 @@ unsafe fn log_list(
     kind: ListKind,
     ticket: *mut runlog_ticket,
 ) -> runlog_status {
-    guard(|| {
+    #[cfg(not(feature = "std"))]
+    // SAFETY: forwarded caller contract.
+    let logged = unsafe { log_c(logger, name, Raw::List(values, len, kind), None, ticket) };
+    #[cfg(feature = "std")]
+    let logged = guard(|| {
         // SAFETY: caller contract.
         let logger = tri!(unsafe { logger_ref(logger) });
         // SAFETY: caller contract.
         let name = tri!(unsafe { text::name(name) });
-        // SAFETY: caller contract (`len` readable 8-byte elements).
-        let values = tri!(unsafe { c_slice(values, len) });
-        // SAFETY: `u64`, `f64` and `i64` have the same size and alignment, and
-        // every bit pattern is a valid value of each.
-        let value = unsafe {
-            match kind {
-                ListKind::F64 => Value::F64List(F64List::new(core::slice::from_raw_parts(
-                    values.as_ptr().cast(),
-                    values.len(),
-                ))),
-                ListKind::I64 => Value::I64List(I64List::new(core::slice::from_raw_parts(
-                    values.as_ptr().cast(),
-                    values.len(),
-                ))),
-            }
-        };
+        // SAFETY: caller contract.
+        let value = tri!(unsafe { list_value(values, len, kind) });
         logger.log_sized(name, value, ticket, RUNLOG_STATUS_LIST_TOO_LONG)
+    });
+    logged
+}
+
+/// A list from C as a metric value: checks the array argument.
+///
+/// # Safety
+/// `values` NULL or valid for reads of `len` elements of `kind` (`f64` or
+/// `i64`: both 8 bytes, 8-aligned, any bit pattern valid).
+#[inline]
+unsafe fn list_value<'a>(
+    values: *const u64,
+    len: usize,
+    kind: ListKind,
+) -> Result<Value<'a>, runlog_status> {
+    // SAFETY: caller contract (`len` readable 8-byte elements).
+    let values = unsafe { c_slice(values, len) }?;
+    // SAFETY: `u64`, `f64` and `i64` have the same size and alignment, and
+    // every bit pattern is a valid value of each.
+    Ok(unsafe {
+        match kind {
+            ListKind::F64 => Value::F64List(F64List::new(core::slice::from_raw_parts(
+                values.as_ptr().cast(),
+                values.len(),
+            ))),
+            ListKind::I64 => Value::I64List(I64List::new(core::slice::from_raw_parts(
+                values.as_ptr().cast(),
+                values.len(),
+            ))),
+        }
     })
+}
+
+/// A string value from C that was refused.
+fn str_error(e: text::TextError) -> runlog_status {
+    match e {
+        text::TextError::Null => fail(RUNLOG_STATUS_NULL_ARGUMENT, c"string value is NULL"),
+        text::TextError::TooLong => too_long_error(RUNLOG_STATUS_VALUE_TOO_LONG),
+        text::TextError::Utf8 => fail(
+            RUNLOG_STATUS_INVALID_UTF8,
+            c"string value is not valid UTF-8",
+        ),
+    }
+}
+
+/// A string (VALUE_TOO_LONG) or list (LIST_TOO_LONG) too long for one record.
+fn too_long_error(too_long: runlog_status) -> runlog_status {
+    fail(
+        too_long,
+        if too_long == RUNLOG_STATUS_LIST_TOO_LONG {
+            c"list does not fit in one record of this logger's ring"
+        } else {
+            c"string does not fit in one record of this logger's ring"
+        },
+    )
+}
+
+/// Every device log call, whole: checks the handle, an `_at` call's
+/// step, the name, the value (a string's text, a list's pointer and
+/// length) and the size of a string's or list's record, then takes the
+/// lock and pushes; in the order of the host's calls, so that the same
+/// bad input gets the same status. One outlined body for all of them:
+/// each entry point is a tail call.
+///
+/// # Safety
+/// `logger` NULL or a valid handle; `name` NULL or NUL-terminated;
+/// `raw`'s pointers as its call's C contract says; `ticket` NULL or
+/// valid for writes.
+#[cfg(not(feature = "std"))]
+#[inline(never)]
+unsafe fn log_c(
+    logger: *const runlog_logger,
+    name: *const c_char,
+    raw: Raw,
+    step: Option<i64>,
+    ticket: *mut runlog_ticket,
+) -> runlog_status {
+    // SAFETY: caller contract.
+    let logger = tri!(unsafe { logger_ref(logger) });
+    let step = match step {
+        Some(s) => Some(tri!(self::step(s))),
+        None => None,
+    };
+    // SAFETY: caller contract.
+    let name = tri!(unsafe { text::name(name) });
+    let (value, too_long) = match raw {
+        Raw::Scalar(v) => (scalar::value(v), RUNLOG_STATUS_OK),
+        // SAFETY: caller contract; the scan stops at the terminator or the bound.
+        Raw::Str(p) => match unsafe { text::c_text(p, logger.max_record) } {
+            Ok(v) => (Value::Str(v), RUNLOG_STATUS_VALUE_TOO_LONG),
+            Err(e) => return str_error(e),
+        },
+        Raw::List(p, len, kind) => (
+            // SAFETY: caller contract.
+            tri!(unsafe { list_value(p, len, kind) }),
+            RUNLOG_STATUS_LIST_TOO_LONG,
+        ),
+    };
+    let metric = Metric {
+        name: Name::Text(name),
+        value,
+        step,
+        time_ms: None,
+    };
+    // Device records carry no time: the size is exact.
+    if too_long != RUNLOG_STATUS_OK && wire::metric_len(&metric) > logger.max_record {
+        return too_long_error(too_long);
+    }
+    let mut guard = tri!(logger.acquire());
+    let Some(open) = guard.as_mut() else {
+        return fail(RUNLOG_STATUS_CLOSED, c"logger is closed");
+    };
+    match logger.push_locked(open, &|buf| wire::encode_metric(&metric, buf)) {
+        Ok(seq) => {
+            drop(guard);
+            put_ticket(ticket, seq);
+            RUNLOG_STATUS_OK
+        }
+        Err(s) => s,
+    }
+}
+
+/// A device log call's value, not checked yet (see [`log_c`]).
+#[cfg(not(feature = "std"))]
+#[derive(Clone, Copy)]
+enum Raw {
+    Scalar(Scalar),
+    /// A string value: NULL or NUL-terminated.
+    Str(*const c_char),
+    /// A list: its elements' pointer, their number and type.
+    List(*const u64, usize, ListKind),
 }
 
 /// Logs a list of floats as one metric (one chart, steps 0..len-1).
@@ -1000,6 +1132,33 @@ pub unsafe extern "C" fn runlog_close(
 }
 
 impl runlog_logger {
+    /// Closes a device logger under one lock: pushes `RunEnd`, marks the
+    /// stream closed and frees the handle's state (one lock instead of
+    /// `end_run`'s and a second one; nothing waits on a device).
+    #[cfg(not(feature = "std"))]
+    pub(crate) fn close(&self, timeout_ms: u32) -> runlog_status {
+        let _ = timeout_ms;
+        let mut guard = tri!(self.acquire());
+        let Some(open) = guard.as_mut() else {
+            return fail(RUNLOG_STATUS_CLOSED, c"logger is already closed");
+        };
+        // Not a log call: a full ring that refuses it counts no drop (the
+        // receiver ends the run from the closed flag instead).
+        let pushed = self.push_policy(
+            open,
+            &|buf| wire::encode_run_end(RunStatus::Finished, None, buf),
+            false,
+        );
+        open.producer.close();
+        // The handle stays as a tombstone: later calls find no state.
+        *guard = None;
+        match pushed {
+            Ok(_) => RUNLOG_STATUS_OK,
+            Err(s) => s,
+        }
+    }
+
+    #[cfg(feature = "std")]
     pub(crate) fn close(&self, timeout_ms: u32) -> runlog_status {
         let pushed = self.end_run();
         if let Err(RUNLOG_STATUS_CLOSED) = pushed {
@@ -1008,15 +1167,11 @@ impl runlog_logger {
         let waited = match &self.kind {
             #[cfg(feature = "std")]
             Kind::Spool(c) => crate::host::close::wait_for_upload(self, c, timeout_ms),
-            Kind::Static(_) => {
-                let _ = timeout_ms;
-                RUNLOG_STATUS_OK
-            }
+            Kind::Static(_) => RUNLOG_STATUS_OK,
         };
         // Free the ring; the handle stays as a tombstone.
-        // Dropped at the end of the statement: unmaps the spool file (hosts).
+        // Dropped at the end of the statement: unmaps the spool file.
         let _ = tri!(self.acquire()).take();
-        #[cfg(feature = "std")]
         if let Kind::Spool(_) = &self.kind {
             crate::host::registry::keep_tombstone(self);
         }

@@ -394,6 +394,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "std")]
     fn host_memory_is_exact() {
         let mut a = Accepted::new();
         assert_eq!(a.seen("batch", "32"), Seen::New);

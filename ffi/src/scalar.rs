@@ -4,10 +4,10 @@
 //! own host fast path for scalar metrics); the unchecked fast path in
 //! `hot.rs` writes the same bytes straight into the ring (pinned by its tests).
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 use runlog_core::record::Record;
 use runlog_core::record::Value;
-#[cfg(any(feature = "std", test))]
+#[cfg(feature = "std")]
 use runlog_core::record::{Metric, Name};
 
 /// A scalar metric value.
@@ -28,7 +28,7 @@ pub(crate) fn value(value: Scalar) -> Value<'static> {
 
 /// The metric a scalar log call records (hosts' `log_scalar`; devices log
 /// through `log` with [`value`]).
-#[cfg(any(feature = "std", test))]
+#[cfg(feature = "std")]
 pub(crate) fn metric(
     name: &str,
     value: Scalar,
@@ -44,7 +44,7 @@ pub(crate) fn metric(
 }
 
 /// The same metric as a `Record`.
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 pub(crate) fn record(
     name: &str,
     value: Scalar,

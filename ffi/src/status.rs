@@ -51,7 +51,10 @@ pub use runlog_status::*;
 impl runlog_status {
     /// A short constant description.
     pub fn as_str(self) -> &'static str {
-        status_text(Some(self))
+        let bytes = describe(self as u32).to_bytes();
+        // SAFETY: these are exactly the bytes of one of `DESCRIPTIONS`' `&str`s
+        // (`pack` copies them whole), so they are UTF-8.
+        unsafe { core::str::from_utf8_unchecked(bytes) }
     }
 
     /// The status with numeric value `code`, if there is one (bindings use it
@@ -89,24 +92,33 @@ impl runlog_status {
 /// fails.
 #[no_mangle]
 pub extern "C" fn runlog_status_str(status: u32) -> *const c_char {
-    status_cstr(runlog_status::from_u32(status)).as_ptr()
+    describe(status).as_ptr()
 }
 
-/// The description of `status` (`None`: an unknown code).
-pub(crate) fn status_cstr(status: Option<runlog_status>) -> &'static core::ffi::CStr {
-    let i = status.map_or(DESCRIPTIONS.len() - 1, |s| s as usize);
-    let (start, end) = (usize::from(TEXT.ends[i]), usize::from(TEXT.ends[i + 1]));
-    // SAFETY: `pack` ends every description with its NUL at `ends[i + 1] - 1`,
-    // and descriptions hold no other NUL (checked in `pack`, at compile time).
-    unsafe { core::ffi::CStr::from_bytes_with_nul_unchecked(&TEXT.bytes[start..end]) }
-}
-
-/// The description of `status` as text (`None`: an unknown code).
-pub(crate) fn status_text(status: Option<runlog_status>) -> &'static str {
-    let bytes = status_cstr(status).to_bytes();
-    // SAFETY: these are exactly the bytes of one of `DESCRIPTIONS`' `&str`s
-    // (`pack` copies them whole), so they are UTF-8.
-    unsafe { core::str::from_utf8_unchecked(bytes) }
+/// The description of status code `code` (any value: codes without a
+/// status get the last description, "unknown status"). Indexed by the code
+/// itself, so that no table of statuses is linked; found by counting NULs,
+/// so that no table of offsets is either (a firmware pays for both).
+pub(crate) fn describe(code: u32) -> &'static core::ffi::CStr {
+    let want = (code as usize).min(DESCRIPTIONS.len() - 1);
+    let (mut start, mut seen) = (0, 0);
+    for (i, &b) in TEXT.iter().enumerate() {
+        if b != 0 {
+            continue;
+        }
+        if seen == want {
+            // SAFETY: `start..=i` lies in `TEXT` (`start` is 0 or one past
+            // an earlier NUL, so at most `i`); it is one description and its
+            // NUL, and descriptions hold no other NUL (`pack` checks it).
+            return unsafe {
+                core::ffi::CStr::from_bytes_with_nul_unchecked(TEXT.get_unchecked(start..=i))
+            };
+        }
+        seen += 1;
+        start = i + 1;
+    }
+    // `TEXT` holds one NUL per description, so the loop returned.
+    c""
 }
 
 /// The descriptions, indexed by status code; the last is for unknown codes.
@@ -156,24 +168,9 @@ const DESCRIPTIONS: [&str; 18] = [
     "unknown status",
 ];
 
-/// The descriptions packed into one NUL-separated byte string, with where
-/// each ends: 2 bytes of table per status instead of a pointer and a length
-/// (8 bytes on a device, 144 B in all); 1 byte on devices, whose short
-/// descriptions pack into less than 256 bytes (`pack` asserts it).
-struct Packed {
-    bytes: [u8; packed_len()],
-    /// `ends[i]..ends[i + 1]` is description `i` with its NUL.
-    ends: [End; DESCRIPTIONS.len() + 1],
-}
-
-/// An offset into [`Packed::bytes`].
-#[cfg(feature = "std")]
-type End = u16;
-/// An offset into [`Packed::bytes`].
-#[cfg(not(feature = "std"))]
-type End = u8;
-
-static TEXT: Packed = pack();
+/// The descriptions packed into one NUL-separated byte string, in code
+/// order: no pointer, length or offset per status (8 bytes each on a device).
+static TEXT: [u8; packed_len()] = pack();
 
 const fn packed_len() -> usize {
     let (mut n, mut i) = (0, 0);
@@ -184,27 +181,19 @@ const fn packed_len() -> usize {
     n
 }
 
-const fn pack() -> Packed {
-    let mut p = Packed {
-        bytes: [0; packed_len()],
-        ends: [0; DESCRIPTIONS.len() + 1],
-    };
+const fn pack() -> [u8; packed_len()] {
+    let mut p = [0; packed_len()];
     let (mut at, mut i) = (0, 0);
     while i < DESCRIPTIONS.len() {
         let text = DESCRIPTIONS[i].as_bytes();
         let mut j = 0;
         while j < text.len() {
             assert!(text[j] != 0, "a description holds a NUL");
-            p.bytes[at] = text[j];
+            p[at] = text[j];
             at += 1;
             j += 1;
         }
         at += 1; // the NUL, already there
-        assert!(
-            at <= End::MAX as usize,
-            "the descriptions do not fit their offsets"
-        );
-        p.ends[i + 1] = at as End;
         i += 1;
     }
     p
@@ -219,11 +208,18 @@ mod tests {
     fn every_status_has_its_description() {
         for code in 0..=17u32 {
             let want = DESCRIPTIONS[code as usize];
-            let got = status_cstr(runlog_status::from_u32(code)).to_str().unwrap();
+            let got = describe(code).to_str().unwrap();
             assert_eq!(got, want, "code {code}");
+            // SAFETY: `runlog_status_str` returns a static C string.
+            let c = unsafe { core::ffi::CStr::from_ptr(runlog_status_str(code)) };
+            assert_eq!(c.to_str().unwrap(), want, "code {code}");
         }
-        assert_eq!(status_cstr(None).to_str().unwrap(), "unknown status");
+        for code in [18, 255, 256, u32::MAX] {
+            assert_eq!(describe(code).to_str().unwrap(), "unknown status");
+        }
+        #[cfg(feature = "std")]
         assert_eq!(RUNLOG_STATUS_FULL.as_str(), "ring is full");
+        #[cfg(feature = "std")]
         assert_eq!(
             RUNLOG_STATUS_PARAM_CONFLICT.as_str(),
             "param already has a different value"
