@@ -35,6 +35,23 @@ mod tag {
     pub const TAG: u8 = 10;
 }
 
+/// The wire tag of `record`'s kind.
+fn kind(record: &Record<'_>) -> u8 {
+    match record {
+        Record::Metric(_) => tag::METRIC,
+        Record::NameDef { .. } => tag::NAME_DEF,
+        Record::RunStart(_) => tag::RUN_START,
+        Record::RunEnd { .. } => tag::RUN_END,
+        Record::ArtifactBegin { .. } => tag::ARTIFACT_BEGIN,
+        Record::ArtifactChunk { .. } => tag::ARTIFACT_CHUNK,
+        Record::ArtifactEnd { .. } => tag::ARTIFACT_END,
+        Record::ArtifactFile { .. } => tag::ARTIFACT_FILE,
+        Record::Dropped { .. } => tag::DROPPED,
+        Record::Param { .. } => tag::PARAM,
+        Record::Tag { .. } => tag::TAG,
+    }
+}
+
 /// Encodes `record` at the start of `buf`; returns the encoded length.
 ///
 /// One writer with a `match` over every kind (the Rust firmware sends them
@@ -69,12 +86,12 @@ pub fn metric_len(m: &Metric<'_>) -> usize {
 
 /// Encodes a `Record::NameDef`.
 pub fn encode_name_def(id: u16, name: &str, buf: &mut [u8]) -> Result<usize, WireError> {
-    write(buf, |o| o.name_def(id, name))
+    write_kind(buf, tag::NAME_DEF, |o| o.name_def(id, name))
 }
 
 /// Encodes a `Record::RunStart`.
 pub fn encode_run_start(s: &RunStart<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
-    write(buf, |o| o.run_start(s))
+    write_kind(buf, tag::RUN_START, |o| o.run_start(s))
 }
 
 /// Encodes a `Record::RunEnd`.
@@ -83,7 +100,7 @@ pub fn encode_run_end(
     time_ms: Option<u64>,
     buf: &mut [u8],
 ) -> Result<usize, WireError> {
-    write(buf, |o| o.run_end(status, time_ms))
+    write_kind(buf, tag::RUN_END, |o| o.run_end(status, time_ms))
 }
 
 /// Encodes a `Record::ArtifactBegin`.
@@ -93,7 +110,9 @@ pub fn encode_artifact_begin(
     len: u64,
     buf: &mut [u8],
 ) -> Result<usize, WireError> {
-    write(buf, |o| o.artifact_begin(id, path, len))
+    write_kind(buf, tag::ARTIFACT_BEGIN, |o| {
+        o.artifact_begin(id, path, len)
+    })
 }
 
 /// Encodes a `Record::ArtifactChunk`.
@@ -103,27 +122,29 @@ pub fn encode_artifact_chunk(
     data: &[u8],
     buf: &mut [u8],
 ) -> Result<usize, WireError> {
-    write(buf, |o| o.artifact_chunk(id, offset, data))
+    write_kind(buf, tag::ARTIFACT_CHUNK, |o| {
+        o.artifact_chunk(id, offset, data)
+    })
 }
 
 /// Encodes a `Record::ArtifactEnd`.
 pub fn encode_artifact_end(id: u32, crc32: u32, buf: &mut [u8]) -> Result<usize, WireError> {
-    write(buf, |o| o.artifact_end(id, crc32))
+    write_kind(buf, tag::ARTIFACT_END, |o| o.artifact_end(id, crc32))
 }
 
 /// Encodes a `Record::Dropped`.
 pub fn encode_dropped(count: u32, buf: &mut [u8]) -> Result<usize, WireError> {
-    write(buf, |o| o.dropped(count))
+    write_kind(buf, tag::DROPPED, |o| o.dropped(count))
 }
 
 /// Encodes a `Record::Param`.
 pub fn encode_param(key: &str, value: &str, buf: &mut [u8]) -> Result<usize, WireError> {
-    write(buf, |o| o.key_value(tag::PARAM, key, value))
+    write_kind(buf, tag::PARAM, |o| o.key_value(key, value))
 }
 
 /// Encodes a `Record::Tag`.
 pub fn encode_tag(key: &str, value: &str, buf: &mut [u8]) -> Result<usize, WireError> {
-    write(buf, |o| o.key_value(tag::TAG, key, value))
+    write_kind(buf, tag::TAG, |o| o.key_value(key, value))
 }
 
 /// Runs a writer over `buf`: the length written, or `BufferFull`.
@@ -135,6 +156,19 @@ fn write(buf: &mut [u8], fields: impl FnOnce(&mut Out<'_>)) -> Result<usize, Wir
         return Err(WireError::BufferFull);
     }
     Ok(out.len)
+}
+
+/// [`write`] for a kind whose fields' writer leaves its tag to the caller.
+#[inline]
+fn write_kind(
+    buf: &mut [u8],
+    kind: u8,
+    fields: impl FnOnce(&mut Out<'_>),
+) -> Result<usize, WireError> {
+    write(buf, |o| {
+        o.tag(kind);
+        fields(o)
+    })
 }
 
 /// The logging hot path on hosts: a scalar metric with a text name, written
@@ -239,10 +273,17 @@ impl Out<'_> {
         }
     }
 
-    /// Every kind; each arm is the writer its `encode_*` function uses.
+    /// Every kind: its tag, then its fields, each kind's from the writer its
+    /// `encode_*` function uses. A metric's writer writes its own tag (the
+    /// C ABI sizes and encodes metrics with it); the other kinds' tags are
+    /// written here, once, instead of in each arm.
     fn record(&mut self, record: &Record<'_>) {
+        if let Record::Metric(ref m) = *record {
+            return self.metric(m);
+        }
+        self.tag(kind(record));
         match *record {
-            Record::Metric(ref m) => self.metric(m),
+            Record::Metric(_) => {}
             Record::NameDef { id, name } => self.name_def(id, name),
             Record::RunStart(ref s) => self.run_start(s),
             Record::RunEnd { status, time_ms } => self.run_end(status, time_ms),
@@ -255,33 +296,28 @@ impl Out<'_> {
                 len,
                 crc32,
             } => {
-                self.tag(tag::ARTIFACT_FILE);
                 self.string(path.as_bytes());
                 self.string(file.as_bytes());
                 self.varint(len);
                 self.varint(u64::from(crc32))
             }
             Record::Dropped { count } => self.dropped(count),
-            Record::Param { key, value } => self.key_value(tag::PARAM, key, value),
-            Record::Tag { key, value } => self.key_value(tag::TAG, key, value),
+            Record::Param { key, value } | Record::Tag { key, value } => self.key_value(key, value),
         }
     }
 
     fn name_def(&mut self, id: u16, name: &str) {
-        self.tag(tag::NAME_DEF);
         self.varint(u64::from(id));
         self.string(name.as_bytes())
     }
 
     fn run_start(&mut self, s: &RunStart<'_>) {
-        self.tag(tag::RUN_START);
         self.string(s.run_id.as_bytes());
         self.string(s.experiment.as_bytes());
         self.opt(s.time_ms)
     }
 
     fn run_end(&mut self, status: RunStatus, time_ms: Option<u64>) {
-        self.tag(tag::RUN_END);
         self.tag(match status {
             RunStatus::Finished => 0,
             RunStatus::Failed => 1,
@@ -291,33 +327,28 @@ impl Out<'_> {
     }
 
     fn artifact_begin(&mut self, id: u32, path: &str, len: u64) {
-        self.tag(tag::ARTIFACT_BEGIN);
         self.varint(u64::from(id));
         self.string(path.as_bytes());
         self.varint(len)
     }
 
     fn artifact_chunk(&mut self, id: u32, offset: u64, data: &[u8]) {
-        self.tag(tag::ARTIFACT_CHUNK);
         self.varint(u64::from(id));
         self.varint(offset);
         self.string(data)
     }
 
     fn artifact_end(&mut self, id: u32, crc32: u32) {
-        self.tag(tag::ARTIFACT_END);
         self.varint(u64::from(id));
         self.varint(u64::from(crc32))
     }
 
     fn dropped(&mut self, count: u32) {
-        self.tag(tag::DROPPED);
         self.varint(u64::from(count))
     }
 
     /// A `Param` or a `Tag`: the same fields under two wire tags.
-    fn key_value(&mut self, kind: u8, key: &str, value: &str) {
-        self.tag(kind);
+    fn key_value(&mut self, key: &str, value: &str) {
         self.string(key.as_bytes());
         self.string(value.as_bytes())
     }
