@@ -394,7 +394,9 @@ impl<'a> Producer<'a> {
         let result = if self.pending_drops != 0 && !self.flush_drops() {
             Err(PushError::Full)
         } else {
-            self.try_push(encode)
+            // The ticket is the number `publish` just used: returning it
+            // from `try_push` would pass a 16-byte result through memory.
+            self.try_push(encode).map(|()| self.next_seq - 1)
         };
         if count_full && result == Err(PushError::Full) {
             self.count_drop();
@@ -478,10 +480,12 @@ impl<'a> Producer<'a> {
         }
     }
 
+    /// Pushes what `encode` writes, wrapping to offset 0 and refreshing the
+    /// release cursor as needed; `Ok` once it is published (as `next_seq - 1`).
     fn try_push(
         &mut self,
         encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
-    ) -> Result<u64, PushError> {
+    ) -> Result<(), PushError> {
         let cap = self.raw.cap;
         let max_total = RECORD_HEADER_LEN + max_payload(cap);
         let mut refreshed = false;
@@ -497,7 +501,10 @@ impl<'a> Producer<'a> {
                 let here = room.min(max_total);
                 if here > RECORD_HEADER_LEN {
                     match self.encode_at(at, here, encode) {
-                        Ok(len) => return Ok(self.publish(at, len, skipped)),
+                        Ok(len) => {
+                            self.publish(at, len, skipped);
+                            return Ok(());
+                        }
                         Err(WireError::BufferFull) => {}
                         Err(_) => return Err(PushError::Malformed),
                     }
