@@ -152,10 +152,7 @@ pub fn encode_tag(key: &str, value: &str, buf: &mut [u8]) -> Result<usize, WireE
 fn write(buf: &mut [u8], fields: impl FnOnce(&mut Out<'_>)) -> Result<usize, WireError> {
     let mut out = Out { buf, len: 0 };
     fields(&mut out);
-    if out.len > out.buf.len() {
-        return Err(WireError::BufferFull);
-    }
-    Ok(out.len)
+    out.finish()
 }
 
 /// [`write`] for a kind whose fields' writer leaves its tag to the caller.
@@ -228,6 +225,16 @@ impl Out<'_> {
             buf: &mut [],
             len: 0,
         }
+    }
+
+    /// The length written, or `BufferFull` when it went past the end.
+    /// Outlined on devices: every encoder closure ends here.
+    #[cfg_attr(not(feature = "std"), inline(never))]
+    fn finish(&self) -> Result<usize, WireError> {
+        if self.len > self.buf.len() {
+            return Err(WireError::BufferFull);
+        }
+        Ok(self.len)
     }
 
     /// Every write goes through here: one range check, then the copy.
