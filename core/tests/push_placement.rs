@@ -119,11 +119,13 @@ fn producer_at(ptr: *mut u8, write: u32, used: u32) -> Option<Producer<'static>>
 #[test]
 fn every_record_goes_where_the_placement_rule_says() {
     let mut cases = 0;
+    // Under miri (which checks the producer's raw writes) the edges only.
+    let sample = |v: &u32| !cfg!(miri) || [0, 1, 8, 12, 24, 25, 32, 56, 60, 64].contains(v);
     // A record always ends at offset 0 or at 8 or more, never at 4.
-    for off in (0..CAP).step_by(4).filter(|&o| o != 4) {
+    for off in (0..CAP).step_by(4).filter(|&o| o != 4).filter(sample) {
         let write = CAP + off;
-        for used in (0..=CAP).step_by(4) {
-            for n in 0..=max_payload(CAP) + 12 {
+        for used in (0..=CAP).step_by(4).filter(sample) {
+            for n in (0..=max_payload(CAP) + 12).filter(sample) {
                 let mut st = Storage([0; storage_len(CAP)]);
                 let ptr = st.0.as_mut_ptr();
                 let Some(mut p) = producer_at(ptr, write, used) else {
@@ -168,5 +170,5 @@ fn every_record_goes_where_the_placement_rule_says() {
             }
         }
     }
-    assert!(cases > 5000, "{cases}");
+    assert!(cases > if cfg!(miri) { 200 } else { 5000 }, "{cases}");
 }
