@@ -31,7 +31,7 @@ fn align_up(n: u32) -> u32 {
 /// The storage's bytes, read through the pointer the producer was made from.
 fn bytes<'a>(ptr: *mut u8) -> &'a [u8] {
     // SAFETY: `ptr` is the start of a live `Storage`; no producer writes it
-    // while the returned slice is used (the callers drop it first or copy).
+    // while the returned slice is used (the callers push nothing more, or copy).
     unsafe { core::slice::from_raw_parts(ptr, storage_len(CAP)) }
 }
 
@@ -135,7 +135,6 @@ fn every_record_goes_where_the_placement_rule_says() {
                 let before = bytes(ptr).to_vec();
                 let want = model(write, write - used, n);
                 let got = p.push_encoder(&exactly(n as usize, 0xC3), false);
-                drop(p);
                 let s = bytes(ptr);
                 let what = format!("off {off}, used {used}, n {n}: {want:?}, got {got:?}");
                 match want {
