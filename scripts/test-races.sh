@@ -23,7 +23,7 @@ if [ "$which" != tsan ]; then
   # The unit tests and the tests of the unsafe code and atomics; the others
   # are safe code, run natively, proptested and fuzzed.
   MIRIFLAGS="-Zmiri-disable-isolation" cargo +nightly miri test -q -p runlog-core --features std \
-    --lib --test ring_stress --test push_in_place --test ring_attach
+    --lib --test ring_stress --test push_in_place --test ring_attach --test push_placement
   took
 fi
 

@@ -15,8 +15,8 @@
 
 use crate::metric_wire;
 use crate::record::{Metric, Name, Record, RunStart, RunStatus, Value};
-use crate::skim::put_varint;
-use crate::skim::MAX_VARINT_LEN;
+#[cfg(not(target_os = "none"))]
+use crate::skim::{put_varint, MAX_VARINT_LEN};
 use crate::wire::WireError;
 
 /// The wire tag of each kind: its variant index in [`Record`] (a varint
@@ -33,6 +33,23 @@ mod tag {
     pub const DROPPED: u8 = 8;
     pub const PARAM: u8 = 9;
     pub const TAG: u8 = 10;
+}
+
+/// The wire tag of `record`'s kind.
+fn kind(record: &Record<'_>) -> u8 {
+    match record {
+        Record::Metric(_) => tag::METRIC,
+        Record::NameDef { .. } => tag::NAME_DEF,
+        Record::RunStart(_) => tag::RUN_START,
+        Record::RunEnd { .. } => tag::RUN_END,
+        Record::ArtifactBegin { .. } => tag::ARTIFACT_BEGIN,
+        Record::ArtifactChunk { .. } => tag::ARTIFACT_CHUNK,
+        Record::ArtifactEnd { .. } => tag::ARTIFACT_END,
+        Record::ArtifactFile { .. } => tag::ARTIFACT_FILE,
+        Record::Dropped { .. } => tag::DROPPED,
+        Record::Param { .. } => tag::PARAM,
+        Record::Tag { .. } => tag::TAG,
+    }
 }
 
 /// Encodes `record` at the start of `buf`; returns the encoded length.
@@ -69,12 +86,12 @@ pub fn metric_len(m: &Metric<'_>) -> usize {
 
 /// Encodes a `Record::NameDef`.
 pub fn encode_name_def(id: u16, name: &str, buf: &mut [u8]) -> Result<usize, WireError> {
-    write(buf, |o| o.name_def(id, name))
+    write_kind(buf, tag::NAME_DEF, |o| o.name_def(id, name))
 }
 
 /// Encodes a `Record::RunStart`.
 pub fn encode_run_start(s: &RunStart<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
-    write(buf, |o| o.run_start(s))
+    write_kind(buf, tag::RUN_START, |o| o.run_start(s))
 }
 
 /// Encodes a `Record::RunEnd`.
@@ -83,7 +100,7 @@ pub fn encode_run_end(
     time_ms: Option<u64>,
     buf: &mut [u8],
 ) -> Result<usize, WireError> {
-    write(buf, |o| o.run_end(status, time_ms))
+    write_kind(buf, tag::RUN_END, |o| o.run_end(status, time_ms))
 }
 
 /// Encodes a `Record::ArtifactBegin`.
@@ -93,7 +110,9 @@ pub fn encode_artifact_begin(
     len: u64,
     buf: &mut [u8],
 ) -> Result<usize, WireError> {
-    write(buf, |o| o.artifact_begin(id, path, len))
+    write_kind(buf, tag::ARTIFACT_BEGIN, |o| {
+        o.artifact_begin(id, path, len)
+    })
 }
 
 /// Encodes a `Record::ArtifactChunk`.
@@ -103,42 +122,50 @@ pub fn encode_artifact_chunk(
     data: &[u8],
     buf: &mut [u8],
 ) -> Result<usize, WireError> {
-    write(buf, |o| o.artifact_chunk(id, offset, data))
+    write_kind(buf, tag::ARTIFACT_CHUNK, |o| {
+        o.artifact_chunk(id, offset, data)
+    })
 }
 
 /// Encodes a `Record::ArtifactEnd`.
 pub fn encode_artifact_end(id: u32, crc32: u32, buf: &mut [u8]) -> Result<usize, WireError> {
-    write(buf, |o| o.artifact_end(id, crc32))
+    write_kind(buf, tag::ARTIFACT_END, |o| o.artifact_end(id, crc32))
 }
 
 /// Encodes a `Record::Dropped`.
 pub fn encode_dropped(count: u32, buf: &mut [u8]) -> Result<usize, WireError> {
-    write(buf, |o| o.dropped(count))
+    write_kind(buf, tag::DROPPED, |o| o.dropped(count))
 }
 
 /// Encodes a `Record::Param`.
 pub fn encode_param(key: &str, value: &str, buf: &mut [u8]) -> Result<usize, WireError> {
-    write(buf, |o| o.key_value(tag::PARAM, key, value))
+    write_kind(buf, tag::PARAM, |o| o.key_value(key, value))
 }
 
 /// Encodes a `Record::Tag`.
 pub fn encode_tag(key: &str, value: &str, buf: &mut [u8]) -> Result<usize, WireError> {
-    write(buf, |o| o.key_value(tag::TAG, key, value))
+    write_kind(buf, tag::TAG, |o| o.key_value(key, value))
 }
 
 /// Runs a writer over `buf`: the length written, or `BufferFull`.
 #[inline]
 fn write(buf: &mut [u8], fields: impl FnOnce(&mut Out<'_>)) -> Result<usize, WireError> {
-    let mut out = Out {
-        buf,
-        len: 0,
-        full: false,
-    };
+    let mut out = Out { buf, len: 0 };
     fields(&mut out);
-    if out.full {
-        return Err(WireError::BufferFull);
-    }
-    Ok(out.len)
+    out.finish()
+}
+
+/// [`write`] for a kind whose fields' writer leaves its tag to the caller.
+#[inline]
+fn write_kind(
+    buf: &mut [u8],
+    kind: u8,
+    fields: impl FnOnce(&mut Out<'_>),
+) -> Result<usize, WireError> {
+    write(buf, |o| {
+        o.tag(kind);
+        fields(o)
+    })
 }
 
 /// The logging hot path on hosts: a scalar metric with a text name, written
@@ -181,14 +208,15 @@ fn scalar_metric(m: &Metric<'_>, buf: &mut [u8]) -> Option<usize> {
     Some(at)
 }
 
-/// A writer that notes overflow instead of failing at each write: one check
-/// at the end instead of a branch after every field keeps the code small.
-/// `len` keeps counting past the end of `buf`, so an empty buffer sizes a
-/// record.
+/// A writer that keeps counting past the end of its buffer instead of
+/// failing at each write: one check at the end (`len > buf.len()`) instead
+/// of a branch after every field keeps the code small, and an empty buffer
+/// sizes a record. Once a field does not fit, `len` is past the end, so no
+/// later field is stored either: what a too-small buffer holds is never
+/// taken for a record.
 struct Out<'a> {
     buf: &'a mut [u8],
     len: usize,
-    full: bool,
 }
 
 impl Out<'_> {
@@ -196,58 +224,58 @@ impl Out<'_> {
         Out {
             buf: &mut [],
             len: 0,
-            full: true,
         }
     }
 
+    /// The length written, or `BufferFull` when it went past the end.
+    /// Outlined on devices: every encoder closure ends here.
+    #[cfg_attr(not(feature = "std"), inline(never))]
+    fn finish(&self) -> Result<usize, WireError> {
+        if self.len > self.buf.len() {
+            return Err(WireError::BufferFull);
+        }
+        Ok(self.len)
+    }
+
+    /// Every write goes through here: one range check, then the copy.
+    /// `len` saturates, so no input makes it wrap back into the buffer.
     fn bytes(&mut self, bytes: &[u8]) {
         let end = self.len.saturating_add(bytes.len());
-        match self.buf.get_mut(self.len..end) {
-            Some(dst) if !self.full => copy(dst, bytes),
-            _ => self.full = true,
+        if let Some(dst) = self.buf.get_mut(self.len..end) {
+            copy(dst, bytes);
         }
         self.len = end;
     }
 
-    /// One byte, stored directly: a `memcpy` call per byte costs a
-    /// Cortex-M4 about 40 instructions, and a metric writes three of them.
+    /// One byte (a tag, a head, a flag), stored directly: the most
+    /// frequent write, so the cheapest. Outlined on devices: inlined at its
+    /// dozen call sites it costs a firmware 48 B more flash.
+    #[cfg_attr(not(feature = "std"), inline(never))]
     fn tag(&mut self, byte: u8) {
-        match self.buf.get_mut(self.len) {
-            Some(dst) if !self.full => *dst = byte,
-            _ => self.full = true,
+        if let Some(dst) = self.buf.get_mut(self.len) {
+            *dst = byte;
         }
         self.len = self.len.saturating_add(1);
     }
 
-    /// Eight bytes (an `f64`), stored without a `memcpy` call for the same reason.
+    /// Eight bytes (an `f64`) in one store instead of a byte loop.
     fn word8(&mut self, bytes: [u8; 8]) {
         let end = self.len.saturating_add(8);
-        let dst = self
-            .buf
-            .get_mut(self.len..end)
-            .and_then(|d| <&mut [u8; 8]>::try_from(d).ok());
-        match dst {
-            Some(dst) if !self.full => *dst = bytes,
-            _ => self.full = true,
+        if let Some(dst) = self.buf.get_mut(self.len..end) {
+            if let Ok(dst) = <&mut [u8; 8]>::try_from(dst) {
+                *dst = bytes;
+            }
         }
         self.len = end;
     }
 
-    fn varint(&mut self, v: u64) {
-        // In place, without a temporary buffer.
-        let written = match self.buf.get_mut(self.len..) {
-            Some(rest) if !self.full => put_varint(v, rest),
-            _ => None,
-        };
-        match written {
-            Some(n) => self.len += n,
-            None => {
-                // Still count it (sizing): its length, from the same writer.
-                self.full = true;
-                let n = put_varint(v, &mut [0; MAX_VARINT_LEN]).unwrap_or(MAX_VARINT_LEN);
-                self.len = self.len.saturating_add(n);
-            }
+    /// A `u64` as postcard's varint: seven bits a byte, low bits first.
+    fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.tag(v as u8 | 0x80);
+            v >>= 7;
         }
+        self.tag(v as u8);
     }
 
     /// A string or byte string: its length, then its bytes.
@@ -263,10 +291,17 @@ impl Out<'_> {
         }
     }
 
-    /// Every kind; each arm is the writer its `encode_*` function uses.
+    /// Every kind: its tag, then its fields, each kind's from the writer its
+    /// `encode_*` function uses. A metric's writer writes its own tag (the
+    /// C ABI sizes and encodes metrics with it); the other kinds' tags are
+    /// written here, once, instead of in each arm.
     fn record(&mut self, record: &Record<'_>) {
+        if let Record::Metric(ref m) = *record {
+            return self.metric(m);
+        }
+        self.tag(kind(record));
         match *record {
-            Record::Metric(ref m) => self.metric(m),
+            Record::Metric(_) => {}
             Record::NameDef { id, name } => self.name_def(id, name),
             Record::RunStart(ref s) => self.run_start(s),
             Record::RunEnd { status, time_ms } => self.run_end(status, time_ms),
@@ -279,33 +314,28 @@ impl Out<'_> {
                 len,
                 crc32,
             } => {
-                self.tag(tag::ARTIFACT_FILE);
                 self.string(path.as_bytes());
                 self.string(file.as_bytes());
                 self.varint(len);
                 self.varint(u64::from(crc32))
             }
             Record::Dropped { count } => self.dropped(count),
-            Record::Param { key, value } => self.key_value(tag::PARAM, key, value),
-            Record::Tag { key, value } => self.key_value(tag::TAG, key, value),
+            Record::Param { key, value } | Record::Tag { key, value } => self.key_value(key, value),
         }
     }
 
     fn name_def(&mut self, id: u16, name: &str) {
-        self.tag(tag::NAME_DEF);
         self.varint(u64::from(id));
         self.string(name.as_bytes())
     }
 
     fn run_start(&mut self, s: &RunStart<'_>) {
-        self.tag(tag::RUN_START);
         self.string(s.run_id.as_bytes());
         self.string(s.experiment.as_bytes());
         self.opt(s.time_ms)
     }
 
     fn run_end(&mut self, status: RunStatus, time_ms: Option<u64>) {
-        self.tag(tag::RUN_END);
         self.tag(match status {
             RunStatus::Finished => 0,
             RunStatus::Failed => 1,
@@ -315,33 +345,28 @@ impl Out<'_> {
     }
 
     fn artifact_begin(&mut self, id: u32, path: &str, len: u64) {
-        self.tag(tag::ARTIFACT_BEGIN);
         self.varint(u64::from(id));
         self.string(path.as_bytes());
         self.varint(len)
     }
 
     fn artifact_chunk(&mut self, id: u32, offset: u64, data: &[u8]) {
-        self.tag(tag::ARTIFACT_CHUNK);
         self.varint(u64::from(id));
         self.varint(offset);
         self.string(data)
     }
 
     fn artifact_end(&mut self, id: u32, crc32: u32) {
-        self.tag(tag::ARTIFACT_END);
         self.varint(u64::from(id));
         self.varint(u64::from(crc32))
     }
 
     fn dropped(&mut self, count: u32) {
-        self.tag(tag::DROPPED);
         self.varint(u64::from(count))
     }
 
     /// A `Param` or a `Tag`: the same fields under two wire tags.
-    fn key_value(&mut self, kind: u8, key: &str, value: &str) {
-        self.tag(kind);
+    fn key_value(&mut self, key: &str, value: &str) {
         self.string(key.as_bytes());
         self.string(value.as_bytes())
     }

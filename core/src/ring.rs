@@ -391,19 +391,17 @@ impl<'a> Producer<'a> {
         encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
         count_full: bool,
     ) -> Result<u64, PushError> {
-        if self.pending_drops != 0 && !self.flush_drops() {
-            if count_full {
-                self.count_drop();
-            }
-            return Err(PushError::Full);
+        let result = if self.pending_drops != 0 && !self.flush_drops() {
+            Err(PushError::Full)
+        } else {
+            // The ticket is the number `publish` just used: returning it
+            // from `try_push` would pass a 16-byte result through memory.
+            self.try_push(encode).map(|()| self.next_seq - 1)
+        };
+        if count_full && result == Err(PushError::Full) {
+            self.count_drop();
         }
-        match self.try_push(encode) {
-            Err(PushError::Full) if count_full => {
-                self.count_drop();
-                Err(PushError::Full)
-            }
-            result => result,
-        }
+        result
     }
 
     /// Like [`Producer::push_with`], but a [`PushError::Full`] refusal is not
@@ -482,10 +480,12 @@ impl<'a> Producer<'a> {
         }
     }
 
+    /// Pushes what `encode` writes, wrapping to offset 0 and refreshing the
+    /// release cursor as needed; `Ok` once it is published (as `next_seq - 1`).
     fn try_push(
         &mut self,
         encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
-    ) -> Result<u64, PushError> {
+    ) -> Result<(), PushError> {
         let cap = self.raw.cap;
         let max_total = RECORD_HEADER_LEN + max_payload(cap);
         let mut refreshed = false;
@@ -493,31 +493,30 @@ impl<'a> Producer<'a> {
             let free = cap - self.write_pos.wrapping_sub(self.cached_release);
             let off = self.write_pos & self.mask;
             let to_end = cap - off;
-            let here = to_end.min(free).min(max_total);
-            if here > RECORD_HEADER_LEN {
-                match self.encode_at(off, here, encode) {
-                    Ok(len) => return Ok(self.publish(off, len, 0)),
-                    Err(WireError::BufferFull) => {}
-                    Err(_) => return Err(PushError::Malformed),
-                }
-            }
-            // Not enough room before the end of the area: try from offset 0,
-            // paying for the skipped tail.
-            if to_end < free {
-                let wrapped = (free - to_end).min(max_total);
-                if wrapped > RECORD_HEADER_LEN {
-                    match self.encode_at(0, wrapped, encode) {
+            // Two places to try, one encode site: at the write cursor (up to
+            // the end of the area), then, when free space continues at offset
+            // 0, from there, paying for the skipped tail.
+            let (mut at, mut room, mut skipped) = (off, to_end.min(free), 0);
+            loop {
+                let here = room.min(max_total);
+                if here > RECORD_HEADER_LEN {
+                    match self.encode_at(at, here, encode) {
                         Ok(len) => {
-                            self.write_pad(off, to_end);
-                            return Ok(self.publish(0, len, to_end));
+                            self.publish(at, len, skipped);
+                            return Ok(());
                         }
                         Err(WireError::BufferFull) => {}
                         Err(_) => return Err(PushError::Malformed),
                     }
                 }
-            }
-            if here == max_total || (to_end < free && free - to_end >= max_total) {
-                return Err(PushError::TooLarge);
+                // The largest record fitted and this one did not.
+                if room >= max_total {
+                    return Err(PushError::TooLarge);
+                }
+                if skipped != 0 || to_end >= free {
+                    break;
+                }
+                (at, room, skipped) = (0, free - to_end, to_end);
             }
             if refreshed {
                 return Err(PushError::Full);
@@ -557,13 +556,6 @@ impl<'a> Producer<'a> {
         Ok(n as u32)
     }
 
-    fn write_pad(&mut self, off: u32, to_end: u32) {
-        // A tail shorter than a record header is skipped by the reader without a marker.
-        if to_end >= RECORD_HEADER_LEN {
-            self.write_word(off, PAD_MARKER);
-        }
-    }
-
     #[inline]
     fn write_word(&mut self, off: u32, word: u32) {
         // SAFETY: callers pass a 4-aligned offset with at least 4 free bytes
@@ -578,9 +570,16 @@ impl<'a> Producer<'a> {
         }
     }
 
-    /// Writes the record header at `off` and makes the record visible.
+    /// Writes the record header at `off` and makes the record visible,
+    /// after the `skipped` tail before it (the end of the area, when the
+    /// record went to offset 0).
     #[inline]
     fn publish(&mut self, off: u32, len: u32, skipped: u32) -> u64 {
+        // A tail shorter than a record header is skipped by the reader
+        // without a marker.
+        if skipped >= RECORD_HEADER_LEN {
+            self.write_word(self.write_pos & self.mask, PAD_MARKER);
+        }
         let seq = self.next_seq;
         self.write_word(off, len);
         self.write_word(off + 4, seq as u32);
