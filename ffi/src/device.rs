@@ -243,6 +243,17 @@ impl embedded_io::Write for CWriter {
         Ok(n as usize)
     }
 
+    /// `write` until all of `buf` is written: the default's loop without its
+    /// slice index (a panic path) or its `Ok(0)` panic, which `write` rules
+    /// out (it reports 0 as an error, and never a count over `buf.len()`).
+    fn write_all(&mut self, mut buf: &[u8]) -> Result<(), Self::Error> {
+        while !buf.is_empty() {
+            let n = self.write(buf)?;
+            buf = buf.get(n..).unwrap_or_default();
+        }
+        Ok(())
+    }
+
     fn flush(&mut self) -> Result<(), Self::Error> {
         Ok(())
     }
