@@ -464,3 +464,63 @@ fn uploads_arrive_whole_and_bad_ones_are_refused() {
         "the refused upload is reported"
     );
 }
+
+/// What the next call of `trickle` returns: its count (1 byte written), or
+/// a lie (`len + 1`, 0 or -1) that the drain must refuse.
+static TRICKLE_LIE: Mutex<Option<isize>> = Mutex::new(None);
+
+/// A transport that takes one byte per call (or lies once, see above).
+unsafe extern "C" fn trickle(ctx: *mut c_void, data: *const u8, len: usize) -> isize {
+    if let Some(lie) = TRICKLE_LIE.lock().unwrap().take() {
+        return if lie == isize::MAX {
+            len as isize + 1
+        } else {
+            lie
+        };
+    }
+    // SAFETY: as in `collect`, for one of the `len` (>= 1) bytes.
+    unsafe { collect(ctx, data, 1) }
+}
+
+/// `runlog_drain` through a transport that writes one byte per call gets
+/// the whole stream; one that claims more bytes than it was given, or 0, or
+/// an error, is TRANSPORT, and the next drain sends the frame again whole.
+#[test]
+fn a_drain_finishes_short_writes_and_refuses_lying_counts() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let drain_with = |log, lie: Option<isize>| {
+        *TRICKLE_LIE.lock().unwrap() = lie;
+        let mut bytes = Vec::<u8>::new();
+        // SAFETY: valid handle; `trickle` appends to `bytes`.
+        let s = unsafe {
+            runlog_drain(
+                log,
+                Some(trickle),
+                ptr::from_mut(&mut bytes).cast(),
+                usize::MAX,
+                ptr::null_mut(),
+            )
+        };
+        (s, bytes)
+    };
+    for lie in [isize::MAX, 0, -1] {
+        let log = logger(4096);
+        // SAFETY: valid handle, NUL-terminated name.
+        let s = unsafe { runlog_log_i64(log, c"n".as_ptr(), 5, ptr::null_mut()) };
+        assert_eq!(s, RUNLOG_STATUS_OK);
+        let (s, _) = drain_with(log, Some(lie));
+        assert_eq!(
+            s, RUNLOG_STATUS_TRANSPORT,
+            "a write function returning {lie}"
+        );
+        let (s, bytes) = drain_with(log, None);
+        assert_eq!(s, RUNLOG_STATUS_OK);
+        let mut records = Vec::new();
+        FrameDecoder::new().feed(&bytes, |e| match e {
+            Event::Record { record, .. } => records.push(format!("{record:?}")),
+            other => panic!("the stream lost something: {other:?}"),
+        });
+        assert_eq!(records.len(), 2, "{records:?}");
+        assert!(records[1].contains("I64(5)"), "{records:?}");
+    }
+}
