@@ -914,6 +914,7 @@ pub(crate) fn push_device(
 /// the full-ring wait that devices do not have (fail fast); a refusal for a
 /// full ring counts a drop when `count_drop`.
 #[cfg(not(feature = "std"))]
+#[inline(always)]
 fn push_fast(
     producer: &mut Producer<'static>,
     encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
