@@ -337,9 +337,13 @@ fn checks_run_in_the_hosts_order() {
     );
 }
 
-/// What a drain sends of artifacts: (id, path, length, content, CRC), and
-/// how many log calls the stream reports dropped.
-fn drained_artifacts(log: *mut runlog_logger) -> (Vec<(u32, String, u64, Vec<u8>, u32)>, u32) {
+/// An artifact as a drain sent it: id, path, length, content, CRC (0 until
+/// its end record arrives).
+type Artifact = (u32, String, u64, Vec<u8>, u32);
+
+/// What a drain sends of artifacts, and how many log calls the stream
+/// reports dropped.
+fn drained_artifacts(log: *mut runlog_logger) -> (Vec<Artifact>, u32) {
     let mut bytes = Vec::<u8>::new();
     // SAFETY: valid handle; `collect` appends to `bytes`.
     let s = unsafe {
@@ -434,10 +438,8 @@ fn uploads_arrive_whole_and_bad_ones_are_refused() {
         "{ticket}: the artifact took more than one chunk"
     );
     // SAFETY: valid handle.
-    assert_eq!(
-        unsafe { crate::logger::runlog_wait(log, ticket, 0) },
-        RUNLOG_STATUS_OK
-    );
+    let waited = unsafe { crate::logger::runlog_wait(log, ticket, 0) };
+    assert_eq!(waited, RUNLOG_STATUS_OK, "drained: handed to the transport");
 
     // An artifact larger than a 1 KiB ring: FULL, one dropped log call.
     let small = logger(crate::device::runlog_static_min_len());
