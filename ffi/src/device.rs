@@ -11,12 +11,15 @@ use core::mem::{align_of, size_of};
 use runlog_core::frame::{self, DrainError};
 use runlog_core::record::RunStart;
 use runlog_core::ring::{self, Consumer, Ring};
+#[cfg(feature = "std")]
 use runlog_core::wire;
 
 use crate::error::fail;
 use crate::guard::guard;
 use crate::lock::SpinLock;
 use crate::logger::{logger_ref, runlog_logger, tri, Kind, Open};
+#[cfg(not(feature = "std"))]
+use crate::logger::{push_device, DeviceRecord};
 use crate::status::*;
 use crate::text;
 
@@ -196,8 +199,14 @@ pub unsafe extern "C" fn runlog_init_static(
             time_ms: None,
         };
         let pushed = logger.state.get_mut().as_mut().map(|open| {
-            open.producer
-                .push_encoder(&|buf: &mut [u8]| wire::encode_run_start(&start, buf), true)
+            // Devices: through the encoder of every record they send.
+            #[cfg(not(feature = "std"))]
+            let pushed = push_device(&mut open.producer, DeviceRecord::RunStart(&start), true);
+            #[cfg(feature = "std")]
+            let pushed = open
+                .producer
+                .push_encoder(&|buf: &mut [u8]| wire::encode_run_start(&start, buf), true);
+            pushed
         });
         if !matches!(pushed, Some(Ok(_))) {
             return fail(
@@ -232,6 +241,17 @@ impl embedded_io::Write for CWriter {
             return Err(embedded_io::ErrorKind::Other);
         }
         Ok(n as usize)
+    }
+
+    /// `write` until all of `buf` is written: the default's loop without its
+    /// slice index (a panic path) or its `Ok(0)` panic, which `write` rules
+    /// out (it reports 0 as an error, and never a count over `buf.len()`).
+    fn write_all(&mut self, mut buf: &[u8]) -> Result<(), Self::Error> {
+        while !buf.is_empty() {
+            let n = self.write(buf)?;
+            buf = buf.get(n..).unwrap_or_default();
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<(), Self::Error> {

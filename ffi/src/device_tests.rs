@@ -336,3 +336,193 @@ fn checks_run_in_the_hosts_order() {
         .map(String::from)
     );
 }
+
+/// An artifact as a drain sent it: id, path, length, content, CRC (0 until
+/// its end record arrives).
+type Artifact = (u32, String, u64, Vec<u8>, u32);
+
+/// What a drain sends of artifacts, and how many log calls the stream
+/// reports dropped.
+fn drained_artifacts(log: *mut runlog_logger) -> (Vec<Artifact>, u32) {
+    let mut bytes = Vec::<u8>::new();
+    // SAFETY: valid handle; `collect` appends to `bytes`.
+    let s = unsafe {
+        runlog_drain(
+            log,
+            Some(collect),
+            ptr::from_mut(&mut bytes).cast(),
+            usize::MAX,
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(s, RUNLOG_STATUS_OK);
+    let (mut out, mut dropped) = (Vec::new(), 0);
+    FrameDecoder::new().feed(&bytes, |e| match e {
+        Event::Record { record, .. } => match record {
+            Record::ArtifactBegin { id, path, len } => {
+                out.push((id, path.to_string(), len, Vec::new(), 0))
+            }
+            Record::ArtifactChunk { id, offset, data } => {
+                let a = out.last_mut().expect("a chunk after its begin");
+                assert_eq!((a.0, offset), (id, a.3.len() as u64), "chunks in order");
+                a.3.extend_from_slice(data.0);
+            }
+            Record::ArtifactEnd { id, crc32 } => {
+                let a = out.last_mut().expect("an end after its begin");
+                assert_eq!(a.0, id);
+                a.4 = crc32;
+            }
+            Record::Dropped { count } => dropped += count,
+            _ => {}
+        },
+        other => panic!("the stream lost something: {other:?}"),
+    });
+    (out, dropped)
+}
+
+/// `runlog_upload` on a device: an artifact of several chunks and an empty
+/// one arrive whole, with their CRCs and the end's ticket; a bad path or a
+/// NULL pointer is refused with nothing sent; an artifact larger than the
+/// ring is refused FULL and counted as a drop.
+#[test]
+fn uploads_arrive_whole_and_bad_ones_are_refused() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let log = logger(16384);
+    let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let mut ticket = u64::MAX;
+    // SAFETY: valid handle, NUL-terminated path, `data` readable.
+    let s = unsafe {
+        runlog_upload(
+            log,
+            c"model/w.bin".as_ptr(),
+            data.as_ptr().cast(),
+            data.len(),
+            &mut ticket,
+        )
+    };
+    assert_eq!(s, RUNLOG_STATUS_OK);
+    // SAFETY: as above; NULL data with a zero length is empty content.
+    let s = unsafe { runlog_upload(log, c"empty".as_ptr(), ptr::null(), 0, ptr::null_mut()) };
+    assert_eq!(s, RUNLOG_STATUS_OK);
+    // SAFETY: valid handle, NUL-terminated paths; NULL data is refused first.
+    unsafe {
+        let bad = runlog_upload(
+            log,
+            c"../x".as_ptr(),
+            data.as_ptr().cast(),
+            3,
+            ptr::null_mut(),
+        );
+        assert_eq!(bad, RUNLOG_STATUS_UNSAFE_PATH);
+        let bad = runlog_upload(log, c"x".as_ptr(), ptr::null(), 3, ptr::null_mut());
+        assert_eq!(bad, RUNLOG_STATUS_NULL_ARGUMENT);
+    }
+    let (got, dropped) = drained_artifacts(log);
+    assert_eq!(dropped, 0);
+    assert_eq!(got.len(), 2, "only the two good uploads");
+    let crc = runlog_core::crc::crc32(&data);
+    assert_eq!(got[0], (0, "model/w.bin".into(), 5000, data.clone(), crc));
+    assert_eq!(
+        got[1],
+        (
+            1,
+            "empty".into(),
+            0,
+            Vec::new(),
+            runlog_core::crc::crc32(&[])
+        )
+    );
+    // The ticket is the end's: start, begin, the chunks, end.
+    assert!(
+        ticket > 3,
+        "{ticket}: the artifact took more than one chunk"
+    );
+    // SAFETY: valid handle.
+    let waited = unsafe { crate::logger::runlog_wait(log, ticket, 0) };
+    assert_eq!(waited, RUNLOG_STATUS_OK, "drained: handed to the transport");
+
+    // An artifact larger than a 1 KiB ring: FULL, one dropped log call.
+    let small = logger(crate::device::runlog_static_min_len());
+    // SAFETY: valid handle, NUL-terminated path, `data` readable.
+    let s = unsafe {
+        runlog_upload(
+            small,
+            c"big".as_ptr(),
+            data.as_ptr().cast(),
+            data.len(),
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(s, RUNLOG_STATUS_FULL);
+    assert_eq!(last_error(), "ring full");
+    let (got, _) = drained_artifacts(small);
+    assert!(got.iter().all(|a| a.4 == 0), "no end record: {got:?}");
+    // SAFETY: valid handle, NUL-terminated name.
+    let s = unsafe { runlog_log_f64(small, c"after".as_ptr(), 1.0, ptr::null_mut()) };
+    assert_eq!(s, RUNLOG_STATUS_OK);
+    assert_eq!(
+        drained_artifacts(small).1,
+        1,
+        "the refused upload is reported"
+    );
+}
+
+/// What the next call of `trickle` returns: its count (1 byte written), or
+/// a lie (`len + 1`, 0 or -1) that the drain must refuse.
+static TRICKLE_LIE: Mutex<Option<isize>> = Mutex::new(None);
+
+/// A transport that takes one byte per call (or lies once, see above).
+unsafe extern "C" fn trickle(ctx: *mut c_void, data: *const u8, len: usize) -> isize {
+    if let Some(lie) = TRICKLE_LIE.lock().unwrap().take() {
+        return if lie == isize::MAX {
+            len as isize + 1
+        } else {
+            lie
+        };
+    }
+    // SAFETY: as in `collect`, for one of the `len` (>= 1) bytes.
+    unsafe { collect(ctx, data, 1) }
+}
+
+/// `runlog_drain` through a transport that writes one byte per call gets
+/// the whole stream; one that claims more bytes than it was given, or 0, or
+/// an error, is TRANSPORT, and the next drain sends the frame again whole.
+#[test]
+fn a_drain_finishes_short_writes_and_refuses_lying_counts() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let drain_with = |log, lie: Option<isize>| {
+        *TRICKLE_LIE.lock().unwrap() = lie;
+        let mut bytes = Vec::<u8>::new();
+        // SAFETY: valid handle; `trickle` appends to `bytes`.
+        let s = unsafe {
+            runlog_drain(
+                log,
+                Some(trickle),
+                ptr::from_mut(&mut bytes).cast(),
+                usize::MAX,
+                ptr::null_mut(),
+            )
+        };
+        (s, bytes)
+    };
+    for lie in [isize::MAX, 0, -1] {
+        let log = logger(4096);
+        // SAFETY: valid handle, NUL-terminated name.
+        let s = unsafe { runlog_log_i64(log, c"n".as_ptr(), 5, ptr::null_mut()) };
+        assert_eq!(s, RUNLOG_STATUS_OK);
+        let (s, _) = drain_with(log, Some(lie));
+        assert_eq!(
+            s, RUNLOG_STATUS_TRANSPORT,
+            "a write function returning {lie}"
+        );
+        let (s, bytes) = drain_with(log, None);
+        assert_eq!(s, RUNLOG_STATUS_OK);
+        let mut records = Vec::new();
+        FrameDecoder::new().feed(&bytes, |e| match e {
+            Event::Record { record, .. } => records.push(format!("{record:?}")),
+            other => panic!("the stream lost something: {other:?}"),
+        });
+        assert_eq!(records.len(), 2, "{records:?}");
+        assert!(records[1].contains("I64(5)"), "{records:?}");
+    }
+}

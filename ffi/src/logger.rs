@@ -371,13 +371,26 @@ impl runlog_logger {
             }
             ArtifactPart::End => wire::encode_artifact_end(id, crc32, buf),
         };
-        self.push_locked(open, &encode)?;
-        for (i, piece) in data.chunks(chunk).enumerate() {
-            part.set(ArtifactPart::Chunk((i * chunk) as u64, piece));
-            self.push_locked(open, &encode)?;
+        // One push site for every part: the begin, each chunk, then the end
+        // (three call sites measured 64 B more in a firmware).
+        let mut rest = data;
+        loop {
+            #[cfg(feature = "std")]
+            let seq = self.push_locked(open, &encode)?;
+            #[cfg(not(feature = "std"))]
+            let seq = push_fast(&mut open.producer, &encode, true)?;
+            let next = match part.get() {
+                ArtifactPart::End => return Ok(seq),
+                _ if rest.is_empty() => ArtifactPart::End,
+                _ => {
+                    let offset = (data.len() - rest.len()) as u64;
+                    let (piece, after) = rest.split_at(rest.len().min(chunk));
+                    rest = after;
+                    ArtifactPart::Chunk(offset, piece)
+                }
+            };
+            part.set(next);
         }
-        part.set(ArtifactPart::End);
-        self.push_locked(open, &encode)
     }
 
     /// Pushes `RunEnd` and marks the stream closed; later log calls are refused.
@@ -855,7 +868,8 @@ unsafe fn log_c(
     let Some(open) = guard.as_mut() else {
         return fail(RUNLOG_STATUS_CLOSED, c"logger is closed");
     };
-    match logger.push_locked(open, &|buf| wire::encode_metric(&metric, buf)) {
+    // A device's fail-fast push (`push_locked` with no full-ring timeout).
+    match push_device(&mut open.producer, DeviceRecord::Metric(&metric), true) {
         Ok(seq) => {
             drop(guard);
             put_ticket(ticket, seq);
@@ -863,6 +877,53 @@ unsafe fn log_c(
         }
         Err(s) => s,
     }
+}
+
+/// The records every device firmware sends (its run's start, metrics, its
+/// run's end), encoded by one closure: one body and one vtable instead of
+/// three. Artifacts keep their own encoder (`upload_inline`), so a firmware
+/// that never uploads links none of it.
+#[cfg(not(feature = "std"))]
+#[derive(Clone, Copy)]
+pub(crate) enum DeviceRecord<'a> {
+    Metric(&'a Metric<'a>),
+    RunStart(&'a runlog_core::record::RunStart<'a>),
+    /// `RunEnd`, status finished (devices have no clock: no time).
+    RunEnd,
+}
+
+/// Pushes a [`DeviceRecord`] (see [`push_fast`]).
+#[cfg(not(feature = "std"))]
+pub(crate) fn push_device(
+    producer: &mut Producer<'static>,
+    record: DeviceRecord<'_>,
+    count_drop: bool,
+) -> Result<u64, runlog_status> {
+    push_fast(
+        producer,
+        &|buf: &mut [u8]| match record {
+            DeviceRecord::Metric(m) => wire::encode_metric(m, buf),
+            DeviceRecord::RunStart(s) => wire::encode_run_start(s, buf),
+            DeviceRecord::RunEnd => wire::encode_run_end(RunStatus::Finished, None, buf),
+        },
+        count_drop,
+    )
+}
+
+/// Every push of a device: [`runlog_logger::push_locked`]'s policy without
+/// the full-ring wait that devices do not have (fail fast); a refusal for a
+/// full ring counts a drop when `count_drop`.
+#[cfg(not(feature = "std"))]
+#[inline(always)]
+fn push_fast(
+    producer: &mut Producer<'static>,
+    encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
+    count_drop: bool,
+) -> Result<u64, runlog_status> {
+    // Every encoder here is one of `wire::encode_*`: no check of what it wrote.
+    producer
+        .push_encoder(encode, count_drop)
+        .map_err(push_error)
 }
 
 /// A device log call's value, not checked yet (see [`log_c`]).
@@ -1144,11 +1205,7 @@ impl runlog_logger {
         };
         // Not a log call: a full ring that refuses it counts no drop (the
         // receiver ends the run from the closed flag instead).
-        let pushed = self.push_policy(
-            open,
-            &|buf| wire::encode_run_end(RunStatus::Finished, None, buf),
-            false,
-        );
+        let pushed = push_device(&mut open.producer, DeviceRecord::RunEnd, false);
         open.producer.close();
         // The handle stays as a tombstone: later calls find no state.
         *guard = None;
