@@ -271,33 +271,37 @@ impl Reader<'_> {
 
 /// Whether `b` is UTF-8, as `core::str::from_utf8` decides (RFC 3629: no
 /// overlong forms, no surrogates, nothing above U+10FFFF). Written out
-/// because core's fast validator costs a few hundred bytes of flash.
+/// because core's fast validator costs a few hundred bytes of flash: one
+/// byte at a time, with the range the next byte must be in (the smallest
+/// form measured on a Cortex-M4; the C API's device text check calls it too).
 pub(crate) fn utf8_ok(b: &[u8]) -> bool {
-    let mut i = 0;
-    while let Some(&c) = b.get(i) {
-        // Continuation bytes after the lead, and the range of the first one.
-        let (n, lo, hi) = match c {
-            0x00..=0x7F => (0, 0, 0),
-            0xC2..=0xDF => (1, 0x80, 0xBF),
-            0xE0 => (2, 0xA0, 0xBF),
-            0xED => (2, 0x80, 0x9F),
-            0xE1..=0xEF => (2, 0x80, 0xBF),
-            0xF0 => (3, 0x90, 0xBF),
-            0xF1..=0xF3 => (3, 0x80, 0xBF),
-            0xF4 => (3, 0x80, 0x8F),
-            _ => return false,
-        };
-        if n > 0 {
-            let Some(cont) = b.get(i + 1..i + 1 + n) else {
-                return false;
-            };
-            if !(lo..=hi).contains(&cont[0]) || cont[1..].iter().any(|&x| x & 0xC0 != 0x80) {
+    // Continuation bytes still expected, and the range the next one must be in.
+    let mut need = 0u8;
+    let (mut lo, mut hi) = (0x80u8, 0xBFu8);
+    for &c in b {
+        if need != 0 {
+            if c < lo || c > hi {
                 return false;
             }
+            need -= 1;
+            (lo, hi) = (0x80, 0xBF);
+        } else if c >= 0x80 {
+            // A lead: C2..DF starts two bytes, E0..EF three, F0..F4 four;
+            // four leads narrow the first continuation byte's range.
+            if !(0xC2..=0xF4).contains(&c) {
+                return false;
+            }
+            need = 1 + u8::from(c >= 0xE0) + u8::from(c >= 0xF0);
+            match c {
+                0xE0 => lo = 0xA0,
+                0xF0 => lo = 0x90,
+                0xED => hi = 0x9F,
+                0xF4 => hi = 0x8F,
+                _ => {}
+            }
         }
-        i += 1 + n;
     }
-    true
+    need == 0
 }
 
 /// Most bytes a varint `u64` takes.

@@ -34,24 +34,7 @@ pub(crate) unsafe fn c_text<'a>(ptr: *const c_char, max: usize) -> Result<&'a st
     if ptr.is_null() {
         return Err(TextError::Null);
     }
-    // Hosts: a scan, then core's fast validator (long non-ASCII names on the
-    // hot path); devices: one loop that scans and validates (far less flash).
-    #[cfg(feature = "std")]
-    let scan = scan_then_check;
-    #[cfg(not(feature = "std"))]
-    let scan = scan_checking;
-    // SAFETY: forwarded caller contract, and `ptr` is not NULL.
-    unsafe { scan(ptr.cast(), max) }
-}
-
-/// [`c_text`] on hosts: finds the terminator, then checks the bytes with
-/// `core::str::from_utf8` unless they are all ASCII.
-///
-/// # Safety
-/// As for [`c_text`], with `p` not NULL.
-#[cfg(any(feature = "std", test))]
-#[inline]
-unsafe fn scan_then_check<'a>(p: *const u8, max: usize) -> Result<&'a str, TextError> {
+    let p = ptr.cast::<u8>();
     let mut len = 0;
     // OR of every byte: below 0x80 means pure ASCII, which is valid UTF-8
     // without a second pass (the common case for metric names).
@@ -75,75 +58,18 @@ unsafe fn scan_then_check<'a>(p: *const u8, max: usize) -> Result<&'a str, TextE
         // SAFETY: every byte is ASCII, so the bytes are valid UTF-8.
         return Ok(unsafe { core::str::from_utf8_unchecked(bytes) });
     }
-    core::str::from_utf8(bytes).map_err(|_| TextError::Utf8)
+    utf8(bytes).ok_or(TextError::Utf8)
 }
 
-/// [`c_text`] on devices: finds the terminator as [`scan_then_check`] does,
-/// then, unless every byte is ASCII, checks UTF-8 with [`utf8`] (far less
-/// flash than core's validator; the same answers, compared on every string
-/// of up to three bytes in this module's tests).
-///
-/// # Safety
-/// As for [`c_text`], with `p` not NULL.
-#[cfg(any(not(feature = "std"), test))]
+/// `bytes` as text if they are UTF-8. Hosts: core's fast validator (long
+/// non-ASCII names on the hot path); devices: runlog-core's compact one (the
+/// same answers, far less flash).
 #[inline]
-unsafe fn scan_checking<'a>(p: *const u8, max: usize) -> Result<&'a str, TextError> {
-    let mut len = 0;
-    // OR of every byte: below 0x80 means pure ASCII (no second pass).
-    let mut high = 0u8;
-    loop {
-        // SAFETY: per the contract, every byte up to the terminator (or up to
-        // `max + 1` bytes) is readable; the loop stops at the first NUL.
-        let b = unsafe { *p.add(len) };
-        if b == 0 {
-            break;
-        }
-        if len == max {
-            return Err(TextError::TooLong);
-        }
-        high |= b;
-        len += 1;
-    }
-    // SAFETY: the `len` bytes before the terminator were just read.
-    let bytes = unsafe { core::slice::from_raw_parts(p, len) };
-    if high >= 0x80 && !utf8(bytes) {
-        return Err(TextError::Utf8);
-    }
-    // SAFETY: checked to be UTF-8 just above (ASCII is).
-    Ok(unsafe { core::str::from_utf8_unchecked(bytes) })
-}
-
-/// Whether `bytes` is UTF-8 as `core::str::from_utf8` decides (RFC 3629: no
-/// overlong forms, no surrogates, nothing above U+10FFFF), in one small loop.
-#[cfg(any(not(feature = "std"), test))]
-fn utf8(bytes: &[u8]) -> bool {
-    // Continuation bytes still expected, and the range the next one must be in.
-    let mut need = 0u8;
-    let (mut lo, mut hi) = (0x80u8, 0xBFu8);
-    for &b in bytes {
-        if need != 0 {
-            if b < lo || b > hi {
-                return false;
-            }
-            need -= 1;
-            (lo, hi) = (0x80, 0xBF);
-        } else if b >= 0x80 {
-            // A lead: C2..DF starts two bytes, E0..EF three, F0..F4 four;
-            // four leads narrow the first continuation byte's range.
-            if !(0xC2..=0xF4).contains(&b) {
-                return false;
-            }
-            need = 1 + u8::from(b >= 0xE0) + u8::from(b >= 0xF0);
-            match b {
-                0xE0 => lo = 0xA0,
-                0xF0 => lo = 0x90,
-                0xED => hi = 0x9F,
-                0xF4 => hi = 0x8F,
-                _ => {}
-            }
-        }
-    }
-    need == 0
+fn utf8(bytes: &[u8]) -> Option<&str> {
+    #[cfg(feature = "std")]
+    return core::str::from_utf8(bytes).ok();
+    #[cfg(not(feature = "std"))]
+    return runlog_core::wire::utf8(bytes);
 }
 
 /// A metric name: non-empty, UTF-8, at most [`RUNLOG_MAX_NAME_LEN`] bytes.
@@ -220,56 +146,25 @@ const _: () = assert!(RUNLOG_MAX_RUN_ID_LEN == rules::MAX_RUN_ID_LEN);
 mod tests {
     use super::*;
 
-    /// The device's scan and check against the host's.
+    /// `c_text` against `core::str::from_utf8` and the length bound.
     fn agree(text: &[u8], max: usize) {
         let mut c = text.to_vec();
         c.push(0);
         // SAFETY: `c` is NUL-terminated.
-        let (host, device) = unsafe {
-            (
-                scan_then_check(c.as_ptr(), max),
-                scan_checking(c.as_ptr(), max),
-            )
+        let got = unsafe { c_text(c.as_ptr().cast(), max) };
+        let want = if text.len() > max {
+            Err(TextError::TooLong)
+        } else {
+            core::str::from_utf8(text).map_err(|_| TextError::Utf8)
         };
-        assert_eq!(host, device, "{text:x?}, max {max}");
-    }
-
-    #[test]
-    #[cfg_attr(miri, ignore)] // exhaustive: natively
-    fn device_check_agrees_on_every_string_of_up_to_three_bytes() {
-        agree(&[], 8);
-        for x in 0..=0x00FF_FFFF_u32 {
-            let [a, b, c, _] = x.to_le_bytes();
-            if a == 0 {
-                continue;
-            }
-            agree(&[a], 8);
-            if b != 0 {
-                agree(&[a, b], 8);
-                if c != 0 {
-                    agree(&[a, b, c], 8);
-                }
-            }
-        }
-        // Four-byte leads against the edges of every continuation range.
-        let edges = [0x01, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF];
-        for lead in 0xE0..=0xFFu8 {
-            for &b in &edges {
-                for &c in &edges {
-                    for &d in &edges {
-                        agree(&[lead, b, c, d], 8);
-                        agree(&[lead, b, c, d, b'x'], 8);
-                    }
-                }
-            }
-        }
+        assert_eq!(got, want, "{text:x?}, max {max}");
     }
 
     /// A string longer than `max` is TOO_LONG whatever its bytes (a bad
     /// byte before the bound does not stop the scan), and one that fits is
     /// checked whole.
     #[test]
-    fn too_long_wins_over_bad_utf8_in_both_scans() {
+    fn too_long_wins_over_bad_utf8() {
         let texts: [&[u8]; 7] = [
             b"abcdef",
             b"\xffbcdef",
@@ -286,10 +181,10 @@ mod tests {
         }
         let bad = b"\xffbcdef\0";
         // SAFETY: NUL-terminated.
-        let got = unsafe { scan_checking(bad.as_ptr(), 3) };
+        let got = unsafe { c_text(bad.as_ptr().cast(), 3) };
         assert_eq!(got, Err(TextError::TooLong));
         // SAFETY: NUL-terminated.
-        let got = unsafe { scan_checking(bad.as_ptr(), 6) };
+        let got = unsafe { c_text(bad.as_ptr().cast(), 6) };
         assert_eq!(got, Err(TextError::Utf8));
     }
 }
