@@ -271,8 +271,7 @@ impl runlog_logger {
         }
     }
 
-    /// Logs a scalar through the direct encoder (hosts: the checked fallback
-    /// of the fast path in `hot.rs`).
+    /// Logs a scalar (hosts: the checked fallback of the fast path in `hot.rs`).
     #[cfg(feature = "std")]
     #[inline]
     pub(crate) fn log_scalar(
@@ -282,24 +281,7 @@ impl runlog_logger {
         step: Option<u64>,
         ticket: *mut runlog_ticket,
     ) -> runlog_status {
-        let time_ms = self.now_ms();
-        let mut guard = match self.acquire() {
-            Ok(g) => g,
-            Err(s) => return s,
-        };
-        let Some(open) = guard.as_mut() else {
-            return fail(RUNLOG_STATUS_CLOSED, c"logger is closed");
-        };
-        match self.push_locked(open, &|buf| {
-            wire::encode_metric(&scalar::metric(name, value, step, time_ms), buf)
-        }) {
-            Ok(seq) => {
-                drop(guard);
-                put_ticket(ticket, seq);
-                RUNLOG_STATUS_OK
-            }
-            Err(s) => s,
-        }
+        self.log(name, scalar::value(value), step, ticket)
     }
 
     /// Checks a scalar log call's name from C and logs the value: the tail of

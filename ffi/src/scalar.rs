@@ -7,7 +7,7 @@
 #[cfg(all(test, feature = "std"))]
 use runlog_core::record::Record;
 use runlog_core::record::Value;
-#[cfg(feature = "std")]
+#[cfg(all(test, feature = "std"))]
 use runlog_core::record::{Metric, Name};
 
 /// A scalar metric value.
@@ -26,9 +26,9 @@ pub(crate) fn value(value: Scalar) -> Value<'static> {
     }
 }
 
-/// The metric a scalar log call records (hosts' `log_scalar`; devices log
-/// through `log` with [`value`]).
-#[cfg(feature = "std")]
+/// The metric a scalar log call records (what `log` makes of [`value`]), for
+/// tests that compare encoders.
+#[cfg(all(test, feature = "std"))]
 pub(crate) fn metric(
     name: &str,
     value: Scalar,
