@@ -118,139 +118,133 @@ impl<'s> FrameBuilder<'s> {
 
     /// Adds a record whose shape the caller found (`None`: malformed).
     fn add_shaped(&mut self, seq: u64, bytes: &[u8], shape: Option<Shape>) -> Result<(), AddError> {
-        let shape = match shape {
+        let name = match shape {
             Some(Shape::TextMetric { name }) => Some(name),
             Some(Shape::Other) => None,
             // Rings carry names as text; an id or a stray definition would
             // make the decoder refuse the whole frame.
             Some(Shape::IdMetric | Shape::NameDef) | None => return Err(AddError::Malformed),
         };
-        if self.records != 0 && seq != self.next_seq {
+        let empty = self.records == 0;
+        if !empty && seq != self.next_seq {
             // Frames number their records consecutively.
             return Err(AddError::FrameFull);
         }
-        let was_empty = self.records == 0;
-        let mark = (self.len, self.name_count);
-        let result = self.try_add(seq, bytes, shape);
-        if result.is_err() {
-            (self.len, self.name_count) = mark;
-            if was_empty {
-                self.len = 0;
-                return Err(AddError::TooLarge);
+        match self.append(seq, bytes, name) {
+            Some(()) => {
+                self.records += 1;
+                self.next_seq = seq + 1;
+                Ok(())
             }
-            return result;
+            None if empty => Err(AddError::TooLarge),
+            None => Err(AddError::FrameFull),
         }
-        self.records += 1;
-        self.next_seq = seq + 1;
-        Ok(())
     }
 
-    /// Appends the record; `name` is where a metric's text name sits in `bytes`.
-    fn try_add(
-        &mut self,
-        seq: u64,
-        bytes: &[u8],
-        name: Option<(usize, usize)>,
-    ) -> Result<(), AddError> {
-        let end = self.limit.checked_sub(CRC_LEN).ok_or(AddError::FrameFull)?;
+    /// Writes the record (after the frame header if it is the first) past
+    /// what the frame holds, and keeps it only if it ends before the CRC's
+    /// room: one size check for every part, instead of one per part and a
+    /// rollback for each. `name` is where a metric's text name sits in
+    /// `bytes`. `None`: it does not fit, and the frame is as it was.
+    fn append(&mut self, seq: u64, bytes: &[u8], name: Option<(usize, usize)>) -> Option<()> {
+        let end = self.limit.checked_sub(CRC_LEN)?;
+        let mut at = self.len;
         if self.records == 0 {
-            self.put_header(seq, end)?;
-        }
-        let rest = match name {
-            Some((start, stop)) => {
-                // A text-named metric is `tag head len name rest`; in the frame
-                // it becomes `tag head' id rest`, the head's text flag cleared.
-                let id = self.intern(&bytes[start..stop], end)?;
-                let head = bytes[1] & !NAME_IS_TEXT;
-                // Ids stay below MAX_FRAME_NAMES: a one-byte varint.
-                self.put(&[skim::TAG_METRIC, head, id as u8], end)?;
-                &bytes[stop..]
+            if end < MAX_HEADER_LEN {
+                return None;
             }
-            None => bytes,
-        };
-        self.put(rest, end)
+            self.put_all(&mut at, &[FRAME_MAGIC[0], FRAME_MAGIC[1], WIRE_VERSION]);
+            self.put_varint(&mut at, seq);
+        }
+        let mut defined = None;
+        let mut rest = bytes;
+        if let Some((start, stop)) = name {
+            // A text-named metric is `tag head len name rest`; in the frame
+            // it becomes `tag head' id rest`, the head's text flag cleared,
+            // after a `Record::NameDef { id, name }` the first time the frame
+            // uses the name.
+            let text = bytes.get(start..stop)?;
+            let id = match self.find(text) {
+                Some(id) => id,
+                None => {
+                    if self.name_count == MAX_FRAME_NAMES {
+                        return None;
+                    }
+                    self.put(&mut at, skim::TAG_NAME_DEF);
+                    // Ids stay below MAX_FRAME_NAMES: a one-byte varint.
+                    self.put(&mut at, self.name_count as u8);
+                    self.put_varint(&mut at, text.len() as u64);
+                    self.put_all(&mut at, text);
+                    // The name's text is the tail of its definition.
+                    defined = Some(((at - text.len()) as u16, text.len() as u16));
+                    self.name_count
+                }
+            };
+            self.put(&mut at, skim::TAG_METRIC);
+            self.put(&mut at, bytes.get(1)? & !NAME_IS_TEXT);
+            self.put(&mut at, id as u8);
+            rest = bytes.get(stop..)?;
+        }
+        self.put_all(&mut at, rest);
+        if at > end {
+            return None;
+        }
+        self.len = at;
+        if let Some(entry) = defined {
+            let slot = self.names.get_mut(self.name_count)?;
+            *slot = MaybeUninit::new(entry);
+            self.name_count += 1;
+        }
+        Some(())
     }
 
-    /// Appends `bytes` if they fit before `end`.
-    fn put(&mut self, bytes: &[u8], end: usize) -> Result<(), AddError> {
-        let stop = self.len + bytes.len();
-        if stop > end {
-            return Err(AddError::FrameFull);
-        }
-        for (dst, &b) in self.buf[self.len..stop].iter_mut().zip(bytes) {
+    /// Writes `b` at `*at` (when inside the buffer: `append` refuses what
+    /// went past its end) and moves `*at` on.
+    #[inline(never)]
+    fn put(&mut self, at: &mut usize, b: u8) {
+        if let Some(dst) = self.buf.get_mut(*at) {
             dst.write(b);
         }
-        self.len = stop;
-        Ok(())
+        *at += 1;
     }
 
-    fn put_header(&mut self, seq: u64, end: usize) -> Result<(), AddError> {
-        if end < MAX_HEADER_LEN {
-            return Err(AddError::FrameFull);
+    fn put_all(&mut self, at: &mut usize, bytes: &[u8]) {
+        for &b in bytes {
+            self.put(at, b);
         }
-        let mut head = [
-            FRAME_MAGIC[0],
-            FRAME_MAGIC[1],
-            WIRE_VERSION,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-        ];
-        let n = 3 + skim::put_varint(seq, &mut head[3..]).ok_or(AddError::FrameFull)?;
-        self.len = 0;
-        self.put(&head[..n], end)
     }
 
-    /// The frame-local id of `text`, defining it in the frame if needed.
-    fn intern(&mut self, text: &[u8], end: usize) -> Result<u16, AddError> {
-        for (id, entry) in self.names[..self.name_count].iter().enumerate() {
-            // SAFETY: entries below `name_count` were written (below) before
-            // `name_count` moved past them.
+    fn put_varint(&mut self, at: &mut usize, mut v: u64) {
+        while v >= 0x80 {
+            self.put(at, v as u8 | 0x80);
+            v >>= 7;
+        }
+        self.put(at, v as u8);
+    }
+
+    /// The frame-local id of a name the frame already defines.
+    fn find(&self, text: &[u8]) -> Option<usize> {
+        let written = self.written();
+        self.names[..self.name_count].iter().position(|entry| {
+            // SAFETY: entries below `name_count` were written (in `append`)
+            // before `name_count` moved past them.
             let (at, len) = unsafe { entry.assume_init() };
-            if same(
-                &self.written()[usize::from(at)..usize::from(at) + usize::from(len)],
-                text,
-            ) {
-                return Ok(id as u16);
-            }
-        }
-        if self.name_count == MAX_FRAME_NAMES {
-            return Err(AddError::FrameFull);
-        }
-        let id = self.name_count as u16;
-        // A `Record::NameDef { id, name }`: tag, id, then the name as a string.
-        let mut head = [0u8; 2 + skim::MAX_VARINT_LEN];
-        head[0] = skim::TAG_NAME_DEF;
-        head[1] = id as u8; // ids stay below MAX_FRAME_NAMES, a one-byte varint
-        let n =
-            2 + skim::put_varint(text.len() as u64, &mut head[2..]).ok_or(AddError::FrameFull)?;
-        let mark = self.len;
-        self.put(&head[..n], end)?;
-        if let Err(e) = self.put(text, end) {
-            self.len = mark;
-            return Err(e);
-        }
-        // The name's text is the tail of its definition.
-        self.names[self.name_count] =
-            MaybeUninit::new(((self.len - text.len()) as u16, text.len() as u16));
-        self.name_count += 1;
-        Ok(id)
+            let at = usize::from(at);
+            written
+                .get(at..at + usize::from(len))
+                .is_some_and(|name| same(name, text))
+        })
     }
 
     /// Appends the CRC and returns the finished payload; the builder is then empty again.
     pub fn finish(&mut self) -> &[u8] {
         let crc = crc32(self.written());
-        // Room for the CRC is kept by every `put` (`end` is `limit - CRC_LEN`).
-        let _ = self.put(&crc.to_le_bytes(), self.buf.len());
-        let payload = self.written();
-        let len = payload.len();
+        // Room for the CRC is kept by every `append` (`end` is `limit - CRC_LEN`).
+        let mut at = self.len;
+        for b in crc.to_le_bytes() {
+            self.put(&mut at, b);
+        }
+        let len = if at <= self.buf.len() { at } else { self.len };
         self.len = 0;
         self.records = 0;
         self.name_count = 0;
@@ -369,36 +363,31 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
             break;
         }
         frame.set_limit(payload_budget);
-        let mut ring_done = false;
-        loop {
-            let entry = match consumer.peek().map_err(DrainError::Ring)? {
-                Some(entry) => entry,
-                None => {
-                    ring_done = true;
-                    break;
-                }
+        // One `locate` per record: the entry is framed from what it found,
+        // and the cursor stepped past it without locating it again.
+        let ring_done = loop {
+            let Some(found) = consumer.locate().map_err(DrainError::Ring)? else {
+                break true;
             };
+            let entry = consumer.entry(&found);
             let shape = if TRUSTED {
                 skim::shape(entry.bytes)
             } else {
                 skim::check(entry.bytes)
             };
             match frame.add_shaped(entry.seq, entry.bytes, shape) {
-                Ok(()) => consumer.advance(),
-                Err(AddError::FrameFull) => break,
+                Ok(()) => {}
+                Err(AddError::FrameFull) => break false,
                 Err(AddError::TooLarge)
                     if payload_budget < frame.buf.len().min(MAX_FRAME_PAYLOAD) =>
                 {
                     // Might fit in a full-size frame on a later call.
-                    ring_done = true;
-                    break;
+                    break true;
                 }
-                Err(_) => {
-                    consumer.advance();
-                    stats.discarded += 1;
-                }
+                Err(_) => stats.discarded += 1,
             }
-        }
+            consumer.step(&found);
+        };
         if frame.is_empty() {
             if stats.discarded != 0 {
                 consumer.commit();

@@ -651,7 +651,7 @@ fn checked(
 }
 
 /// Where `locate` found a record.
-struct Found {
+pub(crate) struct Found {
     off: u32,
     len: u32,
     seq: u64,
@@ -771,7 +771,8 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
         }
     }
 
-    fn step(&mut self, found: &Found) {
+    /// Moves the read cursor past the record `locate` found.
+    pub(crate) fn step(&mut self, found: &Found) {
         if self.released_seq.is_none() {
             self.released_seq = Some(found.seq);
         }
@@ -780,7 +781,8 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
         self.read_pos = found.next_pos;
     }
 
-    fn entry(&self, found: &Found) -> Entry<'_> {
+    /// The record `locate` found.
+    pub(crate) fn entry(&self, found: &Found) -> Entry<'_> {
         // SAFETY: `locate` checked that `[off + 8, off + 8 + len)` is inside
         // the data area and inside the published region (against `write_pos`
         // loaded with Acquire), which the producer no longer writes until
@@ -804,7 +806,7 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
     /// Finds the next record, skipping padding (which moves the cursor, as
     /// nothing is lost by skipping it) and validating everything read from
     /// shared memory.
-    fn locate(&mut self) -> Result<Option<Found>, RingError> {
+    pub(crate) fn locate(&mut self) -> Result<Option<Found>, RingError> {
         let cap = self.raw.cap;
         loop {
             if self.read_pos == self.cached_write {
