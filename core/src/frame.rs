@@ -148,78 +148,60 @@ impl<'s> FrameBuilder<'s> {
     /// `bytes`. `None`: it does not fit, and the frame is as it was.
     fn append(&mut self, seq: u64, bytes: &[u8], name: Option<(usize, usize)>) -> Option<()> {
         let end = self.limit.checked_sub(CRC_LEN)?;
-        let mut at = self.len;
-        if self.records == 0 {
-            if end < MAX_HEADER_LEN {
-                return None;
-            }
-            self.put_all(&mut at, &[FRAME_MAGIC[0], FRAME_MAGIC[1], WIRE_VERSION]);
-            self.put_varint(&mut at, seq);
+        let first = self.records == 0;
+        if first && end < MAX_HEADER_LEN {
+            return None;
         }
-        let mut defined = None;
+        // A text-named metric is `tag head len name rest`; in the frame it
+        // becomes `tag head' id rest`, the head's text flag cleared, after a
+        // `Record::NameDef { id, name }` the first time the frame uses the name.
+        let named = match name {
+            Some((start, stop)) => {
+                let text = bytes.get(start..stop)?;
+                let found = self.find(text);
+                if found.is_none() && self.name_count == MAX_FRAME_NAMES {
+                    return None;
+                }
+                Some((text, found, *bytes.get(1)? & !NAME_IS_TEXT, stop))
+            }
+            None => None,
+        };
+        let mut out = Cursor {
+            buf: &mut *self.buf,
+            at: self.len,
+        };
+        if first {
+            out.bytes(&[FRAME_MAGIC[0], FRAME_MAGIC[1], WIRE_VERSION]);
+            out.varint(seq);
+        }
         let mut rest = bytes;
-        if let Some((start, stop)) = name {
-            // A text-named metric is `tag head len name rest`; in the frame
-            // it becomes `tag head' id rest`, the head's text flag cleared,
-            // after a `Record::NameDef { id, name }` the first time the frame
-            // uses the name.
-            let text = bytes.get(start..stop)?;
-            let id = match self.find(text) {
+        let mut defined = None;
+        if let Some((text, found, head, stop)) = named {
+            let id = match found {
                 Some(id) => id,
                 None => {
-                    if self.name_count == MAX_FRAME_NAMES {
-                        return None;
-                    }
-                    self.put(&mut at, skim::TAG_NAME_DEF);
                     // Ids stay below MAX_FRAME_NAMES: a one-byte varint.
-                    self.put(&mut at, self.name_count as u8);
-                    self.put_varint(&mut at, text.len() as u64);
-                    self.put_all(&mut at, text);
+                    out.bytes(&[skim::TAG_NAME_DEF, self.name_count as u8]);
+                    out.varint(text.len() as u64);
+                    out.bytes(text);
                     // The name's text is the tail of its definition.
-                    defined = Some(((at - text.len()) as u16, text.len() as u16));
+                    defined = Some(((out.at - text.len()) as u16, text.len() as u16));
                     self.name_count
                 }
             };
-            self.put(&mut at, skim::TAG_METRIC);
-            self.put(&mut at, bytes.get(1)? & !NAME_IS_TEXT);
-            self.put(&mut at, id as u8);
+            out.bytes(&[skim::TAG_METRIC, head, id as u8]);
             rest = bytes.get(stop..)?;
         }
-        self.put_all(&mut at, rest);
-        if at > end {
+        out.bytes(rest);
+        if out.at > end {
             return None;
         }
-        self.len = at;
+        self.len = out.at;
         if let Some(entry) = defined {
-            let slot = self.names.get_mut(self.name_count)?;
-            *slot = MaybeUninit::new(entry);
+            *self.names.get_mut(self.name_count)? = MaybeUninit::new(entry);
             self.name_count += 1;
         }
         Some(())
-    }
-
-    /// Writes `b` at `*at` (when inside the buffer: `append` refuses what
-    /// went past its end) and moves `*at` on.
-    #[inline(never)]
-    fn put(&mut self, at: &mut usize, b: u8) {
-        if let Some(dst) = self.buf.get_mut(*at) {
-            dst.write(b);
-        }
-        *at += 1;
-    }
-
-    fn put_all(&mut self, at: &mut usize, bytes: &[u8]) {
-        for &b in bytes {
-            self.put(at, b);
-        }
-    }
-
-    fn put_varint(&mut self, at: &mut usize, mut v: u64) {
-        while v >= 0x80 {
-            self.put(at, v as u8 | 0x80);
-            v >>= 7;
-        }
-        self.put(at, v as u8);
     }
 
     /// The frame-local id of a name the frame already defines.
@@ -240,11 +222,12 @@ impl<'s> FrameBuilder<'s> {
     pub fn finish(&mut self) -> &[u8] {
         let crc = crc32(self.written());
         // Room for the CRC is kept by every `append` (`end` is `limit - CRC_LEN`).
-        let mut at = self.len;
-        for b in crc.to_le_bytes() {
-            self.put(&mut at, b);
-        }
-        let len = if at <= self.buf.len() { at } else { self.len };
+        let mut out = Cursor {
+            buf: &mut *self.buf,
+            at: self.len,
+        };
+        out.bytes(&crc.to_le_bytes());
+        let len = if out.at <= out.buf.len() { out.at } else { self.len };
         self.len = 0;
         self.records = 0;
         self.name_count = 0;
@@ -259,6 +242,33 @@ impl<'s> FrameBuilder<'s> {
         // wrote, so the first `len` bytes are initialised; `MaybeUninit<u8>`
         // and `u8` have the same layout.
         unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast::<u8>(), len) }
+    }
+}
+
+/// Writes bytes at `at` and moves it on past each, also past the end of
+/// `buf` (where nothing is written), so that the caller checks the size once
+/// after writing every part of a record.
+struct Cursor<'b> {
+    buf: &'b mut [MaybeUninit<u8>],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    #[inline(never)]
+    fn bytes(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if let Some(dst) = self.buf.get_mut(self.at) {
+                dst.write(b);
+            }
+            self.at += 1;
+        }
+    }
+
+    fn varint(&mut self, v: u64) {
+        // `skim::put_varint` is linked anyway (the encoders use it).
+        let mut tmp = [0; skim::MAX_VARINT_LEN];
+        let n = skim::put_varint(v, &mut tmp).unwrap_or(0);
+        self.bytes(tmp.get(..n).unwrap_or(&[]));
     }
 }
 
