@@ -721,6 +721,17 @@ impl<'a> Consumer<'a> {
         // SAFETY: forwarded caller contract.
         unsafe { RawRing::attach(ptr, len) }.map(Self::new)
     }
+
+    /// Tells the consumer the sequence number of the first unreleased record,
+    /// so that numbers stay exact past 2^32 records. Without it the first
+    /// record read is taken to be below 2^32.
+    ///
+    /// Only an attached ring needs one: the consumer of a ring made by
+    /// [`Ring::split`] starts with its producer, at record 0, and then
+    /// counts every record it reads (its `locate` leaves the hint out).
+    pub fn set_next_seq_hint(&mut self, next: u64) {
+        self.seq_hint = Some(next);
+    }
 }
 
 impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
@@ -740,13 +751,6 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
             frame_torn: false,
             _storage: PhantomData,
         }
-    }
-
-    /// Tells the consumer the sequence number of the first unreleased record,
-    /// so that numbers stay exact past 2^32 records. Without it the first
-    /// record read is taken to be below 2^32.
-    pub fn set_next_seq_hint(&mut self, next: u64) {
-        self.seq_hint = Some(next);
     }
 
     /// Reads the next record past the read cursor and moves the cursor past
@@ -839,7 +843,9 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
             let seq = match self.read_seq {
                 Some(expected) if expected as u32 == seq32 => expected,
                 Some(_) => return Err(RingError::Corrupt),
-                None => match self.seq_hint {
+                // A split ring's consumer starts at its producer's first
+                // record, 0: only an attached ring takes a hint.
+                None => match if TRUSTED { None } else { self.seq_hint } {
                     // The record nearest the hint with these low 32 bits.
                     Some(hint) => {
                         let delta = i64::from(seq32.wrapping_sub(hint as u32) as i32);
