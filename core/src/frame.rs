@@ -227,7 +227,11 @@ impl<'s> FrameBuilder<'s> {
             at: self.len,
         };
         out.bytes(&crc.to_le_bytes());
-        let len = if out.at <= out.buf.len() { out.at } else { self.len };
+        let len = if out.at <= out.buf.len() {
+            out.at
+        } else {
+            self.len
+        };
         self.len = 0;
         self.records = 0;
         self.name_count = 0;
