@@ -422,12 +422,14 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
 }
 
 /// The largest payload whose encoded frame fits in `budget` bytes.
+///
+/// Encoding `n` bytes gives `n + n / 254 + 2` ([`cobs::max_encoded_len`]):
+/// every 254 payload bytes take 255, so `m = budget - 2` bytes hold
+/// `254 * (m / 255)` payload bytes, plus `m % 255` more when that is below
+/// 254 (253 when it is 254: the 254th would start another block).
 fn max_payload_for(budget: usize) -> usize {
-    let mut n = budget.saturating_sub(2).min(MAX_FRAME_PAYLOAD);
-    while n > 0 && cobs::max_encoded_len(n) > budget {
-        n -= 1;
-    }
-    n
+    let m = budget.saturating_sub(2);
+    (254 * (m / 255) + (m % 255).min(253)).min(MAX_FRAME_PAYLOAD)
 }
 
 /// Why a frame was lost.
@@ -680,4 +682,26 @@ fn decode_frame(buf: &mut [u8]) -> Result<Frame<'_>, FrameError> {
         records,
         names,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The closed form against the search it replaced, on every budget up
+    /// to well past the largest frame and at the top of `usize`.
+    #[test]
+    fn max_payload_for_is_the_largest_payload_that_fits() {
+        let search = |budget: usize| {
+            let mut n = budget.saturating_sub(2).min(MAX_FRAME_PAYLOAD);
+            while n > 0 && cobs::max_encoded_len(n) > budget {
+                n -= 1;
+            }
+            n
+        };
+        let top = (usize::MAX - 600..=usize::MAX).step_by(1);
+        for budget in (0..MAX_ENCODED_FRAME + 600).chain(top) {
+            assert_eq!(max_payload_for(budget), search(budget), "budget {budget}");
+        }
+    }
 }
