@@ -125,18 +125,13 @@ impl<'s> FrameBuilder<'s> {
             // make the decoder refuse the whole frame.
             Some(Shape::IdMetric | Shape::NameDef) | None => return Err(AddError::Malformed),
         };
-        let empty = self.records == 0;
-        if !empty && seq != self.next_seq {
-            // Frames number their records consecutively.
-            return Err(AddError::FrameFull);
-        }
         match self.append(seq, bytes, name) {
             Some(()) => {
                 self.records += 1;
                 self.next_seq = seq + 1;
                 Ok(())
             }
-            None if empty => Err(AddError::TooLarge),
+            None if self.records == 0 => Err(AddError::TooLarge),
             None => Err(AddError::FrameFull),
         }
     }
@@ -145,11 +140,16 @@ impl<'s> FrameBuilder<'s> {
     /// what the frame holds, and keeps it only if it ends before the CRC's
     /// room: one size check for every part, instead of one per part and a
     /// rollback for each. `name` is where a metric's text name sits in
-    /// `bytes`. `None`: it does not fit, and the frame is as it was.
+    /// `bytes`. `None`: it does not fit (or does not follow the frame's last
+    /// record), and the frame is as it was.
     fn append(&mut self, seq: u64, bytes: &[u8], name: Option<(usize, usize)>) -> Option<()> {
         let end = self.limit.checked_sub(CRC_LEN)?;
         let first = self.records == 0;
         if first && end < MAX_HEADER_LEN {
+            return None;
+        }
+        if !first && seq != self.next_seq {
+            // Frames number their records consecutively.
             return None;
         }
         // A text-named metric is `tag head len name rest`; in the frame it
