@@ -164,7 +164,8 @@ mod tests {
     fn a_failed_write_is_returned_and_nothing_follows_it() {
         let data: Vec<u8> = (0..600).map(|i| (i % 7) as u8).collect();
         let whole = reference(&data);
-        for budget in 0..whole.len() {
+        // Every count natively; a sample under miri, which is slow.
+        for budget in (0..whole.len()).step_by(if cfg!(miri) { 97 } else { 1 }) {
             let mut w = Failing {
                 out: Vec::new(),
                 budget,
