@@ -370,13 +370,15 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
     max_bytes: usize,
     stats: &mut DrainStats,
 ) -> Result<(), DrainError<W::Error>> {
+    // A fresh builder's limit: its buffer's length, at most MAX_FRAME_PAYLOAD.
+    let full = frame.limit;
     loop {
         let budget = max_bytes - stats.bytes;
         let payload_budget = max_payload_for(budget);
         if payload_budget < MAX_HEADER_LEN + CRC_LEN + 2 {
             break;
         }
-        frame.set_limit(payload_budget);
+        frame.limit = payload_budget.min(full);
         // One `locate` per record: the entry is framed from what it found,
         // and the cursor stepped past it without locating it again.
         let ring_done = loop {
@@ -392,9 +394,7 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
             match frame.add_shaped(entry.seq, entry.bytes, shape) {
                 Ok(()) => {}
                 Err(AddError::FrameFull) => break false,
-                Err(AddError::TooLarge)
-                    if payload_budget < frame.buf.len().min(MAX_FRAME_PAYLOAD) =>
-                {
+                Err(AddError::TooLarge) if payload_budget < full => {
                     // Might fit in a full-size frame on a later call.
                     break true;
                 }
