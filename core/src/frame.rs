@@ -193,14 +193,15 @@ impl<'s> FrameBuilder<'s> {
             rest = bytes.get(stop..)?;
         }
         out.bytes(rest);
-        if out.at > end {
+        let at = out.at;
+        if at > end {
             return None;
         }
-        self.len = out.at;
         if let Some(entry) = defined {
             *self.names.get_mut(self.name_count)? = MaybeUninit::new(entry);
             self.name_count += 1;
         }
+        self.len = at;
         Some(())
     }
 
