@@ -118,139 +118,121 @@ impl<'s> FrameBuilder<'s> {
 
     /// Adds a record whose shape the caller found (`None`: malformed).
     fn add_shaped(&mut self, seq: u64, bytes: &[u8], shape: Option<Shape>) -> Result<(), AddError> {
-        let shape = match shape {
+        let name = match shape {
             Some(Shape::TextMetric { name }) => Some(name),
             Some(Shape::Other) => None,
             // Rings carry names as text; an id or a stray definition would
             // make the decoder refuse the whole frame.
             Some(Shape::IdMetric | Shape::NameDef) | None => return Err(AddError::Malformed),
         };
-        if self.records != 0 && seq != self.next_seq {
+        match self.append(seq, bytes, name) {
+            Some(()) => {
+                self.records += 1;
+                self.next_seq = seq + 1;
+                Ok(())
+            }
+            None if self.records == 0 => Err(AddError::TooLarge),
+            None => Err(AddError::FrameFull),
+        }
+    }
+
+    /// Writes the record (after the frame header if it is the first) past
+    /// what the frame holds, and keeps it only if it ends before the CRC's
+    /// room: one size check for every part, instead of one per part and a
+    /// rollback for each. `name` is where a metric's text name sits in
+    /// `bytes`. `None`: it does not fit (or does not follow the frame's last
+    /// record), and the frame is as it was.
+    fn append(&mut self, seq: u64, bytes: &[u8], name: Option<(usize, usize)>) -> Option<()> {
+        let end = self.limit.checked_sub(CRC_LEN)?;
+        let first = self.records == 0;
+        if first && end < MAX_HEADER_LEN {
+            return None;
+        }
+        if !first && seq != self.next_seq {
             // Frames number their records consecutively.
-            return Err(AddError::FrameFull);
+            return None;
         }
-        let was_empty = self.records == 0;
-        let mark = (self.len, self.name_count);
-        let result = self.try_add(seq, bytes, shape);
-        if result.is_err() {
-            (self.len, self.name_count) = mark;
-            if was_empty {
-                self.len = 0;
-                return Err(AddError::TooLarge);
-            }
-            return result;
-        }
-        self.records += 1;
-        self.next_seq = seq + 1;
-        Ok(())
-    }
-
-    /// Appends the record; `name` is where a metric's text name sits in `bytes`.
-    fn try_add(
-        &mut self,
-        seq: u64,
-        bytes: &[u8],
-        name: Option<(usize, usize)>,
-    ) -> Result<(), AddError> {
-        let end = self.limit.checked_sub(CRC_LEN).ok_or(AddError::FrameFull)?;
-        if self.records == 0 {
-            self.put_header(seq, end)?;
-        }
-        let rest = match name {
+        // A text-named metric is `tag head len name rest`; in the frame it
+        // becomes `tag head' id rest`, the head's text flag cleared, after a
+        // `Record::NameDef { id, name }` the first time the frame uses the name.
+        let named = match name {
             Some((start, stop)) => {
-                // A text-named metric is `tag head len name rest`; in the frame
-                // it becomes `tag head' id rest`, the head's text flag cleared.
-                let id = self.intern(&bytes[start..stop], end)?;
-                let head = bytes[1] & !NAME_IS_TEXT;
-                // Ids stay below MAX_FRAME_NAMES: a one-byte varint.
-                self.put(&[skim::TAG_METRIC, head, id as u8], end)?;
-                &bytes[stop..]
+                let text = bytes.get(start..stop)?;
+                let found = self.find(text);
+                if found.is_none() && self.name_count == MAX_FRAME_NAMES {
+                    return None;
+                }
+                Some((text, found, *bytes.get(1)? & !NAME_IS_TEXT, stop))
             }
-            None => bytes,
+            None => None,
         };
-        self.put(rest, end)
+        let mut out = Cursor {
+            buf: &mut *self.buf,
+            at: self.len,
+        };
+        if first {
+            out.bytes(&[FRAME_MAGIC[0], FRAME_MAGIC[1], WIRE_VERSION]);
+            out.varint(seq);
+        }
+        let mut rest = bytes;
+        let mut defined = None;
+        if let Some((text, found, head, stop)) = named {
+            let id = match found {
+                Some(id) => id,
+                None => {
+                    // Ids stay below MAX_FRAME_NAMES: a one-byte varint.
+                    out.bytes(&[skim::TAG_NAME_DEF, self.name_count as u8]);
+                    out.varint(text.len() as u64);
+                    out.bytes(text);
+                    // The name's text is the tail of its definition.
+                    defined = Some(((out.at - text.len()) as u16, text.len() as u16));
+                    self.name_count
+                }
+            };
+            out.bytes(&[skim::TAG_METRIC, head, id as u8]);
+            rest = bytes.get(stop..)?;
+        }
+        out.bytes(rest);
+        let at = out.at;
+        if at > end {
+            return None;
+        }
+        if let Some(entry) = defined {
+            *self.names.get_mut(self.name_count)? = MaybeUninit::new(entry);
+            self.name_count += 1;
+        }
+        self.len = at;
+        Some(())
     }
 
-    /// Appends `bytes` if they fit before `end`.
-    fn put(&mut self, bytes: &[u8], end: usize) -> Result<(), AddError> {
-        let stop = self.len + bytes.len();
-        if stop > end {
-            return Err(AddError::FrameFull);
-        }
-        for (dst, &b) in self.buf[self.len..stop].iter_mut().zip(bytes) {
-            dst.write(b);
-        }
-        self.len = stop;
-        Ok(())
-    }
-
-    fn put_header(&mut self, seq: u64, end: usize) -> Result<(), AddError> {
-        if end < MAX_HEADER_LEN {
-            return Err(AddError::FrameFull);
-        }
-        let mut head = [
-            FRAME_MAGIC[0],
-            FRAME_MAGIC[1],
-            WIRE_VERSION,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-        ];
-        let n = 3 + skim::put_varint(seq, &mut head[3..]).ok_or(AddError::FrameFull)?;
-        self.len = 0;
-        self.put(&head[..n], end)
-    }
-
-    /// The frame-local id of `text`, defining it in the frame if needed.
-    fn intern(&mut self, text: &[u8], end: usize) -> Result<u16, AddError> {
-        for (id, entry) in self.names[..self.name_count].iter().enumerate() {
-            // SAFETY: entries below `name_count` were written (below) before
-            // `name_count` moved past them.
+    /// The frame-local id of a name the frame already defines.
+    fn find(&self, text: &[u8]) -> Option<usize> {
+        let written = self.written();
+        self.names[..self.name_count].iter().position(|entry| {
+            // SAFETY: entries below `name_count` were written (in `append`)
+            // before `name_count` moved past them.
             let (at, len) = unsafe { entry.assume_init() };
-            if same(
-                &self.written()[usize::from(at)..usize::from(at) + usize::from(len)],
-                text,
-            ) {
-                return Ok(id as u16);
-            }
-        }
-        if self.name_count == MAX_FRAME_NAMES {
-            return Err(AddError::FrameFull);
-        }
-        let id = self.name_count as u16;
-        // A `Record::NameDef { id, name }`: tag, id, then the name as a string.
-        let mut head = [0u8; 2 + skim::MAX_VARINT_LEN];
-        head[0] = skim::TAG_NAME_DEF;
-        head[1] = id as u8; // ids stay below MAX_FRAME_NAMES, a one-byte varint
-        let n =
-            2 + skim::put_varint(text.len() as u64, &mut head[2..]).ok_or(AddError::FrameFull)?;
-        let mark = self.len;
-        self.put(&head[..n], end)?;
-        if let Err(e) = self.put(text, end) {
-            self.len = mark;
-            return Err(e);
-        }
-        // The name's text is the tail of its definition.
-        self.names[self.name_count] =
-            MaybeUninit::new(((self.len - text.len()) as u16, text.len() as u16));
-        self.name_count += 1;
-        Ok(id)
+            let at = usize::from(at);
+            written
+                .get(at..at + usize::from(len))
+                .is_some_and(|name| same(name, text))
+        })
     }
 
     /// Appends the CRC and returns the finished payload; the builder is then empty again.
     pub fn finish(&mut self) -> &[u8] {
         let crc = crc32(self.written());
-        // Room for the CRC is kept by every `put` (`end` is `limit - CRC_LEN`).
-        let _ = self.put(&crc.to_le_bytes(), self.buf.len());
-        let payload = self.written();
-        let len = payload.len();
+        // Room for the CRC is kept by every `append` (`end` is `limit - CRC_LEN`).
+        let mut out = Cursor {
+            buf: &mut *self.buf,
+            at: self.len,
+        };
+        out.bytes(&crc.to_le_bytes());
+        let len = if out.at <= out.buf.len() {
+            out.at
+        } else {
+            self.len
+        };
         self.len = 0;
         self.records = 0;
         self.name_count = 0;
@@ -265,6 +247,33 @@ impl<'s> FrameBuilder<'s> {
         // wrote, so the first `len` bytes are initialised; `MaybeUninit<u8>`
         // and `u8` have the same layout.
         unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast::<u8>(), len) }
+    }
+}
+
+/// Writes bytes at `at` and moves it on past each, also past the end of
+/// `buf` (where nothing is written), so that the caller checks the size once
+/// after writing every part of a record.
+struct Cursor<'b> {
+    buf: &'b mut [MaybeUninit<u8>],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    #[inline(never)]
+    fn bytes(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if let Some(dst) = self.buf.get_mut(self.at) {
+                dst.write(b);
+            }
+            self.at += 1;
+        }
+    }
+
+    fn varint(&mut self, v: u64) {
+        // `skim::put_varint` is linked anyway (the encoders use it).
+        let mut tmp = [0; skim::MAX_VARINT_LEN];
+        let n = skim::put_varint(v, &mut tmp).unwrap_or(0);
+        self.bytes(tmp.get(..n).unwrap_or(&[]));
     }
 }
 
@@ -362,43 +371,38 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
     max_bytes: usize,
     stats: &mut DrainStats,
 ) -> Result<(), DrainError<W::Error>> {
+    // A fresh builder's limit: its buffer's length, at most MAX_FRAME_PAYLOAD.
+    let full = frame.limit;
     loop {
         let budget = max_bytes - stats.bytes;
         let payload_budget = max_payload_for(budget);
         if payload_budget < MAX_HEADER_LEN + CRC_LEN + 2 {
             break;
         }
-        frame.set_limit(payload_budget);
-        let mut ring_done = false;
-        loop {
-            let entry = match consumer.peek().map_err(DrainError::Ring)? {
-                Some(entry) => entry,
-                None => {
-                    ring_done = true;
-                    break;
-                }
+        frame.limit = payload_budget.min(full);
+        // One `locate` per record: the entry is framed from what it found,
+        // and the cursor stepped past it without locating it again.
+        let ring_done = loop {
+            let Some(found) = consumer.locate().map_err(DrainError::Ring)? else {
+                break true;
             };
+            let entry = consumer.entry(&found);
             let shape = if TRUSTED {
                 skim::shape(entry.bytes)
             } else {
                 skim::check(entry.bytes)
             };
             match frame.add_shaped(entry.seq, entry.bytes, shape) {
-                Ok(()) => consumer.advance(),
-                Err(AddError::FrameFull) => break,
-                Err(AddError::TooLarge)
-                    if payload_budget < frame.buf.len().min(MAX_FRAME_PAYLOAD) =>
-                {
+                Ok(()) => {}
+                Err(AddError::FrameFull) => break false,
+                Err(AddError::TooLarge) if payload_budget < full => {
                     // Might fit in a full-size frame on a later call.
-                    ring_done = true;
-                    break;
+                    break true;
                 }
-                Err(_) => {
-                    consumer.advance();
-                    stats.discarded += 1;
-                }
+                Err(_) => stats.discarded += 1,
             }
-        }
+            consumer.step(&found);
+        };
         if frame.is_empty() {
             if stats.discarded != 0 {
                 consumer.commit();
@@ -419,12 +423,14 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
 }
 
 /// The largest payload whose encoded frame fits in `budget` bytes.
+///
+/// Encoding `n` bytes gives `n + n / 254 + 2` ([`cobs::max_encoded_len`]):
+/// every 254 payload bytes take 255, so `m = budget - 2` bytes hold
+/// `254 * (m / 255)` payload bytes, plus `m % 255` more when that is below
+/// 254 (253 when it is 254: the 254th would start another block).
 fn max_payload_for(budget: usize) -> usize {
-    let mut n = budget.saturating_sub(2).min(MAX_FRAME_PAYLOAD);
-    while n > 0 && cobs::max_encoded_len(n) > budget {
-        n -= 1;
-    }
-    n
+    let m = budget.saturating_sub(2);
+    (254 * (m / 255) + (m % 255).min(253)).min(MAX_FRAME_PAYLOAD)
 }
 
 /// Why a frame was lost.
@@ -677,4 +683,30 @@ fn decode_frame(buf: &mut [u8]) -> Result<Frame<'_>, FrameError> {
         records,
         names,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The closed form against the search it replaced, on every budget up
+    /// to well past the largest frame and at the top of `usize`.
+    #[test]
+    fn max_payload_for_is_the_largest_payload_that_fits() {
+        let search = |budget: usize| {
+            let mut n = budget.saturating_sub(2).min(MAX_FRAME_PAYLOAD);
+            while n > 0 && cobs::max_encoded_len(n) > budget {
+                n -= 1;
+            }
+            n
+        };
+        let top = usize::MAX - 600..=usize::MAX;
+        let step = if cfg!(miri) { 61 } else { 1 };
+        for budget in (0..MAX_ENCODED_FRAME + 600)
+            .step_by(step)
+            .chain(top.step_by(step))
+        {
+            assert_eq!(max_payload_for(budget), search(budget), "budget {budget}");
+        }
+    }
 }

@@ -650,7 +650,7 @@ fn checked(
 }
 
 /// Where `locate` found a record.
-struct Found {
+pub(crate) struct Found {
     off: u32,
     len: u32,
     seq: u64,
@@ -720,6 +720,17 @@ impl<'a> Consumer<'a> {
         // SAFETY: forwarded caller contract.
         unsafe { RawRing::attach(ptr, len) }.map(Self::new)
     }
+
+    /// Tells the consumer the sequence number of the first unreleased record,
+    /// so that numbers stay exact past 2^32 records. Without it the first
+    /// record read is taken to be below 2^32.
+    ///
+    /// Only an attached ring needs one: the consumer of a ring made by
+    /// [`Ring::split`] starts with its producer, at record 0, and then
+    /// counts every record it reads (its `locate` leaves the hint out).
+    pub fn set_next_seq_hint(&mut self, next: u64) {
+        self.seq_hint = Some(next);
+    }
 }
 
 impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
@@ -739,13 +750,6 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
             frame_torn: false,
             _storage: PhantomData,
         }
-    }
-
-    /// Tells the consumer the sequence number of the first unreleased record,
-    /// so that numbers stay exact past 2^32 records. Without it the first
-    /// record read is taken to be below 2^32.
-    pub fn set_next_seq_hint(&mut self, next: u64) {
-        self.seq_hint = Some(next);
     }
 
     /// Reads the next record past the read cursor and moves the cursor past
@@ -770,7 +774,8 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
         }
     }
 
-    fn step(&mut self, found: &Found) {
+    /// Moves the read cursor past the record `locate` found.
+    pub(crate) fn step(&mut self, found: &Found) {
         if self.released_seq.is_none() {
             self.released_seq = Some(found.seq);
         }
@@ -779,7 +784,8 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
         self.read_pos = found.next_pos;
     }
 
-    fn entry(&self, found: &Found) -> Entry<'_> {
+    /// The record `locate` found.
+    pub(crate) fn entry(&self, found: &Found) -> Entry<'_> {
         // SAFETY: `locate` checked that `[off + 8, off + 8 + len)` is inside
         // the data area and inside the published region (against `write_pos`
         // loaded with Acquire), which the producer no longer writes until
@@ -803,7 +809,7 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
     /// Finds the next record, skipping padding (which moves the cursor, as
     /// nothing is lost by skipping it) and validating everything read from
     /// shared memory.
-    fn locate(&mut self) -> Result<Option<Found>, RingError> {
+    pub(crate) fn locate(&mut self) -> Result<Option<Found>, RingError> {
         let cap = self.raw.cap;
         loop {
             if self.read_pos == self.cached_write {
@@ -836,7 +842,9 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
             let seq = match self.read_seq {
                 Some(expected) if expected as u32 == seq32 => expected,
                 Some(_) => return Err(RingError::Corrupt),
-                None => match self.seq_hint {
+                // A split ring's consumer starts at its producer's first
+                // record, 0: only an attached ring takes a hint.
+                None => match if TRUSTED { None } else { self.seq_hint } {
                     // The record nearest the hint with these low 32 bits.
                     Some(hint) => {
                         let delta = i64::from(seq32.wrapping_sub(hint as u32) as i32);
