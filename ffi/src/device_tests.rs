@@ -65,22 +65,35 @@ unsafe extern "C" fn collect(ctx: *mut c_void, data: *const u8, len: usize) -> i
     len as isize
 }
 
-/// Everything the logger's ring holds, decoded: (sequence, record kind).
-fn drain(log: *mut runlog_logger) -> Vec<String> {
+/// One `runlog_drain` of `log` through `write` (`collect` or a transport
+/// that appends to the same `Vec<u8>`): its status and the bytes written,
+/// which must be as many as it says.
+fn drain_through(
+    log: *mut runlog_logger,
+    write: unsafe extern "C" fn(*mut c_void, *const u8, usize) -> isize,
+) -> (runlog_status, Vec<u8>) {
     let mut bytes = Vec::<u8>::new();
-    let mut written = 0;
-    // SAFETY: valid handle; `collect` appends to `bytes`.
+    let mut written = usize::MAX;
+    // SAFETY: valid handle; `write` appends to `bytes`.
     let s = unsafe {
         runlog_drain(
             log,
-            Some(collect),
+            Some(write),
             ptr::from_mut(&mut bytes).cast(),
             usize::MAX,
             &mut written,
         )
     };
+    if s == RUNLOG_STATUS_OK {
+        assert_eq!(written, bytes.len(), "the drain's count is what it wrote");
+    }
+    (s, bytes)
+}
+
+/// Everything the logger's ring holds, decoded: (sequence, record kind).
+fn drain(log: *mut runlog_logger) -> Vec<String> {
+    let (s, bytes) = drain_through(log, collect);
     assert_eq!(s, RUNLOG_STATUS_OK);
-    assert_eq!(written, bytes.len());
     let mut out = Vec::new();
     FrameDecoder::new().feed(&bytes, |e| match e {
         Event::Record { record, .. } => out.push(match record {
@@ -344,17 +357,7 @@ type Artifact = (u32, String, u64, Vec<u8>, u32);
 /// What a drain sends of artifacts, and how many log calls the stream
 /// reports dropped.
 fn drained_artifacts(log: *mut runlog_logger) -> (Vec<Artifact>, u32) {
-    let mut bytes = Vec::<u8>::new();
-    // SAFETY: valid handle; `collect` appends to `bytes`.
-    let s = unsafe {
-        runlog_drain(
-            log,
-            Some(collect),
-            ptr::from_mut(&mut bytes).cast(),
-            usize::MAX,
-            ptr::null_mut(),
-        )
-    };
+    let (s, bytes) = drain_through(log, collect);
     assert_eq!(s, RUNLOG_STATUS_OK);
     let (mut out, mut dropped) = (Vec::new(), 0);
     FrameDecoder::new().feed(&bytes, |e| match e {
@@ -492,18 +495,7 @@ fn a_drain_finishes_short_writes_and_refuses_lying_counts() {
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let drain_with = |log, lie: Option<isize>| {
         *TRICKLE_LIE.lock().unwrap() = lie;
-        let mut bytes = Vec::<u8>::new();
-        // SAFETY: valid handle; `trickle` appends to `bytes`.
-        let s = unsafe {
-            runlog_drain(
-                log,
-                Some(trickle),
-                ptr::from_mut(&mut bytes).cast(),
-                usize::MAX,
-                ptr::null_mut(),
-            )
-        };
-        (s, bytes)
+        drain_through(log, trickle)
     };
     for lie in [isize::MAX, 0, -1] {
         let log = logger(4096);
