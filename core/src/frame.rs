@@ -95,11 +95,6 @@ impl<'s> FrameBuilder<'s> {
         }
     }
 
-    /// Lowers the payload size limit (CRC included) for the frames built from now on.
-    pub fn set_limit(&mut self, limit: usize) {
-        self.limit = limit.min(self.buf.len()).min(MAX_FRAME_PAYLOAD);
-    }
-
     /// Whether the frame holds no record yet.
     pub fn is_empty(&self) -> bool {
         self.records == 0
@@ -379,6 +374,7 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
         if payload_budget < MAX_HEADER_LEN + CRC_LEN + 2 {
             break;
         }
+        // Lowered for this frame only, never above what `new` allowed.
         frame.limit = payload_budget.min(full);
         // One `locate` per record: the entry is framed from what it found,
         // and the cursor stepped past it without locating it again.

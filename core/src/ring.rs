@@ -762,18 +762,6 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
         Ok(Some(self.entry(&found)))
     }
 
-    /// Returns the next record without moving the read cursor; [`Consumer::advance`] moves it.
-    pub fn peek(&mut self) -> Result<Option<Entry<'_>>, RingError> {
-        Ok(self.locate()?.map(|found| self.entry(&found)))
-    }
-
-    /// Moves the read cursor past the record [`Consumer::peek`] returned.
-    pub fn advance(&mut self) {
-        if let Ok(Some(found)) = self.locate() {
-            self.step(&found);
-        }
-    }
-
     /// Moves the read cursor past the record `locate` found.
     pub(crate) fn step(&mut self, found: &Found) {
         if self.released_seq.is_none() {

@@ -1204,7 +1204,6 @@ impl runlog_logger {
             return RUNLOG_STATUS_CLOSED;
         }
         let waited = match &self.kind {
-            #[cfg(feature = "std")]
             Kind::Spool(c) => crate::host::close::wait_for_upload(self, c, timeout_ms),
             Kind::Static(_) => RUNLOG_STATUS_OK,
         };
