@@ -5,7 +5,8 @@
 #   - Rust (examples/firmware-rust): runlog-core directly, against the same
 #     values written raw to the UART (--no-default-features);
 #   - C (examples/firmware-c): runlog.h over the device staticlib of runlog-ffi,
-#     against baseline.c (the same values written raw to the UART, no runlog).
+#     the same workload (workload.c) through runlog_sink.c, against raw_sink.c
+#     (the same values written raw to the UART, no runlog), as for Rust.
 # With qemu-system-arm installed it also boots both Rust builds and compares
 # their peak stack (the drain's frame scratch lives on the stack, not in .bss).
 #
