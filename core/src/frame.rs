@@ -253,18 +253,24 @@ impl Cursor<'_> {
     #[inline(never)]
     fn bytes(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            if let Some(dst) = self.buf.get_mut(self.at) {
-                dst.write(b);
-            }
-            self.at += 1;
+            self.byte(b);
         }
     }
 
-    fn varint(&mut self, v: u64) {
-        // `skim::put_varint` is linked anyway (the encoders use it).
-        let mut tmp = [0; skim::MAX_VARINT_LEN];
-        let n = skim::put_varint(v, &mut tmp).unwrap_or(0);
-        self.bytes(tmp.get(..n).unwrap_or(&[]));
+    fn byte(&mut self, b: u8) {
+        if let Some(dst) = self.buf.get_mut(self.at) {
+            dst.write(b);
+        }
+        self.at += 1;
+    }
+
+    /// A LEB128 varint, a byte at a time (no scratch array to fill and slice).
+    fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.byte(v as u8 | 0x80);
+            v >>= 7;
+        }
+        self.byte(v as u8);
     }
 }
 

@@ -305,10 +305,13 @@ pub(crate) fn utf8_ok(b: &[u8]) -> bool {
 }
 
 /// Most bytes a varint `u64` takes.
+#[cfg(not(target_os = "none"))]
 pub(crate) const MAX_VARINT_LEN: usize = 10;
 
 /// Writes `v` as a varint at the start of `out`; returns its length, or
-/// `None` when `out` is too short.
+/// `None` when `out` is too short. Hosts' metric encoder writes with it;
+/// devices use the encoders' own writer (and frames theirs).
+#[cfg(not(target_os = "none"))]
 pub(crate) fn put_varint(mut v: u64, out: &mut [u8]) -> Option<usize> {
     let mut i = 0;
     loop {
