@@ -282,20 +282,28 @@ fn find(
     buf: &[MaybeUninit<u8>],
     text: &[u8],
 ) -> Option<usize> {
-    names.iter().take(count).position(|entry| {
+    for (id, entry) in names.iter().take(count).enumerate() {
         // SAFETY: entries below `name_count` were written (in `append`)
         // before `name_count` moved past them.
         let (at, len) = unsafe { entry.assume_init() };
+        if usize::from(len) != text.len() {
+            continue;
+        }
         let at = usize::from(at);
-        buf.get(at..at + usize::from(len)).is_some_and(|name| {
-            name.len() == text.len()
-                && name.iter().zip(text).all(|(x, y)| {
-                    // SAFETY: a defined name's bytes were written (in
-                    // `append`) before its entry was.
-                    unsafe { x.assume_init() == *y }
-                })
-        })
-    })
+        let Some(name) = buf.get(at..at + text.len()) else {
+            continue;
+        };
+        // SAFETY: a defined name's bytes were written (in `append`) before
+        // its entry was.
+        if name
+            .iter()
+            .zip(text)
+            .all(|(x, y)| unsafe { x.assume_init() } == *y)
+        {
+            return Some(id);
+        }
+    }
+    None
 }
 
 /// What one [`drain`] call moved.
