@@ -293,13 +293,12 @@ fn find(
         let Some(name) = buf.get(at..at + text.len()) else {
             continue;
         };
-        // SAFETY: a defined name's bytes were written (in `append`) before
-        // its entry was.
-        if name
-            .iter()
-            .zip(text)
-            .all(|(x, y)| unsafe { x.assume_init() } == *y)
-        {
+        let same = name.iter().zip(text).all(|(x, y)| {
+            // SAFETY: a defined name's bytes were written (in `append`)
+            // before its entry was.
+            unsafe { x.assume_init() == *y }
+        });
+        if same {
             return Some(id);
         }
     }
