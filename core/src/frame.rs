@@ -126,9 +126,21 @@ impl<'s> FrameBuilder<'s> {
         shape: Option<Shape>,
         follows: bool,
     ) -> Result<(), AddError> {
-        let name = match shape {
-            Some(Shape::TextMetric { name }) => Some(name),
-            Some(Shape::Other) => None,
+        let (bytes, name) = match shape {
+            // `append` reads a metric's head at 1, after a one-byte tag. An
+            // overlong tag (postcard reads `80 00` as 0, and so `check`) is
+            // cut to its last byte, which the frame replaces with a
+            // one-byte tag anyway. (A split ring's `shape` says 1: no cut.)
+            Some(Shape::TextMetric {
+                head,
+                name: (start, stop),
+            }) => {
+                let skip = head.checked_sub(1).ok_or(AddError::Malformed)?;
+                let cut = |at: usize| at.checked_sub(skip).ok_or(AddError::Malformed);
+                let from = bytes.get(skip..).ok_or(AddError::Malformed)?;
+                (from, Some((cut(start)?, cut(stop)?)))
+            }
+            Some(Shape::Other) => (bytes, None),
             // Rings carry names as text; an id or a stray definition would
             // make the decoder refuse the whole frame.
             Some(Shape::IdMetric | Shape::NameDef) | None => return Err(AddError::Malformed),
