@@ -406,7 +406,20 @@ fn an_overlong_metric_tag_in_an_attached_ring_is_framed_intact() {
     };
     let mut overlong = vec![0x80, 0x00];
     overlong.extend_from_slice(&metric("b", 2)[1..]);
-    let payloads = [metric("a", 1), overlong, metric("b", 3), metric("a", 4)];
+    // And a name length as an overlong varint (`81 00` for 1): the frame's
+    // definition copies the ring record's `len name` as they are.
+    let plain = metric("c", 5);
+    let mut long_len = plain[..2].to_vec();
+    long_len.extend_from_slice(&[0x81, 0x00]);
+    long_len.extend_from_slice(&plain[3..]);
+    let payloads = [
+        metric("a", 1),
+        overlong,
+        metric("b", 3),
+        long_len,
+        metric("c", 6),
+        metric("a", 4),
+    ];
     let mut storage = vec![0u32; 1 << 12];
     let ptr = storage.as_mut_ptr().cast::<u8>();
     // SAFETY: `storage` outlives both ends and nothing else uses it.
