@@ -97,7 +97,7 @@ impl<'s> FrameBuilder<'s> {
 
     /// Whether the frame holds no record yet.
     pub fn is_empty(&self) -> bool {
-        self.records == 0
+        self.len == 0
     }
 
     /// Records in the frame.
@@ -107,84 +107,106 @@ impl<'s> FrameBuilder<'s> {
 
     /// Adds the ring record `bytes`, whose sequence number is `seq`.
     pub fn add(&mut self, seq: u64, bytes: &[u8]) -> Result<(), AddError> {
+        // Frames number their records consecutively.
+        let follows = self.is_empty() || seq == self.next_seq;
         // Checked without decoding: see `skim` for why.
-        self.add_shaped(seq, bytes, skim::check(bytes))
+        self.add_shaped(seq, bytes, skim::check(bytes), follows)?;
+        self.next_seq = seq.wrapping_add(1);
+        Ok(())
     }
 
     /// Adds a record whose shape the caller found (`None`: malformed).
-    fn add_shaped(&mut self, seq: u64, bytes: &[u8], shape: Option<Shape>) -> Result<(), AddError> {
-        let name = match shape {
-            Some(Shape::TextMetric { name }) => Some(name),
-            Some(Shape::Other) => None,
+    /// `follows`: the record's sequence number follows the frame's last
+    /// record's (the drain knows this without comparing 64-bit numbers: the
+    /// consumer reads consecutive records, so only a discard breaks the run).
+    fn add_shaped(
+        &mut self,
+        seq: u64,
+        bytes: &[u8],
+        shape: Option<Shape>,
+        follows: bool,
+    ) -> Result<(), AddError> {
+        let (bytes, name) = match shape {
+            // `append` reads a metric's head at 1, after a one-byte tag. An
+            // overlong tag (postcard reads `80 00` as 0, and so `check`) is
+            // cut to its last byte, which the frame replaces with a
+            // one-byte tag anyway. (A split ring's `shape` says 1: no cut.)
+            Some(Shape::TextMetric {
+                head,
+                name: (start, stop),
+            }) => {
+                let skip = head.checked_sub(1).ok_or(AddError::Malformed)?;
+                let cut = |at: usize| at.checked_sub(skip).ok_or(AddError::Malformed);
+                let from = bytes.get(skip..).ok_or(AddError::Malformed)?;
+                (from, Some((cut(start)?, cut(stop)?)))
+            }
+            Some(Shape::Other) => (bytes, None),
             // Rings carry names as text; an id or a stray definition would
             // make the decoder refuse the whole frame.
             Some(Shape::IdMetric | Shape::NameDef) | None => return Err(AddError::Malformed),
         };
-        match self.append(seq, bytes, name) {
+        let first = self.is_empty();
+        if !first && !follows {
+            return Err(AddError::FrameFull);
+        }
+        match self.append(first.then_some(seq), bytes, name) {
             Some(()) => {
                 self.records += 1;
-                self.next_seq = seq + 1;
                 Ok(())
             }
-            None if self.records == 0 => Err(AddError::TooLarge),
+            None if first => Err(AddError::TooLarge),
             None => Err(AddError::FrameFull),
         }
     }
 
-    /// Writes the record (after the frame header if it is the first) past
-    /// what the frame holds, and keeps it only if it ends before the CRC's
-    /// room: one size check for every part, instead of one per part and a
-    /// rollback for each. `name` is where a metric's text name sits in
-    /// `bytes`. `None`: it does not fit (or does not follow the frame's last
-    /// record), and the frame is as it was.
-    fn append(&mut self, seq: u64, bytes: &[u8], name: Option<(usize, usize)>) -> Option<()> {
+    /// Writes the record (after the frame header, numbered `first`, if it
+    /// is the frame's first) past what the frame holds, and keeps it only if
+    /// it ends before the CRC's room: one size check for every part, instead
+    /// of one per part and a rollback for each. `name` is where a metric's
+    /// text name sits in `bytes`. `None`: it does not fit, and the frame is
+    /// as it was.
+    fn append(
+        &mut self,
+        first: Option<u64>,
+        bytes: &[u8],
+        name: Option<(usize, usize)>,
+    ) -> Option<()> {
         let end = self.limit.checked_sub(CRC_LEN)?;
-        let first = self.records == 0;
-        if first && end < MAX_HEADER_LEN {
-            return None;
-        }
-        if !first && seq != self.next_seq {
-            // Frames number their records consecutively.
-            return None;
-        }
-        // A text-named metric is `tag head len name rest`; in the frame it
-        // becomes `tag head' id rest`, the head's text flag cleared, after a
-        // `Record::NameDef { id, name }` the first time the frame uses the name.
-        let named = match name {
-            Some((start, stop)) => {
-                let text = bytes.get(start..stop)?;
-                let found = self.find(text);
-                if found.is_none() && self.name_count == MAX_FRAME_NAMES {
-                    return None;
-                }
-                Some((text, found, *bytes.get(1)? & !NAME_IS_TEXT, stop))
-            }
-            None => None,
-        };
         let mut out = Cursor {
             buf: &mut *self.buf,
             at: self.len,
         };
-        if first {
+        if let Some(seq) = first {
+            if end < MAX_HEADER_LEN {
+                return None;
+            }
             out.bytes(&[FRAME_MAGIC[0], FRAME_MAGIC[1], WIRE_VERSION]);
             out.varint(seq);
         }
+        // A text-named metric is `tag head len name rest`; in the frame it
+        // becomes `tag head' id rest`, the head's text flag cleared, after a
+        // `Record::NameDef { id, name }` the first time the frame uses the
+        // name. A definition is `tag id len name`: its `len name` are the
+        // ring record's own bytes, copied as they are.
         let mut rest = bytes;
         let mut defined = None;
-        if let Some((text, found, head, stop)) = named {
-            let id = match found {
+        if let Some((start, stop)) = name {
+            let text = bytes.get(start..stop)?;
+            let id = match find(&self.names, self.name_count, out.buf, text) {
                 Some(id) => id,
                 None => {
+                    if self.name_count == MAX_FRAME_NAMES {
+                        return None;
+                    }
                     // Ids stay below MAX_FRAME_NAMES: a one-byte varint.
                     out.bytes(&[skim::TAG_NAME_DEF, self.name_count as u8]);
-                    out.varint(text.len() as u64);
-                    out.bytes(text);
+                    out.bytes(bytes.get(2..stop)?);
                     // The name's text is the tail of its definition.
                     defined = Some(((out.at - text.len()) as u16, text.len() as u16));
                     self.name_count
                 }
             };
-            out.bytes(&[skim::TAG_METRIC, head, id as u8]);
+            out.bytes(&[skim::TAG_METRIC, *bytes.get(1)? & !NAME_IS_TEXT, id as u8]);
             rest = bytes.get(stop..)?;
         }
         out.bytes(rest);
@@ -198,20 +220,6 @@ impl<'s> FrameBuilder<'s> {
         }
         self.len = at;
         Some(())
-    }
-
-    /// The frame-local id of a name the frame already defines.
-    fn find(&self, text: &[u8]) -> Option<usize> {
-        let written = self.written();
-        self.names[..self.name_count].iter().position(|entry| {
-            // SAFETY: entries below `name_count` were written (in `append`)
-            // before `name_count` moved past them.
-            let (at, len) = unsafe { entry.assume_init() };
-            let at = usize::from(at);
-            written
-                .get(at..at + usize::from(len))
-                .is_some_and(|name| same(name, text))
-        })
     }
 
     /// Appends the CRC and returns the finished payload; the builder is then empty again.
@@ -257,25 +265,56 @@ impl Cursor<'_> {
     #[inline(never)]
     fn bytes(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            if let Some(dst) = self.buf.get_mut(self.at) {
-                dst.write(b);
-            }
-            self.at += 1;
+            self.byte(b);
         }
     }
 
-    fn varint(&mut self, v: u64) {
-        // `skim::put_varint` is linked anyway (the encoders use it).
-        let mut tmp = [0; skim::MAX_VARINT_LEN];
-        let n = skim::put_varint(v, &mut tmp).unwrap_or(0);
-        self.bytes(tmp.get(..n).unwrap_or(&[]));
+    fn byte(&mut self, b: u8) {
+        if let Some(dst) = self.buf.get_mut(self.at) {
+            dst.write(b);
+        }
+        self.at += 1;
+    }
+
+    /// A LEB128 varint, a byte at a time (no scratch array to fill and slice).
+    fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.byte(v as u8 | 0x80);
+            v >>= 7;
+        }
+        self.byte(v as u8);
     }
 }
 
-/// Byte-wise equality, written out: names are short, and `==` on slices
-/// links `memcmp` (116 bytes on a Cortex-M4) into every firmware.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+/// The frame-local id of a name the frame already defines: `names`'
+/// first `count` entries say where each defined name sits in `buf`.
+fn find(
+    names: &[MaybeUninit<(u16, u16)>; MAX_FRAME_NAMES],
+    count: usize,
+    buf: &[MaybeUninit<u8>],
+    text: &[u8],
+) -> Option<usize> {
+    for (id, entry) in names.iter().take(count).enumerate() {
+        // SAFETY: entries below `name_count` were written (in `append`)
+        // before `name_count` moved past them.
+        let (at, len) = unsafe { entry.assume_init() };
+        if usize::from(len) != text.len() {
+            continue;
+        }
+        let at = usize::from(at);
+        let Some(name) = buf.get(at..at + text.len()) else {
+            continue;
+        };
+        let same = name.iter().zip(text).all(|(x, y)| {
+            // SAFETY: a defined name's bytes were written (in `append`)
+            // before its entry was.
+            unsafe { x.assume_init() == *y }
+        });
+        if same {
+            return Some(id);
+        }
+    }
+    None
 }
 
 /// What one [`drain`] call moved.
@@ -378,6 +417,9 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
         frame.limit = payload_budget.min(full);
         // One `locate` per record: the entry is framed from what it found,
         // and the cursor stepped past it without locating it again.
+        // Set when a record is discarded after the frame took some: the
+        // next record's number does not follow, so it starts a new frame.
+        let mut gap = false;
         let ring_done = loop {
             let Some(found) = consumer.locate().map_err(DrainError::Ring)? else {
                 break true;
@@ -388,14 +430,17 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
             } else {
                 skim::check(entry.bytes)
             };
-            match frame.add_shaped(entry.seq, entry.bytes, shape) {
+            match frame.add_shaped(entry.seq, entry.bytes, shape, !gap) {
                 Ok(()) => {}
                 Err(AddError::FrameFull) => break false,
                 Err(AddError::TooLarge) if payload_budget < full => {
                     // Might fit in a full-size frame on a later call.
                     break true;
                 }
-                Err(_) => stats.discarded += 1,
+                Err(_) => {
+                    stats.discarded += 1;
+                    gap = !frame.is_empty();
+                }
             }
             consumer.step(&found);
         };

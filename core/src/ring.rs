@@ -764,7 +764,11 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
 
     /// Moves the read cursor past the record `locate` found.
     pub(crate) fn step(&mut self, found: &Found) {
-        if self.released_seq.is_none() {
+        // A split ring's consumer leaves the number unset until it releases:
+        // a rewind before then reads the first record's number again, as
+        // the first read did (from the record alone, never a hint), so it
+        // gets the same number.
+        if !TRUSTED && self.released_seq.is_none() {
             self.released_seq = Some(found.seq);
         }
         self.read_seq = Some(found.seq + 1);

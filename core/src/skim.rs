@@ -36,9 +36,11 @@ const LIST_ELEM: usize = 8;
 /// What a well-formed record is, as far as framing cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Shape {
-    /// A metric named by text: the name is `bytes[name.0..name.1]`, and the
-    /// fields after it start at `name.1`.
-    TextMetric { name: (usize, usize) },
+    /// A metric named by text: its head byte is `bytes[head]` (1, unless
+    /// the tag before it is an overlong varint, which postcard accepts), the
+    /// name's length follows it, the name is `bytes[name.0..name.1]`, and
+    /// the fields after it start at `name.1`.
+    TextMetric { head: usize, name: (usize, usize) },
     /// A metric named by a frame-local id.
     IdMetric,
     /// A name definition.
@@ -84,7 +86,10 @@ pub(crate) fn shape(bytes: &[u8]) -> Option<Shape> {
                 }
             }
             let end = at.checked_add(len).filter(|&end| end <= bytes.len())?;
-            Some(Shape::TextMetric { name: (at, end) })
+            Some(Shape::TextMetric {
+                head: 1,
+                name: (at, end),
+            })
         }
         [TAG_METRIC, ..] => Some(Shape::IdMetric),
         [TAG_NAME_DEF, ..] => Some(Shape::NameDef),
@@ -232,12 +237,16 @@ impl Reader<'_> {
     }
 
     fn metric(&mut self) -> Shape {
+        let head_at = self.pos;
         let head = self.byte();
         if head & !KNOWN_BITS != 0 {
             self.fail();
         }
         let shape = if head & NAME_IS_TEXT != 0 {
-            Shape::TextMetric { name: self.str() }
+            Shape::TextMetric {
+                head: head_at,
+                name: self.str(),
+            }
         } else {
             self.varint(16);
             Shape::IdMetric
@@ -305,10 +314,13 @@ pub(crate) fn utf8_ok(b: &[u8]) -> bool {
 }
 
 /// Most bytes a varint `u64` takes.
+#[cfg(not(target_os = "none"))]
 pub(crate) const MAX_VARINT_LEN: usize = 10;
 
 /// Writes `v` as a varint at the start of `out`; returns its length, or
-/// `None` when `out` is too short.
+/// `None` when `out` is too short. Hosts' metric encoder writes with it;
+/// devices use the encoders' own writer (and frames theirs).
+#[cfg(not(target_os = "none"))]
 pub(crate) fn put_varint(mut v: u64, out: &mut [u8]) -> Option<usize> {
     let mut i = 0;
     loop {
@@ -420,7 +432,7 @@ mod tests {
     fn accepts_every_kind_of_record_and_finds_text_names() {
         for bytes in samples() {
             let shape = check(&bytes).expect("well-formed");
-            if let Shape::TextMetric { name } = shape {
+            if let Shape::TextMetric { name, .. } = shape {
                 let Ok((Record::Metric(m), [])) = wire::decode(&bytes) else {
                     panic!("not a metric");
                 };
@@ -583,7 +595,7 @@ mod tests {
         /// finds lies inside them.
         #[test]
         fn shape_stays_in_bounds_on_noise(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
-            if let Some(Shape::TextMetric { name }) = shape(&bytes) {
+            if let Some(Shape::TextMetric { name, .. }) = shape(&bytes) {
                 prop_assert!(name.0 <= name.1 && name.1 <= bytes.len());
             }
         }

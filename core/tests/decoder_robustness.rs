@@ -389,6 +389,58 @@ fn drains_only_good_frames<const TRUSTED: bool>(
     Ok(())
 }
 
+/// A text-named metric whose tag is an overlong varint (`80 00` for 0:
+/// postcard reads it, so `skim::check` accepts it) in an attached ring: the
+/// drain interns its name like any other, and every record of the frame
+/// arrives as it was sent, instead of a frame the decoder refuses (the
+/// builder used to take the byte after the tag's first for the metric head).
+#[test]
+fn an_overlong_metric_tag_in_an_attached_ring_is_framed_intact() {
+    let metric = |name, v| {
+        bytes_of(&Record::Metric(Metric {
+            name: Name::Text(name),
+            value: Value::I64(v),
+            step: Some(7),
+            time_ms: None,
+        }))
+    };
+    let mut overlong = vec![0x80, 0x00];
+    overlong.extend_from_slice(&metric("b", 2)[1..]);
+    // And a name length as an overlong varint (`81 00` for 1): the frame's
+    // definition copies the ring record's `len name` as they are.
+    let plain = metric("c", 5);
+    let mut long_len = plain[..2].to_vec();
+    long_len.extend_from_slice(&[0x81, 0x00]);
+    long_len.extend_from_slice(&plain[3..]);
+    let payloads = [
+        metric("a", 1),
+        overlong,
+        metric("b", 3),
+        long_len,
+        metric("c", 6),
+        metric("a", 4),
+    ];
+    let mut storage = vec![0u32; 1 << 12];
+    let ptr = storage.as_mut_ptr().cast::<u8>();
+    // SAFETY: `storage` outlives both ends and nothing else uses it.
+    let mut producer = unsafe { runlog_core::Producer::format(ptr, 1 << 14) }.unwrap();
+    for p in &payloads {
+        let n = p.len();
+        producer
+            .push_with(|buf: &mut [u8]| {
+                buf.get_mut(..n)
+                    .ok_or(runlog_core::WireError::BufferFull)?
+                    .copy_from_slice(p);
+                Ok(n)
+            })
+            .unwrap();
+    }
+    // SAFETY: as above; this is the ring's only consumer.
+    let mut consumer = unsafe { runlog_core::Consumer::attach(ptr, 1 << 14) }.unwrap();
+    let all: Vec<&[u8]> = payloads.iter().map(|p| &p[..]).collect();
+    drains_only_good_frames(&mut consumer, &all).unwrap();
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 3000 }))]
 
