@@ -104,40 +104,92 @@ pub fn check_metric_name(name: &str) -> Result<(), RuleError> {
 /// empty, `.` or `..` segment, no drive letter. Paths become file names in the
 /// store, so anything a file system or a terminal could misread is refused.
 pub fn check_artifact_path(path: &str) -> Result<(), RuleError> {
-    // Byte-wise (no `char` decoding, no `str` comparisons): the same answers
-    // as the `char`/`split` version it replaced (proptested below against
-    // it), in less flash for a firmware, which links this through
-    // `runlog_upload`.
-    let b = path.as_bytes();
-    if b.is_empty() {
-        return Err(RuleError::PathEmpty);
+    scan_artifact_path::<true>(path.as_bytes())
+}
+
+/// Whether [`check_artifact_path`] accepts `path`, without saying why not:
+/// the same rule, stopping at the first fault (a firmware that reports only
+/// a status links this smaller scan).
+pub fn artifact_path_ok(path: &str) -> bool {
+    scan_artifact_path::<false>(path.as_bytes()).is_ok()
+}
+
+/// The artifact path rule, in one pass over the bytes and a final `/`
+/// (each segment checked as it ends), byte-wise (no `char` decoding, no
+/// `str` comparisons): the same answers as the `char`/`split` version it
+/// replaced (proptested below against it), in less flash for a firmware.
+/// `WHY`: find the error [`check_artifact_path`] reports (a backslash
+/// before a control character before the first bad segment before a drive
+/// letter); without it, any error at the first fault.
+fn scan_artifact_path<const WHY: bool>(b: &[u8]) -> Result<(), RuleError> {
+    if WHY {
+        // Without `WHY` the scan finds both: an empty path and a leading
+        // `/` each end an empty segment.
+        if b.is_empty() {
+            return Err(RuleError::PathEmpty);
+        }
+        if b[0] == b'/' {
+            return Err(RuleError::PathAbsolute);
+        }
     }
     if b.len() > MAX_ARTIFACT_PATH_LEN {
         return Err(RuleError::PathTooLong);
     }
-    if b[0] == b'/' {
-        return Err(RuleError::PathAbsolute);
-    }
-    // One pass for both (`contains` would link `memchr`: +104 B); a
-    // backslash is reported before a control character.
-    let (mut backslash, mut control, mut prev) = (false, false, 0u8);
-    for &c in b {
-        backslash |= c == b'\\';
-        control |= is_control(prev, c);
+    // What was found, as bits (`contains` would link `memchr`: +104 B).
+    const BACKSLASH: u8 = 1;
+    const CONTROL: u8 = 2;
+    const DOT_DOT: u8 = 4;
+    const EMPTY_SEGMENT: u8 = 8;
+    let mut found = 0u8;
+    // The segment so far: its length while it is only dots (0: empty), 3
+    // or more once it cannot be `.` or `..` any more.
+    let mut dots = 0u32;
+    let mut prev = 0u8;
+    let mut i = 0;
+    loop {
+        let c = match b.get(i) {
+            Some(&c) => c,
+            None => b'/',
+        };
+        let mut fault = 0;
+        if c == b'/' {
+            // Only the first bad segment counts.
+            if dots <= 2 && found & (DOT_DOT | EMPTY_SEGMENT) == 0 {
+                fault = if dots == 2 { DOT_DOT } else { EMPTY_SEGMENT };
+            }
+            dots = 0;
+        } else if c == b'.' {
+            dots += 1;
+        } else {
+            dots = 3;
+        }
+        if c == b'\\' {
+            fault |= BACKSLASH;
+        }
+        if is_control(prev, c) {
+            fault |= CONTROL;
+        }
+        if !WHY && fault != 0 {
+            return Err(RuleError::PathControl);
+        }
+        found |= fault;
         prev = c;
+        if i == b.len() {
+            break;
+        }
+        i += 1;
     }
-    if backslash {
+    if found & BACKSLASH != 0 {
         return Err(RuleError::PathBackslash);
     }
-    if control {
+    if found & CONTROL != 0 {
         return Err(RuleError::PathControl);
     }
-    for segment in b.split(|&c| c == b'/') {
-        match segment {
-            [b'.', b'.'] => return Err(RuleError::PathDotDot),
-            [b'.'] | [] => return Err(RuleError::PathEmptySegment),
-            _ => {}
-        }
+    if found & DOT_DOT != 0 {
+        return Err(RuleError::PathDotDot);
+    }
+    if found != 0 {
+        return Err(RuleError::PathEmptySegment);
     }
     if b.get(1) == Some(&b':') {
         return Err(RuleError::PathDrive);
@@ -209,6 +261,7 @@ mod tests {
     fn artifact_paths() {
         for good in ["model/weights.bin", "a", "outputs/été.txt", "a.b/c-d_e"] {
             assert_eq!(check_artifact_path(good), Ok(()), "{good:?}");
+            assert!(artifact_path_ok(good), "{good:?}");
         }
         let long = [b'a'; MAX_ARTIFACT_PATH_LEN + 1];
         let long = core::str::from_utf8(&long).unwrap();
@@ -229,6 +282,7 @@ mod tests {
             ("C:x", RuleError::PathDrive),
         ] {
             assert_eq!(check_artifact_path(bad), Err(why), "{bad:?}");
+            assert!(!artifact_path_ok(bad), "{bad:?}");
         }
     }
 
@@ -287,6 +341,32 @@ mod tests {
                 check_artifact_path_reference(framed),
                 "{framed:?}"
             );
+            assert_eq!(
+                artifact_path_ok(framed),
+                check_artifact_path_reference(framed).is_ok(),
+                "{framed:?}"
+            );
+        }
+    }
+
+    /// Every path of up to 6 bytes over the bytes each part of the rule
+    /// looks at, faults in every order: the same error as the reference.
+    #[test]
+    #[cfg_attr(miri, ignore)] // 56 k paths, safe code only: natively
+    fn every_short_path_gets_the_reference_error() {
+        const BYTES: &[u8] = b"a./\\\n:";
+        let mut path = [0u8; 6];
+        for len in 0..=path.len() {
+            for mut n in 0..BYTES.len().pow(len as u32) {
+                for b in &mut path[..len] {
+                    *b = BYTES[n % BYTES.len()];
+                    n /= BYTES.len();
+                }
+                let p = core::str::from_utf8(&path[..len]).unwrap();
+                let want = check_artifact_path_reference(p);
+                assert_eq!(check_artifact_path(p), want, "{p:?}");
+                assert_eq!(artifact_path_ok(p), want.is_ok(), "{p:?}");
+            }
         }
     }
 
@@ -296,10 +376,9 @@ mod tests {
         fn byte_wise_path_check_matches_the_char_version(
             path in "([a./:\\\\\\x00-\\x1f\\x7f\\u{80}-\\u{a0}é€😀]|\\.\\.|//){0,24}",
         ) {
-            proptest::prop_assert_eq!(
-                check_artifact_path(&path),
-                check_artifact_path_reference(&path)
-            );
+            let want = check_artifact_path_reference(&path);
+            proptest::prop_assert_eq!(check_artifact_path(&path), want);
+            proptest::prop_assert_eq!(artifact_path_ok(&path), want.is_ok());
         }
     }
 
