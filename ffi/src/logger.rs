@@ -14,7 +14,7 @@ use runlog_core::crc::Crc32;
 use runlog_core::list::{F64List, I64List};
 use runlog_core::record::{Metric, Name, RunStatus, Value};
 use runlog_core::ring::{Producer, PushError};
-use runlog_core::wire::{self, WireError};
+use runlog_core::wire::{self, ArtifactPart, WireError};
 
 use crate::error::fail;
 use crate::guard::guard;
@@ -351,16 +351,21 @@ impl runlog_logger {
         // `move`: the closure holds the values, not references to them.
         let encode = move |buf: &mut [u8]| {
             let a = at.get();
-            if a == usize::MAX {
-                return wire::encode_artifact_begin(id, path, data.len() as u64, buf);
-            }
-            match data.get(a..) {
-                Some(rest) if !rest.is_empty() => {
-                    let piece = rest.get(..chunk).unwrap_or(rest);
-                    wire::encode_artifact_chunk(id, a as u64, piece, buf)
+            let part = if a == usize::MAX {
+                ArtifactPart::Begin {
+                    path,
+                    len: data.len() as u64,
                 }
-                _ => wire::encode_artifact_end(id, crc32, buf),
-            }
+            } else {
+                match data.get(a..) {
+                    Some(rest) if !rest.is_empty() => ArtifactPart::Chunk {
+                        offset: a as u64,
+                        data: rest.get(..chunk).unwrap_or(rest),
+                    },
+                    _ => ArtifactPart::End { crc32 },
+                }
+            };
+            wire::encode_artifact_part(id, part, buf)
         };
         // One push site for every part: the begin, each chunk, then the end
         // (three call sites measured 64 B more in a firmware).
