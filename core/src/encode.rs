@@ -132,6 +132,63 @@ pub fn encode_artifact_end(id: u32, crc32: u32, buf: &mut [u8]) -> Result<usize,
     write_kind(buf, tag::ARTIFACT_END, |o| o.artifact_end(id, crc32))
 }
 
+/// One of an artifact's three records, for a sender that pushes all three
+/// through one encoder ([`encode_artifact_part`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactPart<'a> {
+    /// `Record::ArtifactBegin`: the artifact's path and length.
+    Begin {
+        /// Where the artifact goes in the run.
+        path: &'a str,
+        /// Its length in bytes.
+        len: u64,
+    },
+    /// `Record::ArtifactChunk`: bytes at an offset.
+    Chunk {
+        /// Where `data` starts in the artifact.
+        offset: u64,
+        /// The chunk's bytes.
+        data: &'a [u8],
+    },
+    /// `Record::ArtifactEnd`: the CRC-32 of the whole content.
+    End {
+        /// CRC-32 of every byte of the artifact.
+        crc32: u32,
+    },
+}
+
+/// Encodes one of artifact `id`'s records: the bytes of
+/// [`encode_artifact_begin`], [`encode_artifact_chunk`] or
+/// [`encode_artifact_end`] (`core/tests/artifact_part.rs` compares them),
+/// from one body. The three share a shape (tag, id, one varint, with a
+/// string before it in a begin and after it in a chunk), so a firmware that
+/// uploads through this links one writer instead of three (the C ABI's
+/// `runlog_upload`: 32 B less). `wire::encode` keeps a writer per kind
+/// (`Out::record` through this one measured 72 B more in the Rust firmware).
+pub fn encode_artifact_part(
+    id: u32,
+    part: ArtifactPart<'_>,
+    buf: &mut [u8],
+) -> Result<usize, WireError> {
+    let (kind, before, n, after) = match part {
+        ArtifactPart::Begin { path, len } => {
+            (tag::ARTIFACT_BEGIN, Some(path.as_bytes()), len, None)
+        }
+        ArtifactPart::Chunk { offset, data } => (tag::ARTIFACT_CHUNK, None, offset, Some(data)),
+        ArtifactPart::End { crc32 } => (tag::ARTIFACT_END, None, u64::from(crc32), None),
+    };
+    write_kind(buf, kind, |o| {
+        o.varint(u64::from(id));
+        if let Some(s) = before {
+            o.string(s);
+        }
+        o.varint(n);
+        if let Some(s) = after {
+            o.string(s);
+        }
+    })
+}
+
 /// Encodes a `Record::Dropped`.
 pub fn encode_dropped(count: u32, buf: &mut [u8]) -> Result<usize, WireError> {
     write_kind(buf, tag::DROPPED, |o| o.dropped(count))

@@ -106,8 +106,9 @@ pub fn check_metric_name(name: &str) -> Result<(), RuleError> {
 pub fn check_artifact_path(path: &str) -> Result<(), RuleError> {
     // Byte-wise (no `char` decoding, no `str` comparisons): the same answers
     // as the `char`/`split` version it replaced (proptested below against
-    // it), in less flash for a firmware, which links this through
-    // `runlog_upload`.
+    // it). Two passes, the first one branch-free: on a host 1.3-2.7x as
+    // fast as [`artifact_path_ok`]'s one pass on 200-250-byte paths
+    // (`cargo bench -p runlog-core --bench path_rule`), so hosts keep it.
     let b = path.as_bytes();
     if b.is_empty() {
         return Err(RuleError::PathEmpty);
@@ -143,6 +144,51 @@ pub fn check_artifact_path(path: &str) -> Result<(), RuleError> {
         return Err(RuleError::PathDrive);
     }
     Ok(())
+}
+
+/// Whether [`check_artifact_path`] accepts `path`, without saying why not:
+/// the same rule in one pass over the bytes and a final `/` (each segment
+/// checked as it ends), stopping at the first fault. For a firmware that
+/// reports only a status (the C ABI's device build): 98 B of code there
+/// against 174 B for [`check_artifact_path`]. The tests below give both
+/// every short path, every character and random paths, and compare them
+/// with the `char`/`split` reference.
+pub fn artifact_path_ok(path: &str) -> bool {
+    let b = path.as_bytes();
+    // An empty path and a leading `/` each end an empty segment below.
+    if b.len() > MAX_ARTIFACT_PATH_LEN {
+        return false;
+    }
+    // The segment so far: its length while it is only dots (0: empty), 3
+    // or more once it cannot be `.` or `..` any more.
+    let mut dots = 0u32;
+    let mut prev = 0u8;
+    let mut i = 0;
+    loop {
+        let c = match b.get(i) {
+            Some(&c) => c,
+            None => b'/',
+        };
+        if c == b'/' {
+            if dots <= 2 {
+                return false;
+            }
+            dots = 0;
+        } else if c == b'.' {
+            dots += 1;
+        } else {
+            dots = 3;
+        }
+        if c == b'\\' || is_control(prev, c) {
+            return false;
+        }
+        prev = c;
+        if i == b.len() {
+            break;
+        }
+        i += 1;
+    }
+    b.get(1) != Some(&b':')
 }
 
 /// Whether byte `c`, after byte `prev` (0 at the start) of valid UTF-8, makes
@@ -209,9 +255,13 @@ mod tests {
     fn artifact_paths() {
         for good in ["model/weights.bin", "a", "outputs/été.txt", "a.b/c-d_e"] {
             assert_eq!(check_artifact_path(good), Ok(()), "{good:?}");
+            assert!(artifact_path_ok(good), "{good:?}");
         }
         let long = [b'a'; MAX_ARTIFACT_PATH_LEN + 1];
         let long = core::str::from_utf8(&long).unwrap();
+        // The longest path there may be.
+        assert_eq!(check_artifact_path(&long[1..]), Ok(()));
+        assert!(artifact_path_ok(&long[1..]));
         for (bad, why) in [
             ("", RuleError::PathEmpty),
             (long, RuleError::PathTooLong),
@@ -229,6 +279,7 @@ mod tests {
             ("C:x", RuleError::PathDrive),
         ] {
             assert_eq!(check_artifact_path(bad), Err(why), "{bad:?}");
+            assert!(!artifact_path_ok(bad), "{bad:?}");
         }
     }
 
@@ -287,6 +338,32 @@ mod tests {
                 check_artifact_path_reference(framed),
                 "{framed:?}"
             );
+            assert_eq!(
+                artifact_path_ok(framed),
+                check_artifact_path_reference(framed).is_ok(),
+                "{framed:?}"
+            );
+        }
+    }
+
+    /// Every path of up to 6 bytes over the bytes each part of the rule
+    /// looks at, faults in every order: the same error as the reference.
+    #[test]
+    #[cfg_attr(miri, ignore)] // 56 k paths, safe code only: natively
+    fn every_short_path_gets_the_reference_error() {
+        const BYTES: &[u8] = b"a./\\\n:";
+        let mut path = [0u8; 6];
+        for len in 0..=path.len() {
+            for mut n in 0..BYTES.len().pow(len as u32) {
+                for b in &mut path[..len] {
+                    *b = BYTES[n % BYTES.len()];
+                    n /= BYTES.len();
+                }
+                let p = core::str::from_utf8(&path[..len]).unwrap();
+                let want = check_artifact_path_reference(p);
+                assert_eq!(check_artifact_path(p), want, "{p:?}");
+                assert_eq!(artifact_path_ok(p), want.is_ok(), "{p:?}");
+            }
         }
     }
 
@@ -296,10 +373,9 @@ mod tests {
         fn byte_wise_path_check_matches_the_char_version(
             path in "([a./:\\\\\\x00-\\x1f\\x7f\\u{80}-\\u{a0}é€😀]|\\.\\.|//){0,24}",
         ) {
-            proptest::prop_assert_eq!(
-                check_artifact_path(&path),
-                check_artifact_path_reference(&path)
-            );
+            let want = check_artifact_path_reference(&path);
+            proptest::prop_assert_eq!(check_artifact_path(&path), want);
+            proptest::prop_assert_eq!(artifact_path_ok(&path), want.is_ok());
         }
     }
 

@@ -42,6 +42,7 @@ pub use crate::encode::{
     encode_metric, encode_name_def, encode_param, encode_run_end, encode_run_start, encode_tag,
     metric_len,
 };
+pub use crate::encode::{encode_artifact_part, ArtifactPart};
 
 /// `bytes` as text if they are UTF-8, as `core::str::from_utf8` decides,
 /// with a compact check (a few dozen bytes of code on a device instead of

@@ -419,6 +419,27 @@ fn uploads_arrive_whole_and_bad_ones_are_refused() {
         assert_eq!(bad, RUNLOG_STATUS_UNSAFE_PATH);
         let bad = runlog_upload(log, c"x".as_ptr(), ptr::null(), 3, ptr::null_mut());
         assert_eq!(bad, RUNLOG_STATUS_NULL_ARGUMENT);
+        // Every part of the path rule, through the device's first-fault scan.
+        for path in [
+            c"",
+            c"/a",
+            c"a\\b",
+            c"a\nb",
+            c"a\x7f",
+            c"a\xc2\x85b",
+            c"..",
+            c"a/..",
+            c"a//b",
+            c"a/",
+            c".",
+            c"./a",
+            c"a/./b",
+            c"C:x",
+            c"a/../b\\c",
+        ] {
+            let bad = runlog_upload(log, path.as_ptr(), data.as_ptr().cast(), 3, ptr::null_mut());
+            assert_eq!(bad, RUNLOG_STATUS_UNSAFE_PATH, "{path:?}");
+        }
     }
     let (got, dropped) = drained_artifacts(log);
     assert_eq!(dropped, 0);

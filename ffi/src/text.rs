@@ -99,8 +99,17 @@ pub(crate) unsafe fn name<'a>(ptr: *const c_char) -> Result<&'a str, runlog_stat
 
 /// Whether `path` is a safe artifact path: the one rule,
 /// [`runlog_core::rules::check_artifact_path`], with its message.
+/// Device builds without messages report only the status: they take the
+/// rule's scan that stops at the first fault.
 pub(crate) fn check_artifact_path(path: &str) -> Result<(), runlog_status> {
-    rules::check_artifact_path(path).map_err(|e| fail(RUNLOG_STATUS_UNSAFE_PATH, e.message_c()))
+    #[cfg(feature = "messages")]
+    return rules::check_artifact_path(path)
+        .map_err(|e| fail(RUNLOG_STATUS_UNSAFE_PATH, e.message_c()));
+    #[cfg(not(feature = "messages"))]
+    match rules::artifact_path_ok(path) {
+        true => Ok(()),
+        false => Err(fail(RUNLOG_STATUS_UNSAFE_PATH, c"unsafe artifact path")),
+    }
 }
 
 /// An artifact path from C.
