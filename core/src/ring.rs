@@ -336,13 +336,13 @@ impl<'a> Producer<'a> {
     /// refused, counted, and a [`Record::Dropped`] notice goes ahead of the next
     /// record that fits.
     pub fn push(&mut self, record: &Record<'_>) -> Result<u64, PushError> {
-        self.push_encoded(&|buf| wire::encode(record, buf), true)
+        self.push_ticket(&|buf| wire::encode(record, buf), true)
     }
 
     /// Like [`Producer::push`], but a [`PushError::Full`] refusal is not
     /// counted as a drop (as with [`Producer::try_push_with`]).
     pub fn try_push_record(&mut self, record: &Record<'_>) -> Result<u64, PushError> {
-        self.push_encoded(&|buf| wire::encode(record, buf), false)
+        self.push_ticket(&|buf| wire::encode(record, buf), false)
     }
 
     /// Appends the bytes that `encode` writes into the buffer it is given
@@ -358,9 +358,9 @@ impl<'a> Producer<'a> {
         encode: impl Fn(&mut [u8]) -> Result<usize, WireError>,
     ) -> Result<u64, PushError> {
         if self.check_pushed {
-            return self.push_encoded(&|buf| checked(&encode, buf), true);
+            return self.push_ticket(&|buf| checked(&encode, buf), true);
         }
-        self.push_encoded(&encode, true)
+        self.push_ticket(&encode, true)
     }
 
     /// Pushes what runlog's own encoder `encode` (one of `wire::encode_*`)
@@ -375,33 +375,44 @@ impl<'a> Producer<'a> {
     /// anything else breaks no memory safety (the drain of a split ring
     /// reads records with bounds checks) but sends a record that the host's
     /// decoder refuses.
+    #[inline]
     pub fn push_encoder(
         &mut self,
         encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
         count_full: bool,
     ) -> Result<u64, PushError> {
-        self.push_encoded(encode, count_full)
+        self.push_ticket(encode, count_full)
     }
 
-    /// Pushes what `encode` writes; a [`PushError::Full`] refusal counts as a
-    /// drop when `count_full`. One body for every caller keeps firmware small.
-    #[inline]
-    fn push_encoded(
+    /// [`Producer::push_encoder`] without the ticket: `Ok` once published
+    /// (its ticket is `next_seq() - 1`). The one outlined body of every push,
+    /// returning in a register: a firmware that has no use for the ticket
+    /// (its run start and end) does not pass a 16-byte result through memory.
+    pub fn push_encoded(
         &mut self,
         encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
         count_full: bool,
-    ) -> Result<u64, PushError> {
+    ) -> Result<(), PushError> {
         let result = if self.pending_drops != 0 && !self.flush_drops() {
             Err(PushError::Full)
         } else {
-            // The ticket is the number `publish` just used: returning it
-            // from `try_push` would pass a 16-byte result through memory.
-            self.try_push(encode).map(|()| self.next_seq - 1)
+            self.try_push(encode)
         };
         if count_full && result == Err(PushError::Full) {
             self.count_drop();
         }
         result
+    }
+
+    /// [`Producer::push_encoded`] with its ticket.
+    #[inline(always)]
+    fn push_ticket(
+        &mut self,
+        encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
+        count_full: bool,
+    ) -> Result<u64, PushError> {
+        self.push_encoded(encode, count_full)
+            .map(|()| self.next_seq - 1)
     }
 
     /// Like [`Producer::push_with`], but a [`PushError::Full`] refusal is not
@@ -412,9 +423,9 @@ impl<'a> Producer<'a> {
         encode: impl Fn(&mut [u8]) -> Result<usize, WireError>,
     ) -> Result<u64, PushError> {
         if self.check_pushed {
-            return self.push_encoded(&|buf| checked(&encode, buf), false);
+            return self.push_ticket(&|buf| checked(&encode, buf), false);
         }
-        self.push_encoded(&encode, false)
+        self.push_ticket(&encode, false)
     }
 
     /// The logging hot path: when `room` payload bytes are free right at the

@@ -360,7 +360,10 @@ impl runlog_logger {
             #[cfg(feature = "std")]
             let seq = self.push_locked(open, &encode)?;
             #[cfg(not(feature = "std"))]
-            let seq = push_fast(&mut open.producer, &encode, true)?;
+            let seq = {
+                push_fast(&mut open.producer, &encode, true)?;
+                open.producer.next_seq() - 1
+            };
             let next = match part.get() {
                 ArtifactPart::End => return Ok(seq),
                 _ if rest.is_empty() => ArtifactPart::End,
@@ -852,7 +855,8 @@ unsafe fn log_c(
     };
     // A device's fail-fast push (`push_locked` with no full-ring timeout).
     match push_device(&mut open.producer, DeviceRecord::Metric(&metric), true) {
-        Ok(seq) => {
+        Ok(()) => {
+            let seq = open.producer.next_seq() - 1;
             drop(guard);
             put_ticket(ticket, seq);
             RUNLOG_STATUS_OK
@@ -880,7 +884,7 @@ pub(crate) fn push_device(
     producer: &mut Producer<'static>,
     record: DeviceRecord<'_>,
     count_drop: bool,
-) -> Result<u64, runlog_status> {
+) -> Result<(), runlog_status> {
     push_fast(
         producer,
         &|buf: &mut [u8]| match record {
@@ -901,10 +905,11 @@ fn push_fast(
     producer: &mut Producer<'static>,
     encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
     count_drop: bool,
-) -> Result<u64, runlog_status> {
-    // Every encoder here is one of `wire::encode_*`: no check of what it wrote.
+) -> Result<(), runlog_status> {
+    // Every encoder here is one of `wire::encode_*`: no check of what it
+    // wrote. No ticket passed back (the caller's is `next_seq() - 1`).
     producer
-        .push_encoder(encode, count_drop)
+        .push_encoded(encode, count_drop)
         .map_err(push_error)
 }
 
