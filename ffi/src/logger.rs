@@ -14,7 +14,7 @@ use runlog_core::crc::Crc32;
 use runlog_core::list::{F64List, I64List};
 use runlog_core::record::{Metric, Name, RunStatus, Value};
 use runlog_core::ring::{Producer, PushError};
-use runlog_core::wire::{self, WireError};
+use runlog_core::wire::{self, WireError, Writer};
 
 use crate::error::fail;
 use crate::guard::guard;
@@ -346,22 +346,20 @@ impl runlog_logger {
         // One encoder for the three parts, told which by `part`: one closure
         // (and vtable) instead of three saves a firmware ~200 B of flash.
         let part = Cell::new(ArtifactPart::Begin);
-        let encode = |buf: &mut [u8]| match part.get() {
-            ArtifactPart::Begin => wire::encode_artifact_begin(id, path, len, buf),
-            ArtifactPart::Chunk(offset, piece) => {
-                wire::encode_artifact_chunk(id, offset, piece, buf)
-            }
-            ArtifactPart::End => wire::encode_artifact_end(id, crc32, buf),
+        let write = |w: &mut Writer<'_>| match part.get() {
+            ArtifactPart::Begin => w.put_artifact_begin(id, path, len),
+            ArtifactPart::Chunk(offset, piece) => w.put_artifact_chunk(id, offset, piece),
+            ArtifactPart::End => w.put_artifact_end(id, crc32),
         };
         // One push site for every part: the begin, each chunk, then the end
         // (three call sites measured 64 B more in a firmware).
         let mut rest = data;
         loop {
             #[cfg(feature = "std")]
-            let seq = self.push_locked(open, &encode)?;
+            let seq = self.push_locked(open, &|buf| wire::write_with(buf, &write))?;
             #[cfg(not(feature = "std"))]
             let seq = {
-                push_fast(&mut open.producer, &encode, true)?;
+                push_fast(&mut open.producer, &write, true)?;
                 open.producer.next_seq() - 1
             };
             let next = match part.get() {
@@ -887,10 +885,10 @@ pub(crate) fn push_device(
 ) -> Result<(), runlog_status> {
     push_fast(
         producer,
-        &|buf: &mut [u8]| match record {
-            DeviceRecord::Metric(m) => wire::encode_metric(m, buf),
-            DeviceRecord::RunStart(s) => wire::encode_run_start(s, buf),
-            DeviceRecord::RunEnd => wire::encode_run_end(RunStatus::Finished, None, buf),
+        &|w: &mut Writer<'_>| match record {
+            DeviceRecord::Metric(m) => w.put_metric(m),
+            DeviceRecord::RunStart(s) => w.put_run_start(s),
+            DeviceRecord::RunEnd => w.put_run_end(RunStatus::Finished, None),
         },
         count_drop,
     )
@@ -903,14 +901,12 @@ pub(crate) fn push_device(
 #[inline(always)]
 fn push_fast(
     producer: &mut Producer<'static>,
-    encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
+    write: &dyn Fn(&mut Writer<'_>),
     count_drop: bool,
 ) -> Result<(), runlog_status> {
-    // Every encoder here is one of `wire::encode_*`: no check of what it
-    // wrote. No ticket passed back (the caller's is `next_seq() - 1`).
-    producer
-        .push_encoded(encode, count_drop)
-        .map_err(push_error)
+    // Every writer here is `Writer::put_*`: no check of what it wrote. No
+    // ticket passed back (the caller's is `next_seq() - 1`).
+    producer.push_written(write, count_drop).map_err(push_error)
 }
 
 /// A device log call's value, not checked yet (see [`log_c`]).
