@@ -1,8 +1,9 @@
 //! `Ring::format_raw` and `Producer::push_encoder`, the C ABI's device path
 //! (issue 19): a ring formatted over raw storage and split behaves as one
 //! from `Ring::format`, and records pushed through `wire`'s encoders with
-//! `push_encoder` drain to exactly the frames that `push` gives; a full ring
-//! is counted as a drop only when asked.
+//! `push_encoder` drain to exactly the frames that `push` gives, as do
+//! records written through `push_written`'s `Writer`; a full ring is
+//! counted as a drop only when asked.
 
 use runlog_core::ring::storage_len;
 use runlog_core::{wire, Metric, Name, PushError, Record, Ring, Value};
