@@ -58,13 +58,7 @@ fn kind(record: &Record<'_>) -> u8 {
 /// all through here): the `encode_*` functions below share its field
 /// writers, so a caller of only those links only their kinds.
 pub(crate) fn record(record: &Record<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
-    #[cfg(not(target_os = "none"))]
-    if let Record::Metric(m) = record {
-        if let Some(n) = scalar_metric(m, buf) {
-            return Ok(n);
-        }
-    }
-    write(buf, |o| o.record(record))
+    write(buf, |o| o.put_record(record))
 }
 
 /// Encodes a `Record::Metric` at the start of `buf`; returns its length.
@@ -73,25 +67,25 @@ pub fn encode_metric(m: &Metric<'_>, buf: &mut [u8]) -> Result<usize, WireError>
     if let Some(n) = scalar_metric(m, buf) {
         return Ok(n);
     }
-    write(buf, |o| o.metric(m))
+    write(buf, |o| o.put_metric(m))
 }
 
 /// The encoded length of `Record::Metric(m)`, from the same writer as
 /// [`encode_metric`] (no buffer needed).
 pub fn metric_len(m: &Metric<'_>) -> usize {
-    let mut o = Out::counting();
-    o.metric(m);
+    let mut o = Writer::counting();
+    o.put_metric(m);
     o.len
 }
 
 /// Encodes a `Record::NameDef`.
 pub fn encode_name_def(id: u16, name: &str, buf: &mut [u8]) -> Result<usize, WireError> {
-    write_kind(buf, tag::NAME_DEF, |o| o.name_def(id, name))
+    write(buf, |o| o.put_name_def(id, name))
 }
 
 /// Encodes a `Record::RunStart`.
 pub fn encode_run_start(s: &RunStart<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
-    write_kind(buf, tag::RUN_START, |o| o.run_start(s))
+    write(buf, |o| o.put_run_start(s))
 }
 
 /// Encodes a `Record::RunEnd`.
@@ -100,7 +94,7 @@ pub fn encode_run_end(
     time_ms: Option<u64>,
     buf: &mut [u8],
 ) -> Result<usize, WireError> {
-    write_kind(buf, tag::RUN_END, |o| o.run_end(status, time_ms))
+    write(buf, |o| o.put_run_end(status, time_ms))
 }
 
 /// Encodes a `Record::ArtifactBegin`.
@@ -110,9 +104,7 @@ pub fn encode_artifact_begin(
     len: u64,
     buf: &mut [u8],
 ) -> Result<usize, WireError> {
-    write_kind(buf, tag::ARTIFACT_BEGIN, |o| {
-        o.artifact_begin(id, path, len)
-    })
+    write(buf, |o| o.put_artifact_begin(id, path, len))
 }
 
 /// Encodes a `Record::ArtifactChunk`.
@@ -122,14 +114,12 @@ pub fn encode_artifact_chunk(
     data: &[u8],
     buf: &mut [u8],
 ) -> Result<usize, WireError> {
-    write_kind(buf, tag::ARTIFACT_CHUNK, |o| {
-        o.artifact_chunk(id, offset, data)
-    })
+    write(buf, |o| o.put_artifact_chunk(id, offset, data))
 }
 
 /// Encodes a `Record::ArtifactEnd`.
 pub fn encode_artifact_end(id: u32, crc32: u32, buf: &mut [u8]) -> Result<usize, WireError> {
-    write_kind(buf, tag::ARTIFACT_END, |o| o.artifact_end(id, crc32))
+    write(buf, |o| o.put_artifact_end(id, crc32))
 }
 
 /// One of an artifact's three records, for a sender that pushes all three
@@ -164,65 +154,46 @@ pub enum ArtifactPart<'a> {
 /// string before it in a begin and after it in a chunk), so a firmware that
 /// uploads through this links one writer instead of three (the C ABI's
 /// `runlog_upload`: 32 B less). `wire::encode` keeps a writer per kind
-/// (`Out::record` through this one measured 72 B more in the Rust firmware).
+/// (`Writer::put_record` through this one measured 72 B more in the Rust firmware).
 pub fn encode_artifact_part(
     id: u32,
     part: ArtifactPart<'_>,
     buf: &mut [u8],
 ) -> Result<usize, WireError> {
-    let (kind, before, n, after) = match part {
-        ArtifactPart::Begin { path, len } => {
-            (tag::ARTIFACT_BEGIN, Some(path.as_bytes()), len, None)
-        }
-        ArtifactPart::Chunk { offset, data } => (tag::ARTIFACT_CHUNK, None, offset, Some(data)),
-        ArtifactPart::End { crc32 } => (tag::ARTIFACT_END, None, u64::from(crc32), None),
-    };
-    write_kind(buf, kind, |o| {
-        o.varint(u64::from(id));
-        if let Some(s) = before {
-            o.string(s);
-        }
-        o.varint(n);
-        if let Some(s) = after {
-            o.string(s);
-        }
-    })
+    write(buf, |o| o.put_artifact_part(id, part))
 }
 
 /// Encodes a `Record::Dropped`.
 pub fn encode_dropped(count: u32, buf: &mut [u8]) -> Result<usize, WireError> {
-    write_kind(buf, tag::DROPPED, |o| o.dropped(count))
+    write(buf, |o| o.put_dropped(count))
 }
 
 /// Encodes a `Record::Param`.
 pub fn encode_param(key: &str, value: &str, buf: &mut [u8]) -> Result<usize, WireError> {
-    write_kind(buf, tag::PARAM, |o| o.key_value(key, value))
+    write(buf, |o| o.put_param(key, value))
 }
 
 /// Encodes a `Record::Tag`.
 pub fn encode_tag(key: &str, value: &str, buf: &mut [u8]) -> Result<usize, WireError> {
-    write_kind(buf, tag::TAG, |o| o.key_value(key, value))
+    write(buf, |o| o.put_tag(key, value))
 }
 
 /// Runs a writer over `buf`: the length written, or `BufferFull`.
 #[inline]
-fn write(buf: &mut [u8], fields: impl FnOnce(&mut Out<'_>)) -> Result<usize, WireError> {
-    let mut out = Out { buf, len: 0 };
+fn write(buf: &mut [u8], fields: impl FnOnce(&mut Writer<'_>)) -> Result<usize, WireError> {
+    let mut out = Writer::new(buf);
     fields(&mut out);
     out.finish()
 }
 
-/// [`write`] for a kind whose fields' writer leaves its tag to the caller.
-#[inline]
-fn write_kind(
-    buf: &mut [u8],
-    kind: u8,
-    fields: impl FnOnce(&mut Out<'_>),
-) -> Result<usize, WireError> {
-    write(buf, |o| {
-        o.tag(kind);
-        fields(o)
-    })
+/// Encodes what `write` writes (through [`Writer`]'s `put_*` methods) at
+/// the start of `buf`; returns the encoded length, or `BufferFull`.
+///
+/// For a caller that has one record writer for several kinds (a
+/// [`crate::ring::Producer::push_written`] closure) and sometimes needs
+/// the bytes in a buffer instead.
+pub fn write_with(buf: &mut [u8], write: &dyn Fn(&mut Writer<'_>)) -> Result<usize, WireError> {
+    self::write(buf, write)
 }
 
 /// The logging hot path on hosts: a scalar metric with a text name, written
@@ -265,23 +236,41 @@ fn scalar_metric(m: &Metric<'_>, buf: &mut [u8]) -> Option<usize> {
     Some(at)
 }
 
-/// A writer that keeps counting past the end of its buffer instead of
-/// failing at each write: one check at the end (`len > buf.len()`) instead
-/// of a branch after every field keeps the code small, and an empty buffer
-/// sizes a record. Once a field does not fit, `len` is past the end, so no
-/// later field is stored either: what a too-small buffer holds is never
-/// taken for a record.
-struct Out<'a> {
+/// Writes records in postcard's format into a buffer, one `put_*` call per
+/// record (each writes the record's tag, then its fields).
+///
+/// It keeps counting past the end of its buffer instead of failing at each
+/// write: one check at the end (`len > buf.len()`) instead of a branch after
+/// every field keeps the code small, and an empty buffer sizes a record.
+/// Once a field does not fit, `len` is past the end, so no later field is
+/// stored either: what a too-small buffer holds is never taken for a
+/// record. [`crate::ring::Producer::push_written`] hands one over the free
+/// region of its ring and makes that check itself, so a firmware's record
+/// writer needs no buffer, no result and no length of its own.
+pub struct Writer<'a> {
     buf: &'a mut [u8],
-    len: usize,
+    /// Bytes written, or that would have been: past `buf.len()` when the
+    /// record does not fit.
+    pub(crate) len: usize,
+    /// Set by [`Writer::fill`] when its encoder refused its own output.
+    pub(crate) malformed: bool,
 }
 
-impl Out<'_> {
-    fn counting() -> Out<'static> {
-        Out {
-            buf: &mut [],
+impl<'a> Writer<'a> {
+    /// A writer at the start of `buf`.
+    #[inline]
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Writer {
+            buf,
             len: 0,
+            malformed: false,
         }
+    }
+}
+
+impl Writer<'_> {
+    fn counting() -> Writer<'static> {
+        Writer::new(&mut [])
     }
 
     /// The length written, or `BufferFull` when it went past the end.
@@ -348,13 +337,36 @@ impl Out<'_> {
         }
     }
 
-    /// Every kind: its tag, then its fields, each kind's from the writer its
-    /// `encode_*` function uses. A metric's writer writes its own tag (the
-    /// C ABI sizes and encodes metrics with it); the other kinds' tags are
-    /// written here, once, instead of in each arm.
-    fn record(&mut self, record: &Record<'_>) {
+    /// Runs `encode` (a closure of the `push_with` kind) on the rest of the
+    /// buffer: what it wrote counts as written, a `BufferFull` refusal (or a
+    /// length past the buffer) as not fitting, any other refusal marks the
+    /// record malformed.
+    pub(crate) fn fill(&mut self, encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>) {
+        let rest = self.buf.len().saturating_sub(self.len);
+        let buf = self.buf.get_mut(self.len..).unwrap_or_default();
+        match encode(buf) {
+            Ok(n) if n <= rest => self.len += n,
+            Ok(_) | Err(WireError::BufferFull) => self.len = usize::MAX,
+            Err(_) => self.malformed = true,
+        }
+    }
+
+    /// Any record: its tag, then its fields, each kind's from the writer its
+    /// `put_*` method uses. A metric's writer writes its own tag; the other
+    /// kinds' tags are written here, once, instead of in each arm.
+    pub fn put_record(&mut self, record: &Record<'_>) {
         if let Record::Metric(ref m) = *record {
-            return self.metric(m);
+            // Hosts: a scalar metric with one bounds check (same bytes).
+            #[cfg(not(target_os = "none"))]
+            if let Some(n) = self
+                .buf
+                .get_mut(self.len..)
+                .and_then(|b| scalar_metric(m, b))
+            {
+                self.len += n;
+                return;
+            }
+            return self.put_metric(m);
         }
         self.tag(kind(record));
         match *record {
@@ -379,6 +391,86 @@ impl Out<'_> {
             Record::Dropped { count } => self.dropped(count),
             Record::Param { key, value } | Record::Tag { key, value } => self.key_value(key, value),
         }
+    }
+
+    /// A `Record::NameDef`.
+    pub fn put_name_def(&mut self, id: u16, name: &str) {
+        self.tag(tag::NAME_DEF);
+        self.name_def(id, name)
+    }
+
+    /// A `Record::RunStart`.
+    pub fn put_run_start(&mut self, s: &RunStart<'_>) {
+        self.tag(tag::RUN_START);
+        self.run_start(s)
+    }
+
+    /// A `Record::RunEnd`.
+    pub fn put_run_end(&mut self, status: RunStatus, time_ms: Option<u64>) {
+        self.tag(tag::RUN_END);
+        self.run_end(status, time_ms)
+    }
+
+    /// A `Record::ArtifactBegin`.
+    pub fn put_artifact_begin(&mut self, id: u32, path: &str, len: u64) {
+        self.tag(tag::ARTIFACT_BEGIN);
+        self.artifact_begin(id, path, len)
+    }
+
+    /// A `Record::ArtifactChunk`.
+    pub fn put_artifact_chunk(&mut self, id: u32, offset: u64, data: &[u8]) {
+        self.tag(tag::ARTIFACT_CHUNK);
+        self.artifact_chunk(id, offset, data)
+    }
+
+    /// A `Record::ArtifactEnd`.
+    pub fn put_artifact_end(&mut self, id: u32, crc32: u32) {
+        self.tag(tag::ARTIFACT_END);
+        self.artifact_end(id, crc32)
+    }
+
+    /// One of artifact `id`'s records, from one body: the bytes of
+    /// [`Writer::put_artifact_begin`], [`Writer::put_artifact_chunk`] or
+    /// [`Writer::put_artifact_end`] (`core/tests/artifact_part.rs` compares
+    /// them). The three share a shape (tag, id, one varint, with a string
+    /// before it in a begin and after it in a chunk), so a firmware that
+    /// uploads through this links one writer instead of three (the C ABI's
+    /// `runlog_upload`).
+    pub fn put_artifact_part(&mut self, id: u32, part: ArtifactPart<'_>) {
+        let (kind, before, n, after) = match part {
+            ArtifactPart::Begin { path, len } => {
+                (tag::ARTIFACT_BEGIN, Some(path.as_bytes()), len, None)
+            }
+            ArtifactPart::Chunk { offset, data } => (tag::ARTIFACT_CHUNK, None, offset, Some(data)),
+            ArtifactPart::End { crc32 } => (tag::ARTIFACT_END, None, u64::from(crc32), None),
+        };
+        self.tag(kind);
+        self.varint(u64::from(id));
+        if let Some(s) = before {
+            self.string(s);
+        }
+        self.varint(n);
+        if let Some(s) = after {
+            self.string(s);
+        }
+    }
+
+    /// A `Record::Dropped`.
+    pub fn put_dropped(&mut self, count: u32) {
+        self.tag(tag::DROPPED);
+        self.dropped(count)
+    }
+
+    /// A `Record::Param`.
+    pub fn put_param(&mut self, key: &str, value: &str) {
+        self.tag(tag::PARAM);
+        self.key_value(key, value)
+    }
+
+    /// A `Record::Tag`.
+    pub fn put_tag(&mut self, key: &str, value: &str) {
+        self.tag(tag::TAG);
+        self.key_value(key, value)
     }
 
     fn name_def(&mut self, id: u16, name: &str) {
@@ -428,7 +520,8 @@ impl Out<'_> {
         self.string(value.as_bytes())
     }
 
-    fn metric(&mut self, m: &Metric<'_>) {
+    /// A `Record::Metric` (the C ABI sizes and encodes metrics with it).
+    pub fn put_metric(&mut self, m: &Metric<'_>) {
         self.tag(tag::METRIC);
         self.tag(metric_wire::head(m));
         match m.name {
@@ -492,7 +585,7 @@ mod tests {
         prop_assert_eq!(&buf[..n], &want[..]);
         // The general writer too, which hosts bypass for scalar metrics.
         if let Record::Metric(m) = r {
-            let n = write(&mut buf, |o| o.metric(m)).expect("encodes");
+            let n = write(&mut buf, |o| o.put_metric(m)).expect("encodes");
             prop_assert_eq!(&buf[..n], &want[..]);
             prop_assert_eq!(metric_len(m), want.len());
         }

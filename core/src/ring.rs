@@ -28,7 +28,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::record::Record;
 use crate::skim;
-use crate::wire::{self, WireError};
+use crate::wire::{self, WireError, Writer};
 
 mod resync;
 
@@ -336,13 +336,15 @@ impl<'a> Producer<'a> {
     /// refused, counted, and a [`Record::Dropped`] notice goes ahead of the next
     /// record that fits.
     pub fn push(&mut self, record: &Record<'_>) -> Result<u64, PushError> {
-        self.push_encoded(&|buf| wire::encode(record, buf), true)
+        self.push_written(&|w| w.put_record(record), true)
+            .map(|()| self.next_seq - 1)
     }
 
     /// Like [`Producer::push`], but a [`PushError::Full`] refusal is not
     /// counted as a drop (as with [`Producer::try_push_with`]).
     pub fn try_push_record(&mut self, record: &Record<'_>) -> Result<u64, PushError> {
-        self.push_encoded(&|buf| wire::encode(record, buf), false)
+        self.push_written(&|w| w.put_record(record), false)
+            .map(|()| self.next_seq - 1)
     }
 
     /// Appends the bytes that `encode` writes into the buffer it is given
@@ -358,9 +360,9 @@ impl<'a> Producer<'a> {
         encode: impl Fn(&mut [u8]) -> Result<usize, WireError>,
     ) -> Result<u64, PushError> {
         if self.check_pushed {
-            return self.push_encoded(&|buf| checked(&encode, buf), true);
+            return self.push_ticket(&|buf| checked(&encode, buf), true);
         }
-        self.push_encoded(&encode, true)
+        self.push_ticket(&encode, true)
     }
 
     /// Pushes what runlog's own encoder `encode` (one of `wire::encode_*`)
@@ -375,33 +377,53 @@ impl<'a> Producer<'a> {
     /// anything else breaks no memory safety (the drain of a split ring
     /// reads records with bounds checks) but sends a record that the host's
     /// decoder refuses.
+    #[inline]
     pub fn push_encoder(
         &mut self,
         encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
         count_full: bool,
     ) -> Result<u64, PushError> {
-        self.push_encoded(encode, count_full)
+        self.push_ticket(encode, count_full)
     }
 
-    /// Pushes what `encode` writes; a [`PushError::Full`] refusal counts as a
-    /// drop when `count_full`. One body for every caller keeps firmware small.
-    #[inline]
-    fn push_encoded(
+    /// Pushes the record that `write` writes (one `put_*` call on the
+    /// [`Writer`] it is given, over the ring's free region); `Ok` once it is
+    /// published (its ticket is `next_seq() - 1`). A [`PushError::Full`]
+    /// refusal counts as a drop when `count_full`. `write` may be called
+    /// more than once (a record that does not fit before the end of the
+    /// area is written again at its start).
+    ///
+    /// The one body of every push, and the firmware's direct path: the
+    /// writer checks once whether the record fitted, so a firmware's record
+    /// writer returns nothing, and the result comes back in a register.
+    /// What `write` writes is not checked, even in a ring made by
+    /// [`Ring::split`] (as for [`Producer::push_encoder`]): the `put_*`
+    /// methods write one well-formed record by construction.
+    pub fn push_written(
         &mut self,
-        encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
+        write: &dyn Fn(&mut Writer<'_>),
         count_full: bool,
-    ) -> Result<u64, PushError> {
+    ) -> Result<(), PushError> {
         let result = if self.pending_drops != 0 && !self.flush_drops() {
             Err(PushError::Full)
         } else {
-            // The ticket is the number `publish` just used: returning it
-            // from `try_push` would pass a 16-byte result through memory.
-            self.try_push(encode).map(|()| self.next_seq - 1)
+            self.try_push(write)
         };
         if count_full && result == Err(PushError::Full) {
             self.count_drop();
         }
         result
+    }
+
+    /// Pushes what a `push_with` closure writes, with its ticket.
+    #[inline(always)]
+    fn push_ticket(
+        &mut self,
+        encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
+        count_full: bool,
+    ) -> Result<u64, PushError> {
+        self.push_written(&|w| w.fill(encode), count_full)
+            .map(|()| self.next_seq - 1)
     }
 
     /// Like [`Producer::push_with`], but a [`PushError::Full`] refusal is not
@@ -412,9 +434,9 @@ impl<'a> Producer<'a> {
         encode: impl Fn(&mut [u8]) -> Result<usize, WireError>,
     ) -> Result<u64, PushError> {
         if self.check_pushed {
-            return self.push_encoded(&|buf| checked(&encode, buf), false);
+            return self.push_ticket(&|buf| checked(&encode, buf), false);
         }
-        self.push_encoded(&encode, false)
+        self.push_ticket(&encode, false)
     }
 
     /// The logging hot path: when `room` payload bytes are free right at the
@@ -469,10 +491,7 @@ impl<'a> Producer<'a> {
 
     fn flush_drops(&mut self) -> bool {
         let count = self.pending_drops;
-        if self
-            .try_push(&|buf| wire::encode_dropped(count, buf))
-            .is_ok()
-        {
+        if self.try_push(&|w| w.put_dropped(count)).is_ok() {
             self.pending_drops = 0;
             true
         } else {
@@ -482,10 +501,7 @@ impl<'a> Producer<'a> {
 
     /// Pushes what `encode` writes, wrapping to offset 0 and refreshing the
     /// release cursor as needed; `Ok` once it is published (as `next_seq - 1`).
-    fn try_push(
-        &mut self,
-        encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
-    ) -> Result<(), PushError> {
+    fn try_push(&mut self, write: &dyn Fn(&mut Writer<'_>)) -> Result<(), PushError> {
         let cap = self.raw.cap;
         let max_total = RECORD_HEADER_LEN + max_payload(cap);
         let mut refreshed = false;
@@ -500,7 +516,7 @@ impl<'a> Producer<'a> {
             loop {
                 let here = room.min(max_total);
                 if here > RECORD_HEADER_LEN {
-                    match self.encode_at(at, here, encode) {
+                    match self.encode_at(at, here, write) {
                         Ok(len) => {
                             self.publish(at, len, skipped);
                             return Ok(());
@@ -535,12 +551,13 @@ impl<'a> Producer<'a> {
         }
     }
 
-    /// Encodes into the free region `[off + 8, off + room)`.
+    /// Writes into the free region `[off + 8, off + room)`: the record's
+    /// length, or `BufferFull` when it does not fit there.
     fn encode_at(
         &mut self,
         off: u32,
         room: u32,
-        encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
+        write: &dyn Fn(&mut Writer<'_>),
     ) -> Result<u32, WireError> {
         let start = (off + RECORD_HEADER_LEN) as usize;
         let len = (room - RECORD_HEADER_LEN) as usize;
@@ -549,11 +566,15 @@ impl<'a> Producer<'a> {
         // writes and no consumer reads until `publish` moves `write_pos` past it.
         let buf =
             unsafe { core::slice::from_raw_parts_mut(self.raw.data.as_ptr().add(start), len) };
-        let n = encode(buf)?;
-        if n > len {
+        let mut w = Writer::new(buf);
+        write(&mut w);
+        if w.malformed {
+            return Err(WireError::Malformed);
+        }
+        if w.len > len {
             return Err(WireError::BufferFull);
         }
-        Ok(n as u32)
+        Ok(w.len as u32)
     }
 
     #[inline]

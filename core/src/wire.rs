@@ -40,7 +40,7 @@ pub fn encode(record: &Record<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
 pub use crate::encode::{
     encode_artifact_begin, encode_artifact_chunk, encode_artifact_end, encode_dropped,
     encode_metric, encode_name_def, encode_param, encode_run_end, encode_run_start, encode_tag,
-    metric_len,
+    metric_len, write_with, Writer,
 };
 pub use crate::encode::{encode_artifact_part, ArtifactPart};
 

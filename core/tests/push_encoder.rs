@@ -1,8 +1,9 @@
 //! `Ring::format_raw` and `Producer::push_encoder`, the C ABI's device path
 //! (issue 19): a ring formatted over raw storage and split behaves as one
 //! from `Ring::format`, and records pushed through `wire`'s encoders with
-//! `push_encoder` drain to exactly the frames that `push` gives; a full ring
-//! is counted as a drop only when asked.
+//! `push_encoder` drain to exactly the frames that `push` gives, as do
+//! records written through `push_written`'s `Writer`; a full ring is
+//! counted as a drop only when asked.
 
 use runlog_core::ring::storage_len;
 use runlog_core::{wire, Metric, Name, PushError, Record, Ring, Value};
@@ -90,4 +91,70 @@ fn push_encoder_counts_a_full_ring_as_a_drop_only_when_asked() {
     );
     assert_eq!(p.push_encoder(&encode, true), Err(PushError::Full));
     assert_eq!(p.dropped_total(), 1);
+}
+
+/// `push_written` (the firmware's direct path: the ring hands a `Writer`
+/// over its free region) drains to the very frames `push_encoder` with
+/// `wire`'s encoders gives, for every kind a firmware sends, wrapping
+/// around the ring many times.
+#[test]
+fn push_written_drains_the_frames_push_encoder_gives() {
+    use runlog_core::record::{RunStart, RunStatus};
+    let len = storage_len(256);
+    let (mut s1, mut s2) = (Storage::new(len), Storage::new(len));
+    let (mut p1, mut c1) = Ring::format(s1.bytes()).unwrap().split();
+    let (mut p2, mut c2) = Ring::format(s2.bytes()).unwrap().split();
+    let start = RunStart {
+        run_id: "r1",
+        experiment: "exp",
+        time_ms: None,
+    };
+    let (mut d1, mut d2) = (Vec::new(), Vec::new());
+    for i in 0..300u64 {
+        let m = metric(i);
+        let t1 = match i % 5 {
+            0 => p1.push_encoder(&|buf| wire::encode_run_start(&start, buf), true),
+            1 => p1.push_encoder(
+                &|buf| wire::encode_run_end(RunStatus::Finished, None, buf),
+                true,
+            ),
+            2 => p1.push_encoder(
+                &|buf| wire::encode_artifact_chunk(7, i, b"chunk", buf),
+                true,
+            ),
+            _ => p1.push_encoder(&|buf| wire::encode_metric(&m, buf), true),
+        };
+        let t2 = p2.push_written(
+            &|w| match i % 5 {
+                0 => w.put_run_start(&start),
+                1 => w.put_run_end(RunStatus::Finished, None),
+                2 => w.put_artifact_chunk(7, i, b"chunk"),
+                _ => w.put_metric(&m),
+            },
+            true,
+        );
+        assert_eq!(t1.map(|_| ()), t2);
+        assert_eq!(p1.next_seq(), p2.next_seq());
+        if i % 7 == 6 {
+            d1.extend(drain_all(&mut c1));
+            d2.extend(drain_all(&mut c2));
+        }
+    }
+    d1.extend(drain_all(&mut c1));
+    d2.extend(drain_all(&mut c2));
+    assert!(!d1.is_empty());
+    assert_eq!(d1, d2, "the same frames, byte for byte");
+}
+
+/// A `push_with`-style closure that claims more bytes than its buffer holds
+/// is refused as not fitting (never published, never read past the buffer).
+#[test]
+fn a_closure_claiming_more_than_its_buffer_is_never_published() {
+    let len = storage_len(256);
+    let mut s = Storage::new(len);
+    let (mut p, mut c) = Ring::format(s.bytes()).unwrap().split();
+    let liar = |buf: &mut [u8]| Ok(buf.len() + 1);
+    assert_eq!(p.push_encoder(&liar, false), Err(PushError::TooLarge));
+    assert_eq!(p.next_seq(), 0);
+    assert!(drain_all(&mut c).is_empty());
 }

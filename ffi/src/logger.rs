@@ -14,7 +14,7 @@ use runlog_core::crc::Crc32;
 use runlog_core::list::{F64List, I64List};
 use runlog_core::record::{Metric, Name, RunStatus, Value};
 use runlog_core::ring::{Producer, PushError};
-use runlog_core::wire::{self, ArtifactPart, WireError};
+use runlog_core::wire::{self, ArtifactPart, WireError, Writer};
 
 use crate::error::fail;
 use crate::guard::guard;
@@ -342,14 +342,14 @@ impl runlog_logger {
             .ok_or_else(|| fail(RUNLOG_STATUS_CLOSED, c"logger is closed"))?;
         let id = open.next_artifact;
         open.next_artifact = id.wrapping_add(1);
-        // One encoder for the three parts, told which by `at`: the begin
+        // One writer for the three parts, told which by `at`: the begin
         // (`usize::MAX`, never an offset), the chunk at offset `at`, or the
         // end (`at` past the data). One closure (and vtable) instead of three
         // saves a firmware ~200 B of flash; one offset instead of a part enum
         // with its slice, ~60 B more.
         let at = &Cell::new(usize::MAX);
         // `move`: the closure holds the values, not references to them.
-        let encode = move |buf: &mut [u8]| {
+        let write = move |w: &mut Writer<'_>| {
             let a = at.get();
             let part = if a == usize::MAX {
                 ArtifactPart::Begin {
@@ -365,15 +365,18 @@ impl runlog_logger {
                     _ => ArtifactPart::End { crc32 },
                 }
             };
-            wire::encode_artifact_part(id, part, buf)
+            w.put_artifact_part(id, part)
         };
         // One push site for every part: the begin, each chunk, then the end
         // (three call sites measured 64 B more in a firmware).
         loop {
             #[cfg(feature = "std")]
-            let seq = self.push_locked(open, &encode)?;
+            let seq = self.push_locked(open, &|buf| wire::write_with(buf, &write))?;
             #[cfg(not(feature = "std"))]
-            let seq = push_fast(&mut open.producer, &encode, true)?;
+            let seq = {
+                push_fast(&mut open.producer, &write, true)?;
+                open.producer.next_seq() - 1
+            };
             let a = at.get();
             at.set(if a == usize::MAX {
                 0
@@ -853,7 +856,8 @@ unsafe fn log_c(
     };
     // A device's fail-fast push (`push_locked` with no full-ring timeout).
     match push_device(&mut open.producer, DeviceRecord::Metric(&metric), true) {
-        Ok(seq) => {
+        Ok(()) => {
+            let seq = open.producer.next_seq() - 1;
             drop(guard);
             put_ticket(ticket, seq);
             RUNLOG_STATUS_OK
@@ -881,13 +885,13 @@ pub(crate) fn push_device(
     producer: &mut Producer<'static>,
     record: DeviceRecord<'_>,
     count_drop: bool,
-) -> Result<u64, runlog_status> {
+) -> Result<(), runlog_status> {
     push_fast(
         producer,
-        &|buf: &mut [u8]| match record {
-            DeviceRecord::Metric(m) => wire::encode_metric(m, buf),
-            DeviceRecord::RunStart(s) => wire::encode_run_start(s, buf),
-            DeviceRecord::RunEnd => wire::encode_run_end(RunStatus::Finished, None, buf),
+        &|w: &mut Writer<'_>| match record {
+            DeviceRecord::Metric(m) => w.put_metric(m),
+            DeviceRecord::RunStart(s) => w.put_run_start(s),
+            DeviceRecord::RunEnd => w.put_run_end(RunStatus::Finished, None),
         },
         count_drop,
     )
@@ -900,13 +904,12 @@ pub(crate) fn push_device(
 #[inline(always)]
 fn push_fast(
     producer: &mut Producer<'static>,
-    encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
+    write: &dyn Fn(&mut Writer<'_>),
     count_drop: bool,
-) -> Result<u64, runlog_status> {
-    // Every encoder here is one of `wire::encode_*`: no check of what it wrote.
-    producer
-        .push_encoder(encode, count_drop)
-        .map_err(push_error)
+) -> Result<(), runlog_status> {
+    // Every writer here is `Writer::put_*`: no check of what it wrote. No
+    // ticket passed back (the caller's is `next_seq() - 1`).
+    producer.push_written(write, count_drop).map_err(push_error)
 }
 
 /// A device log call's value, not checked yet (see [`log_c`]).
