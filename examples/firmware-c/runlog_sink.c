@@ -2,9 +2,8 @@
  * buffer, drained to UART0 as COBS + CRC frames every DRAIN_EVERY records,
  * as an idle loop or a timer would drain.
  *
- * Every call's status is checked: a failure is counted, and the first one
- * is printed on the host console when the run ends, which then exits with
- * status 1. As in the Rust firmware's sink, errors are handled in the sink,
+ * Every call's status is checked: the first failure's status is printed on
+ * the host console when the run ends, which then exits with status 1. As in the Rust firmware's sink, errors are handled in the sink,
  * once, not at each of the workload's call sites. */
 #include <stddef.h>
 #include <stdint.h>
@@ -19,13 +18,12 @@
 
 /* Everything runlog keeps lives here: its handle, frame scratch and ring. */
 static uint8_t runlog_buffer[4096] __attribute__((aligned(64)));
-/* NULL until sink_start succeeds: calls then return NULL_ARGUMENT, counted. */
+/* NULL until sink_start succeeds: calls then return NULL_ARGUMENT. */
 static runlog_logger *log;
 /* Log calls since the last drain, counted from 1: see `check`. */
 static unsigned since_drain = 1;
-/* The first failure's status (0: none yet) and how many calls failed. */
-static uint8_t first_failure;
-static unsigned failures;
+/* The first failure's status; RUNLOG_STATUS_OK (0) while none failed. */
+static runlog_status first_failure = RUNLOG_STATUS_OK;
 
 static ptrdiff_t uart_sink(void *ctx, const uint8_t *data, size_t len) {
     (void)ctx;
@@ -33,10 +31,10 @@ static ptrdiff_t uart_sink(void *ctx, const uint8_t *data, size_t len) {
     return (ptrdiff_t)len;
 }
 
-/* Counts a failed call; the run then ends with status 1. */
+/* Keeps the first failure's status; the run then ends with status 1. */
 static void failed(runlog_status s) {
-    if (failures++ == 0) {
-        first_failure = (uint8_t)s;
+    if (first_failure == RUNLOG_STATUS_OK) {
+        first_failure = s;
     }
 }
 
@@ -57,8 +55,8 @@ static runlog_status drain_all(void) {
  * as draining before every DRAIN_EVERY-th call). The ring holds many times
  * DRAIN_EVERY records of this workload, so FULL means something went wrong
  * (runlog then counts the refused record as dropped, and the store shows
- * it): like any other failure, of the call or of a drain, it is counted and
- * the run exits 1. One function for every call: each sink function is then
+ * it): like any other failure, of the call or of a drain, it makes the run
+ * exit 1. One function for every call: each sink function is then
  * a call and a tail call. */
 static void check(runlog_status s) {
     if (s == RUNLOG_STATUS_OK && ++since_drain == DRAIN_EVERY) {
@@ -125,16 +123,14 @@ int sink_finish(void) {
         failed(s);
     }
     uart_flush(UART0_BASE);
-    if (failures != 0) {
+    if (first_failure != RUNLOG_STATUS_OK) {
         /* Numbers, not text, as the Rust firmware: the status is runlog.h's
          * enum value (RUNLOG_STATUS_FULL is 8, ...), so that no description
          * table is linked. A firmware that wants the text calls
          * runlog_status_str(status) here instead (docs/firmware.md: what
          * that adds). */
-        semihosting_print("firmware-c: ");
-        print_unsigned(failures);
-        semihosting_print(" runlog calls failed, the first with status ");
-        print_unsigned(first_failure);
+        semihosting_print("firmware-c: failed: runlog status ");
+        print_unsigned((unsigned)first_failure);
         semihosting_print("\n");
         return 1;
     }
