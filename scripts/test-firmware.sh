@@ -23,6 +23,9 @@ echo "-- examples/firmware-rust: format and clippy (runlog and baseline builds)"
 echo "-- end to end in QEMU: both firmwares, UART captured to a file and decoded"
 cargo test --release -p runlog-tests --test firmware_qemu -- --ignored --nocapture metrics_arrive
 
+echo "-- the C example reports a failed runlog call (a buffer too small) and exits 1"
+cargo test --release -p runlog-tests --test firmware_qemu -- --ignored --nocapture reports_a_failed_call
+
 echo "-- end to end through runlog drain --tcp-connect, checked with runlog history and the store"
 if [[ -z "${RUNLOG_BIN:-}" ]]; then
     cargo build --quiet --release -p runlog-uploader

@@ -16,8 +16,13 @@
 /* Records logged between two drains, as an idle loop or a timer would drain. */
 #define DRAIN_EVERY 32
 
-/* Everything runlog keeps lives here: its handle, frame scratch and ring. */
-static uint8_t runlog_buffer[4096] __attribute__((aligned(64)));
+/* Everything runlog keeps lives here: its handle, frame scratch and ring.
+ * (A test builds the firmware with a buffer too small for runlog, to check
+ * that the failure is reported.) */
+#ifndef RUNLOG_BUFFER_LEN
+#define RUNLOG_BUFFER_LEN 4096
+#endif
+static uint8_t runlog_buffer[RUNLOG_BUFFER_LEN] __attribute__((aligned(64)));
 /* NULL until sink_start succeeds: calls then return NULL_ARGUMENT. */
 static runlog_logger *log;
 /* Log calls since the last drain, counted from 1: see `check`. */

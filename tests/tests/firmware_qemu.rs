@@ -11,8 +11,9 @@ mod firmware;
 use std::path::Path;
 
 use firmware::{
-    build_c_firmware, build_rust_firmware, decode_capture, drain_over_tcp, expected_loss,
-    repo_root, run_qemu, runlog, runlog_bin, scratch_dir, stream_bytes_per_metric, Got,
+    build_c_firmware, build_c_firmware_with, build_rust_firmware, decode_capture, drain_over_tcp,
+    expected_loss, repo_root, run_qemu, runlog, runlog_bin, scratch_dir, stream_bytes_per_metric,
+    Got, Qemu,
 };
 use serde_json::Value as Json;
 
@@ -51,6 +52,32 @@ fn c_firmware_metrics_arrive_over_the_uart() {
     let console = run_qemu(&elf, &format!("file:{}", capture.display()));
     print!("firmware console: {console}");
     check_capture(&capture, "qemu-c-run", "firmware-c");
+}
+
+#[test]
+#[ignore = "builds the C firmware with arm-none-eabi-gcc and boots qemu-system-arm; run by scripts/test-firmware.sh"]
+fn c_firmware_reports_a_failed_call_and_exits_1() {
+    // A buffer too small for runlog: `runlog_init_static` refuses it
+    // (INVALID_ARGUMENT, 12), every later call gets NULL_ARGUMENT, and the
+    // example's sink reports the first failure instead of claiming success.
+    let root = repo_root();
+    let dir = scratch_dir("c-fail");
+    let elf = build_c_firmware_with(
+        &root,
+        &dir.join("build"),
+        &["CPPFLAGS=-DRUNLOG_BUFFER_LEN=512"],
+    );
+    let capture = dir.join("uart.bin");
+    let (status, console) = Qemu::spawn(&elf, &format!("file:{}", capture.display())).wait_status();
+    print!("firmware console: {console}");
+    assert!(!status.success(), "the firmware exited 0: {console}");
+    assert!(
+        console.contains("firmware-c: failed: runlog status 12"),
+        "{console}"
+    );
+    assert!(!console.contains("done"), "{console}");
+    let sent = std::fs::metadata(&capture).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(sent, 0, "nothing was logged, so nothing is sent");
 }
 
 #[test]

@@ -70,6 +70,12 @@ const DEVICE_PROFILE: [&str; 4] = [
 /// `ffi_root` is normally the repository root; `RUNLOG_FFI_ROOT` may point
 /// at another checkout of the workspace.
 pub fn build_c_firmware(root: &Path, out: &Path) -> PathBuf {
+    build_c_firmware_with(root, out, &[])
+}
+
+/// Like [`build_c_firmware`], with more `make` arguments (e.g.
+/// `CPPFLAGS=-DRUNLOG_BUFFER_LEN=512`).
+pub fn build_c_firmware_with(root: &Path, out: &Path, make_args: &[&str]) -> PathBuf {
     let ffi_root = std::env::var_os("RUNLOG_FFI_ROOT")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.to_path_buf());
@@ -121,6 +127,7 @@ pub fn build_c_firmware(root: &Path, out: &Path) -> PathBuf {
             "RUNLOG_INCLUDE={}",
             ffi_root.join("include").display()
         ))
+        .args(make_args)
         .status()
         .expect("run make (is arm-none-eabi-gcc installed?)");
     assert!(status.success(), "building examples/firmware-c failed");
@@ -199,7 +206,18 @@ impl Qemu {
     /// Waits for QEMU to exit, killing it after [`QEMU_TIMEOUT`]; asserts
     /// that the firmware exited successfully and returns everything QEMU
     /// printed on stderr (the firmware's console).
-    pub fn wait(mut self) -> String {
+    pub fn wait(self) -> String {
+        let (status, console) = self.wait_status();
+        assert!(
+            status.success(),
+            "the firmware failed ({status}); console: {console}"
+        );
+        console
+    }
+
+    /// Waits for QEMU to exit, killing it after [`QEMU_TIMEOUT`]; returns
+    /// its exit status and everything QEMU printed on stderr.
+    pub fn wait_status(mut self) -> (std::process::ExitStatus, String) {
         let deadline = Instant::now() + QEMU_TIMEOUT;
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("poll qemu") {
@@ -219,12 +237,7 @@ impl Qemu {
             self.console.push_str(&line);
             self.console.push('\n');
         }
-        assert!(
-            status.success(),
-            "the firmware failed ({status}); console: {}",
-            self.console
-        );
-        std::mem::take(&mut self.console)
+        (status, std::mem::take(&mut self.console))
     }
 }
 
