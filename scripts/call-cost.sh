@@ -5,8 +5,11 @@
 # (-singlestep) with every executed block logged (-d exec,nochain), and
 # scripts/lib/call_cost.py counts the instructions from each call's entry
 # until control is back in the example's own code (workload.c's main and
-# runlog_sink.c's sink functions and drain policy; callees included, the
-# UART write callback too, no drains: those are separate calls). Deterministic: the same counts on every run.
+# runlog_sink.c's sink functions and drain policy `check`; callees included,
+# the UART write callback too). A drain is `drain_all`'s calls of
+# runlog_drain until the ring is empty (the last one finds nothing), as
+# before the example had a sink. Log calls include no drains: those are
+# separate calls. Deterministic: the same counts on every run.
 #
 # Usage: scripts/call-cost.sh [ELF]   (default: the ELF scripts/footprint.sh built)
 # Needs qemu-system-arm, arm-none-eabi-nm, python3; the trace takes ~150 MB in $TMPDIR.
@@ -19,5 +22,5 @@ trap 'rm -f "$trace"' EXIT
 timeout 300 qemu-system-arm -M mps2-an386 -display none -monitor none \
     -semihosting-config enable=on,target=native -serial null \
     -singlestep -d exec,nochain -D "$trace" -kernel "$elf" 2>/dev/null
-python3 "$root/scripts/lib/call_cost.py" "$elf" "$trace" 'main|check|drain_all|sink_.*' runlog_log_f64 runlog_log_i64 \
+python3 "$root/scripts/lib/call_cost.py" "$elf" "$trace" 'main|check|sink_.*' runlog_log_f64 runlog_log_i64 \
     runlog_log_str runlog_log_f64_list runlog_log_i64_list runlog_upload runlog_drain
