@@ -36,8 +36,11 @@ pub(crate) unsafe fn c_text<'a>(ptr: *const c_char, max: usize) -> Result<&'a st
     }
     let p = ptr.cast::<u8>();
     let mut len = 0;
-    // OR of every byte: below 0x80 means pure ASCII, which is valid UTF-8
-    // without a second pass (the common case for metric names).
+    // Hosts: the OR of every byte; below 0x80 means pure ASCII, which is
+    // valid UTF-8 without a second pass (the common case for metric names).
+    // Devices always run their compact check (it passes ASCII at a few
+    // instructions a byte): the fast path would cost 24 B of flash.
+    #[cfg(feature = "std")]
     let mut high = 0u8;
     loop {
         // SAFETY: per the contract, every byte up to the terminator (or up to
@@ -49,11 +52,15 @@ pub(crate) unsafe fn c_text<'a>(ptr: *const c_char, max: usize) -> Result<&'a st
         if len == max {
             return Err(TextError::TooLong);
         }
-        high |= b;
+        #[cfg(feature = "std")]
+        {
+            high |= b;
+        }
         len += 1;
     }
     // SAFETY: the `len` bytes before the terminator were just read.
     let bytes = unsafe { core::slice::from_raw_parts(p, len) };
+    #[cfg(feature = "std")]
     if high < 0x80 {
         // SAFETY: every byte is ASCII, so the bytes are valid UTF-8.
         return Ok(unsafe { core::str::from_utf8_unchecked(bytes) });
