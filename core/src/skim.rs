@@ -300,7 +300,8 @@ pub(crate) fn utf8_ok(b: &[u8]) -> bool {
         // Continuation bytes: one less than the lead's leading ones.
         let more = lead.leading_ones() - 1;
         let mut cp = u32::from(lead) & (0x3F >> more);
-        for _ in 0..more {
+        let end = i + more as usize;
+        while i < end {
             match b.get(i) {
                 Some(&c) if c & 0xC0 == 0x80 => cp = cp << 6 | u32::from(c & 0x3F),
                 _ => return false,
