@@ -176,6 +176,29 @@ mod tests {
         assert_eq!(got, want, "{text:x?}, max {max}");
     }
 
+    /// Every text of one to three non-NUL bytes: `c_text` (devices: the
+    /// compact check on every text, no ASCII shortcut; hosts: the shortcut,
+    /// then core's validator) agrees with `core::str::from_utf8`, within and
+    /// past the bound.
+    #[test]
+    #[cfg_attr(miri, ignore)] // 16 M texts: natively only
+    fn agrees_with_core_on_every_short_text() {
+        for x in 0..=0x00FF_FFFF_u32 {
+            let [a, b, c, _] = x.to_le_bytes();
+            let text: &[u8] = match (a, b, c) {
+                (0, ..) => continue,
+                (_, 0, 0) => &[a],
+                (_, 0, _) => continue,
+                (_, _, 0) => &[a, b],
+                _ => &[a, b, c],
+            };
+            agree(text, 3);
+            if x & 0xFFF == 0 {
+                agree(text, text.len() - 1);
+            }
+        }
+    }
+
     /// A string longer than `max` is TOO_LONG whatever its bytes (a bad
     /// byte before the bound does not stop the scan), and one that fits is
     /// checked whole.
