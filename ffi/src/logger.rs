@@ -412,6 +412,9 @@ impl runlog_logger {
     }
 }
 
+/// Inlined on devices into the one `map_err` that calls it there: one
+/// function instead of two (−28 B of flash).
+#[cfg_attr(not(feature = "std"), inline(always))]
 fn push_error(e: PushError) -> runlog_status {
     match e {
         PushError::Full => fail(RUNLOG_STATUS_FULL, c"ring is full (fail-fast mode)"),

@@ -36,8 +36,11 @@ pub(crate) unsafe fn c_text<'a>(ptr: *const c_char, max: usize) -> Result<&'a st
     }
     let p = ptr.cast::<u8>();
     let mut len = 0;
-    // OR of every byte: below 0x80 means pure ASCII, which is valid UTF-8
-    // without a second pass (the common case for metric names).
+    // Hosts: the OR of every byte; below 0x80 means pure ASCII, which is
+    // valid UTF-8 without a second pass (the common case for metric names).
+    // Devices always run their compact check (it passes ASCII at a few
+    // instructions a byte): the fast path would cost 24 B of flash.
+    #[cfg(feature = "std")]
     let mut high = 0u8;
     loop {
         // SAFETY: per the contract, every byte up to the terminator (or up to
@@ -49,11 +52,15 @@ pub(crate) unsafe fn c_text<'a>(ptr: *const c_char, max: usize) -> Result<&'a st
         if len == max {
             return Err(TextError::TooLong);
         }
-        high |= b;
+        #[cfg(feature = "std")]
+        {
+            high |= b;
+        }
         len += 1;
     }
     // SAFETY: the `len` bytes before the terminator were just read.
     let bytes = unsafe { core::slice::from_raw_parts(p, len) };
+    #[cfg(feature = "std")]
     if high < 0x80 {
         // SAFETY: every byte is ASCII, so the bytes are valid UTF-8.
         return Ok(unsafe { core::str::from_utf8_unchecked(bytes) });
@@ -167,6 +174,29 @@ mod tests {
             core::str::from_utf8(text).map_err(|_| TextError::Utf8)
         };
         assert_eq!(got, want, "{text:x?}, max {max}");
+    }
+
+    /// Every text of one to three non-NUL bytes: `c_text` (devices: the
+    /// compact check on every text, no ASCII shortcut; hosts: the shortcut,
+    /// then core's validator) agrees with `core::str::from_utf8`, within and
+    /// past the bound.
+    #[test]
+    #[cfg_attr(miri, ignore)] // 16 M texts: natively only
+    fn agrees_with_core_on_every_short_text() {
+        for x in 0..=0x00FF_FFFF_u32 {
+            let [a, b, c, _] = x.to_le_bytes();
+            let text: &[u8] = match (a, b, c) {
+                (0, ..) => continue,
+                (_, 0, 0) => &[a],
+                (_, 0, _) => continue,
+                (_, _, 0) => &[a, b],
+                _ => &[a, b, c],
+            };
+            agree(text, 3);
+            if x & 0xFFF == 0 {
+                agree(text, text.len() - 1);
+            }
+        }
     }
 
     /// A string longer than `max` is TOO_LONG whatever its bytes (a bad
