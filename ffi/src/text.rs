@@ -36,11 +36,8 @@ pub(crate) unsafe fn c_text<'a>(ptr: *const c_char, max: usize) -> Result<&'a st
     }
     let p = ptr.cast::<u8>();
     let mut len = 0;
-    // Hosts: the OR of every byte; below 0x80 means pure ASCII, which is
-    // valid UTF-8 without a second pass (the common case for metric names).
-    // Devices always run their compact check (it passes ASCII at a few
-    // instructions a byte): the fast path would cost 24 B of flash.
-    #[cfg(feature = "std")]
+    // OR of every byte: below 0x80 means pure ASCII, which is valid UTF-8
+    // without a second pass (the common case for metric names).
     let mut high = 0u8;
     loop {
         // SAFETY: per the contract, every byte up to the terminator (or up to
@@ -52,15 +49,11 @@ pub(crate) unsafe fn c_text<'a>(ptr: *const c_char, max: usize) -> Result<&'a st
         if len == max {
             return Err(TextError::TooLong);
         }
-        #[cfg(feature = "std")]
-        {
-            high |= b;
-        }
+        high |= b;
         len += 1;
     }
     // SAFETY: the `len` bytes before the terminator were just read.
     let bytes = unsafe { core::slice::from_raw_parts(p, len) };
-    #[cfg(feature = "std")]
     if high < 0x80 {
         // SAFETY: every byte is ASCII, so the bytes are valid UTF-8.
         return Ok(unsafe { core::str::from_utf8_unchecked(bytes) });
