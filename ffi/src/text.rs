@@ -169,9 +169,9 @@ mod tests {
         assert_eq!(got, want, "{text:x?}, max {max}");
     }
 
-    /// Every text of one to three non-NUL bytes: `c_text` (devices: the
-    /// compact check on every text, no ASCII shortcut; hosts: the shortcut,
-    /// then core's validator) agrees with `core::str::from_utf8`, within and
+    /// Every text of one to three non-NUL bytes: `c_text` (the ASCII
+    /// shortcut, then devices: the compact check; hosts: core's validator)
+    /// agrees with `core::str::from_utf8`, within and
     /// past the bound.
     #[test]
     #[cfg_attr(miri, ignore)] // 16 M texts: natively only
