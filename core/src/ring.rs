@@ -353,8 +353,10 @@ impl<'a> Producer<'a> {
     /// small. Use this to encode straight into the ring without a `Record`.
     ///
     /// In a ring made by [`Ring::split`], what `encode` writes must be one
-    /// well-formed record, or the push fails with [`PushError::Malformed`]
-    /// (the consumer of such a ring trusts its records).
+    /// well-formed record of a kind rings carry (no frame-local name id or
+    /// name definition; a metric's tag in one byte), or the push fails with
+    /// [`PushError::Malformed`] (the consumer of such a ring trusts its
+    /// records).
     pub fn push_with(
         &mut self,
         encode: impl Fn(&mut [u8]) -> Result<usize, WireError>,
@@ -657,16 +659,18 @@ impl<'a> Producer<'a> {
     }
 }
 
-/// Runs `encode`, then refuses what it wrote unless it is one well-formed record.
+/// Runs `encode`, then refuses what it wrote unless it is one well-formed
+/// record that a trusting consumer reads correctly ([`skim::trusted_record_ok`]).
 fn checked(
     encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
     buf: &mut [u8],
 ) -> Result<usize, WireError> {
     let n = encode(buf)?;
     let bytes = buf.get(..n).ok_or(WireError::BufferFull)?;
-    match skim::check(bytes) {
-        Some(_) => Ok(n),
-        None => Err(WireError::Malformed),
+    if skim::trusted_record_ok(bytes) {
+        Ok(n)
+    } else {
+        Err(WireError::Malformed)
     }
 }
 

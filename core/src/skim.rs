@@ -60,6 +60,23 @@ pub(crate) fn check(bytes: &[u8]) -> Option<Shape> {
     (!r.bad && r.pos == bytes.len()).then_some(shape)
 }
 
+/// Whether `bytes` may go into a ring whose consumer trusts its records (a
+/// ring made with [`crate::Ring::split`]): one well-formed record, of a kind
+/// rings carry (a metric named by text, or a non-metric record: frame-local
+/// ids and name definitions belong to frames), that [`shape`] reads as
+/// [`check`] does. Overlong varints decode (postcard accepts them), and
+/// `shape` reads any other kind's overlong tag as "another record", which is
+/// framed as it is and decodes as sent; but an overlong metric tag would hide
+/// its name from interning, and an overlong `NameDef` tag, framed as an
+/// ordinary record, would shift the numbering of every record after it in
+/// its frame.
+pub(crate) fn trusted_record_ok(bytes: &[u8]) -> bool {
+    match check(bytes) {
+        Some(found @ (Shape::TextMetric { .. } | Shape::Other)) => shape(bytes) == Some(found),
+        _ => false,
+    }
+}
+
 /// The shape of a record written by this process's own encoder (a ring made
 /// with [`crate::Ring::split`]), found without checking the rest of it: only
 /// the tag, the metric head and the name's length are read. Never panics and

@@ -389,6 +389,66 @@ fn drains_only_good_frames<const TRUSTED: bool>(
     Ok(())
 }
 
+/// A split ring's producer refuses, from `push_with` closures, what its
+/// trusting drain would misread: a name definition or an id-named metric
+/// (frame-level records) and records whose tag is an overlong varint. An
+/// overlong `NameDef` tag (`81 00 ...`) used to be accepted and framed as an
+/// ordinary record; the decoder then read a definition and counted one
+/// record less, so the records after it in the frame arrived under the
+/// wrong sequence numbers.
+#[test]
+fn a_split_ring_refuses_records_its_drain_would_misread() {
+    let mut storage = vec![0u8; 1 << 12];
+    let (mut producer, mut consumer) = Ring::format(&mut storage).unwrap().split();
+    let push = |producer: &mut runlog_core::Producer<'_>, p: &[u8]| {
+        let p = p.to_vec();
+        producer.push_with(move |buf: &mut [u8]| {
+            let n = p.len();
+            buf.get_mut(..n)
+                .ok_or(runlog_core::WireError::BufferFull)?
+                .copy_from_slice(&p);
+            Ok(n)
+        })
+    };
+    let metric = |name| {
+        bytes_of(&Record::Metric(Metric {
+            name,
+            value: Value::I64(7),
+            step: None,
+            time_ms: None,
+        }))
+    };
+    let text = metric(Name::Text("loss"));
+    let mut overlong_metric = vec![text[0] | 0x80, 0x00];
+    overlong_metric.extend_from_slice(&text[1..]);
+    let refused: [&[u8]; 4] = [
+        &[0x81, 0x00, 0x00, 0x00],
+        &bytes_of(&Record::NameDef { id: 0, name: "" }),
+        &metric(Name::Id(0)),
+        &overlong_metric,
+    ];
+    for p in refused {
+        assert_eq!(
+            push(&mut producer, p),
+            Err(runlog_core::PushError::Malformed),
+            "{p:x?}"
+        );
+    }
+    assert_eq!(push(&mut producer, &text), Ok(0));
+    assert_eq!(push(&mut producer, &text), Ok(1));
+    let mut scratch = [0u8; 512];
+    let mut out = Vec::new();
+    let stats = drain(&mut consumer, &mut scratch, &mut out, usize::MAX).unwrap();
+    assert_eq!((stats.records, stats.discarded), (2, 0));
+    let mut seqs = Vec::new();
+    FrameDecoder::new().feed(&out, |e| {
+        if let Event::Record { seq, .. } = e {
+            seqs.push(seq);
+        }
+    });
+    assert_eq!(seqs, [0, 1]);
+}
+
 /// A text-named metric whose tag is an overlong varint (`80 00` for 0:
 /// postcard reads it, so `skim::check` accepts it) in an attached ring: the
 /// drain interns its name like any other, and every record of the frame
@@ -510,13 +570,21 @@ proptest! {
         let all: Vec<&[u8]> = payloads.iter().map(|p| &p[..]).collect();
         drains_only_good_frames(&mut consumer, &all)?;
 
-        // A split ring: the producer refuses what is not one record, and the
-        // drain, which trusts the ring, frames the rest.
+        // A split ring: the producer refuses what is not one record its
+        // drain reads correctly, and the drain, which trusts the ring, frames
+        // the rest.
         let mut storage = vec![0u8; 1 << 16];
         let (mut producer, mut consumer) = Ring::format(&mut storage).unwrap().split();
         let mut accepted = Vec::new();
         for p in &payloads {
-            let well_formed = matches!(runlog_core::wire::decode(p), Ok((_, [])));
+            // One well-formed record of a kind rings carry; a metric's tag in
+            // one byte (the drain reads its head and name after it).
+            let well_formed = match runlog_core::wire::decode(p) {
+                Ok((Record::NameDef { .. }, [])) => false,
+                Ok((Record::Metric(m), [])) => matches!(m.name, Name::Text(_)) && p[0] < 0x80,
+                Ok((_, [])) => true,
+                Err(_) | Ok(_) => false,
+            };
             let before = accepted.len();
             match push(&mut producer, p) {
                 Ok(_) => accepted.push(&p[..]),
