@@ -304,13 +304,16 @@ pub struct Producer<'a> {
 unsafe impl Send for Producer<'_> {}
 
 impl<'a> Producer<'a> {
+    /// The producer of a ring `RawRing::format` has just formatted (its only
+    /// callers): both cursors are 0, as format stored them, and no consumer
+    /// moves the release cursor before a record is published, so they are
+    /// not read back (on a device: two loads and a barrier fewer).
     fn new(raw: RawRing, check_pushed: bool) -> Self {
-        let h = raw.header();
         Self {
             raw,
             mask: raw.cap - 1,
-            write_pos: h.write_pos.load(Ordering::Relaxed),
-            cached_release: h.release_pos.load(Ordering::Acquire),
+            write_pos: 0,
+            cached_release: 0,
             next_seq: 0,
             pending_drops: 0,
             check_pushed,
@@ -647,10 +650,14 @@ impl<'a> Producer<'a> {
 
     /// Marks the stream finished: the consumer may discard the ring once it has drained it.
     pub fn close(&mut self) {
-        self.raw
-            .header()
-            .flags
-            .fetch_or(FLAG_PRODUCER_CLOSED, Ordering::Release);
+        // The producer is the flags' only writer (`&mut self`; consumers only
+        // read them), so a load and a store do what `fetch_or` would, without
+        // its exclusive-access loop.
+        let flags = &self.raw.header().flags;
+        flags.store(
+            flags.load(Ordering::Relaxed) | FLAG_PRODUCER_CLOSED,
+            Ordering::Release,
+        );
     }
 
     /// Largest record payload this ring accepts.
