@@ -111,6 +111,7 @@ impl<'s> FrameBuilder<'s> {
         let follows = self.is_empty() || seq == self.next_seq;
         // Checked without decoding: see `skim` for why.
         self.add_shaped(seq, bytes, skim::check(bytes), follows)?;
+        self.records += 1;
         self.next_seq = seq.wrapping_add(1);
         Ok(())
     }
@@ -150,10 +151,7 @@ impl<'s> FrameBuilder<'s> {
             return Err(AddError::FrameFull);
         }
         match self.append(first.then_some(seq), bytes, name) {
-            Some(()) => {
-                self.records += 1;
-                Ok(())
-            }
+            Some(()) => Ok(()),
             None if first => Err(AddError::TooLarge),
             None => Err(AddError::FrameFull),
         }
@@ -165,6 +163,7 @@ impl<'s> FrameBuilder<'s> {
     /// of one per part and a rollback for each. `name` is where a metric's
     /// text name sits in `bytes`. `None`: it does not fit, and the frame is
     /// as it was.
+    #[inline(never)]
     fn append(
         &mut self,
         first: Option<u64>,
@@ -420,6 +419,9 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
         // Set when a record is discarded after the frame took some: the
         // next record's number does not follow, so it starts a new frame.
         let mut gap = false;
+        // Counted here, not in the builder: a drain whose caller reads no
+        // record count (the C ABI's) then keeps none.
+        let mut records = 0;
         let ring_done = loop {
             let Some(found) = consumer.locate().map_err(DrainError::Ring)? else {
                 break true;
@@ -431,7 +433,7 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
                 skim::check(entry.bytes)
             };
             match frame.add_shaped(entry.seq, entry.bytes, shape, !gap) {
-                Ok(()) => {}
+                Ok(()) => records += 1,
                 Err(AddError::FrameFull) => break false,
                 Err(AddError::TooLarge) if payload_budget < full => {
                     // Might fit in a full-size frame on a later call.
@@ -450,7 +452,6 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
             }
             break;
         }
-        let records = frame.records();
         let payload = frame.finish();
         stats.bytes += cobs::encode_to(payload, w).map_err(DrainError::Write)?;
         consumer.commit();
