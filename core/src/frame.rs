@@ -464,7 +464,9 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
     Ok(())
 }
 
-/// The largest payload whose encoded frame fits in `budget` bytes.
+/// The largest payload whose encoded frame fits in `budget` bytes, before
+/// [`MAX_FRAME_PAYLOAD`] (the drain's `min` with its builder's limit, never
+/// above it, applies that bound: one `min`, not two).
 ///
 /// Encoding `n` bytes gives `n + n / 254 + 2` ([`cobs::max_encoded_len`]):
 /// every 254 payload bytes take 255, so `m = budget - 2` bytes hold
@@ -472,7 +474,7 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
 /// 254 (253 when it is 254: the 254th would start another block).
 fn max_payload_for(budget: usize) -> usize {
     let m = budget.saturating_sub(2);
-    (254 * (m / 255) + (m % 255).min(253)).min(MAX_FRAME_PAYLOAD)
+    254 * (m / 255) + (m % 255).min(253)
 }
 
 /// Why a frame was lost.
@@ -748,7 +750,11 @@ mod tests {
             .step_by(step)
             .chain(top.step_by(step))
         {
-            assert_eq!(max_payload_for(budget), search(budget), "budget {budget}");
+            assert_eq!(
+                max_payload_for(budget).min(MAX_FRAME_PAYLOAD),
+                search(budget),
+                "budget {budget}"
+            );
         }
     }
 }
