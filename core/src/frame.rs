@@ -111,6 +111,7 @@ impl<'s> FrameBuilder<'s> {
         let follows = self.is_empty() || seq == self.next_seq;
         // Checked without decoding: see `skim` for why.
         self.add_shaped(seq, bytes, skim::check(bytes), follows)?;
+        self.records += 1;
         self.next_seq = seq.wrapping_add(1);
         Ok(())
     }
@@ -150,10 +151,7 @@ impl<'s> FrameBuilder<'s> {
             return Err(AddError::FrameFull);
         }
         match self.append(first.then_some(seq), bytes, name) {
-            Some(()) => {
-                self.records += 1;
-                Ok(())
-            }
+            Some(()) => Ok(()),
             None if first => Err(AddError::TooLarge),
             None => Err(AddError::FrameFull),
         }
@@ -165,6 +163,7 @@ impl<'s> FrameBuilder<'s> {
     /// of one per part and a rollback for each. `name` is where a metric's
     /// text name sits in `bytes`. `None`: it does not fit, and the frame is
     /// as it was.
+    #[inline(never)]
     fn append(
         &mut self,
         first: Option<u64>,
@@ -420,6 +419,9 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
         // Set when a record is discarded after the frame took some: the
         // next record's number does not follow, so it starts a new frame.
         let mut gap = false;
+        // Counted here, not in the builder: a drain whose caller reads no
+        // record count (the C ABI's) then keeps none.
+        let mut records = 0;
         let ring_done = loop {
             let Some(found) = consumer.locate().map_err(DrainError::Ring)? else {
                 break true;
@@ -431,7 +433,7 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
                 skim::check(entry.bytes)
             };
             match frame.add_shaped(entry.seq, entry.bytes, shape, !gap) {
-                Ok(()) => {}
+                Ok(()) => records += 1,
                 Err(AddError::FrameFull) => break false,
                 Err(AddError::TooLarge) if payload_budget < full => {
                     // Might fit in a full-size frame on a later call.
@@ -450,7 +452,6 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
             }
             break;
         }
-        let records = frame.records();
         let payload = frame.finish();
         stats.bytes += cobs::encode_to(payload, w).map_err(DrainError::Write)?;
         consumer.commit();
@@ -463,7 +464,9 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
     Ok(())
 }
 
-/// The largest payload whose encoded frame fits in `budget` bytes.
+/// The largest payload whose encoded frame fits in `budget` bytes, before
+/// [`MAX_FRAME_PAYLOAD`] (the drain's `min` with its builder's limit, never
+/// above it, applies that bound: one `min`, not two).
 ///
 /// Encoding `n` bytes gives `n + n / 254 + 2` ([`cobs::max_encoded_len`]):
 /// every 254 payload bytes take 255, so `m = budget - 2` bytes hold
@@ -471,7 +474,7 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
 /// 254 (253 when it is 254: the 254th would start another block).
 fn max_payload_for(budget: usize) -> usize {
     let m = budget.saturating_sub(2);
-    (254 * (m / 255) + (m % 255).min(253)).min(MAX_FRAME_PAYLOAD)
+    254 * (m / 255) + (m % 255).min(253)
 }
 
 /// Why a frame was lost.
@@ -747,7 +750,11 @@ mod tests {
             .step_by(step)
             .chain(top.step_by(step))
         {
-            assert_eq!(max_payload_for(budget), search(budget), "budget {budget}");
+            assert_eq!(
+                max_payload_for(budget).min(MAX_FRAME_PAYLOAD),
+                search(budget),
+                "budget {budget}"
+            );
         }
     }
 }

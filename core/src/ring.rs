@@ -763,6 +763,59 @@ impl<'a> Consumer<'a> {
     pub fn set_next_seq_hint(&mut self, next: u64) {
         self.seq_hint = Some(next);
     }
+
+    /// After `read` or `read_copy` returned [`RingError::Corrupt`] (a damaged
+    /// record header), or a record that does not decode (its length may be
+    /// what was damaged), moves the read cursor to the next intact record.
+    ///
+    /// Candidates are the 4-aligned positions past the start of the last
+    /// record read (whose length may have sent the cursor too far) from which
+    /// a chain of well-formed record headers with consecutive sequence
+    /// numbers, from the next expected one on, reaches `write_pos` exactly.
+    /// The intact records after the damage form one such chain, but intact
+    /// payload bytes can form shorter, false ones that jump over them: the
+    /// chain with the most records wins (see `ring/resync.rs`), and the
+    /// records it says were lost must fit, 8 bytes or more each, in the bytes
+    /// between the last record read and its start. Returns how
+    /// many sequence numbers the damage took (records lost). `Corrupt` again
+    /// when no such position exists or the cursors themselves are damaged:
+    /// nothing more can be read. The work is bounded by the ring's capacity.
+    ///
+    /// Only an attached ring's consumer has it: a split ring's consumer
+    /// reads what its own producer wrote, and does not note where each
+    /// record starts.
+    pub fn resync(&mut self) -> Result<u64, RingError> {
+        let cap = self.raw.cap;
+        let write = self.raw.header().write_pos.load(Ordering::Acquire);
+        if write.wrapping_sub(self.release_pos) > cap || write % ALIGN != 0 {
+            return Err(RingError::Corrupt);
+        }
+        self.cached_write = write;
+        let expected = self.read_seq.or(self.seq_hint).unwrap_or(0);
+        let unread = self.read_pos.wrapping_sub(self.release_pos);
+        // Unread records start at `read_pos`, or, when the last record's
+        // length was damaged, anywhere after its header: the earlier of the two.
+        let (from, unread_from) = match self.last_start {
+            Some(at) if self.read_pos.wrapping_sub(at) <= unread => {
+                let after = at.wrapping_add(RECORD_HEADER_LEN);
+                let earlier = if write.wrapping_sub(after) > write.wrapping_sub(self.read_pos) {
+                    after
+                } else {
+                    self.read_pos
+                };
+                (at, earlier)
+            }
+            _ => (self.read_pos, self.read_pos),
+        };
+        // With the next sequence number known, the records lost must fit in
+        // the bytes before the chain; otherwise only a window bounds them.
+        let unread_from = self.read_seq.map(|_| unread_from);
+        let chain = resync::best_chain(self, from, unread_from, expected, write)
+            .ok_or(RingError::Corrupt)?;
+        self.read_pos = chain.start;
+        self.read_seq = Some(chain.first_seq);
+        Ok(chain.first_seq - expected)
+    }
 }
 
 impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
@@ -804,7 +857,10 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
             self.released_seq = Some(found.seq);
         }
         self.read_seq = Some(found.seq + 1);
-        self.last_start = Some(self.read_pos);
+        // Only `resync` reads it, and only an attached ring's consumer has one.
+        if !TRUSTED {
+            self.last_start = Some(self.read_pos);
+        }
         self.read_pos = found.next_pos;
     }
 
@@ -937,55 +993,6 @@ impl<'a, const TRUSTED: bool> Consumer<'a, TRUSTED> {
     /// The buffer length [`Consumer::read_copy`] needs for any record of this ring.
     pub fn copy_buf_len(&self) -> usize {
         align_up(max_payload(self.raw.cap)) as usize
-    }
-
-    /// After `read` or `read_copy` returned [`RingError::Corrupt`] (a damaged
-    /// record header), or a record that does not decode (its length may be
-    /// what was damaged), moves the read cursor to the next intact record.
-    ///
-    /// Candidates are the 4-aligned positions past the start of the last
-    /// record read (whose length may have sent the cursor too far) from which
-    /// a chain of well-formed record headers with consecutive sequence
-    /// numbers, from the next expected one on, reaches `write_pos` exactly.
-    /// The intact records after the damage form one such chain, but intact
-    /// payload bytes can form shorter, false ones that jump over them: the
-    /// chain with the most records wins (see `ring/resync.rs`), and the
-    /// records it says were lost must fit, 8 bytes or more each, in the bytes
-    /// between the last record read and its start. Returns how
-    /// many sequence numbers the damage took (records lost). `Corrupt` again
-    /// when no such position exists or the cursors themselves are damaged:
-    /// nothing more can be read. The work is bounded by the ring's capacity.
-    pub fn resync(&mut self) -> Result<u64, RingError> {
-        let cap = self.raw.cap;
-        let write = self.raw.header().write_pos.load(Ordering::Acquire);
-        if write.wrapping_sub(self.release_pos) > cap || write % ALIGN != 0 {
-            return Err(RingError::Corrupt);
-        }
-        self.cached_write = write;
-        let expected = self.read_seq.or(self.seq_hint).unwrap_or(0);
-        let unread = self.read_pos.wrapping_sub(self.release_pos);
-        // Unread records start at `read_pos`, or, when the last record's
-        // length was damaged, anywhere after its header: the earlier of the two.
-        let (from, unread_from) = match self.last_start {
-            Some(at) if self.read_pos.wrapping_sub(at) <= unread => {
-                let after = at.wrapping_add(RECORD_HEADER_LEN);
-                let earlier = if write.wrapping_sub(after) > write.wrapping_sub(self.read_pos) {
-                    after
-                } else {
-                    self.read_pos
-                };
-                (at, earlier)
-            }
-            _ => (self.read_pos, self.read_pos),
-        };
-        // With the next sequence number known, the records lost must fit in
-        // the bytes before the chain; otherwise only a window bounds them.
-        let unread_from = self.read_seq.map(|_| unread_from);
-        let chain = resync::best_chain(self, from, unread_from, expected, write)
-            .ok_or(RingError::Corrupt)?;
-        self.read_pos = chain.start;
-        self.read_seq = Some(chain.first_seq);
-        Ok(chain.first_seq - expected)
     }
 
     /// Sequence number of the next record `read` would return, once known.

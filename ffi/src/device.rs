@@ -225,8 +225,28 @@ struct CWriter {
     ctx: *mut c_void,
 }
 
+/// The write function reported an error (a count of 0 or less, or more
+/// than it was given). One value only: a drain's every write then checks a
+/// flag, not which of `embedded_io::ErrorKind`'s 18 kinds came back.
+#[derive(Debug)]
+struct WriteFailed;
+
+impl core::fmt::Display for WriteFailed {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("the write function reported an error")
+    }
+}
+
+impl core::error::Error for WriteFailed {}
+
+impl embedded_io::Error for WriteFailed {
+    fn kind(&self) -> embedded_io::ErrorKind {
+        embedded_io::ErrorKind::Other
+    }
+}
+
 impl embedded_io::ErrorType for CWriter {
-    type Error = embedded_io::ErrorKind;
+    type Error = WriteFailed;
 }
 
 impl embedded_io::Write for CWriter {
@@ -238,7 +258,7 @@ impl embedded_io::Write for CWriter {
         // `buf` is valid for `buf.len()` bytes during the call.
         let n = unsafe { (self.f)(self.ctx, buf.as_ptr(), buf.len()) };
         if n <= 0 || n as usize > buf.len() {
-            return Err(embedded_io::ErrorKind::Other);
+            return Err(WriteFailed);
         }
         Ok(n as usize)
     }
