@@ -17,11 +17,11 @@ FLASH_TARGET=5120
 RAM_TARGET=128
 # The C firmware is not at FLASH_TARGET yet (issue 19: docs/firmware.md says
 # where its bytes go and what is left). Until it is, --check holds it to this
-# ceiling instead (its figure after issue 19's fifth round, 6,128 B, plus 2 %),
+# ceiling instead (its figure after issue 19's seventh round, 5,272 B, plus 2 %),
 # so that it cannot grow unseen, and prints that it is over the target.
 # Lower it as the C path shrinks; remove it once the C firmware meets
 # FLASH_TARGET.
-C_FLASH_CEILING=6250
+C_FLASH_CEILING=5380
 check=0
 [[ "${1:-}" == "--check" ]] && check=1
 
