@@ -339,15 +339,13 @@ impl<'a> Producer<'a> {
     /// refused, counted, and a [`Record::Dropped`] notice goes ahead of the next
     /// record that fits.
     pub fn push(&mut self, record: &Record<'_>) -> Result<u64, PushError> {
-        self.push_written(&|w| w.put_record(record), true)
-            .map(|()| self.next_seq - 1)
+        self.push_numbered(&|w| w.put_record(record), true)
     }
 
     /// Like [`Producer::push`], but a [`PushError::Full`] refusal is not
     /// counted as a drop (as with [`Producer::try_push_with`]).
     pub fn try_push_record(&mut self, record: &Record<'_>) -> Result<u64, PushError> {
-        self.push_written(&|w| w.put_record(record), false)
-            .map(|()| self.next_seq - 1)
+        self.push_numbered(&|w| w.put_record(record), false)
     }
 
     /// Appends the bytes that `encode` writes into the buffer it is given
@@ -420,6 +418,18 @@ impl<'a> Producer<'a> {
         result
     }
 
+    /// [`Producer::push_written`], returning the record's ticket (the
+    /// number `publish` just used): the one place that reads it back.
+    #[inline(always)]
+    fn push_numbered(
+        &mut self,
+        write: &dyn Fn(&mut Writer<'_>),
+        count_full: bool,
+    ) -> Result<u64, PushError> {
+        self.push_written(write, count_full)
+            .map(|()| self.next_seq - 1)
+    }
+
     /// Pushes what a `push_with` closure writes, with its ticket.
     #[inline(always)]
     fn push_ticket(
@@ -427,8 +437,7 @@ impl<'a> Producer<'a> {
         encode: &dyn Fn(&mut [u8]) -> Result<usize, WireError>,
         count_full: bool,
     ) -> Result<u64, PushError> {
-        self.push_written(&|w| w.fill(encode), count_full)
-            .map(|()| self.next_seq - 1)
+        self.push_numbered(&|w| w.fill(encode), count_full)
     }
 
     /// Like [`Producer::push_with`], but a [`PushError::Full`] refusal is not

@@ -106,9 +106,10 @@ pub(crate) fn check_artifact_path(path: &str) -> Result<(), runlog_status> {
     return rules::check_artifact_path(path)
         .map_err(|e| fail(RUNLOG_STATUS_UNSAFE_PATH, e.message_c()));
     #[cfg(not(feature = "messages"))]
-    match rules::artifact_path_ok(path) {
-        true => Ok(()),
-        false => Err(fail(RUNLOG_STATUS_UNSAFE_PATH, c"unsafe artifact path")),
+    if rules::artifact_path_ok(path) {
+        Ok(())
+    } else {
+        Err(fail(RUNLOG_STATUS_UNSAFE_PATH, c"unsafe artifact path"))
     }
 }
 
