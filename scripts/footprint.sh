@@ -109,8 +109,7 @@ fi
 ffi_target="$root/target/firmware-ffi"
 (cd "$root" && cargo rustc --quiet --release -p runlog-ffi --lib --crate-type staticlib \
     --no-default-features --target "$triple" \
-    --config 'profile.release.opt-level="z"' --config profile.release.lto=true \
-    --config profile.release.codegen-units=1 --config 'profile.release.panic="abort"' \
+    --config ffi/device.toml \
     --target-dir "$ffi_target")
 c_out="$root/target/footprint-c"
 make -s -C "$root/examples/firmware-c" OUT="$c_out" RUNLOG_LIB="$ffi_target/$triple/release/librunlog.a" \

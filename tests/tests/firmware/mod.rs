@@ -54,16 +54,6 @@ pub fn build_rust_firmware(root: &Path) -> PathBuf {
     elf
 }
 
-/// How a firmware builds the device staticlib: for size, as the Rust
-/// firmware's own profile does (the workspace's release profile aims at
-/// speed on hosts). Same as examples/firmware-c/Makefile.
-const DEVICE_PROFILE: [&str; 4] = [
-    "profile.release.opt-level=\"z\"",
-    "profile.release.lto=true",
-    "profile.release.codegen-units=1",
-    "profile.release.panic=\"abort\"",
-];
-
 /// Builds examples/firmware-c into `out` against `ffi_root`'s include/runlog.h
 /// and the device build of its runlog-ffi staticlib; returns the ELF.
 ///
@@ -104,7 +94,9 @@ pub fn build_c_firmware_with(root: &Path, out: &Path, make_args: &[&str]) -> Pat
             "--no-default-features",
         ])
         .args(["--target", "thumbv7em-none-eabihf"])
-        .args(DEVICE_PROFILE.iter().flat_map(|c| ["--config", c]))
+        // For size and for the Cortex-M4, as the Makefile builds it.
+        .arg("--config")
+        .arg(ffi_root.join("ffi").join("device.toml"))
         .arg("--target-dir")
         .arg(&target_dir)
         .status()
