@@ -43,16 +43,10 @@ static void failed(runlog_status s) {
     }
 }
 
-/* Sends everything the ring holds. */
+/* Sends everything the ring holds: with no byte limit (SIZE_MAX) one call
+ * writes frames until the ring is empty. */
 static runlog_status drain_all(void) {
-    size_t written;
-    do {
-        runlog_status s = runlog_drain(log, uart_sink, NULL, SIZE_MAX, &written);
-        if (s != RUNLOG_STATUS_OK) {
-            return s;
-        }
-    } while (written != 0);
-    return RUNLOG_STATUS_OK;
+    return runlog_drain(log, uart_sink, NULL, SIZE_MAX, NULL);
 }
 
 /* Runs after each log call with its status. The drain policy: drain every
