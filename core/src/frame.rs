@@ -261,18 +261,19 @@ impl<'s> FrameBuilder<'s> {
             return &mut [];
         };
         // SAFETY: `START <= len` (`len` starts there and only grows), and
-        // `len < frame.len()`: `START..len` lies in `frame`. `append` is the
+        // `frame.len()` is `len + CRC_LEN + 1` (no overflow: `len` is at most
+        // `limit`, at most `buf.len()`): `START..len` lies in `frame`. `append` is the
         // only writer, and moves `len` only past bytes it wrote from `START`
         // on; `MaybeUninit<u8>` and `u8` have the same layout.
         let payload = unsafe {
             core::slice::from_raw_parts(frame.as_ptr().add(START).cast::<u8>(), len - START)
         };
-        let crc = crc32(payload);
-        let mut out = Cursor {
-            buf: &mut *frame,
-            at: len,
+        let crc = crc32(payload).to_le_bytes();
+        // SAFETY: `len + CRC_LEN < frame.len()`, as above (one store: no
+        // bounds check per byte).
+        unsafe {
+            core::ptr::write_unaligned(frame.as_mut_ptr().add(len).cast::<[u8; CRC_LEN]>(), crc)
         };
-        out.bytes(&crc.to_le_bytes());
         frame
     }
 }
