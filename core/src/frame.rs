@@ -48,14 +48,20 @@ const MAX_HEADER_LEN: usize = 3 + 10;
 
 /// Builds one frame payload in a caller-provided buffer.
 pub struct FrameBuilder<'s> {
-    /// Only the first `len` bytes (then the CRC after them) are ever read,
-    /// and only after being written, so the buffer need not be initialised.
+    payload: Payload<'s>,
+    next_seq: u64,
+    records: u32,
+}
+
+/// A frame payload being built: what a drain needs of a [`FrameBuilder`]
+/// (a drain counts records and knows they follow one another itself).
+struct Payload<'s> {
+    /// Only `START..len` (then the CRC after it) is ever read, and only
+    /// after being written, so the buffer need not be initialised.
     buf: &'s mut [MaybeUninit<u8>],
     /// Where the payload (CRC included) must end, and where it ends now.
     limit: usize,
     len: usize,
-    next_seq: u64,
-    records: u32,
     /// Where each defined name's text sits in `buf`; entries from
     /// `name_count` on are unset. Left uninitialised rather than zeroed: a
     /// zeroed table costs a firmware `memclr`/`memcpy` (330 B of flash).
@@ -90,21 +96,16 @@ impl<'s> FrameBuilder<'s> {
     /// Like [`FrameBuilder::new`], over a buffer that need not be
     /// initialised (zeroing a scratch buffer costs a firmware `memclr`).
     pub fn new_uninit(buf: &'s mut [MaybeUninit<u8>]) -> Self {
-        let limit = START + buf.len().saturating_sub(2).min(MAX_FRAME_PAYLOAD);
         Self {
-            buf,
-            limit,
-            len: START,
+            payload: Payload::new(buf),
             next_seq: 0,
             records: 0,
-            names: [MaybeUninit::uninit(); MAX_FRAME_NAMES],
-            name_count: 0,
         }
     }
 
     /// Whether the frame holds no record yet.
     pub fn is_empty(&self) -> bool {
-        self.len == START
+        self.payload.is_empty()
     }
 
     /// Records in the frame.
@@ -117,10 +118,39 @@ impl<'s> FrameBuilder<'s> {
         // Frames number their records consecutively.
         let follows = self.is_empty() || seq == self.next_seq;
         // Checked without decoding: see `skim` for why.
-        self.add_shaped(seq, bytes, skim::check(bytes), follows)?;
+        self.payload
+            .add_shaped(seq, bytes, skim::check(bytes), follows)?;
         self.records += 1;
         self.next_seq = seq.wrapping_add(1);
         Ok(())
+    }
+
+    /// Appends the CRC and returns the finished payload; the builder is then empty again.
+    pub fn finish(&mut self) -> &[u8] {
+        self.records = 0;
+        let frame = self.payload.seal();
+        let end = frame.len().saturating_sub(1);
+        let payload = frame.get(START..end).unwrap_or_default();
+        // SAFETY: `seal` says the payload was written; `MaybeUninit<u8>` and
+        // `u8` have the same layout.
+        unsafe { &*(payload as *const [MaybeUninit<u8>] as *const [u8]) }
+    }
+}
+
+impl<'s> Payload<'s> {
+    fn new(buf: &'s mut [MaybeUninit<u8>]) -> Self {
+        let limit = START + buf.len().saturating_sub(2).min(MAX_FRAME_PAYLOAD);
+        Self {
+            buf,
+            limit,
+            len: START,
+            names: [MaybeUninit::uninit(); MAX_FRAME_NAMES],
+            name_count: 0,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == START
     }
 
     /// Adds a record whose shape the caller found (`None`: malformed).
@@ -228,16 +258,6 @@ impl<'s> FrameBuilder<'s> {
         Some(())
     }
 
-    /// Appends the CRC and returns the finished payload; the builder is then empty again.
-    pub fn finish(&mut self) -> &[u8] {
-        let frame = self.seal();
-        let end = frame.len().saturating_sub(1);
-        let payload = frame.get(START..end).unwrap_or_default();
-        // SAFETY: `seal` says the payload was written; `MaybeUninit<u8>` and
-        // `u8` have the same layout.
-        unsafe { &*(payload as *const [MaybeUninit<u8>] as *const [u8]) }
-    }
-
     /// Appends the CRC and writes the frame to `w`, COBS-encoded where it
     /// was built; returns the bytes written. The builder is then empty again.
     fn encode_to<W: Write>(&mut self, w: &mut W) -> Result<usize, W::Error> {
@@ -253,7 +273,6 @@ impl<'s> FrameBuilder<'s> {
     fn seal(&mut self) -> &mut [MaybeUninit<u8>] {
         let len = self.len;
         self.len = START;
-        self.records = 0;
         self.name_count = 0;
         // Every `append` keeps room for the CRC (`len <= limit - CRC_LEN`),
         // and `new` a spare byte after `limit`.
@@ -407,12 +426,12 @@ pub fn drain_uninit<W: Write, const TRUSTED: bool>(
     w: &mut W,
     max_bytes: usize,
 ) -> Result<DrainStats, DrainError<W::Error>> {
-    drain_into(consumer, FrameBuilder::new_uninit(scratch), w, max_bytes)
+    drain_into(consumer, Payload::new(scratch), w, max_bytes)
 }
 
 fn drain_into<W: Write, const TRUSTED: bool>(
     consumer: &mut Consumer<'_, TRUSTED>,
-    frame: FrameBuilder<'_>,
+    frame: Payload<'_>,
     w: &mut W,
     max_bytes: usize,
 ) -> Result<DrainStats, DrainError<W::Error>> {
@@ -442,7 +461,7 @@ fn drain_into<W: Write, const TRUSTED: bool>(
 
 fn drain_frames<W: Write, const TRUSTED: bool>(
     consumer: &mut Consumer<'_, TRUSTED>,
-    mut frame: FrameBuilder<'_>,
+    mut frame: Payload<'_>,
     w: &mut W,
     max_bytes: usize,
     stats: &mut DrainStats,
