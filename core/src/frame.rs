@@ -225,20 +225,22 @@ impl<'s> Payload<'s> {
         // name. A definition is `tag id len name`: its `len name` are the
         // ring record's own bytes, copied as they are.
         let mut rest = bytes;
-        let mut defined = None;
+        let mut defined = false;
         if let Some((start, stop)) = name {
             let text = bytes.get(start..stop)?;
             let id = match find(&self.names, self.name_count, out.buf, text) {
                 Some(id) => id,
                 None => {
-                    if self.name_count == MAX_FRAME_NAMES {
-                        return None;
-                    }
+                    // The next entry (none when all MAX_FRAME_NAMES are
+                    // taken), written now: it counts only once `name_count`
+                    // moves past it, after the record fits.
+                    let entry = self.names.get_mut(self.name_count)?;
                     // Ids stay below MAX_FRAME_NAMES: a one-byte varint.
                     out.bytes(&[skim::TAG_NAME_DEF, self.name_count as u8]);
                     out.bytes(bytes.get(2..stop)?);
                     // The name's text is the tail of its definition.
-                    defined = Some(((out.at - text.len()) as u16, text.len() as u16));
+                    *entry = MaybeUninit::new(((out.at - text.len()) as u16, text.len() as u16));
+                    defined = true;
                     self.name_count
                 }
             };
@@ -250,10 +252,7 @@ impl<'s> Payload<'s> {
         if at > end {
             return None;
         }
-        if let Some(entry) = defined {
-            *self.names.get_mut(self.name_count)? = MaybeUninit::new(entry);
-            self.name_count += 1;
-        }
+        self.name_count += usize::from(defined);
         self.len = at;
         Some(())
     }
