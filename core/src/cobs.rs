@@ -1,8 +1,12 @@
 //! Consistent Overhead Byte Stuffing: removes every 0x00 from a frame so that
 //! 0x00 can delimit frames on a byte stream, for at most one byte in 254.
 //!
-//! The encoder streams straight into an `embedded_io::Write` without a second
-//! buffer; the decoder works in place.
+//! Two encoders: [`encode_to`] streams a payload into an `embedded_io::Write`
+//! without a second buffer, three writes per block; [`encode_spare_to`]
+//! encodes a payload in the buffer that holds it, given a spare byte on each
+//! side (the drain's: one write per block). The decoder works in place.
+
+use core::mem::MaybeUninit;
 
 use embedded_io::Write;
 
@@ -38,6 +42,58 @@ pub fn encode_to<W: Write>(data: &[u8], w: &mut W) -> Result<usize, W::Error> {
         }
         // Past the run, and past the zero that ended it.
         rest = rest.get(run.len() + usize::from(zero)..).unwrap_or(&[]);
+    }
+}
+
+/// Writes the data at `buf[1..buf.len() - 1]` COBS-encoded, followed by
+/// the delimiter, one write per block; returns the bytes written. The first
+/// and last bytes of `buf` are spare: each block's code byte is stored just
+/// before its data (in `buf[0]`, in the zero that ended the block before,
+/// or over the last data byte of a full block before, already written),
+/// and the delimiter after the last block, so that a block goes out in one
+/// write. `buf` is changed; one of fewer than 2 bytes writes nothing.
+///
+/// # Safety
+/// `buf[1..buf.len() - 1]` must be initialised.
+pub unsafe fn encode_spare_to<W: Write>(
+    buf: &mut [MaybeUninit<u8>],
+    w: &mut W,
+) -> Result<usize, W::Error> {
+    let end = buf.len().wrapping_sub(1);
+    if end == 0 || end == usize::MAX {
+        return Ok(0);
+    }
+    let p = buf.as_mut_ptr().cast::<u8>();
+    // SAFETY: `end < buf.len()`. The delimiter's place is spare: stored
+    // once, and sent with the last block.
+    unsafe { *p.add(end) = DELIMITER };
+    let mut at = 1;
+    let mut written = 0;
+    loop {
+        // A block is the bytes before a zero, a full 254 bytes (code 0xFF,
+        // no zero implied), or the rest of the data.
+        let mut stop = at;
+        // SAFETY: `stop < end`: in the data, which the caller initialised
+        // (a code byte stored over it is initialised too).
+        while stop < end && stop - at < 254 && unsafe { *p.add(stop) } != 0 {
+            stop += 1;
+        }
+        let run = stop - at;
+        let last = run < 254 && stop == end;
+        // SAFETY: `1 <= at <= stop <= end < buf.len()`.
+        unsafe { *p.add(at - 1) = run as u8 + 1 };
+        let stop = stop + usize::from(last);
+        // SAFETY: `at - 1..stop` lies in `buf` (`stop <= end + 1`) and holds
+        // the code byte, data and, last, the delimiter, all initialised;
+        // `MaybeUninit<u8>` and `u8` have the same layout.
+        let block = unsafe { core::slice::from_raw_parts(p.add(at - 1), stop - at + 1) };
+        w.write_all(block)?;
+        written += block.len();
+        if last {
+            return Ok(written);
+        }
+        // Past the run, and past the zero that ended it.
+        at = stop + usize::from(run < 254);
     }
 }
 
@@ -106,6 +162,21 @@ mod tests {
         out
     }
 
+    /// `encode_spare_to` over `data` between two spare bytes (junk in
+    /// them, as in an uninitialised scratch); checks the count it returns.
+    fn encoded_in_place(data: &[u8]) -> Vec<u8> {
+        let mut buf: Vec<MaybeUninit<u8>> = std::iter::once(0xA5)
+            .chain(data.iter().copied())
+            .chain(std::iter::once(0x5A))
+            .map(MaybeUninit::new)
+            .collect();
+        let mut out = Vec::new();
+        // SAFETY: every byte of `buf` is initialised.
+        let n = unsafe { encode_spare_to(&mut buf, &mut out) }.unwrap();
+        assert_eq!(n, out.len());
+        out
+    }
+
     /// Payloads around the 254-byte block boundary, with and without zeros.
     #[test]
     fn block_boundaries_match_the_reference_and_round_trip() {
@@ -125,6 +196,11 @@ mod tests {
                 }
                 let out = encoded(&data);
                 assert_eq!(out, reference(&data), "len {len}, zero at {zero_at:?}");
+                assert_eq!(
+                    encoded_in_place(&data),
+                    out,
+                    "in place: len {len}, zero at {zero_at:?}"
+                );
                 assert!(out.len() <= max_encoded_len(data.len()));
                 assert_eq!(out.iter().position(|&b| b == 0), Some(out.len() - 1));
                 let mut body = out[..out.len() - 1].to_vec();
@@ -175,6 +251,41 @@ mod tests {
         }
     }
 
+    /// In place, a failed write stops the frame: what went out is a prefix
+    /// of the whole frame, and the error comes back.
+    #[test]
+    fn a_failed_write_in_place_is_returned_and_nothing_follows_it() {
+        let data: Vec<u8> = (0..600).map(|i| (i % 7) as u8).collect();
+        let whole = reference(&data);
+        for budget in (0..whole.len()).step_by(if cfg!(miri) { 97 } else { 1 }) {
+            let mut w = Failing {
+                out: Vec::new(),
+                budget,
+            };
+            let mut buf: Vec<MaybeUninit<u8>> = std::iter::once(0)
+                .chain(data.iter().copied())
+                .chain(std::iter::once(0))
+                .map(MaybeUninit::new)
+                .collect();
+            // SAFETY: every byte of `buf` is initialised.
+            let r = unsafe { encode_spare_to(&mut buf, &mut w) };
+            assert_eq!(r, Err(embedded_io::ErrorKind::Other));
+            assert_eq!(w.out, whole[..budget], "budget {budget}");
+        }
+    }
+
+    /// A buffer without its two spare bytes writes nothing.
+    #[test]
+    fn in_place_without_spare_bytes_writes_nothing() {
+        for len in 0..2 {
+            let mut buf = std::vec![MaybeUninit::new(7u8); len];
+            let mut out = Vec::new();
+            // SAFETY: every byte of `buf` is initialised.
+            assert_eq!(unsafe { encode_spare_to(&mut buf, &mut out) }, Ok(0));
+            assert!(out.is_empty());
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 2048 }))]
 
@@ -183,6 +294,7 @@ mod tests {
             data in proptest::collection::vec(prop_oneof![Just(0u8), any::<u8>()], 0..1100),
         ) {
             prop_assert_eq!(encoded(&data), reference(&data));
+            prop_assert_eq!(encoded_in_place(&data), reference(&data));
         }
     }
 }

@@ -40,18 +40,28 @@ pub const MAX_FRAME_NAMES: usize = 32;
 const _: () = assert!(MAX_FRAME_NAMES <= 0x80);
 
 const CRC_LEN: usize = 4;
+/// Where a payload starts in a builder's buffer: after the spare byte where
+/// the COBS encoder stores the first block's code byte.
+const START: usize = 1;
 /// Magic, version and the longest varint `u64`.
 const MAX_HEADER_LEN: usize = 3 + 10;
 
 /// Builds one frame payload in a caller-provided buffer.
 pub struct FrameBuilder<'s> {
-    /// Only the first `len` bytes (then the CRC after them) are ever read,
-    /// and only after being written, so the buffer need not be initialised.
-    buf: &'s mut [MaybeUninit<u8>],
-    limit: usize,
-    len: usize,
+    payload: Payload<'s>,
     next_seq: u64,
     records: u32,
+}
+
+/// A frame payload being built: what a drain needs of a [`FrameBuilder`]
+/// (a drain counts records and knows they follow one another itself).
+struct Payload<'s> {
+    /// Only `START..len` (then the CRC after it) is ever read, and only
+    /// after being written, so the buffer need not be initialised.
+    buf: &'s mut [MaybeUninit<u8>],
+    /// Where the payload (CRC included) must end, and where it ends now.
+    limit: usize,
+    len: usize,
     /// Where each defined name's text sits in `buf`; entries from
     /// `name_count` on are unset. Left uninitialised rather than zeroed: a
     /// zeroed table costs a firmware `memclr`/`memcpy` (330 B of flash).
@@ -72,7 +82,10 @@ pub enum AddError {
 }
 
 impl<'s> FrameBuilder<'s> {
-    /// A builder writing into `buf`; frames never exceed `buf.len()` or [`MAX_FRAME_PAYLOAD`].
+    /// A builder writing into `buf`; payloads (CRC included) never exceed
+    /// `buf.len() - 2` or [`MAX_FRAME_PAYLOAD`]: a payload starts at
+    /// `buf[1]`, so that a drain COBS-encodes it where it is, with a spare
+    /// byte on each side ([`scratch_len`]).
     pub fn new(buf: &'s mut [u8]) -> Self {
         // SAFETY: `[u8]` and `[MaybeUninit<u8>]` have the same layout, and
         // the builder only ever writes initialised bytes, so `buf` stays
@@ -83,21 +96,16 @@ impl<'s> FrameBuilder<'s> {
     /// Like [`FrameBuilder::new`], over a buffer that need not be
     /// initialised (zeroing a scratch buffer costs a firmware `memclr`).
     pub fn new_uninit(buf: &'s mut [MaybeUninit<u8>]) -> Self {
-        let limit = buf.len().min(MAX_FRAME_PAYLOAD);
         Self {
-            buf,
-            limit,
-            len: 0,
+            payload: Payload::new(buf),
             next_seq: 0,
             records: 0,
-            names: [MaybeUninit::uninit(); MAX_FRAME_NAMES],
-            name_count: 0,
         }
     }
 
     /// Whether the frame holds no record yet.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.payload.is_empty()
     }
 
     /// Records in the frame.
@@ -110,10 +118,39 @@ impl<'s> FrameBuilder<'s> {
         // Frames number their records consecutively.
         let follows = self.is_empty() || seq == self.next_seq;
         // Checked without decoding: see `skim` for why.
-        self.add_shaped(seq, bytes, skim::check(bytes), follows)?;
+        self.payload
+            .add_shaped(seq, bytes, skim::check(bytes), follows)?;
         self.records += 1;
         self.next_seq = seq.wrapping_add(1);
         Ok(())
+    }
+
+    /// Appends the CRC and returns the finished payload; the builder is then empty again.
+    pub fn finish(&mut self) -> &[u8] {
+        self.records = 0;
+        let frame = self.payload.seal();
+        let end = frame.len().saturating_sub(1);
+        let payload = frame.get(START..end).unwrap_or_default();
+        // SAFETY: `seal` says the payload was written; `MaybeUninit<u8>` and
+        // `u8` have the same layout.
+        unsafe { &*(payload as *const [MaybeUninit<u8>] as *const [u8]) }
+    }
+}
+
+impl<'s> Payload<'s> {
+    fn new(buf: &'s mut [MaybeUninit<u8>]) -> Self {
+        let limit = START + buf.len().saturating_sub(2).min(MAX_FRAME_PAYLOAD);
+        Self {
+            buf,
+            limit,
+            len: START,
+            names: [MaybeUninit::uninit(); MAX_FRAME_NAMES],
+            name_count: 0,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == START
     }
 
     /// Adds a record whose shape the caller found (`None`: malformed).
@@ -188,20 +225,22 @@ impl<'s> FrameBuilder<'s> {
         // name. A definition is `tag id len name`: its `len name` are the
         // ring record's own bytes, copied as they are.
         let mut rest = bytes;
-        let mut defined = None;
+        let mut defined = false;
         if let Some((start, stop)) = name {
             let text = bytes.get(start..stop)?;
             let id = match find(&self.names, self.name_count, out.buf, text) {
                 Some(id) => id,
                 None => {
-                    if self.name_count == MAX_FRAME_NAMES {
-                        return None;
-                    }
+                    // The next entry (none when all MAX_FRAME_NAMES are
+                    // taken), written now: it counts only once `name_count`
+                    // moves past it, after the record fits.
+                    let entry = self.names.get_mut(self.name_count)?;
                     // Ids stay below MAX_FRAME_NAMES: a one-byte varint.
                     out.bytes(&[skim::TAG_NAME_DEF, self.name_count as u8]);
                     out.bytes(bytes.get(2..stop)?);
                     // The name's text is the tail of its definition.
-                    defined = Some(((out.at - text.len()) as u16, text.len() as u16));
+                    *entry = MaybeUninit::new(((out.at - text.len()) as u16, text.len() as u16));
+                    defined = true;
                     self.name_count
                 }
             };
@@ -213,42 +252,47 @@ impl<'s> FrameBuilder<'s> {
         if at > end {
             return None;
         }
-        if let Some(entry) = defined {
-            *self.names.get_mut(self.name_count)? = MaybeUninit::new(entry);
-            self.name_count += 1;
-        }
+        self.name_count += usize::from(defined);
         self.len = at;
         Some(())
     }
 
-    /// Appends the CRC and returns the finished payload; the builder is then empty again.
-    pub fn finish(&mut self) -> &[u8] {
-        let crc = crc32(self.written());
-        // Room for the CRC is kept by every `append` (`end` is `limit - CRC_LEN`).
-        let mut out = Cursor {
-            buf: &mut *self.buf,
-            at: self.len,
-        };
-        out.bytes(&crc.to_le_bytes());
-        let len = if out.at <= out.buf.len() {
-            out.at
-        } else {
-            self.len
-        };
-        self.len = 0;
-        self.records = 0;
-        self.name_count = 0;
-        // SAFETY: as in `written`: the first `len` bytes were written.
-        unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast::<u8>(), len) }
+    /// Appends the CRC and writes the frame to `w`, COBS-encoded where it
+    /// was built; returns the bytes written. The builder is then empty again.
+    fn encode_to<W: Write>(&mut self, w: &mut W) -> Result<usize, W::Error> {
+        let frame = self.seal();
+        // SAFETY: `seal` says the payload, all but the first and last byte
+        // of `frame`, was written.
+        unsafe { cobs::encode_spare_to(frame, w) }
     }
 
-    /// The bytes written so far.
-    fn written(&self) -> &[u8] {
-        let len = self.len.min(self.buf.len());
-        // SAFETY: `put` is the only writer and moves `len` only past bytes it
-        // wrote, so the first `len` bytes are initialised; `MaybeUninit<u8>`
-        // and `u8` have the same layout.
-        unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast::<u8>(), len) }
+    /// Appends the CRC and empties the builder; returns the frame's place in
+    /// `buf`: the spare byte, the payload (CRC included, written) and the
+    /// spare byte after it (empty only if the builder's bounds were broken).
+    fn seal(&mut self) -> &mut [MaybeUninit<u8>] {
+        let len = self.len;
+        self.len = START;
+        self.name_count = 0;
+        // Every `append` keeps room for the CRC (`len <= limit - CRC_LEN`),
+        // and `new` a spare byte after `limit`.
+        let Some(frame) = self.buf.get_mut(..len + CRC_LEN + 1) else {
+            return &mut [];
+        };
+        // SAFETY: `START <= len` (`len` starts there and only grows), and
+        // `frame.len()` is `len + CRC_LEN + 1` (no overflow: `len` is at most
+        // `limit`, at most `buf.len()`): `START..len` lies in `frame`. `append` is the
+        // only writer, and moves `len` only past bytes it wrote from `START`
+        // on; `MaybeUninit<u8>` and `u8` have the same layout.
+        let payload = unsafe {
+            core::slice::from_raw_parts(frame.as_ptr().add(START).cast::<u8>(), len - START)
+        };
+        let crc = crc32(payload).to_le_bytes();
+        // SAFETY: `len + CRC_LEN < frame.len()`, as above (one store: no
+        // bounds check per byte).
+        unsafe {
+            core::ptr::write_unaligned(frame.as_mut_ptr().add(len).cast::<[u8; CRC_LEN]>(), crc)
+        };
+        frame
     }
 }
 
@@ -339,9 +383,22 @@ pub enum DrainError<E> {
     Ring(RingError),
 }
 
+/// The scratch a drain needs for frame payloads of up to `payload` bytes
+/// (CRC included): the payload and a spare byte on each side, where the COBS
+/// encoder stores a block's code byte and the frame's delimiter
+/// ([`cobs::encode_spare_to`]).
+pub const fn scratch_len(payload: usize) -> usize {
+    payload + 2
+}
+
 /// Moves records from `consumer` to `w` as frames built in `scratch`, writing
 /// at most `max_bytes`. Each frame's records are released and acknowledged
-/// once the frame is handed to `w`.
+/// once the frame is handed to `w` (one `write_all` per COBS block: one per
+/// 254 bytes or zero byte).
+///
+/// A scratch of `N` bytes holds payloads (CRC included) of up to `N - 2`
+/// bytes, and at most [`MAX_FRAME_PAYLOAD`]: for payloads of up to `p`
+/// bytes, pass [`scratch_len`]`(p)` bytes.
 ///
 /// Records of an attached ring ([`Consumer::attach`]) are checked first, and
 /// a malformed one is discarded (counted in [`DrainStats::discarded`]); those
@@ -352,7 +409,11 @@ pub fn drain<W: Write, const TRUSTED: bool>(
     w: &mut W,
     max_bytes: usize,
 ) -> Result<DrainStats, DrainError<W::Error>> {
-    drain_into(consumer, FrameBuilder::new(scratch), w, max_bytes)
+    // SAFETY: `[u8]` and `[MaybeUninit<u8>]` have the same layout, and the
+    // drain only ever writes initialised bytes, so `scratch` stays
+    // initialised for its owner.
+    let scratch = unsafe { &mut *(scratch as *mut [u8] as *mut [MaybeUninit<u8>]) };
+    drain_uninit(consumer, scratch, w, max_bytes)
 }
 
 /// Like [`drain`], with a scratch buffer that need not be initialised: a
@@ -364,12 +425,12 @@ pub fn drain_uninit<W: Write, const TRUSTED: bool>(
     w: &mut W,
     max_bytes: usize,
 ) -> Result<DrainStats, DrainError<W::Error>> {
-    drain_into(consumer, FrameBuilder::new_uninit(scratch), w, max_bytes)
+    drain_into(consumer, Payload::new(scratch), w, max_bytes)
 }
 
 fn drain_into<W: Write, const TRUSTED: bool>(
     consumer: &mut Consumer<'_, TRUSTED>,
-    frame: FrameBuilder<'_>,
+    frame: Payload<'_>,
     w: &mut W,
     max_bytes: usize,
 ) -> Result<DrainStats, DrainError<W::Error>> {
@@ -399,13 +460,14 @@ fn drain_into<W: Write, const TRUSTED: bool>(
 
 fn drain_frames<W: Write, const TRUSTED: bool>(
     consumer: &mut Consumer<'_, TRUSTED>,
-    mut frame: FrameBuilder<'_>,
+    mut frame: Payload<'_>,
     w: &mut W,
     max_bytes: usize,
     stats: &mut DrainStats,
 ) -> Result<(), DrainError<W::Error>> {
-    // A fresh builder's limit: its buffer's length, at most MAX_FRAME_PAYLOAD.
-    let full = frame.limit;
+    // A fresh builder's payload limit: what its buffer holds, at most
+    // MAX_FRAME_PAYLOAD.
+    let full = frame.limit - START;
     loop {
         let budget = max_bytes - stats.bytes;
         let payload_budget = max_payload_for(budget);
@@ -413,7 +475,7 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
             break;
         }
         // Lowered for this frame only, never above what `new` allowed.
-        frame.limit = payload_budget.min(full);
+        frame.limit = START + payload_budget.min(full);
         // One `locate` per record: the entry is framed from what it found,
         // and the cursor stepped past it without locating it again.
         // Set when a record is discarded after the frame took some: the
@@ -452,8 +514,8 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
             }
             break;
         }
-        let payload = frame.finish();
-        stats.bytes += cobs::encode_to(payload, w).map_err(DrainError::Write)?;
+        // One write per block: the builder encodes the frame where it built it.
+        stats.bytes += frame.encode_to(w).map_err(DrainError::Write)?;
         consumer.commit();
         stats.frames += 1;
         stats.records += records;

@@ -9,7 +9,7 @@
 //! and the COBS encoder to make them smaller. Every output also decodes to
 //! exactly the records that were not discarded.
 
-use runlog_core::frame::{drain, DrainStats, FrameDecoder};
+use runlog_core::frame::{drain, scratch_len, DrainStats, FrameDecoder};
 use runlog_core::{Consumer, Event, Metric, Name, Producer, PushError, Record, Ring, Value};
 
 /// A deterministic stream of records: metrics under up to 200 names (40
@@ -119,7 +119,9 @@ fn drain_all<const T: bool>(
     budget: usize,
     sink: &mut Sink,
 ) -> u32 {
-    let mut buf = vec![0u8; scratch];
+    // Payloads of up to `scratch` bytes, as when the scratch held only the
+    // payload (before the drain encoded frames in place).
+    let mut buf = vec![0u8; scratch_len(scratch)];
     let mut records = 0;
     let mut stalled = false;
     for _ in 0..100_000 {

@@ -54,9 +54,17 @@ struct DrainSide {
 // SAFETY: `scratch` points into the caller's buffer, used only under the lock.
 unsafe impl Send for DrainSide {}
 
-/// Frame scratch size for a ring of `cap` bytes.
-fn scratch_for(cap: u32) -> usize {
+/// Largest frame payload for a ring of `cap` bytes.
+fn payload_for(cap: u32) -> usize {
     ((cap as usize / 2) + 64).clamp(512, frame::MAX_FRAME_PAYLOAD)
+}
+
+/// Bytes of the caller's buffer taken by the frame scratch of a ring of
+/// `cap` bytes: room for its largest payload and the drain's spare bytes
+/// (`frame::scratch_len`), rounded up to a multiple of 4 so that the ring
+/// after it stays aligned.
+fn scratch_for(cap: u32) -> usize {
+    (frame::scratch_len(payload_for(cap)) + 3) & !3
 }
 
 /// The smallest `len` that `runlog_init_static` accepts on this target (a
@@ -146,16 +154,15 @@ pub unsafe extern "C" fn runlog_init_static(
                 c"buffer too small (see runlog_static_min_len())",
             );
         }
-        let scratch_len = scratch_for(cap);
-        let max_record = (ring::max_payload(cap) as usize).min(scratch_len - FRAME_SLACK);
+        let max_record = (ring::max_payload(cap) as usize).min(payload_for(cap) - FRAME_SLACK);
         // SAFETY: all offsets stay within `len` (checked above); the handle's
-        // slot is aligned by `skip`; `scratch_len` is a multiple of 4 and the
+        // slot is aligned by `skip`; `scratch_for` is a multiple of 4 and the
         // handle's size a multiple of its alignment (>= 4), so the ring starts
         // 4-aligned.
         let (slot, scratch, ring_ptr) = unsafe {
             let slot = buffer.add(skip).cast::<runlog_logger>();
             let scratch = slot.add(1).cast::<u8>();
-            (slot, scratch, scratch.add(scratch_len))
+            (slot, scratch, scratch.add(scratch_for(cap)))
         };
         let ring_len = ring::storage_len(cap);
         // SAFETY: `ring_ptr..+ring_len` lies in the caller's buffer (4-aligned,
@@ -182,7 +189,10 @@ pub unsafe extern "C" fn runlog_init_static(
                 drain: SpinLock::new(DrainSide {
                     consumer,
                     scratch,
-                    scratch_len,
+                    // Exactly the scratch of `payload_for(cap)`: the drain's
+                    // frames are as long as they were when the scratch held
+                    // payloads only (and `max_record` depends on them).
+                    scratch_len: frame::scratch_len(payload_for(cap)),
                 }),
             }),
             max_record,

@@ -21,8 +21,10 @@ use crate::workload::{Sink, ARTIFACT_CHUNK};
 pub const RING_CAPACITY: usize = 2048;
 /// Records logged since the last drain that trigger the next one.
 const DRAIN_AT: u32 = 40;
-/// Largest frame payload the drain builds (on the stack while it runs).
-const FRAME_SCRATCH: usize = 512;
+/// The drain's frame scratch (on the stack while it runs): payloads of up
+/// to 512 bytes, and the two spare bytes the drain's in-place COBS encoder
+/// needs.
+const FRAME_SCRATCH: usize = runlog_core::frame::scratch_len(512);
 
 /// The ring's storage: header and data area, aligned for the header.
 #[repr(C, align(64))]
