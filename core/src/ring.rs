@@ -45,6 +45,8 @@ pub const RECORD_HEADER_LEN: u32 = 8;
 
 const ALIGN: u32 = 4;
 const PAD_MARKER: u32 = u32::MAX;
+/// The header's only flag: `format` clears the flags, `Producer::close` sets
+/// this one with a plain store (a second flag would need a read-modify-write).
 const FLAG_PRODUCER_CLOSED: u32 = 1;
 
 /// The shared header at the start of the ring's storage.
@@ -660,13 +662,12 @@ impl<'a> Producer<'a> {
     /// Marks the stream finished: the consumer may discard the ring once it has drained it.
     pub fn close(&mut self) {
         // The producer is the flags' only writer (`&mut self`; consumers only
-        // read them), so a load and a store do what `fetch_or` would, without
-        // its exclusive-access loop.
-        let flags = &self.raw.header().flags;
-        flags.store(
-            flags.load(Ordering::Relaxed) | FLAG_PRODUCER_CLOSED,
-            Ordering::Release,
-        );
+        // read them) and this is its only flag, so one store does what
+        // `fetch_or` would, without its exclusive-access loop or a load.
+        self.raw
+            .header()
+            .flags
+            .store(FLAG_PRODUCER_CLOSED, Ordering::Release);
     }
 
     /// Largest record payload this ring accepts.
