@@ -218,15 +218,16 @@ impl RawRing {
     unsafe fn format(ptr: *mut u8, len: usize) -> Result<Self, RingError> {
         let cap = capacity_for(len).ok_or(RingError::TooSmall)?;
         let raw = Self::from_parts(ptr, cap)?;
-        raw.write_empty_header();
+        raw.write_empty_header::<true>();
         Ok(raw)
     }
 
     /// [`RawRing::format`] for storage its caller vouches is 4-aligned
     /// ([`Ring::format_raw`]'s contract): no alignment check, whose refusal
     /// such a caller would have to handle (in a firmware's
-    /// `runlog_init_static`: one branch and one error path fewer, −8 B).
-    /// `Ring::format` keeps the checked path: there it measured +16 B.
+    /// `runlog_init_static`: one branch and one error path fewer, −8 B),
+    /// nor clearing the magic first (nothing else may watch that storage:
+    /// −12 B). `Ring::format` keeps the checked path: there it measured +16 B.
     ///
     /// # Safety
     /// As for [`RawRing::format`], and `ptr` must be 4-aligned and not null.
@@ -235,17 +236,22 @@ impl RawRing {
         // SAFETY: forwarded caller contract; `capacity_for` keeps
         // `storage_len(cap)` within `len`.
         let raw = unsafe { Self::from_aligned(ptr, cap) };
-        raw.write_empty_header();
+        raw.write_empty_header::<false>();
         Ok(raw)
     }
 
-    /// Writes the header of an empty ring.
-    fn write_empty_header(&self) {
+    /// Writes the header of an empty ring. `WATCHED`: a consumer in another
+    /// process may be polling the storage meanwhile (a spool file being
+    /// formatted again), so the old magic is cleared first; storage lent to
+    /// this process alone ([`Ring::format_raw`]'s) skips that store.
+    fn write_empty_header<const WATCHED: bool>(&self) {
         let h = self.header();
         // The magic goes last, with Release: a consumer in another process
         // that polls for it (Acquire, in `attach`) then sees a whole header,
         // never a half-formatted one.
-        h.magic.store(0, Ordering::Relaxed);
+        if WATCHED {
+            h.magic.store(0, Ordering::Relaxed);
+        }
         h.version.store(RING_VERSION, Ordering::Relaxed);
         h.capacity.store(self.cap, Ordering::Relaxed);
         h.flags.store(0, Ordering::Relaxed);
