@@ -550,7 +550,8 @@ impl<'a> Producer<'a> {
 
     fn flush_drops(&mut self) -> bool {
         let count = self.pending_drops;
-        if self.try_push(&|w| w.put_dropped(count)).is_ok() {
+        // `move`: the closure holds the count, not a reference to it.
+        if self.try_push(&move |w| w.put_dropped(count)).is_ok() {
             self.pending_drops = 0;
             true
         } else {
