@@ -203,11 +203,14 @@ fn is_control(prev: u8, c: u8) -> bool {
 /// A run id: 1..=[`MAX_RUN_ID_LEN`] bytes of `[A-Za-z0-9_.-]`, not starting
 /// with `.` (run ids become directory names in the store).
 pub fn check_run_id(id: &str) -> Result<(), RuleError> {
-    if id.is_empty() {
-        return Err(RuleError::RunIdEmpty);
-    }
-    if id.len() > MAX_RUN_ID_LEN {
-        return Err(RuleError::RunIdTooLong);
+    // Both bounds in one unsigned compare (an empty id wraps round to the
+    // top); which one failed is told apart only on the way out.
+    if id.len().wrapping_sub(1) >= MAX_RUN_ID_LEN {
+        return Err(if id.is_empty() {
+            RuleError::RunIdEmpty
+        } else {
+            RuleError::RunIdTooLong
+        });
     }
     let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
     if id.starts_with('.') || !id.bytes().all(allowed) {
@@ -388,6 +391,9 @@ mod tests {
         let long = [b'a'; MAX_RUN_ID_LEN + 1];
         let long = core::str::from_utf8(&long).unwrap();
         assert_eq!(check_run_id(long), Err(RuleError::RunIdTooLong));
+        // Both ends of the one range compare: 1 and MAX_RUN_ID_LEN bytes pass.
+        assert_eq!(check_run_id(&long[..MAX_RUN_ID_LEN]), Ok(()));
+        assert_eq!(check_run_id(&long[..1]), Ok(()));
         for bad in [".hidden", "a/b", "a b", "a\n", "ü"] {
             assert_eq!(
                 check_run_id(bad),

@@ -212,6 +212,43 @@ fn a_corrupt_release_cursor_never_makes_the_producer_overwrite() {
     }
 }
 
+/// The producer reads the release cursor before every push: a corrupt one
+/// (ahead of the write cursor, or misaligned) is ignored and the last sound
+/// one stays in use, so records still go into space the consumer really
+/// released, and no unreleased byte is ever written, up to a `Full` ring.
+#[test]
+fn a_corrupt_release_cursor_leaves_the_last_sound_one_in_use() {
+    for release in [u32::MAX - 15, 512, 2, 254] {
+        let mut st = Storage([0; 384]);
+        let s = &mut st.0;
+        let base = s.as_mut_ptr();
+        // SAFETY: `s` outlives the producer.
+        let mut p = unsafe { Producer::format(base, s.len()) }.unwrap();
+        // SAFETY: in bounds, 4-aligned; an atomic-width store like the consumer's.
+        unsafe { base.add(64).cast::<u32>().write_volatile(release) };
+        let mut accepted = 0;
+        loop {
+            // SAFETY: in bounds; the producer is not writing now.
+            let written = unsafe { base.add(16).cast::<u32>().read_volatile() } as usize;
+            let before = s[128..128 + written].to_vec();
+            let pushed = p.push(&m(accepted));
+            assert_eq!(&s[128..128 + written], &before[..], "release {release}");
+            match pushed {
+                Ok(seq) => assert_eq!(seq, accepted as u64),
+                Err(e) => {
+                    assert_eq!(e, PushError::Full, "release {release}");
+                    break;
+                }
+            }
+            accepted += 1;
+        }
+        assert!(
+            accepted > 4,
+            "release {release}: the ring filled ({accepted})"
+        );
+    }
+}
+
 #[test]
 fn spool_header_is_pinned_and_validated() {
     let info = SpoolInfo {

@@ -21,7 +21,11 @@ use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-/// A value guarded by a spin lock.
+/// A value guarded by a spin lock. `repr(C)`: the lock word first, so that
+/// a logger's state lock lies at the start of its handle (where Rust puts
+/// the state) and every lock, unlock and closed check addresses it with no
+/// or a short offset (a firmware: −16 B of flash).
+#[repr(C)]
 pub(crate) struct SpinLock<T> {
     /// 0 when free, else the holder's [`holder_id`]: a thread asking again
     /// sees its own id and is refused.

@@ -381,7 +381,10 @@ impl runlog_logger {
             at.set(if a == usize::MAX {
                 0
             } else if a < data.len() {
-                a.saturating_add(chunk)
+                // Never wraps, nor reaches `usize::MAX` (the begin's mark):
+                // `a` < the data's length <= `isize::MAX`, and `chunk` <=
+                // `max_record`, a record's size in a ring (< 2^31).
+                a.wrapping_add(chunk)
             } else {
                 return Ok(seq);
             });
