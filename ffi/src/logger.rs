@@ -922,7 +922,10 @@ fn push_fast(
 ) -> Result<(), runlog_status> {
     // Every writer here is `Writer::put_*`: no check of what it wrote. No
     // ticket passed back (the caller's is `next_seq() - 1`).
-    producer.push_written(write, count_drop).map_err(push_error)
+    match producer.push_written(write, count_drop) {
+        Ok(()) => Ok(()),
+        Err(e) => Err(push_error(e)),
+    }
 }
 
 /// A device log call's value, not checked yet (see [`log_c`]).
