@@ -496,7 +496,7 @@ pub unsafe extern "C" fn runlog_log_i64(
     // #[inline(always)] helper measured 2.4 ns slower per call (12.0 vs 9.5).
     #[cfg(not(feature = "std"))]
     // SAFETY: forwarded caller contract.
-    let logged = unsafe { log_c(logger, name, Raw::Scalar(Scalar::I64(value)), None, ticket) };
+    let logged = unsafe { log_c(logger, name, Raw::Scalar(Value::I64(value)), None, ticket) };
     #[cfg(feature = "std")]
     let logged = guard(|| {
         // SAFETY: caller contract.
@@ -532,7 +532,7 @@ pub unsafe extern "C" fn runlog_log_f64(
 ) -> runlog_status {
     #[cfg(not(feature = "std"))]
     // SAFETY: forwarded caller contract.
-    let logged = unsafe { log_c(logger, name, Raw::Scalar(Scalar::F64(value)), None, ticket) };
+    let logged = unsafe { log_c(logger, name, Raw::Scalar(Value::F64(value)), None, ticket) };
     #[cfg(feature = "std")]
     let logged = guard(|| {
         // SAFETY: caller contract.
@@ -586,7 +586,7 @@ pub unsafe extern "C" fn runlog_log_f64_at(
         log_c(
             logger,
             name,
-            Raw::Scalar(Scalar::F64(value)),
+            Raw::Scalar(Value::F64(value)),
             Some(step),
             ticket,
         )
@@ -633,7 +633,7 @@ pub unsafe extern "C" fn runlog_log_i64_at(
         log_c(
             logger,
             name,
-            Raw::Scalar(Scalar::I64(value)),
+            Raw::Scalar(Value::I64(value)),
             Some(step),
             ticket,
         )
@@ -841,7 +841,7 @@ unsafe fn log_c(
     // SAFETY: caller contract.
     let name = tri!(unsafe { text::name(name) });
     let (value, too_long) = match raw {
-        Raw::Scalar(v) => (scalar::value(v), RUNLOG_STATUS_OK),
+        Raw::Scalar(v) => (v, RUNLOG_STATUS_OK),
         // SAFETY: caller contract; the scan stops at the terminator or the bound.
         Raw::Str(p) => match unsafe { text::c_text(p, logger.max_record) } {
             Ok(v) => (Value::Str(v), RUNLOG_STATUS_VALUE_TOO_LONG),
@@ -932,7 +932,9 @@ fn push_fast(
 #[cfg(not(feature = "std"))]
 #[derive(Clone, Copy)]
 enum Raw {
-    Scalar(Scalar),
+    /// A scalar's value (`Value::I64` or `Value::F64`), built by its
+    /// entry point: one discriminant to store, none to match here.
+    Scalar(Value<'static>),
     /// A string value: NULL or NUL-terminated.
     Str(*const c_char),
     /// A list: its elements' pointer, their number and type.
