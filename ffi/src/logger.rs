@@ -901,7 +901,8 @@ pub(crate) fn push_device(
 ) -> Result<(), runlog_status> {
     push_fast(
         producer,
-        &|w: &mut Writer<'_>| match record {
+        // `move`: the closure holds the record itself, not a reference to it.
+        &move |w: &mut Writer<'_>| match record {
             DeviceRecord::Metric(m) => w.put_metric(m),
             DeviceRecord::RunStart(s) => w.put_run_start(s),
             DeviceRecord::RunEnd => w.put_run_end(RunStatus::Finished, None),
