@@ -587,7 +587,7 @@ pub unsafe extern "C" fn runlog_log_f64_at(
             logger,
             name,
             Raw::Scalar(Value::F64(value)),
-            Some(step),
+            Some(&step),
             ticket,
         )
     };
@@ -634,7 +634,7 @@ pub unsafe extern "C" fn runlog_log_i64_at(
             logger,
             name,
             Raw::Scalar(Value::I64(value)),
-            Some(step),
+            Some(&step),
             ticket,
         )
     };
@@ -829,13 +829,15 @@ unsafe fn log_c(
     logger: *const runlog_logger,
     name: *const c_char,
     raw: Raw,
-    step: Option<i64>,
+    // By reference: one register (NULL for the calls without a step)
+    // instead of 16 bytes on the stack that every entry point stored.
+    step: Option<&i64>,
     ticket: *mut runlog_ticket,
 ) -> runlog_status {
     // SAFETY: caller contract.
     let logger = tri!(unsafe { logger_ref(logger) });
     let step = match step {
-        Some(s) => Some(tri!(self::step(s))),
+        Some(&s) => Some(tri!(self::step(s))),
         None => None,
     };
     // SAFETY: caller contract.
