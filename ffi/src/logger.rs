@@ -19,6 +19,7 @@ use runlog_core::wire::{self, ArtifactPart, WireError, Writer};
 use crate::error::fail;
 use crate::guard::guard;
 use crate::lock::{Guard, SpinLock};
+#[cfg(feature = "std")]
 use crate::scalar::{self, Scalar};
 use crate::status::*;
 use crate::text;
