@@ -137,8 +137,10 @@ use static_msg as imp;
 /// Device builds without the `messages` feature: the last error is the
 /// failing status, one byte (an atomic store cannot tear, as for
 /// `static_msg`), and its text is `runlog_status_str`'s. No message string
-/// is referenced, so the linker drops them all. Compiled on hosts too for
-/// its test.
+/// is referenced, so the linker drops them all. The byte publishes nothing
+/// else (its description is a static), so its store and load are relaxed:
+/// no barrier (`dmb`) in the one function every failure calls. Compiled on
+/// hosts too for its test.
 #[cfg(any(all(not(feature = "std"), not(feature = "messages")), test))]
 mod last_status {
     use core::sync::atomic::{AtomicU8, Ordering};
@@ -155,13 +157,13 @@ mod last_status {
     #[inline(never)]
     #[cold]
     pub(super) fn set(status: runlog_status) {
-        LAST.store(status as u8, Ordering::Release);
+        LAST.store(status as u8, Ordering::Relaxed);
     }
 
     pub(super) fn with<R>(f: impl FnOnce(&str) -> R) -> R {
         // One call of `f`: a firmware then inlines `runlog_last_error`'s copy
         // once instead of outlining it for two call sites.
-        let msg = match LAST.load(Ordering::Acquire) {
+        let msg = match LAST.load(Ordering::Relaxed) {
             0 => c"",
             code => crate::status::describe(code.into()),
         };

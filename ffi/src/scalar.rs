@@ -3,6 +3,9 @@
 //! `runlog_core::wire::encode` (runlog-core's hand-written encoder, with its
 //! own host fast path for scalar metrics); the unchecked fast path in
 //! `hot.rs` writes the same bytes straight into the ring (pinned by its tests).
+//!
+//! Hosts only: a device log call hands `log_c` its `Value` directly.
+#![cfg(feature = "std")]
 
 #[cfg(all(test, feature = "std"))]
 use runlog_core::record::Record;
