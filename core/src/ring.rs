@@ -559,56 +559,56 @@ impl<'a> Producer<'a> {
         }
     }
 
-    /// Pushes what `encode` writes, wrapping to offset 0 as needed; `Ok`
-    /// once it is published (as `next_seq - 1`).
+    /// Pushes what `encode` writes, wrapping to offset 0 and refreshing the
+    /// release cursor as needed; `Ok` once it is published (as `next_seq - 1`).
     fn try_push(&mut self, write: &dyn Fn(&mut Writer<'_>)) -> Result<(), PushError> {
         let cap = self.raw.cap;
         let max_total = RECORD_HEADER_LEN + max_payload(cap);
-        // The release cursor read once, before trying: one pass over the
-        // two places, instead of trying with the cached cursor and again
-        // after a refresh (−20 B in a firmware).
-        let free = self.refresh_free();
-        let off = self.write_pos & self.mask;
-        let to_end = cap - off;
-        // Two places to try, one encode site: at the write cursor (up to
-        // the end of the area), then, when free space continues at offset
-        // 0, from there, paying for the skipped tail.
-        let (mut at, mut room, mut skipped) = (off, to_end.min(free), 0);
+        let mut refreshed = false;
         loop {
-            let here = room.min(max_total);
-            if here > RECORD_HEADER_LEN {
-                match self.encode_at(at, here, write) {
-                    Ok(len) => {
-                        self.publish(at, len, skipped);
-                        return Ok(());
+            let free = cap - self.write_pos.wrapping_sub(self.cached_release);
+            let off = self.write_pos & self.mask;
+            let to_end = cap - off;
+            // Two places to try, one encode site: at the write cursor (up to
+            // the end of the area), then, when free space continues at offset
+            // 0, from there, paying for the skipped tail.
+            let (mut at, mut room, mut skipped) = (off, to_end.min(free), 0);
+            loop {
+                let here = room.min(max_total);
+                if here > RECORD_HEADER_LEN {
+                    match self.encode_at(at, here, write) {
+                        Ok(len) => {
+                            self.publish(at, len, skipped);
+                            return Ok(());
+                        }
+                        Err(WireError::BufferFull) => {}
+                        Err(_) => return Err(PushError::Malformed),
                     }
-                    Err(WireError::BufferFull) => {}
-                    Err(_) => return Err(PushError::Malformed),
                 }
+                // The largest record fitted and this one did not.
+                if room >= max_total {
+                    return Err(PushError::TooLarge);
+                }
+                if skipped != 0 || to_end >= free {
+                    break;
+                }
+                (at, room, skipped) = (0, free - to_end, to_end);
             }
-            // The largest record fitted and this one did not.
-            if room >= max_total {
-                return Err(PushError::TooLarge);
-            }
-            if skipped != 0 || to_end >= free {
+            if refreshed {
                 return Err(PushError::Full);
             }
-            (at, room, skipped) = (0, free - to_end, to_end);
-        }
-    }
-
-    /// The free bytes, from the release cursor read now: the cached one
-    /// when the consumer's is corrupt (ahead of the write cursor or
-    /// misaligned), which would let this producer overwrite unread records.
-    /// Out of line on devices: inlined, the firmware measured +80 B (its
-    /// encoder's vtable was no longer folded into a function pointer).
-    #[cfg_attr(not(feature = "std"), inline(never))]
-    fn refresh_free(&mut self) -> u32 {
-        let release = self.raw.header().release_pos.load(Ordering::Acquire);
-        if self.write_pos.wrapping_sub(release) <= self.raw.cap && release % ALIGN == 0 {
+            let release = self.raw.header().release_pos.load(Ordering::Acquire);
+            // The consumer may live in another process: a release cursor
+            // ahead of the write cursor or misaligned is corruption, and
+            // trusting it would let this producer overwrite unread records.
+            // Refuse (counted as a drop) rather than overwrite.
+            let used = self.write_pos.wrapping_sub(release);
+            if release == self.cached_release || used > cap || release % ALIGN != 0 {
+                return Err(PushError::Full);
+            }
             self.cached_release = release;
+            refreshed = true;
         }
-        self.raw.cap - self.write_pos.wrapping_sub(self.cached_release)
     }
 
     /// Writes into the free region `[off + 8, off + room)`: the record's
