@@ -259,11 +259,18 @@ impl<'s> Payload<'s> {
 
     /// Appends the CRC and writes the frame to `w`, COBS-encoded where it
     /// was built; returns the bytes written. The builder is then empty again.
-    fn encode_to<W: Write>(&mut self, w: &mut W) -> Result<usize, W::Error> {
+    fn encode_to<W: Write>(&mut self, w: &mut W) -> Result<usize, DrainError<W::Error>> {
         let frame = self.seal();
+        if frame.is_empty() {
+            // Not reachable (every `append` keeps the CRC's room, and `new`
+            // a spare byte after it). Were the builder's bounds ever broken,
+            // the drain fails, so that the frame's records stay in the ring
+            // instead of being committed unsent.
+            return Err(DrainError::Ring(RingError::Corrupt));
+        }
         // SAFETY: `seal` says the payload, all but the first and last byte
         // of `frame`, was written.
-        unsafe { cobs::encode_spare_to(frame, w) }
+        unsafe { cobs::encode_spare_to(frame, w) }.map_err(DrainError::Write)
     }
 
     /// Appends the CRC and empties the builder; returns the frame's place in
@@ -515,7 +522,7 @@ fn drain_frames<W: Write, const TRUSTED: bool>(
             break;
         }
         // One write per block: the builder encodes the frame where it built it.
-        stats.bytes += frame.encode_to(w).map_err(DrainError::Write)?;
+        stats.bytes += frame.encode_to(w)?;
         consumer.commit();
         stats.frames += 1;
         stats.records += records;
@@ -793,7 +800,25 @@ fn decode_frame(buf: &mut [u8]) -> Result<Frame<'_>, FrameError> {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+
     use super::*;
+
+    /// A builder whose bounds were broken (not reachable through its
+    /// methods) fails the frame instead of writing nothing and reporting
+    /// success, which would let the drain commit records it never sent.
+    #[test]
+    fn a_frame_past_its_buffer_fails_instead_of_vanishing() {
+        let mut buf = [MaybeUninit::new(0u8); 32];
+        let mut payload = Payload::new(&mut buf);
+        payload.len = 30;
+        let mut out = std::vec::Vec::new();
+        assert!(matches!(
+            payload.encode_to(&mut out),
+            Err(DrainError::Ring(RingError::Corrupt))
+        ));
+        assert!(out.is_empty());
+    }
 
     /// The closed form against the search it replaced, on every budget up
     /// to well past the largest frame and at the top of `usize`.
