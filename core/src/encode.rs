@@ -63,10 +63,6 @@ pub(crate) fn record(record: &Record<'_>, buf: &mut [u8]) -> Result<usize, WireE
 
 /// Encodes a `Record::Metric` at the start of `buf`; returns its length.
 pub fn encode_metric(m: &Metric<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
-    #[cfg(not(target_os = "none"))]
-    if let Some(n) = scalar_metric(m, buf) {
-        return Ok(n);
-    }
     write(buf, |o| o.put_metric(m))
 }
 
@@ -199,6 +195,7 @@ pub fn write_with(buf: &mut [u8], write: &dyn Fn(&mut Writer<'_>)) -> Result<usi
 /// The logging hot path on hosts: a scalar metric with a text name, written
 /// with one bounds check. `None` when it is another shape or `buf` might be
 /// too small; the general encoder then decides (same bytes either way).
+/// `Writer::put_metric` calls it, so every host encoder of a metric has it.
 #[cfg(not(target_os = "none"))]
 #[inline]
 fn scalar_metric(m: &Metric<'_>, buf: &mut [u8]) -> Option<usize> {
@@ -538,6 +535,16 @@ impl Writer<'_> {
 
     /// A `Record::Metric` (the C ABI sizes and encodes metrics with it).
     pub fn put_metric(&mut self, m: &Metric<'_>) {
+        // Hosts: a scalar metric at the start of the buffer (a record's
+        // writer holds one record) in one bounds check, for every caller:
+        // `Producer::push`, `wire::encode`, `encode_metric`.
+        #[cfg(not(target_os = "none"))]
+        if self.len == 0 {
+            if let Some(n) = scalar_metric(m, &mut *self.buf) {
+                self.len = n;
+                return;
+            }
+        }
         self.tag(tag::METRIC);
         self.tag(metric_wire::head(m));
         match m.name {
