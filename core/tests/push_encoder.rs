@@ -6,7 +6,7 @@
 //! counted as a drop only when asked.
 
 use runlog_core::ring::storage_len;
-use runlog_core::{wire, Metric, Name, PushError, Record, Ring, Value};
+use runlog_core::{wire, Consumer, Metric, Name, Producer, PushError, Record, Ring, Value};
 
 /// Ring storage of `len` bytes, 8-byte aligned (as `push_in_place.rs`).
 struct Storage(Vec<u64>, usize);
@@ -44,27 +44,20 @@ fn drain_all<const T: bool>(consumer: &mut runlog_core::Consumer<'_, T>) -> Vec<
     }
 }
 
-#[test]
-fn raw_ring_with_push_encoder_drains_the_frames_push_gives() {
-    let n = if cfg!(miri) { 60 } else { 600 };
-    let len = storage_len(1024);
-    let (mut a, mut b) = (Storage::new(len), Storage::new(len));
-    let (mut p1, mut c1) = Ring::format(a.bytes()).unwrap().split();
-    let raw = b.bytes();
-    // SAFETY: `raw` is 8-aligned, `len` bytes long, and only this ring uses it
-    // while `p2` and `c2` live (they do not outlive this test's borrow).
-    let (mut p2, mut c2) = unsafe { Ring::format_raw(raw.as_mut_ptr(), len) }
-        .unwrap()
-        .split();
+/// Pushes records `0..n` into two rings with `push(i, first, second)`,
+/// drains both after every `every` records and at the end, and checks that
+/// they sent the same frames, byte for byte (and some).
+fn assert_same_frames(
+    (mut p1, mut c1): (Producer<'_>, Consumer<'_, true>),
+    (mut p2, mut c2): (Producer<'_>, Consumer<'_, true>),
+    n: u64,
+    every: u64,
+    mut push: impl FnMut(u64, &mut Producer<'_>, &mut Producer<'_>),
+) {
     let (mut s1, mut s2) = (Vec::new(), Vec::new());
     for i in 0..n {
-        let m = metric(i);
-        let t1 = p1.push(&Record::Metric(m)).unwrap();
-        let t2 = p2
-            .push_encoder(&|buf| wire::encode_metric(&m, buf), true)
-            .unwrap();
-        assert_eq!(t1, t2);
-        if i % 20 == 19 {
+        push(i, &mut p1, &mut p2);
+        if i % every == every - 1 {
             s1.extend(drain_all(&mut c1));
             s2.extend(drain_all(&mut c2));
         }
@@ -73,6 +66,28 @@ fn raw_ring_with_push_encoder_drains_the_frames_push_gives() {
     s2.extend(drain_all(&mut c2));
     assert!(!s1.is_empty());
     assert_eq!(s1, s2, "the same frames, byte for byte");
+}
+
+#[test]
+fn raw_ring_with_push_encoder_drains_the_frames_push_gives() {
+    let n = if cfg!(miri) { 60 } else { 600 };
+    let len = storage_len(1024);
+    let (mut a, mut b) = (Storage::new(len), Storage::new(len));
+    let first = Ring::format(a.bytes()).unwrap().split();
+    let raw = b.bytes();
+    // SAFETY: `raw` is 8-aligned, `len` bytes long, and only this ring uses it
+    // while its producer and consumer live (they do not outlive this test's borrow).
+    let second = unsafe { Ring::format_raw(raw.as_mut_ptr(), len) }
+        .unwrap()
+        .split();
+    assert_same_frames(first, second, n, 20, |i, p1, p2| {
+        let m = metric(i);
+        let t1 = p1.push(&Record::Metric(m)).unwrap();
+        let t2 = p2
+            .push_encoder(&|buf| wire::encode_metric(&m, buf), true)
+            .unwrap();
+        assert_eq!(t1, t2);
+    });
 }
 
 #[test]
@@ -102,15 +117,14 @@ fn push_written_drains_the_frames_push_encoder_gives() {
     use runlog_core::record::{RunStart, RunStatus};
     let len = storage_len(256);
     let (mut s1, mut s2) = (Storage::new(len), Storage::new(len));
-    let (mut p1, mut c1) = Ring::format(s1.bytes()).unwrap().split();
-    let (mut p2, mut c2) = Ring::format(s2.bytes()).unwrap().split();
+    let first = Ring::format(s1.bytes()).unwrap().split();
+    let second = Ring::format(s2.bytes()).unwrap().split();
     let start = RunStart {
         run_id: "r1",
         experiment: "exp",
         time_ms: None,
     };
-    let (mut d1, mut d2) = (Vec::new(), Vec::new());
-    for i in 0..300u64 {
+    assert_same_frames(first, second, 300, 7, |i, p1, p2| {
         let m = metric(i);
         let t1 = match i % 5 {
             0 => p1.push_encoder(&|buf| wire::encode_run_start(&start, buf), true),
@@ -135,15 +149,7 @@ fn push_written_drains_the_frames_push_encoder_gives() {
         );
         assert_eq!(t1.map(|_| ()), t2);
         assert_eq!(p1.next_seq(), p2.next_seq());
-        if i % 7 == 6 {
-            d1.extend(drain_all(&mut c1));
-            d2.extend(drain_all(&mut c2));
-        }
-    }
-    d1.extend(drain_all(&mut c1));
-    d2.extend(drain_all(&mut c2));
-    assert!(!d1.is_empty());
-    assert_eq!(d1, d2, "the same frames, byte for byte");
+    });
 }
 
 /// A `push_with`-style closure that claims more bytes than its buffer holds

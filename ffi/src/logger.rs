@@ -416,8 +416,9 @@ impl runlog_logger {
     }
 }
 
-/// Inlined on devices into the one `map_err` that calls it there: one
-/// function instead of two (−28 B of flash).
+/// Inlined on devices into `push_fast`'s `match`, its one caller there:
+/// one function instead of two (−28 B of flash; a `map_err` instead of the
+/// `match` was itself kept out of line, 36 B more).
 #[cfg_attr(not(feature = "std"), inline(always))]
 fn push_error(e: PushError) -> runlog_status {
     match e {
